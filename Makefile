@@ -1,0 +1,35 @@
+# One-command setup. `make run` = set up + run the default (offline, CPU) pipeline;
+# `make test` = set up + run the test suite. Both are idempotent.
+PYTHON ?= python3
+VENV   ?= .venv
+# torch goes in FIRST: installing transformers/peft before it pulls a multi-GB CUDA build on CPU-only
+# machines. GPU users: `make setup TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"`.
+TORCH_SPEC ?= torch==2.13.0
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TRANSFORMERS_NO_ADVISORY_WARNINGS ?= 1
+
+.PHONY: setup run test lint clean
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile scripts/setup_assets.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH_SPEC)
+	$(BIN)/pip install --quiet -e ".[bench,dev]"
+	bash scripts/setup_assets.sh $(BIN)/pip
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/snakemake --cores all
+
+test: setup
+	$(BIN)/pytest -n 2 -q tests
+
+lint: setup
+	$(BIN)/snakemake --lint
+
+clean:
+	rm -rf $(VENV) .snakemake

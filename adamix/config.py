@@ -1,0 +1,145 @@
+"""AdaMixConfig: every knob of the method, validated up front.
+
+Defaults follow the reference code (microsoft/AdaMix); each deliberate deviation is a named option.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Optional
+
+from transformers.activations import ACT2FN
+
+ADAPTER_TYPES = ("adapter", "lora")
+SHARE_OPTIONS = ("up", "down", "none")
+PLACEMENTS = ("ffn", "houlsby")
+CONSISTENCY_KINDS = ("sym_kl", "mse")
+INFERENCE_MODES = ("merge", "random_sequence", "random_token", "fixed:<k>", "ensemble")
+UNSELECTED_EXPERTS = ("frozen", "decay")
+
+
+def _fail(field_name: str, value, allowed) -> None:
+    raise ValueError(f"AdaMixConfig.{field_name}={value!r} is invalid; allowed: {allowed}")
+
+
+@dataclass
+class AdaMixConfig:
+    # "adapter": a bottleneck adapter mixture (Down -> act -> Up, residual) after the chosen sublayer
+    # outputs; "lora": a mixture of low-rank updates on the attention projections.
+    adapter_type: str = "adapter"
+    # M experts per mixture module. Paper: 4 for GLUE, 8 for NLG.
+    num_experts: int = 4
+    # Adapter bottleneck size. Paper: 16 (RoBERTa-large), 48 (BERT-base), 8 (GPT-2 medium).
+    # Inference params per adapter = 2*hidden*bottleneck + bottleneck + hidden,
+    # e.g. RoBERTa-large: 24 layers * (2*1024*16 + 16 + 1024) = 811,392.
+    bottleneck: int = 16
+    # LoRA rank / alpha (update scaled by alpha / r) / dropout on the LoRA input. Paper NLG: 4 / 32 / 0.1.
+    r: int = 4
+    lora_alpha: float = 32.0
+    lora_dropout: float = 0.1
+    # Module names (suffixes or regular expressions) to adapt; None = the architecture's default
+    # (adamix/targets.py). For adapters these are the sublayer OUTPUT projections the adapter follows.
+    target_modules: Optional[list[str]] = None
+    # Which projection is a single module shared by all experts. Upstream: "up" (adapter Up / LoRA B).
+    share: str = "up"
+    # Adapter placement: "ffn" = upstream AdaMix (after the FFN output only);
+    # "houlsby" = after the attention output projection too.
+    placement: str = "ffn"
+    # Adapter non-linearity; "gelu" is the exact (erf) GELU used upstream.
+    activation: str = "gelu"
+    # Std of the N(0, std) init of adapter experts (biases zero, Up NOT zero-initialised, as upstream).
+    init_std: float = 0.02
+    # Weight of the consistency term (upstream: 1 for GLUE, 100 for NLG). 0 disables the second pass.
+    consistency_weight: float = 1.0
+    # "sym_kl" = upstream symmetric KL with detached targets; "mse" = regression-aware variant
+    # (upstream's KL is identically zero for a single-logit regression head such as STS-B).
+    consistency_kind: str = "sym_kl"
+    # Evaluation routing: "merge" (uniform weight average; what the paper reports), "random_sequence"
+    # (upstream level 1), "random_token" (upstream level 0), "fixed:<k>" (always expert k),
+    # "ensemble" (average of the experts' outputs; not in upstream).
+    inference: str = "merge"
+    # What AdamW does to experts not selected in a step. "frozen": their grad is None, so the optimiser
+    # skips them (what upstream code does on torch>=2). "decay": their grad is zero, so momentum and
+    # weight decay keep moving them (what upstream did on torch<2, where the paper's runs were made).
+    unselected_experts: str = "frozen"
+    # Seed of the routing generator; None derives it from torch's global RNG (so torch.manual_seed
+    # makes routing reproducible).
+    routing_seed: Optional[int] = None
+    # Keep a task head (classifier / regression head) trainable. None = automatic: trainable when the
+    # model has parameters outside its backbone that are not a language-model head.
+    train_head: Optional[bool] = None
+    # Fused GPT-2 `c_attn` (q|k|v in one Conv1D): which of its parts get LoRA. Upstream: q and v.
+    fused_qkv_parts: list[str] = field(default_factory=lambda: ["q", "v"])
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        if self.adapter_type not in ADAPTER_TYPES:
+            _fail("adapter_type", self.adapter_type, ADAPTER_TYPES)
+        for name in ("num_experts", "bottleneck", "r"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                _fail(name, value, "an integer >= 1")
+        if not isinstance(self.lora_alpha, (int, float)) or self.lora_alpha <= 0:
+            _fail("lora_alpha", self.lora_alpha, "a number > 0")
+        if not isinstance(self.lora_dropout, (int, float)) or not 0 <= self.lora_dropout < 1:
+            _fail("lora_dropout", self.lora_dropout, "a number in [0, 1)")
+        if not isinstance(self.init_std, (int, float)) or self.init_std <= 0:
+            _fail("init_std", self.init_std, "a number > 0")
+        if self.share not in SHARE_OPTIONS:
+            _fail("share", self.share, SHARE_OPTIONS)
+        if self.placement not in PLACEMENTS:
+            _fail("placement", self.placement, PLACEMENTS)
+        if self.activation not in ACT2FN:
+            _fail("activation", self.activation, sorted(ACT2FN))
+        if not isinstance(self.consistency_weight, (int, float)) or self.consistency_weight < 0:
+            _fail("consistency_weight", self.consistency_weight, "a number >= 0")
+        if self.consistency_kind not in CONSISTENCY_KINDS:
+            _fail("consistency_kind", self.consistency_kind, CONSISTENCY_KINDS)
+        self.fixed_expert()  # validates `inference`
+        if self.unselected_experts not in UNSELECTED_EXPERTS:
+            _fail("unselected_experts", self.unselected_experts, UNSELECTED_EXPERTS)
+        if self.target_modules is not None and (
+            isinstance(self.target_modules, str)
+            or not all(isinstance(t, str) and t for t in self.target_modules)
+        ):
+            _fail("target_modules", self.target_modules, "None or a list of non-empty strings")
+        if not self.fused_qkv_parts or not set(self.fused_qkv_parts) <= {"q", "k", "v"} or len(
+            set(self.fused_qkv_parts)
+        ) != len(self.fused_qkv_parts):
+            _fail("fused_qkv_parts", self.fused_qkv_parts, "a non-empty subset of ['q', 'k', 'v']")
+        if self.routing_seed is not None and (isinstance(self.routing_seed, bool) or not isinstance(self.routing_seed, int)):
+            _fail("routing_seed", self.routing_seed, "None or an integer")
+        if self.train_head not in (None, True, False):
+            _fail("train_head", self.train_head, "None, True or False")
+
+    def fixed_expert(self) -> Optional[int]:
+        """The expert index of a "fixed:<k>" inference mode (None for the other modes)."""
+        mode = self.inference
+        if not isinstance(mode, str):
+            _fail("inference", mode, INFERENCE_MODES)
+        if mode.startswith("fixed:"):
+            index = mode.split(":", 1)[1]
+            if not index.isdigit() or int(index) >= self.num_experts:
+                _fail("inference", mode, f"'fixed:<k>' with 0 <= k < num_experts={self.num_experts}")
+            return int(index)
+        if mode not in INFERENCE_MODES:
+            _fail("inference", mode, INFERENCE_MODES)
+        return None
+
+    @property
+    def lora_scaling(self) -> float:
+        return self.lora_alpha / self.r
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "AdaMixConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"AdaMixConfig got unknown fields {unknown}; known fields: {sorted(known)}")
+        return cls(**data)

@@ -1,0 +1,256 @@
+"""AdaMixModel: injects mixture layers into a Hugging Face model, routes them, merges and saves them."""
+
+from __future__ import annotations
+
+import copy
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+from safetensors.torch import load_file, save_file
+
+from .config import AdaMixConfig
+from .consistency import consistency_loss
+from .layer import MixtureAdapterLayer, MixtureLayer, MixtureLoRALayer
+from .merge import merged_module
+from .routing import Router, draw_training_routes, select_pass
+from .targets import find_target_modules, fused_qkv_slices
+
+CONFIG_FILE = "adamix_config.json"
+WEIGHTS_FILE = "adamix_model.safetensors"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ParameterCounts:
+    trainable: int  # what the optimiser updates: all experts (+ the task head when trained)
+    inference: int  # after merging, task head excluded: what the paper's #Param column counts
+    backbone: int  # frozen pretrained weights (task head excluded)
+    head: int  # task head (classifier / regressor), counted apart as the paper does
+
+
+@dataclass
+class ConsistencyStepOutput:
+    loss: torch.Tensor  # task_loss + consistency_weight * consistency
+    task_loss: torch.Tensor  # on the first pass only, as upstream
+    consistency: torch.Tensor
+    logits: torch.Tensor  # first pass
+
+
+def _logits(outputs) -> torch.Tensor:
+    return outputs.logits if hasattr(outputs, "logits") else outputs[0]
+
+
+def _head_parameter_names(model: nn.Module) -> set[str]:
+    """Parameters outside the pretrained backbone that are not a language-model head."""
+    backbone = getattr(model, "base_model", model)
+    if backbone is model:
+        return set()
+    inside = {id(p) for p in backbone.parameters()}
+    output_embeddings = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    lm_head = {id(p) for p in output_embeddings.parameters()} if output_embeddings is not None else set()
+    return {n for n, p in model.named_parameters() if id(p) not in inside and id(p) not in lm_head}
+
+
+def _is_language_model(model: nn.Module) -> bool:
+    return hasattr(model, "get_output_embeddings") and model.get_output_embeddings() is not None
+
+
+class AdaMixModel(nn.Module):
+    """A Hugging Face model whose target modules carry AdaMix mixtures; forward() is the model's."""
+
+    def __init__(self, model: nn.Module, config: AdaMixConfig):
+        super().__init__()
+        if any(isinstance(m, MixtureLayer) for m in model.modules()):
+            raise ValueError("this model already contains AdaMix layers; pass the original Hugging Face model")
+        config.validate()
+        self.config = copy.deepcopy(config)
+        self.base_model = model
+        model_type = getattr(getattr(model, "config", None), "model_type", None)
+        seed = config.routing_seed if config.routing_seed is not None else int(torch.randint(2**62, (1,)).item())
+        self.router = Router(seed)
+        names = find_target_modules(model, model_type, config.adapter_type, config.placement, config.target_modules)
+        self.config.target_modules = names  # resolved: saved checkpoints name exactly what was adapted
+        self._layers: dict[str, MixtureLayer] = {}
+        for name in names:
+            parent_name, _, attr = name.rpartition(".")
+            parent = model.get_submodule(parent_name) if parent_name else model
+            base = getattr(parent, attr)
+            if self.config.adapter_type == "adapter":
+                layer = MixtureAdapterLayer(base, self.config, self.router)
+            else:
+                slices = fused_qkv_slices(model_type, name, base, self.config.fused_qkv_parts)
+                layer = MixtureLoRALayer(base, self.config, self.router, slices)
+            layer.to(device=base.weight.device, dtype=base.weight.dtype)
+            setattr(parent, attr, layer)
+            self._layers[name] = layer
+        self._head_names = _head_parameter_names(model)
+        train_head = config.train_head if config.train_head is not None else (
+            bool(self._head_names) and not _is_language_model(model))
+        adamix_ids = {id(p) for layer in self._layers.values() for p in self._expert_parameters(layer)}
+        for n, p in model.named_parameters():
+            p.requires_grad_(id(p) in adamix_ids or (train_head and n in self._head_names))
+        self._warned_regression = False
+
+    # ----------------------------------------------------------------------------------- plumbing
+    @staticmethod
+    def _expert_parameters(layer: MixtureLayer):
+        return [p for proj in layer.projections().values() for p in proj.parameters()]
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.base_model, name)
+
+    def mixture_layers(self) -> dict[str, MixtureLayer]:
+        return dict(self._layers)
+
+    def _assign_routes(self, routes: list[dict[str, tuple]]) -> None:
+        for layer, layer_routes in zip(self._layers.values(), routes):
+            layer.train_routes = layer_routes
+
+    def forward(self, *args, **kwargs):
+        if self.training:  # a fresh, independent route for every mixture projection
+            self._assign_routes(draw_training_routes(self.router, list(self._layers.values()), 1))
+        return self.base_model(*args, **kwargs)
+
+    def set_inference(self, mode: str) -> None:
+        """Switch the evaluation routing (e.g. for the merge / random / fixed / ensemble ablation)."""
+        checked = copy.copy(self.config)
+        checked.inference = mode
+        checked.validate()
+        self.config.inference = mode
+        for layer in self._layers.values():
+            layer.inference, layer.fixed_expert = mode, checked.fixed_expert()
+
+    # ------------------------------------------------------------------------------- consistency
+    def consistency_step(self, batch: dict, task_loss_fn, mask: torch.Tensor | None = None,
+                         fused: bool = True) -> ConsistencyStepOutput:
+        """Task loss on one routed pass + consistency_weight * agreement with a second routed pass.
+
+        `batch` holds the model inputs (a "labels" entry is passed to `task_loss_fn(logits, batch)` but
+        not to the model). fused=True runs both passes as ONE forward over the duplicated batch, each half
+        with its own routes and its own dropout; fused=False runs two forwards with the same routes.
+        """
+        if not self.training:
+            raise RuntimeError("consistency_step is a training step: call model.train() first")
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        weight = self.config.consistency_weight
+        if weight == 0:
+            logits = _logits(self(**inputs))
+            task = task_loss_fn(logits, batch)
+            return ConsistencyStepOutput(task, task, task.new_zeros(()), logits)
+        routes = draw_training_routes(self.router, list(self._layers.values()), 2)
+        if fused:
+            size = next(v.shape[0] for v in inputs.values() if torch.is_tensor(v) and v.dim() > 0)
+            doubled = {k: torch.cat([v, v]) if torch.is_tensor(v) and v.dim() > 0 and v.shape[0] == size else v
+                       for k, v in inputs.items()}
+            self._assign_routes(routes)
+            logits_a, logits_b = _logits(self.base_model(**doubled)).chunk(2)
+        else:
+            self._assign_routes(select_pass(routes, 0))
+            logits_a = _logits(self.base_model(**inputs))
+            self._assign_routes(select_pass(routes, 1))
+            logits_b = _logits(self.base_model(**inputs))
+        if self.config.consistency_kind == "sym_kl" and logits_a.shape[-1] == 1 and not self._warned_regression:
+            warnings.warn("consistency_kind='sym_kl' on a single-logit (regression) head is identically zero, as "
+                          "upstream; use consistency_kind='mse' for a real regulariser", stacklevel=2)
+            self._warned_regression = True
+        task = task_loss_fn(logits_a, batch)
+        agreement = consistency_loss(logits_a, logits_b, mask, self.config.consistency_kind)
+        return ConsistencyStepOutput(task + weight * agreement, task, agreement, logits_a)
+
+    # ------------------------------------------------------------------------------ accounting
+    def count_parameters(self) -> ParameterCounts:
+        adamix = sum(p.numel() for layer in self._layers.values() for p in self._expert_parameters(layer))
+        params = dict(self.base_model.named_parameters())
+        head = sum(params[n].numel() for n in self._head_names)
+        total = sum(p.numel() for p in params.values())
+        return ParameterCounts(
+            trainable=sum(p.numel() for p in params.values() if p.requires_grad),
+            inference=sum(layer.inference_params() for layer in self._layers.values()),
+            backbone=total - adamix - head,
+            head=head,
+        )
+
+    # ---------------------------------------------------------------------------------- merging
+    @torch.no_grad()
+    def merge(self, fold_lora: bool = True) -> nn.Module:
+        """A plain copy of the model with each mixture averaged into one adapter (or folded LoRA update).
+
+        Its outputs equal this model's in eval mode with inference="merge". This model is unchanged.
+        """
+        replacements = {id(layer): merged_module(layer, fold_lora) for layer in self._layers.values()}
+        merged = copy.deepcopy(self.base_model, memo=dict(replacements))
+        return merged.eval()
+
+    # ------------------------------------------------------------------------------ save / load
+    def _saved_parameters(self) -> dict[str, torch.Tensor]:
+        return {n: p for n, p in self.base_model.named_parameters() if p.requires_grad}
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        """Trainable weights (experts + head) as safetensors, and the config as JSON."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        tensors = {n: p.detach().cpu().contiguous() for n, p in self._saved_parameters().items()}
+        save_file(tensors, str(directory / WEIGHTS_FILE), metadata={"format": "adamix", "version": str(FORMAT_VERSION)})
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "config": self.config.to_dict(),
+            "base_model": {
+                "class": type(self.base_model).__name__,
+                "model_type": getattr(getattr(self.base_model, "config", None), "model_type", None),
+                "name_or_path": getattr(getattr(self.base_model, "config", None), "_name_or_path", None),
+            },
+            "parameters": {n: list(t.shape) for n, t in tensors.items()},
+        }
+        (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+
+    @classmethod
+    def from_pretrained(cls, model: nn.Module, directory: str | Path) -> "AdaMixModel":
+        """Rebuild the mixtures on `model` and load saved weights; any mismatch is an error."""
+        directory = Path(directory)
+        for file in (CONFIG_FILE, WEIGHTS_FILE):
+            if not (directory / file).is_file():
+                raise FileNotFoundError(f"{directory / file} not found: an AdaMix checkpoint directory holds "
+                                        f"{CONFIG_FILE} and {WEIGHTS_FILE} (written by AdaMixModel.save_pretrained)")
+        meta = json.loads((directory / CONFIG_FILE).read_text())
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{directory / CONFIG_FILE}: format_version {meta.get('format_version')!r} is not "
+                             f"supported (expected {FORMAT_VERSION})")
+        saved_type = meta["base_model"]["model_type"]
+        model_type = getattr(getattr(model, "config", None), "model_type", None)
+        if saved_type != model_type:
+            raise ValueError(f"checkpoint {directory} was trained on model_type={saved_type!r} but the given "
+                             f"backbone is model_type={model_type!r}; load it into the same architecture")
+        try:
+            adamix = cls(model, AdaMixConfig.from_dict(meta["config"]))
+        except ValueError as error:
+            raise ValueError(f"checkpoint {directory} does not fit the given backbone: {error}") from error
+        tensors = load_file(str(directory / WEIGHTS_FILE))
+        expected = adamix._saved_parameters()
+        missing = sorted(set(expected) - set(tensors))
+        unexpected = sorted(set(tensors) - set(expected))
+        wrong = sorted(f"{n}: checkpoint {tuple(tensors[n].shape)} vs model {tuple(expected[n].shape)}"
+                       for n in set(expected) & set(tensors) if tensors[n].shape != expected[n].shape)
+        if missing or unexpected or wrong:
+            raise ValueError(
+                f"checkpoint {directory} does not match the given backbone "
+                f"(missing: {missing[:5]}{'...' if len(missing) > 5 else ''}; "
+                f"unexpected: {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}; "
+                f"shape mismatches: {wrong[:5]}{'...' if len(wrong) > 5 else ''}). "
+                f"Load it into the backbone it was trained on ({meta['base_model']})."
+            )
+        with torch.no_grad():
+            for n, p in expected.items():
+                p.copy_(tensors[n].to(p.device, p.dtype))
+        return adamix
+
+
+def get_adamix_model(model: nn.Module, config: AdaMixConfig) -> AdaMixModel:
+    """Inject AdaMix mixtures into a Hugging Face model and freeze its backbone (task head stays trainable)."""
+    return AdaMixModel(model, config)

