@@ -70,7 +70,7 @@ class AdaMixModel(nn.Module):
         self.config = copy.deepcopy(config)
         self.base_model = model
         model_type = getattr(getattr(model, "config", None), "model_type", None)
-        seed = config.routing_seed if config.routing_seed is not None else int(torch.randint(2**62, (1,)).item())
+        seed = config.routing_seed if config.routing_seed is not None else int(torch.randint(2**62, (1,), device="cpu").item())
         self.router = Router(seed)
         names = find_target_modules(model, model_type, config.adapter_type, config.placement, config.target_modules)
         self.config.target_modules = names  # resolved: saved checkpoints name exactly what was adapted
@@ -192,6 +192,11 @@ class AdaMixModel(nn.Module):
     def _saved_parameters(self) -> dict[str, torch.Tensor]:
         return {n: p for n, p in self.base_model.named_parameters() if p.requires_grad}
 
+    def _backbone_shapes(self) -> dict[str, list[int]]:
+        """Shapes of the frozen pretrained weights: the fingerprint a checkpoint must be loaded into."""
+        return {n: list(p.shape) for n, p in self.base_model.named_parameters()
+                if not p.requires_grad and n not in self._head_names}
+
     def save_pretrained(self, directory: str | Path) -> None:
         """Trainable weights (experts + head) as safetensors, and the config as JSON."""
         directory = Path(directory)
@@ -207,6 +212,7 @@ class AdaMixModel(nn.Module):
                 "name_or_path": getattr(getattr(self.base_model, "config", None), "_name_or_path", None),
             },
             "parameters": {n: list(t.shape) for n, t in tensors.items()},
+            "backbone_shapes": self._backbone_shapes(),
         }
         (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
 
@@ -231,6 +237,13 @@ class AdaMixModel(nn.Module):
             adamix = cls(model, AdaMixConfig.from_dict(meta["config"]))
         except ValueError as error:
             raise ValueError(f"checkpoint {directory} does not fit the given backbone: {error}") from error
+        saved_shapes, shapes = meta["backbone_shapes"], adamix._backbone_shapes()
+        if saved_shapes != shapes:
+            differ = sorted(n for n in set(saved_shapes) | set(shapes) if saved_shapes.get(n) != shapes.get(n))
+            raise ValueError(
+                f"checkpoint {directory} was trained on a different backbone: {len(differ)} backbone weights differ "
+                f"in name or shape (e.g. {differ[:3]}). Load it into the backbone it was trained on ({meta['base_model']})."
+            )
         tensors = load_file(str(directory / WEIGHTS_FILE))
         expected = adamix._saved_parameters()
         missing = sorted(set(expected) - set(tensors))

@@ -1,0 +1,1 @@
+"""AdaMix benchmark engine: data, metrics, trainer and CLI for the reproducibility suite."""
