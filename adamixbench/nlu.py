@@ -1,0 +1,111 @@
+"""NLU tasks for the trainer: GLUE and few-shot classification / regression with a classifier head."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import datasets
+import numpy as np
+import torch
+import torch.nn.functional as F
+from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
+
+from .metrics.glue import compute_glue_metrics
+from .tasks.fewshot import FEWSHOT_TASKS, load_fewshot
+from .tasks.glue import default_data_dir, get_task, hub_disabled, load_glue
+
+@dataclass
+class NLUTask:
+    """Tokenised splits plus the loss and scoring rules of one classification / regression task."""
+
+    name: str
+    family: str  # "glue" | "fewshot"
+    text_fields: tuple[str, ...]
+    num_labels: int
+    is_regression: bool
+    primary_metric: str
+    train: datasets.Dataset
+    selection: datasets.Dataset | None  # per-epoch model selection split (None: keep the last epoch)
+    report: dict[str, datasets.Dataset] = field(default_factory=dict)  # split -> dataset scored in the record
+    task_type: str = "seq_cls"
+
+    def load_model(self, path: str):
+        # A checkpoint fine-tuned on another task keeps its backbone; the task head is re-initialised.
+        return AutoModelForSequenceClassification.from_pretrained(path, num_labels=self.num_labels,
+                                                                  ignore_mismatched_sizes=True)
+
+    def collator(self, tokenizer):
+        return DataCollatorWithPadding(tokenizer)
+
+    def loss(self, logits: torch.Tensor, batch: dict) -> torch.Tensor:
+        if self.is_regression:
+            return F.mse_loss(logits.squeeze(-1).float(), batch["labels"].float())
+        return F.cross_entropy(logits.float(), batch["labels"])
+
+    def consistency_mask(self, batch: dict) -> None:
+        return None  # one prediction per example
+
+    @torch.no_grad()
+    def evaluate(self, model, loader, device) -> dict[str, float]:
+        predictions, references = [], []
+        for batch in loader:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            labels = batch.pop("labels")
+            logits = model(**batch).logits.float()
+            predictions.append(logits.squeeze(-1) if self.is_regression else logits.argmax(-1))
+            references.append(labels)
+        preds = torch.cat(predictions).cpu().numpy()
+        refs = torch.cat(references).cpu().numpy()
+        return compute_glue_metrics(self.name, preds, refs)
+
+
+def _tokenize(dataset: datasets.Dataset, tokenizer, text_fields, max_len: int) -> datasets.Dataset:
+    def encode(rows):
+        encoded = tokenizer(*[rows[f] for f in text_fields], truncation=True, max_length=max_len)
+        encoded["labels"] = rows["label"]
+        return encoded
+    tokenized = dataset.map(encode, batched=True, remove_columns=dataset.column_names)
+    return tokenized.add_column("length", [len(ids) for ids in tokenized["input_ids"]])
+
+
+def _subsample(dataset: datasets.Dataset, limit: int | None, seed: int) -> datasets.Dataset:
+    if limit is None or limit >= len(dataset):
+        return dataset
+    order = np.random.RandomState(seed).permutation(len(dataset))[:limit]
+    return dataset.select(sorted(order.tolist()))
+
+
+def build_nlu_task(cfg, tokenizer) -> NLUTask:
+    """Load, subsample, split and tokenise the data of `cfg.task` as the run config says."""
+    few_shot = cfg.fewshot_k is not None
+    if few_shot:
+        spec = FEWSHOT_TASKS[cfg.task]
+        train, evaluation = load_fewshot(cfg.task, cfg.fewshot_k, cfg.fewshot_split, protocol=cfg.fewshot_protocol,
+                                         data_dir=cfg.data_dir, glue_data_dir=cfg.glue_data_dir)
+        report = {"validation": evaluation}
+        text_fields, regression = spec.text_fields, False
+        num_labels, primary = len(spec.label_names), "accuracy"
+    else:
+        spec = get_task(cfg.task)
+        data_dir = cfg.data_dir or (default_data_dir() if hub_disabled() else None)
+        train = load_glue(cfg.task, "train", data_dir)
+        report = {split: load_glue(cfg.task, split, data_dir) for split in spec.dev_splits}
+        text_fields, regression = spec.text_fields, spec.is_regression
+        num_labels, primary = spec.num_labels, spec.primary_metric
+    train = _subsample(train, cfg.max_train_samples, cfg.data_seed)
+    report = {split: _subsample(ds, cfg.max_eval_samples, cfg.data_seed) for split, ds in report.items()}
+    selection = None
+    if cfg.selection == "heldout":
+        # Carve the selection split out of train, so the reported dev set never influences the choice.
+        parts = train.train_test_split(test_size=cfg.heldout_fraction, seed=cfg.data_seed,
+                                       stratify_by_column=None if regression or few_shot else "label")
+        train, selection = parts["train"], parts["test"]
+    elif cfg.selection == "paper":
+        selection = report[next(iter(report))]  # upstream: best epoch on the dev set that is reported
+    encode = lambda ds: _tokenize(ds, tokenizer, text_fields, cfg.max_seq_len)  # noqa: E731
+    return NLUTask(
+        name=cfg.task, family="fewshot" if few_shot else "glue", text_fields=text_fields, num_labels=num_labels,
+        is_regression=regression, primary_metric=primary, train=encode(train),
+        selection=encode(selection) if selection is not None else None,
+        report={split: encode(ds) for split, ds in report.items()},
+    )

@@ -1,0 +1,100 @@
+"""Run records: provenance, cost measurement and atomic writes (schema in docs/CONTRACTS.md)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+SCHEMA_VERSION = 1
+PACKAGES = ("torch", "transformers", "peft", "adapters", "datasets", "evaluate", "accelerate", "numpy",
+            "scikit-learn", "scipy", "sacrebleu", "adamix-suite")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _git(*args: str) -> str | None:
+    try:
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def versions() -> dict[str, str | None]:
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    found["python"] = platform.python_version()
+    return found
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak accelerator memory when on GPU, else the process's peak resident set size."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def provenance(device: torch.device, started_at: str) -> dict:
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "versions": versions(),
+        "git_sha": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(status) if status is not None else None,
+        "device": device_name(device),
+        "hostname": socket.gethostname(),
+        "started_at": started_at,
+        "finished_at": now(),
+        "command": " ".join([Path(sys.executable).name, "-m", "adamixbench", *sys.argv[1:]]),
+    }
+
+
+def _json_safe(value):
+    """NaN/inf are not JSON: record them as null (a failed score is a status, not a number)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write to a temporary file in the same directory, fsync, then rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(_json_safe(data), handle, indent=2, sort_keys=False, allow_nan=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

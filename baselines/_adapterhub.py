@@ -1,0 +1,97 @@
+"""Shared plumbing for the AdapterHub (`adapters` 1.x) methods: houlsby, pfeiffer, prefix_tuning, unipelt.
+
+AdapterHub needs three steps, and forgetting the last one is silent except for a log line ("There are
+adapters available but none are activated for the forward pass") -- the model then trains only its head:
+    adapters.init(model)                 # turn a plain HF model into an adapter-aware one (in place)
+    model.add_adapter(name, config)      # create the modules
+    model.train_adapter(name)            # freeze the base model, unfreeze the adapter AND activate it
+`attach()` does all three and then checks that the adapter is in `model.active_adapters`.
+
+AdapterHub 1.3 also logs that same warning as a FALSE alarm during setup: `set_active_adapters` (called
+by `train_adapter`) first runs `reset_adapter()` inside a ForwardContext, before it stores the new active
+setup. We filter that one message during setup only, so a warning seen at training time is real.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import torch.nn as nn
+
+from baselines._common import hidden_size
+from baselines.prepared import PreparedModel, count_unique, find_head_name, freeze_output_embeddings
+
+
+def reduction_factor(model: nn.Module, method: str, bottleneck=None, reduction=None) -> float:
+    """AdapterHub sizes bottleneck adapters by `reduction_factor` (down dim = hidden // factor).
+
+    We expose `bottleneck` (the paper's unit) and convert; `reduction_factor` is accepted as is.
+    Neither given: AdapterHub's default factor 16 (bottleneck 64 on RoBERTa-large, 48 on BERT-base).
+    """
+    if bottleneck is not None and reduction is not None:
+        raise ValueError(f"method '{method}': give 'bottleneck' or 'reduction_factor', not both")
+    if reduction is not None:
+        if not isinstance(reduction, (int, float)) or reduction <= 0:
+            raise ValueError(f"method '{method}': reduction_factor must be a number > 0, got {reduction!r}")
+        return float(reduction)
+    if bottleneck is None:
+        return 16.0
+    hidden = hidden_size(model)
+    if isinstance(bottleneck, bool) or not isinstance(bottleneck, int) or not 1 <= bottleneck <= hidden:
+        raise ValueError(f"method '{method}': bottleneck must be an integer in [1, {hidden}], got {bottleneck!r}")
+    factor = hidden / bottleneck
+    if int(hidden // factor) != bottleneck:  # float rounding (e.g. 32 / (32 / 3) = 2.999...)
+        factor = hidden / (bottleneck + 0.5)
+    return factor
+
+
+_NOT_ACTIVE = "none are activated for the forward pass"
+
+
+@contextlib.contextmanager
+def _setup_without_false_alarm():
+    logger = logging.getLogger("adapters.model_mixin")
+    drop = logging.Filter()
+    drop.filter = lambda record: _NOT_ACTIVE not in record.getMessage()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+
+
+def attach(method: str, model: nn.Module, task_type: str, params: dict, config) -> PreparedModel:
+    import adapters
+
+    head = find_head_name(model, task_type)
+    with _setup_without_false_alarm():
+        if not hasattr(model, "adapters_config"):
+            adapters.init(model)
+        model.add_adapter(method, config=config)
+        model.train_adapter(method)  # freezes model.base_model, activates the adapter; the head lies outside
+    active = model.active_adapters
+    if active is None or method not in active.flatten():
+        raise RuntimeError(f"AdapterHub did not activate adapter '{method}' (active: {active})")
+    if head is not None:
+        for p in getattr(model, head).parameters():
+            p.requires_grad_(True)
+    if task_type == "causal_lm":
+        freeze_output_embeddings(model)
+    return PreparedModel(method, model, task_type, params, head_name=head, inference_params_fn=inference_params)
+
+
+def inference_params(prepared: PreparedModel) -> int:
+    """Trainable non-head parameters, except that a reparametrised prefix (embedding + MLP, Li & Liang)
+    counts as the prefix it produces: prefix_length x layers x 2 (key, value) x hidden -- what is kept
+    after `model.eject_prefix_tuning(name)` and what the paper's #Param column counts."""
+    from adapters.methods.prefix_tuning import PrefixTuning
+
+    reparam_ids: set[int] = set()
+    prefix = 0
+    for module in prepared.model.modules():
+        if isinstance(module, PrefixTuning) and any(p.requires_grad for p in module.parameters()):
+            reparam_ids |= {id(p) for p in module.parameters()}
+            prefix += module.config.prefix_length * module.n_layers * 2 * module.n_heads * module.n_embd_per_head
+    rest = count_unique(p for _, p in prepared.method_parameters() if id(p) not in reparam_ids)
+    return rest + prefix

@@ -1,0 +1,105 @@
+"""AdaMix (this suite's `adamix` library) behind the common interface: adamix_adapter, adamix_lora.
+
+`adamix` is imported lazily, so `import baselines` works without it. Per-backbone defaults (a param
+left at None is resolved here; `describe()` shows the resolved value):
+
+  adamix_adapter  num_experts 4 (seq_cls) / 8 (causal_lm); bottleneck 16 RoBERTa, 48 BERT, 8 GPT-2,
+                  16 otherwise; consistency_weight 1 (seq_cls) / 100 (causal_lm)  -- upstream scripts.
+  adamix_lora     causal_lm: r=4, alpha=32, M=8, consistency_weight 100 (upstream NLG scripts).
+                  seq_cls: NO upstream code exists for GLUE. We use M=4 (the GLUE adapter setting) and
+                  r=8, alpha=16, i.e. the `lora` baseline's rank and scaling, so that the mixture is the
+                  only difference from that baseline. Override with params.
+Every other AdaMixConfig field (share, placement, inference, consistency_kind, ...) may be passed too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from baselines._common import model_type
+from baselines.prepared import PreparedModel, find_head_name
+from baselines.registry import PRESET_KEY, register_method
+
+ADAPTER_BOTTLENECK = {"roberta": 16, "xlm-roberta": 16, "bert": 48, "gpt2": 8}
+COMMON_DEFAULTS = {"num_experts": None, "consistency_weight": None, "inference": "merge", "share": "up"}
+
+
+def _adamix_fields() -> list[str]:
+    from adamix import AdaMixConfig
+
+    return [f.name for f in dataclasses.fields(AdaMixConfig) if f.name != "adapter_type"]
+
+
+@dataclass(repr=False)
+class AdaMixPrepared(PreparedModel):
+    """AdaMix's training step is its fused two-pass consistency step; evaluation uses `inference`
+    (merged experts by default) through the model's eval mode; counts come from the library."""
+
+    def training_loss(self, batch, task_loss_fn):
+        # ConsistencyStepOutput: .loss (task + weight * consistency), .task_loss, .consistency, .logits
+        step = self.model.consistency_step(batch, task_loss_fn)
+        return step.loss, step
+
+    def eval_model(self):
+        self.model.eval()
+        return self.model
+
+    def param_counts(self) -> dict:
+        counts = self.model.count_parameters()
+        get = counts.get if isinstance(counts, dict) else lambda k: getattr(counts, k)
+        return {k: int(get(k)) for k in ("trainable", "inference", "backbone", "head")}
+
+
+def _resolve(adapter_type: str, model, task_type: str, params: dict) -> dict:
+    nlg = task_type == "causal_lm"
+    resolved = dict(params)
+    if resolved.get("num_experts") is None:
+        resolved["num_experts"] = 8 if nlg else 4
+    if resolved.get("consistency_weight") is None:
+        resolved["consistency_weight"] = 100.0 if nlg else 1.0
+    if adapter_type == "adapter":
+        if resolved.get("bottleneck") is None:
+            resolved["bottleneck"] = ADAPTER_BOTTLENECK.get(model_type(model), 16)
+    else:
+        if resolved.get("r") is None:
+            resolved["r"] = 4 if nlg else 8
+        if resolved.get("lora_alpha") is None:
+            resolved["lora_alpha"] = 32.0 if nlg else 16.0
+    return resolved
+
+
+def _prepare(adapter_type: str, method: str, model, task_type: str, params: dict) -> AdaMixPrepared:
+    from adamix import AdaMixConfig, get_adamix_model
+
+    resolved = _resolve(adapter_type, model, task_type, params)
+    fields = {k: v for k, v in resolved.items() if k != PRESET_KEY}  # the preset name is for describe() only
+    config = AdaMixConfig.from_dict({"adapter_type": adapter_type, **fields})
+    head = find_head_name(model, task_type)
+    wrapped = get_adamix_model(model, config)
+    return AdaMixPrepared(method, wrapped, task_type, resolved, head_name=head)
+
+
+@register_method(
+    "adamix_adapter",
+    defaults={**COMMON_DEFAULTS, "bottleneck": None},
+    allowed_params=_adamix_fields,
+    presets={"table1_0.8M": {"bottleneck": 16, "num_experts": 4}, "table2_0.9M": {"bottleneck": 48, "num_experts": 4},
+             "nlg_0.42M": {"bottleneck": 8, "num_experts": 8}},
+    description="AdaMix mixture of adapters (stochastic routing, consistency loss, merged at inference).",
+    reference="Wang et al. 2022 (EMNLP); paper Table 1 'AdaMix 0.8M', Table 2 '0.9M', Table 3 'AdaMix Adapter 0.42M'",
+)
+def prepare_adapter(model, task_type: str, params: dict):
+    return _prepare("adapter", "adamix_adapter", model, task_type, params)
+
+
+@register_method(
+    "adamix_lora",
+    defaults={**COMMON_DEFAULTS, "r": None, "lora_alpha": None},
+    allowed_params=_adamix_fields,
+    presets={"nlg_0.35M": {"r": 4, "lora_alpha": 32.0, "num_experts": 8}},
+    description="AdaMix mixture of LoRA modules on W_q, W_v (upstream NLG variant).",
+    reference="Wang et al. 2022 (EMNLP); paper Table 3 'AdaMix LoRA 0.35M'",
+)
+def prepare_lora(model, task_type: str, params: dict):
+    return _prepare("lora", "adamix_lora", model, task_type, params)

@@ -1,0 +1,33 @@
+"""Pfeiffer adapter (Pfeiffer et al., 2021): one bottleneck adapter per layer, after the FFN.
+
+AdapterHub `SeqBnConfig`. Presets reproduce the paper rows (#Param = layers x (2*hidden*b + b + hidden)):
+  table1_3.0M  RoBERTa-large, b=64 (LoRA paper, Table 9): 3,171,840 -- printed 3.0M, see paper_rows.py
+  table1_0.8M  RoBERTa-large, b=16:                          811,392
+  table2_0.9M  BERT-base,     b=48:                          894,528 (UniPELT's adapter: FFN-only, b=48)
+"""
+
+from __future__ import annotations
+
+from baselines._adapterhub import attach, reduction_factor
+from baselines.registry import register_method
+
+PRESETS = {
+    "table1_3.0M": {"bottleneck": 64},
+    "table1_0.8M": {"bottleneck": 16},
+    "table2_0.9M": {"bottleneck": 48},
+}
+
+
+@register_method(
+    "pfeiffer",
+    defaults={"bottleneck": None, "reduction_factor": None, "non_linearity": "relu"},
+    presets=PRESETS,
+    description="Pfeiffer adapter (AdapterHub SeqBnConfig); bottleneck None = hidden/16.",
+    reference="Pfeiffer et al. 2021 (AdapterFusion); paper Table 1 (3.0M, 0.8M)",
+)
+def prepare(model, task_type: str, params: dict):
+    from adapters import SeqBnConfig
+
+    factor = reduction_factor(model, "pfeiffer", params["bottleneck"], params["reduction_factor"])
+    config = SeqBnConfig(reduction_factor=factor, non_linearity=params["non_linearity"])
+    return attach("pfeiffer", model, task_type, params, config)

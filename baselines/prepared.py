@@ -1,0 +1,134 @@
+"""`PreparedModel`: what every method hands to the training engine.
+
+    prepared.model                      # the nn.Module that is trained; forward(**batch) like the HF model
+    prepared.training_loss(batch, fn)   # -> (loss, outputs); fn(logits, batch) -> task loss
+    prepared.eval_model()               # the module used at evaluation (already in eval mode)
+    prepared.param_counts()             # {"trainable", "inference", "backbone", "head"}
+    prepared.trainable_parameters()     # what goes to the optimizer
+    prepared.describe()                 # {"method": ..., "params": {...resolved...}}
+
+Parameter accounting follows the paper's #Param column:
+  backbone  = parameters of the pretrained model, task head excluded (counted before the method ran);
+  head      = trainable parameters of the task head (seq_cls classifier / regression head; 0 for causal_lm,
+              whose LM head is the tied, pretrained output embedding);
+  inference = extra parameters the method needs at inference, task head EXCLUDED (full fine-tuning: the
+              whole backbone; prefix tuning: the prefix itself, not its training-time MLP; AdaMix: one
+              merged module, not M experts);
+  trainable = everything the optimizer updates, head included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Optional
+
+import torch
+import torch.nn as nn
+
+TASK_TYPES = ("seq_cls", "causal_lm")
+
+# Attribute names Hugging Face uses for the task head of *ForSequenceClassification models.
+HEAD_ATTRIBUTES = ("classifier", "score", "classification_head", "qa_outputs")
+
+TaskLossFn = Callable[[torch.Tensor, dict], torch.Tensor]  # (logits, batch) -> scalar loss
+
+
+def find_head_name(model: nn.Module, task_type: str) -> Optional[str]:
+    """Name of the task-head submodule of a seq_cls model (None for causal_lm)."""
+    if task_type != "seq_cls":
+        return None
+    for name in HEAD_ATTRIBUTES:
+        if isinstance(getattr(model, name, None), nn.Module):
+            return name
+    raise ValueError(
+        f"{type(model).__name__} has no classification head (looked for attributes {list(HEAD_ATTRIBUTES)}); "
+        "task_type 'seq_cls' needs an *ForSequenceClassification model"
+    )
+
+
+def is_head_param(name: str, head_name: Optional[str]) -> bool:
+    return head_name is not None and head_name in name.split(".")
+
+
+def count_unique(params: Iterator[nn.Parameter]) -> int:
+    seen, total = set(), 0
+    for p in params:
+        if id(p) not in seen:
+            seen.add(id(p))
+            total += p.numel()
+    return total
+
+
+def backbone_size(model: nn.Module, head_name: Optional[str]) -> int:
+    """Pretrained parameters (tied weights once), task head excluded."""
+    return count_unique(p for n, p in model.named_parameters() if not is_head_param(n, head_name))
+
+
+def freeze_output_embeddings(model: nn.Module) -> None:
+    """causal_lm: keep the LM head frozen (it is the pretrained, usually tied, output embedding)."""
+    get = getattr(model, "get_output_embeddings", None)
+    head = get() if callable(get) else None
+    if head is not None:
+        for p in head.parameters():
+            p.requires_grad_(False)
+
+
+@dataclass
+class PreparedModel:
+    method: str
+    model: nn.Module
+    task_type: str
+    params: dict = field(default_factory=dict)
+    backbone_params: Optional[int] = None
+    head_name: Optional[str] = None
+    # Extra inference parameters of the method; None = every trainable non-head parameter.
+    inference_params_fn: Optional[Callable[["PreparedModel"], int]] = None
+
+    # ---- training / evaluation -------------------------------------------------------------
+    def training_loss(self, batch: dict, task_loss_fn: TaskLossFn):
+        """One forward pass and the task loss: returns (loss, outputs).
+
+        Same convention as `adamix.AdaMixModel.consistency_step`: the model gets the batch without its
+        "labels" entry and `task_loss_fn(logits, batch)` computes the loss, so every method is trained
+        on exactly the same loss definition. `outputs` has `.logits`.
+        """
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        outputs = self.model(**inputs)
+        logits = outputs.logits if hasattr(outputs, "logits") else outputs[0]
+        return task_loss_fn(logits, batch), outputs
+
+    def eval_model(self) -> nn.Module:
+        """The module to evaluate, switched to eval mode (call `.model.train()` to resume training)."""
+        self.model.eval()
+        return self.model
+
+    # ---- parameters ----------------------------------------------------------------------
+    def named_trainable_parameters(self) -> list[tuple[str, nn.Parameter]]:
+        return [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for _, p in self.named_trainable_parameters()]
+
+    def method_parameters(self) -> list[tuple[str, nn.Parameter]]:
+        """Trainable parameters that belong to the method itself (task head excluded)."""
+        return [(n, p) for n, p in self.named_trainable_parameters() if not is_head_param(n, self.head_name)]
+
+    def param_counts(self) -> dict:
+        trainable = count_unique(iter(self.trainable_parameters()))
+        head = count_unique(p for n, p in self.named_trainable_parameters() if is_head_param(n, self.head_name))
+        if self.inference_params_fn is not None:
+            inference = int(self.inference_params_fn(self))
+        else:
+            inference = count_unique(p for _, p in self.method_parameters())
+        return {"trainable": trainable, "inference": inference, "backbone": int(self.backbone_params or 0), "head": head}
+
+    def describe(self) -> dict:
+        return {"method": self.method, "task_type": self.task_type, "params": dict(self.params)}
+
+    def __repr__(self) -> str:  # keep printing a PreparedModel short
+        return f"PreparedModel(method={self.method!r}, params={self.params!r}, counts={self.param_counts()!r})"
+
+
+def wrap_module(method: str, module: nn.Module, task_type: str, params: dict) -> PreparedModel:
+    """Default PreparedModel for an external prepare() that returned a bare module."""
+    return PreparedModel(method=method, model=module, task_type=task_type, params=params)

