@@ -61,6 +61,12 @@ def _setup_without_false_alarm():
         logger.removeFilter(drop)
 
 
+def resolve_bottleneck(model: nn.Module, method: str, params: dict) -> tuple[float, dict]:
+    """(reduction_factor for AdapterHub, params with the effective bottleneck and factor filled in)."""
+    factor = reduction_factor(model, method, params["bottleneck"], params["reduction_factor"])
+    return factor, {**params, "bottleneck": int(hidden_size(model) // factor), "reduction_factor": round(factor, 6)}
+
+
 def attach(method: str, model: nn.Module, task_type: str, params: dict, config) -> PreparedModel:
     import adapters
 

@@ -38,7 +38,10 @@ class AdaMixPrepared(PreparedModel):
 
     def training_loss(self, batch, task_loss_fn):
         # ConsistencyStepOutput: .loss (task + weight * consistency), .task_loss, .consistency, .logits
-        step = self.model.consistency_step(batch, task_loss_fn)
+        # batch["consistency_mask"] (set by the engine for NLG: completion tokens) goes to `mask`.
+        mask = batch.get("consistency_mask")
+        batch = {k: v for k, v in batch.items() if k != "consistency_mask"}
+        step = self.model.consistency_step(batch, task_loss_fn, mask=mask)
         return step.loss, step
 
     def eval_model(self):

@@ -9,7 +9,7 @@ AdapterHub `DoubleSeqBnConfig`. Presets reproduce the paper rows (#Param = 2 ada
 
 from __future__ import annotations
 
-from baselines._adapterhub import attach, reduction_factor
+from baselines._adapterhub import attach, resolve_bottleneck
 from baselines.registry import register_method
 
 PRESETS = {
@@ -29,6 +29,6 @@ PRESETS = {
 def prepare(model, task_type: str, params: dict):
     from adapters import DoubleSeqBnConfig
 
-    factor = reduction_factor(model, "houlsby", params["bottleneck"], params["reduction_factor"])
+    factor, params = resolve_bottleneck(model, "houlsby", params)
     config = DoubleSeqBnConfig(reduction_factor=factor, non_linearity=params["non_linearity"])
     return attach("houlsby", model, task_type, params, config)

@@ -8,7 +8,7 @@ AdapterHub `SeqBnConfig`. Presets reproduce the paper rows (#Param = layers x (2
 
 from __future__ import annotations
 
-from baselines._adapterhub import attach, reduction_factor
+from baselines._adapterhub import attach, resolve_bottleneck
 from baselines.registry import register_method
 
 PRESETS = {
@@ -28,6 +28,6 @@ PRESETS = {
 def prepare(model, task_type: str, params: dict):
     from adapters import SeqBnConfig
 
-    factor = reduction_factor(model, "pfeiffer", params["bottleneck"], params["reduction_factor"])
+    factor, params = resolve_bottleneck(model, "pfeiffer", params)
     config = SeqBnConfig(reduction_factor=factor, non_linearity=params["non_linearity"])
     return attach("pfeiffer", model, task_type, params, config)

@@ -20,7 +20,7 @@ Parameter accounting follows the paper's #Param column:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import torch
 import torch.nn as nn
@@ -29,6 +29,10 @@ TASK_TYPES = ("seq_cls", "causal_lm")
 
 # Attribute names Hugging Face uses for the task head of *ForSequenceClassification models.
 HEAD_ATTRIBUTES = ("classifier", "score", "classification_head", "qa_outputs")
+
+# Batch entries that are for the loss, not for the model's forward(). "consistency_mask" (NLG: which
+# positions AdaMix's consistency term scores) is set by the engine and used by AdaMix only.
+NON_MODEL_KEYS = ("labels", "consistency_mask")
 
 TaskLossFn = Callable[[torch.Tensor, dict], torch.Tensor]  # (logits, batch) -> scalar loss
 
@@ -89,10 +93,10 @@ class PreparedModel:
         """One forward pass and the task loss: returns (loss, outputs).
 
         Same convention as `adamix.AdaMixModel.consistency_step`: the model gets the batch without its
-        "labels" entry and `task_loss_fn(logits, batch)` computes the loss, so every method is trained
+        "labels" / "consistency_mask" entries and `task_loss_fn(logits, batch)` computes the loss, so every method is trained
         on exactly the same loss definition. `outputs` has `.logits`.
         """
-        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        inputs = {k: v for k, v in batch.items() if k not in NON_MODEL_KEYS}
         outputs = self.model(**inputs)
         logits = outputs.logits if hasattr(outputs, "logits") else outputs[0]
         return task_loss_fn(logits, batch), outputs

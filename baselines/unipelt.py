@@ -8,7 +8,7 @@ Inference size on BERT-base (prefix counted as ejected): AP 1,097,304 (paper 1.1
 
 from __future__ import annotations
 
-from baselines._adapterhub import attach, reduction_factor
+from baselines._adapterhub import attach, resolve_bottleneck
 from baselines._common import check_positive_int
 from baselines.registry import register_method
 
@@ -28,10 +28,11 @@ def prepare(model, task_type: str, params: dict):
     variant = params["variant"]
     if variant not in VARIANTS:
         raise ValueError(f"method 'unipelt': variant must be one of {VARIANTS}, got {variant!r}")
+    factor, params = resolve_bottleneck(model, "unipelt", params)
     parts = [
         PrefixTuningConfig(prefix_length=check_positive_int("unipelt", "prefix_length", params["prefix_length"]), use_gating=True),
         SeqBnConfig(
-            reduction_factor=reduction_factor(model, "unipelt", params["bottleneck"], params["reduction_factor"]),
+            reduction_factor=factor,
             use_gating=True,
         ),
     ]

@@ -187,3 +187,19 @@ def test_adamix_per_backbone_defaults():
     assert adapter.params["bottleneck"] == 48  # BERT-base's paper value
     passthrough = prepare_model("adamix_adapter", U.tiny_bert(), "seq_cls", {"bottleneck": 8, "inference": "fixed:0"})
     assert passthrough.model.config.inference == "fixed:0"
+
+
+@pytest.mark.parametrize("method", ["lora", "adamix_adapter"])
+def test_consistency_mask_in_batch_is_not_fed_to_the_model(method):
+    """The engine adds batch["consistency_mask"] for NLG; only AdaMix uses it (as its `mask`)."""
+    prepared = _prepare(method, "causal_lm")
+    batch = U.repetitive_lm_batch(n=2)
+    batch["consistency_mask"] = torch.zeros_like(batch["input_ids"], dtype=torch.bool)
+    prepared.model.train()
+    loss, outputs = prepared.training_loss(batch, U.lm_loss)
+    assert torch.isfinite(loss) and outputs.logits.shape == (2, 24, U.VOCAB)
+    if method == "adamix_adapter":  # experts differ at init (LoRA experts start equal); an all-False mask leaves no position to compare: consistency term 0
+        assert float(outputs.consistency.detach()) == 0.0
+        batch["consistency_mask"][:, 5:] = True
+        loss, outputs = prepared.training_loss(batch, U.lm_loss)
+        assert float(outputs.consistency.detach()) > 0.0

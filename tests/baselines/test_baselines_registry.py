@@ -67,7 +67,7 @@ def test_presets_resolve_and_explicit_params_override():
     prepared = prepare_model("houlsby", U.tiny_bert(), "seq_cls", {"preset": "table1_0.8M"})
     assert prepared.describe() == {
         "method": "houlsby", "task_type": "seq_cls",
-        "params": {"bottleneck": 8, "reduction_factor": None, "non_linearity": "swish", "preset": "table1_0.8M"},
+        "params": {"bottleneck": 8, "reduction_factor": 4.0, "non_linearity": "swish", "preset": "table1_0.8M"},
     }
 
 
