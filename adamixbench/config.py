@@ -42,6 +42,9 @@ class RunConfig:
     fewshot_k: Optional[int] = None
     fewshot_split: int = 1
     fewshot_protocol: str = "list"
+    # Prompt-based fine-tuning (LM-BFF / LiST style): score label words at a [MASK] with the backbone's
+    # masked-LM head instead of training a classifier head. Needs a backbone with an MLM head.
+    prompt: bool = False
     inference: Optional[str] = None  # AdaMix evaluation routing; None = the method's default ("merge")
     eval_inference_modes: list = field(default_factory=list)  # extra AdaMix routings scored at the end
     precision: str = "auto"  # auto = bf16 autocast on a GPU that supports it, fp32 on CPU

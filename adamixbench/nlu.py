@@ -46,7 +46,7 @@ class NLUTask:
         return None  # one prediction per example
 
     @torch.no_grad()
-    def evaluate(self, model, loader, device) -> dict[str, float]:
+    def evaluate(self, model, loader, device, split: str) -> dict[str, float]:
         predictions, references = [], []
         for batch in loader:
             batch = {k: v.to(device) for k, v in batch.items()}

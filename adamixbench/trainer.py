@@ -55,6 +55,9 @@ def build_task(cfg: RunConfig, tokenizer):
     if cfg.family == "glue" and cfg.task not in GLUE_TASKS:
         raise ValueError(f"unknown task {cfg.task!r}; GLUE tasks: {', '.join(sorted(GLUE_TASKS))}; NLG tasks: "
                          f"{', '.join(NLG_TASKS)}; few-shot tasks ({', '.join(sorted(FEWSHOT_TASKS))}) need --fewshot-k")
+    if cfg.prompt:
+        from .prompting import build_prompt_task
+        return build_prompt_task(cfg, tokenizer)
     return build_nlu_task(cfg, tokenizer)
 
 
@@ -157,7 +160,8 @@ def train_and_evaluate(cfg: RunConfig) -> dict:
             entry = {"epoch": epoch, "step": step, "train_loss": running / max(seen, 1), "lr": scheduler.get_last_lr()[0]}
             if task.selection is not None and selection != "last":
                 tic = time.perf_counter()
-                scores = task.evaluate(prepared.eval_model(), _loader(task.selection, collate, cfg.eval_batch_size), device)
+                scores = task.evaluate(prepared.eval_model(), _loader(task.selection, collate, cfg.eval_batch_size),
+                                       device, "selection")
                 eval_time += time.perf_counter() - tic
                 entry["eval"] = scores
                 score = scores[task.primary_metric]
@@ -194,6 +198,8 @@ def train_and_evaluate(cfg: RunConfig) -> dict:
         "train_tokens_per_s": round(real_tokens / train_time, 1) if train_time > 0 else None,
         "train_real_tokens": real_tokens, "peak_memory_mb": round(peak_memory_mb(device), 1),
     }
+    record["report_splits"] = list(task.report)
+    record["metric_notes"] = dict(getattr(task, "notes", {}))  # e.g. METEOR unavailable without Java, and why
     record["provenance"] = provenance(device, started)
     return record
 
@@ -202,6 +208,6 @@ def _score_report_splits(task, prepared, collate, cfg, device) -> dict[str, floa
     scores = {}
     for split, dataset in task.report.items():
         suffix = {"validation_mismatched": "_mm"}.get(split, "")
-        split_scores = task.evaluate(prepared.eval_model(), _loader(dataset, collate, cfg.eval_batch_size), device)
+        split_scores = task.evaluate(prepared.eval_model(), _loader(dataset, collate, cfg.eval_batch_size), device, split)
         scores.update({f"{name}{suffix}": value for name, value in split_scores.items()})
     return scores

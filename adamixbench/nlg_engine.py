@@ -1,0 +1,170 @@
+"""NLG tasks for the trainer: E2E / WebNLG / DART with a causal LM, completion-only loss, beam search.
+
+Sequence layout (as the LoRA/AdaMix NLG code feeds GPT-2): `<source> <eos> <target> <eos>`; the loss
+and AdaMix's consistency term cover only the target tokens (and its closing eos). Decoding continues
+`<source> <eos>` with beam search (upstream: beam 10, length penalty 0.8, no_repeat_ngram_size 4, at most
+64 new tokens) and stops at eos.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import logging
+from pathlib import Path
+
+import datasets
+import torch
+import torch.nn.functional as F
+from transformers import AutoModelForCausalLM
+
+from .metrics.nlg import numeric_scores, score_e2e, score_webnlg, write_e2e_files, write_webnlg_files
+from .tasks.nlg import group_references, load_nlg
+from .tasks.glue import hub_disabled
+
+IGNORE = -100
+
+
+class _EosSeparatorFilter(logging.Filter):
+    """Prompts end with eos (the separator) and pad with eos: transformers then warns about right padding
+    although the batch is left-padded (the attention mask is passed). Drop that one false warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "right-padding was detected" not in record.getMessage()
+
+
+logging.getLogger("transformers.generation.utils").addFilter(_EosSeparatorFilter())
+
+
+@dataclass
+class NLGCollator:
+    """Right-pads training rows (with labels); left-pads generation prompts (no labels)."""
+
+    pad_id: int
+
+    def __call__(self, features: list[dict]) -> dict:
+        width = max(len(f["input_ids"]) for f in features)
+        generation = "labels" not in features[0]
+        ids, mask, labels, groups = [], [], [], []
+        for f in features:
+            pad = width - len(f["input_ids"])
+            if generation:
+                ids.append([self.pad_id] * pad + f["input_ids"])
+                mask.append([0] * pad + [1] * len(f["input_ids"]))
+                groups.append(f["group"])
+            else:
+                ids.append(f["input_ids"] + [self.pad_id] * pad)
+                mask.append([1] * len(f["input_ids"]) + [0] * pad)
+                labels.append(f["labels"] + [IGNORE] * pad)
+        batch = {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask)}
+        batch["group" if generation else "labels"] = torch.tensor(groups if generation else labels)
+        return batch
+
+
+@dataclass
+class NLGTask:
+    name: str
+    cfg: object
+    tokenizer: object
+    train: datasets.Dataset
+    selection: datasets.Dataset | None
+    report: dict[str, datasets.Dataset]
+    references: dict[str, list[list[str]]]  # split -> references per group (index = group id)
+    primary_metric: str = "bleu"
+    family: str = "nlg"
+    task_type: str = "causal_lm"
+    notes: dict = field(default_factory=dict)  # metrics reported unavailable, and why
+
+    def load_model(self, path: str):
+        return AutoModelForCausalLM.from_pretrained(path)
+
+    def collator(self, tokenizer):
+        return NLGCollator(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
+
+    def loss(self, logits: torch.Tensor, batch: dict) -> torch.Tensor:
+        shifted = logits[:, :-1].float()
+        targets = batch["labels"][:, 1:]
+        return F.cross_entropy(shifted.reshape(-1, shifted.shape[-1]), targets.reshape(-1), ignore_index=IGNORE,
+                               label_smoothing=self.cfg.label_smoothing)
+
+    def consistency_mask(self, batch: dict) -> torch.Tensor:
+        """Logit positions that predict a completion token (the upstream NLG consistency positions)."""
+        mask = torch.zeros_like(batch["labels"], dtype=torch.bool)
+        mask[:, :-1] = batch["labels"][:, 1:] != IGNORE
+        return mask
+
+    @torch.no_grad()
+    def evaluate(self, model, loader, device, split: str) -> dict[str, float]:
+        cfg, tok = self.cfg, self.tokenizer
+        hypotheses: dict[int, str] = {}
+        for batch in loader:
+            groups = batch.pop("group").tolist()
+            batch = {k: v.to(device) for k, v in batch.items()}
+            generated = model.generate(
+                **batch, num_beams=cfg.num_beams, length_penalty=cfg.length_penalty,
+                no_repeat_ngram_size=cfg.no_repeat_ngram_size, max_new_tokens=cfg.max_new_tokens,
+                eos_token_id=tok.eos_token_id, pad_token_id=self.collator(tok).pad_id, do_sample=False)
+            texts = tok.batch_decode(generated[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+            hypotheses.update({g: t.strip() for g, t in zip(groups, texts)})
+        refs = self.references[split]
+        hyps = [hypotheses[i] for i in range(len(refs))]
+        out = Path(cfg.out) / "generations"
+        out.mkdir(parents=True, exist_ok=True)
+        if self.name == "e2e":
+            result = score_e2e(hyps, refs)
+            write_e2e_files(hyps, refs, out / f"{split}.hyp.txt", out / f"{split}.ref.txt")
+        else:
+            result = score_webnlg(hyps, refs)
+            write_webnlg_files(hyps, refs, out / f"{split}.hyp.txt", out / f"{split}.ref")
+        self.notes.update(result.get("unavailable", {}))
+        return numeric_scores(result)
+
+
+def _training_rows(examples, tokenizer, max_len: int) -> datasets.Dataset:
+    eos = tokenizer.eos_token_id
+    rows = []
+    for ex in examples:
+        prompt = tokenizer(ex.source)["input_ids"] + [eos]
+        completion = tokenizer(" " + ex.target)["input_ids"] + [eos]
+        ids = (prompt + completion)[:max_len]
+        labels = ([IGNORE] * len(prompt) + completion)[:max_len]
+        rows.append({"input_ids": ids, "labels": labels, "length": len(ids)})
+    return datasets.Dataset.from_list(rows)
+
+
+def _generation_rows(groups, tokenizer, max_len: int) -> datasets.Dataset:
+    eos = tokenizer.eos_token_id
+    rows = [{"input_ids": (tokenizer(g.source)["input_ids"] + [eos])[-max_len:], "group": i, "length": 0}
+            for i, g in enumerate(groups)]
+    return datasets.Dataset.from_list(rows)
+
+
+def build_nlg_task(cfg, tokenizer) -> NLGTask:
+    """Training rows (one per reference), generation prompts (one per input) and grouped references."""
+    if tokenizer.eos_token_id is None:
+        raise ValueError(f"tokenizer of {cfg.model!r} has no eos token; NLG training needs one to end completions")
+    source = {"data_dir": cfg.data_dir, "hub": cfg.data_dir is None and not hub_disabled(),
+              "heldout_fraction": cfg.heldout_fraction}
+    train = load_nlg(cfg.task, "train", max_examples=cfg.max_train_samples, **source)
+    try:
+        report_split = "test"
+        report_groups = group_references(load_nlg(cfg.task, "test", max_examples=cfg.max_eval_samples, **source))
+    except FileNotFoundError:  # offline WebNLG / DART ship only a dev file: report on its carved held-out part
+        if cfg.selection == "heldout":
+            raise ValueError(f"{cfg.task}: no test file offline, so the held-out part of the dev file is the report "
+                             f"split and cannot also select the model; use --selection last") from None
+        report_split = "validation"
+        report_groups = group_references(load_nlg(cfg.task, "validation", max_examples=cfg.max_eval_samples, **source))
+    references = {report_split: [list(g.references) for g in report_groups]}
+    selection = None
+    if cfg.selection == "heldout":
+        held = group_references(load_nlg(cfg.task, "validation", max_examples=cfg.max_eval_samples, **source))
+        references["selection"] = [list(g.references) for g in held]
+        selection = _generation_rows(held, tokenizer, cfg.max_seq_len)
+    elif cfg.selection == "paper":
+        raise ValueError("--selection paper (best epoch on the reported set) is not used for NLG upstream, which "
+                         "decodes the last checkpoint; use --selection last or heldout")
+    return NLGTask(
+        name=cfg.task, cfg=cfg, tokenizer=tokenizer, train=_training_rows(train, tokenizer, cfg.max_seq_len),
+        selection=selection, report={report_split: _generation_rows(report_groups, tokenizer, cfg.max_seq_len)},
+        references=references,
+    )

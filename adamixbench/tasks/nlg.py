@@ -1,0 +1,428 @@
+"""Data layer of the NLG benchmark: E2E, WebNLG 2017 and DART for GPT-2-style decoders.
+
+Every loader returns :class:`NLGExample` rows, one row per (input, reference) pair, with
+
+* ``source``  the linearised input, exactly as microsoft/LoRA ``examples/NLG`` (and so AdaMix) feeds
+  it to GPT-2 (the ``context`` field written by LoRA's ``src/format_converting_*.py``):
+
+  - E2E: the MR string of the LoRA ``MR||text`` files, e.g.
+    ``name : Alimentum | area : city centre | family friendly : no``.
+  - WebNLG 2017: the ``modifiedtripleset`` joined as ``subj : prop : obj`` with `` | `` between
+    triples (``Aarhus : leaderName : Jacob_Bundsgaard``); entities keep their underscores and the
+    property keeps its camelCase, as in LoRA. Only lexicalisations with ``comment == "good"`` are kept
+    (LoRA drops the ``toFix`` ones).
+  - DART: the ``tripleset`` joined the same way, with the predicate LOWER-CASED (LoRA does
+    ``rela.lower()`` for DART only), e.g. ``Mars Hill College : joined : 1973``.
+
+* ``target``  one reference text (stripped). Training uses every row (one row per reference).
+* ``category`` (WebNLG: the DBpedia category; E2E/DART: None) and ``seen`` (WebNLG only: whether the
+  category is one of the 10 categories seen in WebNLG 2017 training).
+
+For evaluation, :func:`group_references` groups the references PER INPUT, the way LoRA's
+``src/gpt2_decode.py`` does before scoring: keyed by the linearised ``source`` string, in order of
+first occurrence (two entries whose triple sets linearise identically are merged, as upstream).
+
+Where the data comes from
+-------------------------
+``load_nlg(task, split, data_dir=..., hub=...)``:
+
+* ``hub=True`` (online): the real Hugging Face datasets (``tuetschek/e2e_nlg``,
+  ``web_nlg`` config ``webnlg_challenge_2017``, ``dart``), converted to the same linearisation.
+  The hub's E2E texts are not tokenised like LoRA's files (``£20-25`` vs ``£ 20 - 25``): MR values are
+  re-spaced to LoRA's form, texts are kept as published.
+* ``hub=False`` (default, offline): local files in the LoRA layout (see :data:`FILES`), by default the
+  subsets shipped in ``<repo>/data/`` (see the ``SOURCE.md`` beside them).
+
+The shipped data has no training files (E2E ``train.txt`` and the WebNLG/DART train/test files are
+over 4 MiB upstream). When the ``train`` file is missing, ``split="train"`` is CARVED out of the
+development file: inputs (grouped by ``source``, so no MR / triple set is in both parts) are ordered by
+the SHA-256 of their ``source`` string (deterministic, independent of RNG and of file order) and the
+first ``heldout_fraction`` of them form the held-out ``validation`` part; the rest is ``train``.
+In that case ``split="validation"`` returns only the held-out part. When a real train file is present,
+``validation`` is the whole development file. ``split="test"`` always reads the test file (E2E:
+shipped in full; WebNLG/DART: not shipped, a missing file raises an error saying where to put it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+__all__ = [
+    "TASKS",
+    "FILES",
+    "WEBNLG_SEEN_CATEGORIES",
+    "WEBNLG_UNSEEN_CATEGORIES",
+    "NLGExample",
+    "NLGGroup",
+    "NLGDataError",
+    "default_data_dir",
+    "linearize_triples",
+    "read_e2e_file",
+    "read_webnlg_json",
+    "read_dart_json",
+    "filter_webnlg_category",
+    "group_references",
+    "carve_split",
+    "load_nlg",
+    "load_nlg_groups",
+]
+
+TASKS = ("e2e", "webnlg", "dart")
+
+#: File names per task and split, in the microsoft/LoRA ``examples/NLG/data`` layout.
+FILES: dict[str, dict[str, str]] = {
+    "e2e": {"train": "train.txt", "validation": "valid.txt", "test": "test.txt"},
+    "webnlg": {"train": "train.json", "validation": "dev.json", "test": "test.json"},
+    "dart": {
+        "train": "dart-v1.1.1-full-train.json",
+        "validation": "dart-v1.1.1-full-dev.json",
+        "test": "dart-v1.1.1-full-test.json",
+    },
+}
+#: Sub-directory of ``data/`` per task (same names as LoRA's).
+TASK_DIRS = {"e2e": "e2e", "webnlg": "webnlg_challenge_2017", "dart": "dart"}
+
+#: The 10 DBpedia categories of the WebNLG 2017 training data (LoRA's ``seen`` list).
+WEBNLG_SEEN_CATEGORIES = frozenset({
+    "Airport", "Astronaut", "Building", "City", "ComicsCharacter",
+    "Food", "Monument", "SportsTeam", "University", "WrittenWork",
+})
+#: The 5 categories that appear only in the WebNLG 2017 test set.
+WEBNLG_UNSEEN_CATEGORIES = frozenset({
+    "Athlete", "Artist", "CelestialBody", "MeanOfTransportation", "Politician",
+})
+
+_SPLIT_ALIASES = {"train": "train", "validation": "validation", "valid": "validation",
+                  "dev": "validation", "test": "test"}
+
+_E2E_FORMAT = "one 'MR||text' pair per line (microsoft/LoRA examples/NLG/data/e2e format)"
+_WEBNLG_FORMAT = ("a JSON object {'entries': [{'<id>': {'category', 'modifiedtripleset': "
+                  "[{'subject','property','object'}], 'lexicalisations': [{'lex','comment'}]}}]} "
+                  "(microsoft/LoRA examples/NLG/data/webnlg_challenge_2017 format)")
+_DART_FORMAT = ("a JSON list [{'tripleset': [[subj, pred, obj], ...], 'annotations': "
+                "[{'source', 'text'}]}] (DART v1.1.1 release format)")
+
+
+class NLGDataError(ValueError):
+    """A data file is malformed; the message names the file and the expected format."""
+
+
+@dataclass(frozen=True)
+class NLGExample:
+    source: str
+    target: str
+    category: str | None = None
+    seen: bool | None = None
+
+
+@dataclass(frozen=True)
+class NLGGroup:
+    """One evaluation input with ALL its references (multi-reference scoring)."""
+
+    source: str
+    references: tuple[str, ...]
+    category: str | None = None
+    seen: bool | None = None
+
+    @property
+    def target(self) -> str:  # the first reference, for code that wants one
+        return self.references[0]
+
+
+# --------------------------------------------------------------------------------------------------
+# paths
+# --------------------------------------------------------------------------------------------------
+def default_data_dir(task: str) -> Path:
+    """``<repo>/data/<task dir>``: the shipped subsets (override with ``ADAMIXBENCH_DATA_DIR``)."""
+    task = _check_task(task)
+    root = os.environ.get("ADAMIXBENCH_DATA_DIR")
+    base = Path(root) if root else Path(__file__).resolve().parents[2] / "data"
+    return base / TASK_DIRS[task]
+
+
+def _check_task(task: str) -> str:
+    t = task.lower().replace("-", "_")
+    t = {"e2e_nlg": "e2e", "web_nlg": "webnlg", "webnlg_challenge_2017": "webnlg"}.get(t, t)
+    if t not in TASKS:
+        raise ValueError(f"unknown NLG task {task!r}; expected one of {', '.join(TASKS)}")
+    return t
+
+
+def _check_split(split: str) -> str:
+    try:
+        return _SPLIT_ALIASES[split]
+    except KeyError:
+        raise ValueError(f"unknown split {split!r}; expected train, validation (valid/dev) or test") from None
+
+
+# --------------------------------------------------------------------------------------------------
+# linearisation (LoRA src/format_converting_{webnlg,dart}.py)
+# --------------------------------------------------------------------------------------------------
+def linearize_triples(triples: Iterable[Sequence[str]], lower_predicate: bool = False) -> str:
+    """``s1 : p1 : o1 | s2 : p2 : o2`` -- LoRA's linearisation (DART lower-cases the predicate)."""
+    parts = []
+    for subj, pred, obj in triples:
+        parts.append(f"{subj} : {pred.lower() if lower_predicate else pred} : {obj}")
+    return " | ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------------
+# local readers
+# --------------------------------------------------------------------------------------------------
+def _open_text(path: Path, fmt: str) -> str:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found (expected {fmt})")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise NLGDataError(f"{path}: not UTF-8 text ({e}); expected {fmt}") from None
+
+
+def read_e2e_file(path: str | Path) -> list[NLGExample]:
+    """Read a LoRA-format E2E file: ``MR||text`` per line (blank lines skipped)."""
+    path = Path(path)
+    text = _open_text(path, _E2E_FORMAT)
+    rows = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()  # LoRA: items = line.strip().split('||')
+        if not line:
+            continue
+        items = line.split("||")
+        if len(items) != 2 or not items[0].strip() or not items[1].strip():
+            raise NLGDataError(f"{path}:{lineno}: expected {_E2E_FORMAT}, got {line[:80]!r}")
+        rows.append(NLGExample(source=items[0].strip(), target=items[1].strip()))
+    if not rows:
+        raise NLGDataError(f"{path}: no examples; expected {_E2E_FORMAT}")
+    return rows
+
+
+def _load_json(path: Path, fmt: str):
+    text = _open_text(path, fmt)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise NLGDataError(f"{path}: invalid JSON ({e}); expected {fmt}") from None
+
+
+def read_webnlg_json(path: str | Path, category: str = "all") -> list[NLGExample]:
+    """Read a LoRA/PrefixTuning-format WebNLG 2017 JSON file, keeping 'good' lexicalisations."""
+    path = Path(path)
+    data = _load_json(path, _WEBNLG_FORMAT)
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+        raise NLGDataError(f"{path}: missing top-level 'entries' list; expected {_WEBNLG_FORMAT}")
+    rows = []
+    for i, entry in enumerate(data["entries"]):
+        try:
+            if not isinstance(entry, dict) or len(entry) != 1:
+                raise KeyError("entry must be a one-key object {'<id>': {...}}")
+            (e,) = entry.values()
+            cate = e["category"]
+            triples = [(t["subject"], t["property"], t["object"]) for t in e["modifiedtripleset"]]
+            lexs = e["lexicalisations"]
+            if not triples:
+                raise KeyError("empty modifiedtripleset")
+            src = linearize_triples(triples)
+            for lex in lexs:
+                if lex["comment"] == "good":
+                    rows.append(NLGExample(source=src, target=lex["lex"].strip(), category=cate,
+                                           seen=cate in WEBNLG_SEEN_CATEGORIES))
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise NLGDataError(f"{path}: entry {i}: {err!r}; expected {_WEBNLG_FORMAT}") from None
+    if not data["entries"]:
+        raise NLGDataError(f"{path}: no entries; expected {_WEBNLG_FORMAT}")
+    return filter_webnlg_category(rows, category)
+
+
+def read_dart_json(path: str | Path) -> list[NLGExample]:
+    """Read a DART v1.1.1 JSON file (list of {tripleset, annotations})."""
+    path = Path(path)
+    data = _load_json(path, _DART_FORMAT)
+    if not isinstance(data, list) or not data:
+        raise NLGDataError(f"{path}: expected a non-empty top-level list; expected {_DART_FORMAT}")
+    rows = []
+    for i, ex in enumerate(data):
+        try:
+            triples = [tuple(t) for t in ex["tripleset"]]
+            if not triples or any(len(t) != 3 for t in triples):
+                raise ValueError("every triple must be [subject, predicate, object]")
+            src = linearize_triples(triples, lower_predicate=True)
+            for ann in ex["annotations"]:
+                rows.append(NLGExample(source=src, target=ann["text"].strip()))
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise NLGDataError(f"{path}: entry {i}: {err!r}; expected {_DART_FORMAT}") from None
+    return rows
+
+
+def filter_webnlg_category(rows: Sequence[NLGExample], category: str = "all") -> list[NLGExample]:
+    """Keep ``all`` rows, only ``seen`` categories, only ``unseen`` ones (as LoRA's ``--filter``)."""
+    if category == "all":
+        return list(rows)
+    if category == "seen":
+        return [r for r in rows if r.seen]
+    if category == "unseen":
+        return [r for r in rows if r.seen is False]
+    raise ValueError(f"unknown WebNLG category filter {category!r}; expected all, seen or unseen")
+
+
+# --------------------------------------------------------------------------------------------------
+# grouping and carving
+# --------------------------------------------------------------------------------------------------
+def group_references(rows: Iterable[NLGExample]) -> list[NLGGroup]:
+    """Group references per input (keyed by ``source``, first-occurrence order), as gpt2_decode.py."""
+    order: dict[str, list[str]] = {}
+    meta: dict[str, NLGExample] = {}
+    for r in rows:
+        if r.source not in order:
+            order[r.source] = []
+            meta[r.source] = r
+        order[r.source].append(r.target)
+    return [NLGGroup(source=s, references=tuple(refs), category=meta[s].category, seen=meta[s].seen)
+            for s, refs in order.items()]
+
+
+def _source_key(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+def carve_split(rows: Sequence[NLGExample], heldout_fraction: float = 0.1
+                ) -> tuple[list[NLGExample], list[NLGExample]]:
+    """Split rows into (train, heldout) by input: no ``source`` ends up in both parts.
+
+    Inputs are ranked by the SHA-256 of their ``source``; the first ``ceil(heldout_fraction * n)``
+    (at least 1, at most n-1) are held out. Row order inside each part is the file order.
+    """
+    if not 0.0 < heldout_fraction < 1.0:
+        raise ValueError(f"heldout_fraction must be in (0, 1), got {heldout_fraction}")
+    sources = list(dict.fromkeys(r.source for r in rows))
+    if len(sources) < 2:
+        raise ValueError("need at least 2 distinct inputs to carve a train/held-out split")
+    n_held = min(max(1, math.ceil(round(heldout_fraction * len(sources), 9))), len(sources) - 1)
+    held = set(sorted(sources, key=_source_key)[:n_held])
+    return [r for r in rows if r.source not in held], [r for r in rows if r.source in held]
+
+
+# --------------------------------------------------------------------------------------------------
+# hub loaders (online; the real loading code, converted to LoRA's linearisation)
+# --------------------------------------------------------------------------------------------------
+HUB_IDS = {
+    # Script-based repos: datasets>=3 reads their parquet conversion.
+    "e2e": dict(path="tuetschek/e2e_nlg", revision="refs/convert/parquet"),
+    "webnlg": dict(path="web_nlg", name="webnlg_challenge_2017", revision="refs/convert/parquet"),
+    "dart": dict(path="dart", revision="refs/convert/parquet"),
+}
+_HUB_SPLITS = {"train": "train", "validation": "validation", "test": "test"}
+_HUB_SPLITS_WEBNLG = {"train": "train", "validation": "dev", "test": "test"}
+_E2E_HUB_KEYS = {"eatType": "Type", "priceRange": "price", "customer rating": "customer rating",
+                 "familyFriendly": "family friendly", "name": "name", "food": "food",
+                 "area": "area", "near": "near"}
+
+
+def _e2e_hub_mr(mr: str) -> str:
+    """``name[The Vaults], eatType[pub], priceRange[£20-25]`` -> LoRA's ``name : The Vaults | ...``."""
+    parts = []
+    for m in re.finditer(r"\s*([^\[,]+)\[([^\]]*)\]", mr):
+        key, val = m.group(1).strip(), m.group(2).strip()
+        key = _E2E_HUB_KEYS.get(key, key)
+        val = re.sub(r"£(\d+)-(\d+)", r"£ \1 - \2", val)
+        val = re.sub(r"£(\d+)", r"£ \1", val)
+        parts.append(f"{key} : {val}")
+    if not parts:
+        raise NLGDataError(f"hub E2E: cannot parse meaning representation {mr!r}")
+    return " | ".join(parts)
+
+
+def _hub_rows(task: str, split: str, category: str = "all") -> list[NLGExample]:
+    import datasets  # imported lazily: only the online path needs it
+
+    kwargs = dict(HUB_IDS[task])
+    hub_split = (_HUB_SPLITS_WEBNLG if task == "webnlg" else _HUB_SPLITS)[split]
+    ds = datasets.load_dataset(split=hub_split, **kwargs)
+    rows: list[NLGExample] = []
+    if task == "e2e":
+        for ex in ds:
+            rows.append(NLGExample(source=_e2e_hub_mr(ex["meaning_representation"]),
+                                   target=ex["human_reference"].strip()))
+        return rows
+    if task == "webnlg":
+        for ex in ds:
+            cate = ex["category"]
+            triples = [tuple(p.strip() for p in t.split(" | "))
+                       for t in ex["modified_triple_sets"]["mtriple_set"][0]]
+            src = linearize_triples(triples)
+            lex = ex["lex"]
+            comments = lex.get("comment") or [""] * len(lex["text"])
+            for text, comment in zip(lex["text"], comments):
+                # LoRA keeps comment == "good"; the hub's test lexicalisations may carry no comment
+                if comment in ("good", ""):
+                    rows.append(NLGExample(source=src, target=text.strip(), category=cate,
+                                           seen=cate in WEBNLG_SEEN_CATEGORIES))
+        return filter_webnlg_category(rows, category)
+    for ex in ds:  # dart
+        src = linearize_triples([tuple(t) for t in ex["tripleset"]], lower_predicate=True)
+        for text in ex["annotations"]["text"]:
+            rows.append(NLGExample(source=src, target=text.strip()))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------
+# public entry points
+# --------------------------------------------------------------------------------------------------
+def _read_local(task: str, path: Path, category: str) -> list[NLGExample]:
+    if task == "e2e":
+        return read_e2e_file(path)
+    if task == "webnlg":
+        return read_webnlg_json(path, category=category)
+    return read_dart_json(path)
+
+
+def load_nlg(task: str, split: str, *, data_dir: str | Path | None = None, hub: bool = False,
+             category: str = "all", heldout_fraction: float = 0.1,
+             max_examples: int | None = None) -> list[NLGExample]:
+    """Rows (one per input/reference pair) of ``task`` / ``split``.
+
+    ``category`` (WebNLG only): ``all`` | ``seen`` | ``unseen``. ``max_examples`` keeps the first N
+    INPUTS (all their references), in file order. See the module docstring for the offline carving.
+    """
+    task, split = _check_task(task), _check_split(split)
+    if category not in ("all", "seen", "unseen"):
+        raise ValueError(f"unknown WebNLG category filter {category!r}; expected all, seen or unseen")
+    if category != "all" and task != "webnlg":
+        raise ValueError(f"category={category!r} applies to WebNLG only, not {task}")
+    if hub:
+        rows = _hub_rows(task, split, category)
+    else:
+        ddir = Path(data_dir) if data_dir is not None else default_data_dir(task)
+        path = ddir / FILES[task][split]
+        train_path = ddir / FILES[task]["train"]
+        dev_path = ddir / FILES[task]["validation"]
+        if split == "test" or train_path.is_file():
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"{path}: file not found (expected the {task} {split} file in the microsoft/LoRA "
+                    f"examples/NLG/data layout; put it there, or pass data_dir=..., or use hub=True)")
+            rows = _read_local(task, path, category)
+        else:
+            # No train file: carve train / held-out validation out of the development file, by input.
+            # Carve BEFORE the category filter so that the partition does not depend on it.
+            dev_rows = _read_local(task, dev_path, "all")
+            train, held = carve_split(dev_rows, heldout_fraction)
+            rows = train if split == "train" else held
+            if task == "webnlg":
+                rows = filter_webnlg_category(rows, category)
+    if max_examples is not None:
+        keep = set(list(dict.fromkeys(r.source for r in rows))[:max_examples])
+        rows = [r for r in rows if r.source in keep]
+    return rows
+
+
+def load_nlg_groups(task: str, split: str, **kwargs) -> list[NLGGroup]:
+    """Evaluation view of :func:`load_nlg`: one :class:`NLGGroup` per input with all references."""
+    return group_references(load_nlg(task, split, **kwargs))

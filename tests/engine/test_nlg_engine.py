@@ -1,0 +1,91 @@
+"""The NLG path: completion-only loss, consistency positions, deterministic decoding, a full E2E run."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+from adamixbench.cli import RECORD_FILE, main
+from adamixbench.config import RunConfig
+from adamixbench.nlg_engine import IGNORE, build_nlg_task
+from adamixbench.trainer import _loader
+
+TOKENIZER = Path(__file__).resolve().parents[2] / ".cache" / "gpt2-tokenizer"
+
+
+@pytest.fixture(scope="module")
+def tiny_gpt2_dir(tmp_path_factory):
+    """A 2-layer random GPT-2 (fused Conv1D c_attn) with the real GPT-2 tokenizer (fetched by `make setup`)."""
+    if not (TOKENIZER / "vocab.json").is_file():
+        pytest.fail(f"{TOKENIZER} is missing: run `bash scripts/fetch_gpt2_tokenizer.sh` (part of `make setup`)")
+    path = tmp_path_factory.mktemp("tiny-gpt2")
+    tokenizer = AutoTokenizer.from_pretrained(TOKENIZER)
+    torch.manual_seed(0)
+    GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=128)).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+def config(out, model, **overrides):
+    values = dict(task="e2e", method="lora", seed=1, model=model, out=str(out), max_train_samples=2,
+                  max_eval_samples=3, batch_size=4, max_seq_len=64, num_beams=2, max_new_tokens=6, epochs=1)
+    return RunConfig(**{**values, **overrides})
+
+
+def test_loss_covers_completion_tokens_only_and_consistency_positions_match(tmp_path, tiny_gpt2_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2_dir)
+    task = build_nlg_task(config(tmp_path, tiny_gpt2_dir, label_smoothing=0.0), tokenizer)
+    row = task.train[0]
+    eos = tokenizer.eos_token_id
+    prompt_len = row["input_ids"].index(eos) + 1  # `<source> <eos>` then `<target> <eos>`
+    assert all(label == IGNORE for label in row["labels"][:prompt_len])
+    assert row["labels"][prompt_len:] == row["input_ids"][prompt_len:] and row["labels"][-1] == eos
+    assert tokenizer.decode(row["input_ids"][:prompt_len - 1]) == task_source(task, tokenizer, row)
+    batch = task.collator(tokenizer)([{k: task.train[i][k] for k in ("input_ids", "labels")} for i in range(3)])
+    logits = torch.randn(*batch["input_ids"].shape, len(tokenizer))
+    mask = task.consistency_mask(batch)
+    keep = mask.bool()
+    predicted = batch["labels"][:, 1:][keep[:, :-1]]
+    assert (predicted != IGNORE).all() and keep.sum() == (batch["labels"] != IGNORE).sum()
+    expected = F.cross_entropy(logits[keep], predicted)  # completion positions only
+    torch.testing.assert_close(task.loss(logits, batch), expected)
+    smoothed = build_nlg_task(config(tmp_path, tiny_gpt2_dir, label_smoothing=0.1), tokenizer)
+    torch.testing.assert_close(smoothed.loss(logits, batch), F.cross_entropy(logits[keep], predicted, label_smoothing=0.1))
+
+
+def task_source(task, tokenizer, row):
+    return tokenizer.decode(row["input_ids"][:row["input_ids"].index(tokenizer.eos_token_id)])
+
+
+def test_decoding_is_deterministic_and_files_are_written(tmp_path, tiny_gpt2_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2_dir)
+    task = build_nlg_task(config(tmp_path, tiny_gpt2_dir), tokenizer)
+    model = task.load_model(tiny_gpt2_dir).eval()
+    loader = _loader(task.report["test"], task.collator(tokenizer), batch_size=2)
+    first = task.evaluate(model, loader, torch.device("cpu"), "test")
+    hyps = (tmp_path / "generations" / "test.hyp.txt").read_text()
+    assert task.evaluate(model, loader, torch.device("cpu"), "test") == first
+    assert (tmp_path / "generations" / "test.hyp.txt").read_text() == hyps
+    assert hyps.count("\n") == 3 and set(first) >= {"bleu", "nist", "rouge_l", "cider"}
+
+
+def test_e2e_run_with_adamix_lora_on_fused_c_attn(tmp_path, tiny_gpt2_dir):
+    out = tmp_path / "run"
+    code = main(["train", "--task", "e2e", "--method", "adamix_lora", "--seed", "1", "--model", tiny_gpt2_dir,
+                 "--out", str(out), "--max-train-samples", "2", "--max-eval-samples", "2", "--batch-size", "8",
+                 "--max-seq-len", "64", "--num-beams", "2", "--max-new-tokens", "4", "--epochs", "1"])
+    record = json.loads((out / RECORD_FILE).read_text())
+    assert code == 0 and record["status"] == "ok", record.get("traceback")
+    assert record["task_family"] == "nlg" and record["selection"] == "last" and record["report_splits"] == ["test"]
+    assert record["params"]["inference"] == 2 * (2 * 4 * 32 + 2 * 32 * 4)  # r=4 on q and v of c_attn
+    assert record["params"]["head"] == 0 and set(record["scores"]) >= {"bleu", "nist", "meteor", "rouge_l", "cider"}
+    assert record["method_params"]["consistency_weight"] == 100.0
+
+
+def test_paper_selection_is_rejected_for_nlg(tmp_path, tiny_gpt2_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2_dir)
+    with pytest.raises(ValueError, match="decodes the last checkpoint"):
+        build_nlg_task(config(tmp_path, tiny_gpt2_dir, selection="paper"), tokenizer)
