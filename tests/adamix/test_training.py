@@ -240,3 +240,45 @@ def test_router_draws_from_its_own_generator():
     state = torch.random.get_rng_state()
     router.draw(4, (10,))
     assert torch.equal(state, torch.random.get_rng_state())  # global RNG untouched (data order unaffected)
+
+
+def _layer(share: str, adapter_type: str = "adapter"):
+    model = get_adamix_model(tiny_bert(), AdaMixConfig(adapter_type=adapter_type, num_experts=3, bottleneck=4, r=2,
+                                                       share=share, routing_seed=0)).eval()
+    layer = next(iter(model.mixture_layers().values()))
+    with torch.no_grad():
+        for proj in layer.projections().values():
+            for w in proj.weight:
+                w.normal_(std=0.5)
+    return layer
+
+
+@pytest.mark.parametrize("share, adapter_type", [("none", "adapter"), ("up", "adapter"), ("none", "lora")])
+def test_evaluation_routes_at_the_layer(share, adapter_type):
+    layer = _layer(share, adapter_type)
+    x = torch.randn(5, 7, 32)
+    fixed = []
+    for k in range(3):
+        layer.inference, layer.fixed_expert = f"fixed:{k}", k
+        fixed.append(layer.delta(x))
+    fixed = torch.stack(fixed)  # (expert, batch, tokens, hidden)
+    assert (fixed[0] - fixed[1]).abs().max() > 1e-3
+    layer.inference, layer.fixed_expert = "ensemble", None
+    torch.testing.assert_close(layer.delta(x), fixed.mean(0), rtol=1e-5, atol=1e-6)  # mean of the experts' outputs
+    first, second = layer.route_names
+    combos = torch.stack([layer._mix(x, {first: (i,), second: (j,)}) for i in range(3) for j in range(3)])
+    layer.inference = "random_sequence"
+    per_sequence = layer.delta(x)
+    used = set()
+    for row in range(5):  # each sequence went through one expert per projection, all its tokens alike
+        distance = (per_sequence[row] - combos[:, row]).abs().flatten(1).amax(1)
+        assert distance.min() < 1e-5
+        used.add(int(distance.argmin()))
+    assert len(used) > 1
+    if share == "up":  # one routed projection: every token's output is one expert's
+        layer.inference = "random_token"
+        per_token = layer.delta(x)
+        distance = (per_token.unsqueeze(0) - fixed).abs().amax(-1)  # (expert, batch, tokens)
+        assert (distance.min(0).values < 1e-5).all()
+        used = distance.argmin(0)
+        assert len(used.unique()) == 3 and (used != used[:, :1]).any()  # tokens of one sequence differ
