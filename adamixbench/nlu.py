@@ -45,14 +45,16 @@ class NLUTask:
     def consistency_mask(self, batch: dict) -> None:
         return None  # one prediction per example
 
+    def predict(self, logits: torch.Tensor, batch: dict) -> torch.Tensor:
+        return logits.float().squeeze(-1) if self.is_regression else logits.argmax(-1)
+
     @torch.no_grad()
-    def evaluate(self, model, loader, device, split: str) -> dict[str, float]:
+    def evaluate(self, model, loader, device, split: str | None = None) -> dict[str, float]:
         predictions, references = [], []
         for batch in loader:
             batch = {k: v.to(device) for k, v in batch.items()}
             labels = batch.pop("labels")
-            logits = model(**batch).logits.float()
-            predictions.append(logits.squeeze(-1) if self.is_regression else logits.argmax(-1))
+            predictions.append(self.predict(model(**batch).logits, batch))
             references.append(labels)
         preds = torch.cat(predictions).cpu().numpy()
         refs = torch.cat(references).cpu().numpy()
@@ -75,8 +77,22 @@ def _subsample(dataset: datasets.Dataset, limit: int | None, seed: int) -> datas
     return dataset.select(sorted(order.tolist()))
 
 
-def build_nlu_task(cfg, tokenizer) -> NLUTask:
-    """Load, subsample, split and tokenise the data of `cfg.task` as the run config says."""
+@dataclass
+class NLUSplits:
+    """Untokenised splits of one run, loaded, subsampled and split by the run config's rules."""
+
+    family: str
+    text_fields: tuple[str, ...]
+    num_labels: int
+    is_regression: bool
+    primary_metric: str
+    train: datasets.Dataset
+    selection: datasets.Dataset | None
+    report: dict[str, datasets.Dataset]
+
+
+def load_nlu_splits(cfg) -> NLUSplits:
+    """GLUE (hub online, shipped TSVs offline) or a few-shot split; subsampled; selection split chosen."""
     few_shot = cfg.fewshot_k is not None
     if few_shot:
         spec = FEWSHOT_TASKS[cfg.task]
@@ -102,10 +118,17 @@ def build_nlu_task(cfg, tokenizer) -> NLUTask:
         train, selection = parts["train"], parts["test"]
     elif cfg.selection == "paper":
         selection = report[next(iter(report))]  # upstream: best epoch on the dev set that is reported
-    encode = lambda ds: _tokenize(ds, tokenizer, text_fields, cfg.max_seq_len)  # noqa: E731
+    return NLUSplits("fewshot" if few_shot else "glue", text_fields, num_labels, regression, primary,
+                     train, selection, report)
+
+
+def build_nlu_task(cfg, tokenizer) -> NLUTask:
+    """The classifier-head task of `cfg.task`: its splits, tokenised."""
+    splits = load_nlu_splits(cfg)
+    encode = lambda ds: _tokenize(ds, tokenizer, splits.text_fields, cfg.max_seq_len)  # noqa: E731
     return NLUTask(
-        name=cfg.task, family="fewshot" if few_shot else "glue", text_fields=text_fields, num_labels=num_labels,
-        is_regression=regression, primary_metric=primary, train=encode(train),
-        selection=encode(selection) if selection is not None else None,
-        report={split: encode(ds) for split, ds in report.items()},
+        name=cfg.task, family=splits.family, text_fields=splits.text_fields, num_labels=splits.num_labels,
+        is_regression=splits.is_regression, primary_metric=splits.primary_metric, train=encode(splits.train),
+        selection=encode(splits.selection) if splits.selection is not None else None,
+        report={split: encode(ds) for split, ds in splits.report.items()},
     )

@@ -20,7 +20,7 @@ import logging
 import torch.nn as nn
 
 from baselines._common import hidden_size
-from baselines.prepared import PreparedModel, count_unique, find_head_name, freeze_output_embeddings
+from baselines.prepared import PreparedModel, count_unique, find_head_name, freeze_parameters, lm_head_parameters
 
 
 def reduction_factor(model: nn.Module, method: str, bottleneck=None, reduction=None) -> float:
@@ -71,6 +71,9 @@ def attach(method: str, model: nn.Module, task_type: str, params: dict, config) 
     import adapters
 
     head = find_head_name(model, task_type)
+    # `train_adapter` freezes `model.base_model` only: a masked-LM head (BERT `cls.predictions.transform`,
+    # RoBERTa `lm_head.dense` / `layer_norm`) lies outside it and would stay trainable, so it is frozen here.
+    lm_head = lm_head_parameters(model, task_type)
     with _setup_without_false_alarm():
         if not hasattr(model, "adapters_config"):
             adapters.init(model)
@@ -82,8 +85,7 @@ def attach(method: str, model: nn.Module, task_type: str, params: dict, config) 
     if head is not None:
         for p in getattr(model, head).parameters():
             p.requires_grad_(True)
-    if task_type == "causal_lm":
-        freeze_output_embeddings(model)
+    freeze_parameters(lm_head)
     return PreparedModel(method, model, task_type, params, head_name=head, inference_params_fn=inference_params)
 
 

@@ -6,6 +6,7 @@ left at None is resolved here; `describe()` shows the resolved value):
   adamix_adapter  num_experts 4 (seq_cls) / 8 (causal_lm); bottleneck 16 RoBERTa, 48 BERT, 8 GPT-2,
                   16 otherwise; consistency_weight 1 (seq_cls) / 100 (causal_lm)  -- upstream scripts.
   adamix_lora     causal_lm: r=4, alpha=32, M=8, consistency_weight 100 (upstream NLG scripts).
+                  (masked_lm, i.e. prompt-based few-shot, takes the seq_cls defaults of both methods.)
                   seq_cls: NO upstream code exists for GLUE. We use M=4 (the GLUE adapter setting) and
                   r=8, alpha=16, i.e. the `lora` baseline's rank and scaling, so that the mixture is the
                   only difference from that baseline. Override with params.
@@ -51,7 +52,17 @@ class AdaMixPrepared(PreparedModel):
     def param_counts(self) -> dict:
         counts = self.model.count_parameters()
         get = counts.get if isinstance(counts, dict) else lambda k: getattr(counts, k)
-        return {k: int(get(k)) for k in ("trainable", "inference", "backbone", "head")}
+        result = {k: int(get(k)) for k in ("trainable", "inference", "backbone", "head")}
+        if self.task_type == "masked_lm":
+            # The library counts every weight outside the encoder that is not the output embedding as "head":
+            # for an MLM head that is its pretrained transform (dense + LayerNorm), frozen (the library keeps
+            # LM heads frozen). Our convention (baselines.prepared): head = TRAINABLE task-head parameters,
+            # the pretrained MLM head belongs to the backbone, as for the other methods.
+            trainable_head = sum(p.numel() for n, p in self.model.base_model.named_parameters()
+                                 if n in self.model._head_names and p.requires_grad)
+            result["backbone"] += result["head"] - trainable_head
+            result["head"] = trainable_head
+        return result
 
 
 def _resolve(adapter_type: str, model, task_type: str, params: dict) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from baselines.prepared import PreparedModel, find_head_name, freeze_output_embeddings, is_head_param
+from baselines.prepared import PreparedModel, find_head_name, is_head_param, lm_head_parameters
 from baselines.registry import register_method
 
 
@@ -14,6 +14,7 @@ from baselines.registry import register_method
 )
 def prepare(model, task_type: str, params: dict) -> PreparedModel:
     head = find_head_name(model, task_type)
+    lm_head_ids = {id(p) for p in lm_head_parameters(model, task_type)}  # pretrained LM / MLM head: frozen
     layernorm_modules = {
         name for name, module in model.named_modules() if "layernorm" in type(module).__name__.lower()
         or "rmsnorm" in type(module).__name__.lower()
@@ -23,14 +24,14 @@ def prepare(model, task_type: str, params: dict) -> PreparedModel:
         owner = name.rsplit(".", 1)[0]
         if is_head_param(name, head):
             train = True
+        elif id(p) in lm_head_ids:
+            train = False
         elif name.endswith("bias"):
             train = params["layernorm_bias"] or owner not in layernorm_modules
         else:
             train = False
         p.requires_grad_(train)
         n_bias += p.numel() if train and not is_head_param(name, head) else 0
-    if task_type == "causal_lm":
-        freeze_output_embeddings(model)
     if n_bias == 0:
         raise ValueError(f"bitfit: {type(model).__name__} has no bias terms to train (e.g. LLaMA-style models)")
     return PreparedModel("bitfit", model, task_type, params)

@@ -9,8 +9,10 @@
 
 Parameter accounting follows the paper's #Param column:
   backbone  = parameters of the pretrained model, task head excluded (counted before the method ran);
-  head      = trainable parameters of the task head (seq_cls classifier / regression head; 0 for causal_lm,
-              whose LM head is the tied, pretrained output embedding);
+  head      = trainable parameters of the task head (seq_cls classifier / regression head; 0 for causal_lm
+              and masked_lm, whose LM head is pretrained: the tied output embedding, plus for an MLM head its
+              transform (dense + LayerNorm) and output bias; it belongs to the backbone and stays frozen for
+              every PEFT method; full_ft trains it, as LM-BFF does);
   inference = extra parameters the method needs at inference, task head EXCLUDED (full fine-tuning: the
               whole backbone; prefix tuning: the prefix itself, not its training-time MLP; AdaMix: one
               merged module, not M experts);
@@ -25,7 +27,12 @@ from typing import Callable, Iterator, Optional
 import torch
 import torch.nn as nn
 
-TASK_TYPES = ("seq_cls", "causal_lm")
+# seq_cls:   *ForSequenceClassification (encoder + new classification / regression head, trainable).
+# causal_lm: *ForCausalLM / *LMHeadModel (decoder; the pretrained LM head is frozen for PEFT methods).
+# masked_lm: *ForMaskedLM (encoder + its pretrained MLM head, used for prompt-based fine-tuning: label
+#            words scored at the mask position; no new head; the MLM head is frozen for PEFT methods).
+TASK_TYPES = ("seq_cls", "causal_lm", "masked_lm")
+LM_TASK_TYPES = ("causal_lm", "masked_lm")
 
 # Attribute names Hugging Face uses for the task head of *ForSequenceClassification models.
 HEAD_ATTRIBUTES = ("classifier", "score", "classification_head", "qa_outputs")
@@ -38,7 +45,12 @@ TaskLossFn = Callable[[torch.Tensor, dict], torch.Tensor]  # (logits, batch) -> 
 
 
 def find_head_name(model: nn.Module, task_type: str) -> Optional[str]:
-    """Name of the task-head submodule of a seq_cls model (None for causal_lm)."""
+    """Name of the task-head submodule of a seq_cls model (None for causal_lm and masked_lm)."""
+    if task_type == "masked_lm":
+        if _output_embeddings(model) is None:
+            raise ValueError(f"{type(model).__name__} has no masked-LM head (get_output_embeddings() is None); "
+                             "task_type 'masked_lm' needs an *ForMaskedLM model")
+        return None
     if task_type != "seq_cls":
         return None
     for name in HEAD_ATTRIBUTES:
@@ -68,13 +80,41 @@ def backbone_size(model: nn.Module, head_name: Optional[str]) -> int:
     return count_unique(p for n, p in model.named_parameters() if not is_head_param(n, head_name))
 
 
+def _output_embeddings(model: nn.Module) -> Optional[nn.Module]:
+    get = getattr(model, "get_output_embeddings", None)
+    return get() if callable(get) else None
+
+
 def freeze_output_embeddings(model: nn.Module) -> None:
     """causal_lm: keep the LM head frozen (it is the pretrained, usually tied, output embedding)."""
-    get = getattr(model, "get_output_embeddings", None)
-    head = get() if callable(get) else None
+    head = _output_embeddings(model)
     if head is not None:
         for p in head.parameters():
             p.requires_grad_(False)
+
+
+def lm_head_parameters(model: nn.Module, task_type: str) -> list[nn.Parameter]:
+    """The pretrained LM head of a plain Hugging Face model (call it BEFORE a method wraps the model).
+
+    causal_lm: the output embedding. masked_lm: the output embedding (tied decoder) and everything else
+    outside `model.base_model`: BERT `cls.predictions.{transform.dense, transform.LayerNorm, bias}`,
+    RoBERTa `lm_head.{dense, layer_norm, bias}`, DistilBERT `vocab_transform / vocab_layer_norm / ...`.
+    seq_cls: none.
+    """
+    if task_type not in LM_TASK_TYPES:
+        return []
+    head = _output_embeddings(model)
+    params = {id(p): p for p in head.parameters()} if head is not None else {}
+    backbone = getattr(model, "base_model", model)
+    if task_type == "masked_lm" and backbone is not model:
+        inside = {id(p) for p in backbone.parameters()}
+        params.update({id(p): p for p in model.parameters() if id(p) not in inside})
+    return list(params.values())
+
+
+def freeze_parameters(params) -> None:
+    for p in params:
+        p.requires_grad_(False)
 
 
 @dataclass

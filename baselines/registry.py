@@ -43,7 +43,7 @@ class MethodSpec:
     defaults:        every parameter the method accepts, with its default. A value of None means
                      "resolved per backbone / task at prepare time" (see each method's module).
     presets:         named parameter sets, e.g. the paper rows {"table1_3.0M": {"bottleneck": 64}}.
-    task_types:      subset of ("seq_cls", "causal_lm").
+    task_types:      subset of ("seq_cls", "causal_lm", "masked_lm").
     allowed_params:  optional callable returning extra accepted keys (e.g. every AdaMixConfig field),
                      None = only `defaults`' keys. `accept_any=True` skips the check entirely
                      (external bare functions whose parameters are unknown).
@@ -208,9 +208,10 @@ def prepare_model(
 ) -> PreparedModel:
     """Apply `method` to `model` (modified in place or wrapped) and return the `PreparedModel`.
 
-    task_type: "seq_cls" (encoder + classification/regression head; the head stays trainable) or
+    task_type: "seq_cls" (encoder + classification/regression head; the head stays trainable),
     "causal_lm" (decoder LM; its LM head is the tied/pretrained output embedding and is frozen by every
-    PEFT method).
+    PEFT method) or "masked_lm" (*ForMaskedLM encoder for prompt-based fine-tuning; no new head, the
+    pretrained MLM head -- tied output embedding + transform + bias -- is frozen by every PEFT method).
     """
     spec = get_method(method)
     if task_type not in TASK_TYPES:
