@@ -130,6 +130,20 @@ def _coco_meteor(gts: dict, res: dict) -> float:
     return float(score)
 
 
+def _meteor_or_reason(enabled: bool, compute, unavailable: dict) -> float | None:
+    """METEOR 1.5 in percent, or None with the reason recorded in `unavailable` (never a silent 0)."""
+    if not enabled:
+        unavailable["meteor"] = "disabled by the caller (meteor=False)"
+    elif java_path() is None:
+        unavailable["meteor"] = _NO_JAVA
+    else:
+        try:
+            return 100.0 * compute()
+        except Exception as e:  # noqa: BLE001 -- report the failure
+            unavailable["meteor"] = f"METEOR 1.5 failed: {type(e).__name__}: {e}"
+    return None
+
+
 def score_e2e(hypotheses: list[str], references: list[list[str]], *, meteor: bool = True) -> dict:
     """E2E scores (BLEU, NIST, METEOR, ROUGE-L, CIDEr) with references grouped per MR.
 
@@ -158,16 +172,7 @@ def score_e2e(hypotheses: list[str], references: list[list[str]], *, meteor: boo
     from pycocoevalcap.cider.cider import Cider
     from pycocoevalcap.rouge.rouge import Rouge
 
-    out["meteor"] = None
-    if not meteor:
-        unavailable["meteor"] = "disabled by the caller (meteor=False)"
-    elif java_path() is None:
-        unavailable["meteor"] = _NO_JAVA
-    else:
-        try:
-            out["meteor"] = 100.0 * _coco_meteor(gts, res)
-        except Exception as e:  # noqa: BLE001 -- report, never a silent 0
-            unavailable["meteor"] = f"METEOR 1.5 failed: {type(e).__name__}: {e}"
+    out["meteor"] = _meteor_or_reason(meteor, lambda: _coco_meteor(gts, res), unavailable)
     out["rouge_l"] = 100.0 * float(Rouge().compute_score(gts, res)[0])
     out["cider"] = float(Cider().compute_score(gts, res)[0])
     out = {m: out[m] for m in E2E_METRICS}
@@ -248,16 +253,7 @@ def score_webnlg(hypotheses: list[str], references: list[list[str]], *, num_refs
     unavailable: dict[str, str] = {}
     hyps_tok = [_nltk_tok(h) for h in hyps]
     refs_tok = [[_nltk_tok(r) for r in rs] for rs in refs]
-    out["meteor"] = None
-    if not meteor:
-        unavailable["meteor"] = "disabled by the caller (meteor=False)"
-    elif java_path() is None:
-        unavailable["meteor"] = _NO_JAVA
-    else:
-        try:
-            out["meteor"] = 100.0 * _file_meteor(hyps_tok, refs_tok, num_refs)
-        except Exception as e:  # noqa: BLE001
-            unavailable["meteor"] = f"METEOR 1.5 failed: {type(e).__name__}: {e}"
+    out["meteor"] = _meteor_or_reason(meteor, lambda: _file_meteor(hyps_tok, refs_tok, num_refs), unavailable)
     out["ter"] = _generationeval_ter(hyps_tok, refs_tok, num_refs)
     out["unavailable"] = unavailable
     out["notes"] = {}
