@@ -17,6 +17,14 @@ from pathlib import Path
 from .config import RunConfig
 
 RECORD_FILE = "metrics.json"
+HELP = {
+    "max_train_samples": "subsample the training set: examples (NLG: inputs, each with all its references)",
+    "max_eval_samples": "subsample the evaluation sets: examples (NLG: inputs)",
+    "epochs": "training epochs (fractions allowed)",
+    "lr": "peak learning rate (default per method: see adamixbench/config.py)",
+    "data_seed": "seed of subsamples and held-out splits, fixed across run seeds so runs pair",
+    "max_steps": "stop after this many optimiser steps",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
                        ("data_seed", int), ("fewshot_k", int), ("fewshot_split", int), ("max_steps", int),
                        ("log_every", int), ("label_smoothing", float), ("num_beams", int), ("length_penalty", float),
                        ("no_repeat_ngram_size", int), ("max_new_tokens", int)]:
-        train.add_argument(f"--{name.replace('_', '-')}", type=kind, default=defaults[name])
+        train.add_argument(f"--{name.replace('_', '-')}", type=kind, default=defaults[name], help=HELP.get(name))
     for name in ("data_dir", "glue_data_dir", "inference", "device", "precision", "fewshot_protocol"):
         train.add_argument(f"--{name.replace('_', '-')}", default=defaults[name])
     train.add_argument("--selection", choices=["paper", "heldout", "last"], default=None,

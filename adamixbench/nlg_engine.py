@@ -1,15 +1,15 @@
 """NLG tasks for the trainer: E2E / WebNLG / DART with a causal LM, completion-only loss, beam search.
 
-Sequence layout (as the LoRA/AdaMix NLG code feeds GPT-2): `<source> <eos> <target> <eos>`; the loss
-and AdaMix's consistency term cover only the target tokens (and its closing eos). Decoding continues
-`<source> <eos>` with beam search (upstream: beam 10, length penalty 0.8, no_repeat_ngram_size 4, at most
-64 new tokens) and stops at eos.
+Sequence layout, as the LoRA/AdaMix NLG code feeds GPT-2 (`gpt2_encode.py --add_bos --add_eos`):
+`<bos> <source> <space + target> <eos>`; the loss and AdaMix's consistency term cover only the target
+tokens and the closing eos. Decoding continues `<bos> <source>` with beam search (upstream: beam 10,
+length penalty 0.8, no_repeat_ngram_size 4, at most 64 new tokens) and stops at eos. A tokenizer without
+a bos token uses eos in its place (GPT-2's bos and eos are the same token).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-import logging
 from pathlib import Path
 
 import datasets
@@ -24,15 +24,6 @@ from .tasks.glue import hub_disabled
 IGNORE = -100
 
 
-class _EosSeparatorFilter(logging.Filter):
-    """Prompts end with eos (the separator) and pad with eos: transformers then warns about right padding
-    although the batch is left-padded (the attention mask is passed). Drop that one false warning."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "right-padding was detected" not in record.getMessage()
-
-
-logging.getLogger("transformers.generation.utils").addFilter(_EosSeparatorFilter())
 
 
 @dataclass
@@ -99,9 +90,9 @@ class NLGTask:
         for batch in loader:
             groups = batch.pop("group").tolist()
             batch = {k: v.to(device) for k, v in batch.items()}
+            beam = {"num_beams": cfg.num_beams, "length_penalty": cfg.length_penalty} if cfg.num_beams > 1 else {}
             generated = model.generate(
-                **batch, num_beams=cfg.num_beams, length_penalty=cfg.length_penalty,
-                no_repeat_ngram_size=cfg.no_repeat_ngram_size, max_new_tokens=cfg.max_new_tokens,
+                **batch, **beam, no_repeat_ngram_size=cfg.no_repeat_ngram_size, max_new_tokens=cfg.max_new_tokens,
                 eos_token_id=tok.eos_token_id, pad_token_id=self.collator(tok).pad_id, do_sample=False)
             texts = tok.batch_decode(generated[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
             hypotheses.update({g: t.strip() for g, t in zip(groups, texts)})
@@ -119,12 +110,17 @@ class NLGTask:
         return numeric_scores(result)
 
 
+def _prompt_ids(tokenizer, source: str) -> list[int]:
+    bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    return [bos] + tokenizer(source, add_special_tokens=False)["input_ids"]
+
+
 def _training_rows(examples, tokenizer, max_len: int) -> datasets.Dataset:
     eos = tokenizer.eos_token_id
     rows = []
     for ex in examples:
-        prompt = tokenizer(ex.source)["input_ids"] + [eos]
-        completion = tokenizer(" " + ex.target)["input_ids"] + [eos]
+        prompt = _prompt_ids(tokenizer, ex.source)
+        completion = tokenizer(" " + ex.target, add_special_tokens=False)["input_ids"] + [eos]
         ids = (prompt + completion)[:max_len]
         labels = ([IGNORE] * len(prompt) + completion)[:max_len]
         rows.append({"input_ids": ids, "labels": labels, "length": len(ids)})
@@ -132,8 +128,7 @@ def _training_rows(examples, tokenizer, max_len: int) -> datasets.Dataset:
 
 
 def _generation_rows(groups, tokenizer, max_len: int) -> datasets.Dataset:
-    eos = tokenizer.eos_token_id
-    rows = [{"input_ids": (tokenizer(g.source)["input_ids"] + [eos])[-max_len:], "group": i, "length": 0}
+    rows = [{"input_ids": _prompt_ids(tokenizer, g.source)[-max_len:], "group": i, "length": 0}
             for i, g in enumerate(groups)]
     return datasets.Dataset.from_list(rows)
 

@@ -11,6 +11,7 @@ from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
 from adamixbench.cli import RECORD_FILE, main
 from adamixbench.config import RunConfig
 from adamixbench.nlg_engine import IGNORE, build_nlg_task
+from adamixbench.tasks.nlg import load_nlg
 from adamixbench.trainer import _loader
 
 TOKENIZER = Path(__file__).resolve().parents[2] / ".cache" / "gpt2-tokenizer"
@@ -40,10 +41,13 @@ def test_loss_covers_completion_tokens_only_and_consistency_positions_match(tmp_
     task = build_nlg_task(config(tmp_path, tiny_gpt2_dir, label_smoothing=0.0), tokenizer)
     row = task.train[0]
     eos = tokenizer.eos_token_id
-    prompt_len = row["input_ids"].index(eos) + 1  # `<source> <eos>` then `<target> <eos>`
+    prompt_len = row["labels"].index(next(x for x in row["labels"] if x != IGNORE))  # `<bos> <source>` ...
     assert all(label == IGNORE for label in row["labels"][:prompt_len])
-    assert row["labels"][prompt_len:] == row["input_ids"][prompt_len:] and row["labels"][-1] == eos
-    assert tokenizer.decode(row["input_ids"][:prompt_len - 1]) == task_source(task, tokenizer, row)
+    assert row["labels"][prompt_len:] == row["input_ids"][prompt_len:] and row["labels"][-1] == eos  # ... target eos
+    assert row["input_ids"][0] == eos  # GPT-2: bos is eos
+    source = tokenizer.decode(row["input_ids"][1:prompt_len])
+    assert source == load_nlg("e2e", "train", max_examples=2)[0].source
+    assert tokenizer.decode(row["input_ids"][prompt_len:-1]).startswith(" ")
     batch = task.collator(tokenizer)([{k: task.train[i][k] for k in ("input_ids", "labels")} for i in range(3)])
     logits = torch.randn(*batch["input_ids"].shape, len(tokenizer))
     mask = task.consistency_mask(batch)
@@ -54,10 +58,6 @@ def test_loss_covers_completion_tokens_only_and_consistency_positions_match(tmp_
     torch.testing.assert_close(task.loss(logits, batch), expected)
     smoothed = build_nlg_task(config(tmp_path, tiny_gpt2_dir, label_smoothing=0.1), tokenizer)
     torch.testing.assert_close(smoothed.loss(logits, batch), F.cross_entropy(logits[keep], predicted, label_smoothing=0.1))
-
-
-def task_source(task, tokenizer, row):
-    return tokenizer.decode(row["input_ids"][:row["input_ids"].index(tokenizer.eos_token_id)])
 
 
 def test_decoding_is_deterministic_and_files_are_written(tmp_path, tiny_gpt2_dir):

@@ -1,0 +1,467 @@
+"""Run records -> tidy frames -> tables in the paper's layout (Markdown, LaTeX, CSV).
+
+Pure functions on run records (the ``metrics.json`` dicts of docs/CONTRACTS.md) and pandas DataFrames;
+the pipeline's rule scripts (workflow/scripts/*.py) only read files, call these and write the results.
+
+Frames
+------
+``runs_frame(records)``      one row per (run, score): the tidy ``runs.csv``. A failed run keeps one row
+                             (its primary metric, value NaN, ``status == "failed"``, the reason), so
+                             failures are counted and listed, never dropped.
+                             Scores of ``scores_by_inference`` (AdaMix evaluated under several
+                             inference modes) become extra rows with ``score_source ==
+                             "scores_by_inference"`` and ``row_label == "<label> @<mode>"``.
+``history_frame(records)``   one row per (run, epoch, eval metric): training curves.
+``summarize(runs)``          one row per (row_label, task, metric): n ok / failed and the statistics of
+                             :func:`adamixbench.stats.describe` over seeds.
+
+Tables
+------
+A *layout* lists the table's columns as (task, metric, header) and says whether an ``Avg`` column is
+computed, as the paper computes it: the unweighted mean over the layout's tasks of each method's mean
+score (Table 1 with QQP/MRPC accuracy, Table 2 with their F1). :data:`LAYOUTS` holds the paper's
+tables; ``"primary"`` builds one column per task with the task's primary metric.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from adamixbench import stats
+
+__all__ = [
+    "Column", "Layout", "LAYOUTS", "parse_run_path", "load_record", "load_records", "runs_frame",
+    "history_frame", "summarize", "resolve_layout", "load_paper", "paper_lookup", "build_table",
+    "table_markdown", "table_latex", "paired_tests", "failed_runs", "is_adamix", "format_params",
+]
+
+RUN_PATH_RE = re.compile(r"(?:^|/)runs/(?P<task>[^/]+)/(?P<label>[^/]+)/seed(?P<seed>-?\d+)/metrics\.json$")
+PAIRED_SOURCE = "scores"
+DASH = "—"
+
+
+# --------------------------------------------------------------------------------------------------
+# layouts
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Column:
+    task: str
+    metric: str
+    header: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    columns: tuple[Column, ...]
+    average: bool
+    caption: str = ""
+
+
+def _cols(spec: Sequence[tuple[str, str, str]]) -> tuple[Column, ...]:
+    return tuple(Column(*c) for c in spec)
+
+
+_GLUE_ORDER = ("mnli", "qnli", "sst2", "qqp", "mrpc", "cola", "rte", "stsb")
+_HEADERS = {"mnli": "MNLI", "qnli": "QNLI", "sst2": "SST-2", "qqp": "QQP", "mrpc": "MRPC", "cola": "CoLA",
+            "rte": "RTE", "stsb": "STS-B", "subj": "Subj", "mpqa": "MPQA", "e2e": "E2E", "webnlg": "WebNLG",
+            "dart": "DART"}
+_METRIC_HEADERS = {"accuracy": "Acc", "f1": "F1", "matthews_correlation": "MCC", "pearson": "Pearson",
+                   "spearmanr": "Spearman", "bleu": "BLEU", "nist": "NIST", "meteor": "METEOR",
+                   "rouge_l": "ROUGE-L", "cider": "CIDEr", "ter": "TER"}
+TABLE1_METRIC = {"mnli": "accuracy", "qnli": "accuracy", "sst2": "accuracy", "qqp": "accuracy", "mrpc": "accuracy",
+                 "cola": "matthews_correlation", "rte": "accuracy", "stsb": "pearson"}
+TABLE2_METRIC = {**TABLE1_METRIC, "qqp": "f1", "mrpc": "f1"}
+#: metrics where lower is better (the Pareto plot and "best" marks use this).
+LOWER_IS_BETTER = frozenset({"ter"})
+
+LAYOUTS: dict[str, Layout] = {
+    "table1": Layout("table1", _cols([(t, TABLE1_METRIC[t], _HEADERS[t]) for t in _GLUE_ORDER]), True,
+                     "GLUE dev, RoBERTa-large layout (paper Table 1): Avg over the 8 tasks with QQP/MRPC accuracy, "
+                     "CoLA MCC, STS-B Pearson."),
+    "table2": Layout("table2", _cols([(t, TABLE2_METRIC[t], _HEADERS[t] + (" F1" if t in ("qqp", "mrpc") else ""))
+                                      for t in _GLUE_ORDER]), True,
+                     "GLUE dev, BERT-base layout (paper Table 2): Avg over the 8 tasks with QQP/MRPC F1, CoLA MCC, "
+                     "STS-B Pearson."),
+    "nlg_e2e": Layout("nlg_e2e", _cols([("e2e", m, _METRIC_HEADERS[m]) for m in
+                                        ("bleu", "nist", "meteor", "rouge_l", "cider")]), False,
+                      "E2E (paper's NLG table): BLEU, METEOR, ROUGE-L in percent; NIST and CIDEr raw."),
+    "nlg_webnlg_dart": Layout("nlg_webnlg_dart", _cols([("webnlg", "bleu", "WebNLG BLEU"), ("webnlg", "ter", "WebNLG TER"),
+                                                        ("dart", "bleu", "DART BLEU"), ("dart", "ter", "DART TER")]),
+                              False, "WebNLG (all) and DART: BLEU (percent, higher is better), TER (raw, lower is better)."),
+    "fewshot": Layout("fewshot", _cols([(t, "accuracy", _HEADERS[t]) for t in ("mnli", "rte", "qqp", "sst2", "subj", "mpqa")]),
+                      True, "Few-shot accuracy (LiST protocol); Avg over the six tasks."),
+}
+
+
+def resolve_layout(name: str, runs: Optional[pd.DataFrame] = None, tasks: Optional[Sequence[str]] = None,
+                   average: Optional[bool] = None) -> Layout:
+    """A named layout, or ``"primary"``: one column per task (in `tasks` order, else as they appear in
+    `runs`) with the primary metric of that task's records. `tasks` restricts a named layout too."""
+    if name == "primary":
+        if runs is None:
+            raise ValueError("layout 'primary' needs the runs frame to find each task's primary metric")
+        order = list(tasks) if tasks else list(dict.fromkeys(runs["task"]))
+        cols = []
+        for t in order:
+            prim = runs.loc[(runs["task"] == t) & runs["is_primary"].astype(bool), "metric"]
+            metric = prim.iloc[0] if len(prim) else "accuracy"
+            cols.append(Column(t, metric, f"{_HEADERS.get(t, t)} {_METRIC_HEADERS.get(metric, metric)}"))
+        avg = len(cols) > 1 if average is None else average
+        return Layout("primary", tuple(cols), avg, "Primary metric of each task.")
+    if name not in LAYOUTS:
+        raise ValueError(f"unknown table layout {name!r}; layouts: {sorted(LAYOUTS) + ['primary']}")
+    lay = LAYOUTS[name]
+    cols = tuple(c for c in lay.columns if not tasks or c.task in tasks)
+    return Layout(lay.name, cols, lay.average if average is None else average, lay.caption)
+
+
+# --------------------------------------------------------------------------------------------------
+# records -> frames
+# --------------------------------------------------------------------------------------------------
+def parse_run_path(path: str | Path) -> tuple[str, str, int]:
+    """(task, method label, seed) from ``.../runs/<task>/<label>/seed<k>/metrics.json``."""
+    m = RUN_PATH_RE.search(Path(path).as_posix())
+    if not m:
+        raise ValueError(f"not a run record path (.../runs/<task>/<label>/seed<k>/metrics.json): {path}")
+    return m["task"], m["label"], int(m["seed"])
+
+
+def load_record(path: str | Path) -> dict:
+    """Read one run record; the run's identity (task, label, seed) comes from its path. An unreadable
+    record becomes a failed record, so it shows in the tables instead of breaking the aggregation."""
+    task, label, seed = parse_run_path(path)
+    try:
+        rec = json.loads(Path(path).read_text())
+        if not isinstance(rec, dict):
+            raise ValueError("record is not a JSON object")
+    except (OSError, ValueError) as e:
+        rec = {"status": "failed", "failure_reason": f"unreadable run record: {type(e).__name__}: {e}",
+               "task": task, "seed": seed, "scores": {}}
+    rec = dict(rec)
+    rec["_task"], rec["_label"], rec["_seed"], rec["_path"] = task, label, seed, str(path)
+    return rec
+
+
+def load_records(paths: Iterable[str | Path]) -> list[dict]:
+    return [load_record(p) for p in paths]
+
+
+def is_adamix(method: str) -> bool:
+    return str(method).startswith("adamix")
+
+
+def _num(x) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return math.nan
+    return v
+
+
+def runs_frame(records: Sequence[dict], suite: str = "") -> pd.DataFrame:
+    """The tidy run table (see the module docstring)."""
+    rows = []
+    for rec in records:
+        label = rec.get("_label") or rec.get("method_label") or rec.get("method", "")
+        task = rec.get("_task") or rec.get("task", "")
+        seed = rec.get("_seed", rec.get("seed"))
+        status = rec.get("status", "failed")
+        if status not in ("ok", "failed"):
+            status = "failed"
+        params = rec.get("params") or {}
+        cost = rec.get("cost") or {}
+        prov = rec.get("provenance") or {}
+        base = {
+            "suite": suite, "task": task, "task_family": rec.get("task_family", ""), "method_label": label,
+            "method": rec.get("method", label), "seed": seed, "model": rec.get("model", ""), "status": status,
+            "failure_reason": rec.get("failure_reason") or "", "selection": rec.get("selection", ""),
+            "best_epoch": _num(rec.get("best_epoch")),
+            "params_trainable": _num(params.get("trainable")), "params_inference": _num(params.get("inference")),
+            "params_backbone": _num(params.get("backbone")), "params_head": _num(params.get("head")),
+            "train_time_s": _num(cost.get("train_time_s")), "eval_time_s": _num(cost.get("eval_time_s")),
+            "train_tokens_per_s": _num(cost.get("train_tokens_per_s")),
+            "peak_memory_mb": _num(cost.get("peak_memory_mb")),
+            "git_sha": prov.get("git_sha", ""), "git_dirty": prov.get("git_dirty", ""),
+            "device": prov.get("device", ""), "started_at": prov.get("started_at", ""),
+            "finished_at": prov.get("finished_at", ""), "run_dir": str(Path(rec.get("_path", "")).parent),
+        }
+        primary = rec.get("primary_metric") or ""
+        main_mode = rec.get("inference_mode") or ""
+        scores = rec.get("scores") or {}
+        if status == "failed" or not scores:
+            rows.append({**base, "status": "failed", "failure_reason": base["failure_reason"] or
+                         ("no scores in an ok record" if status == "ok" else "unknown"),
+                         "inference": main_mode, "score_source": "scores", "row_label": label,
+                         "metric": primary, "value": math.nan, "is_primary": True})
+            continue
+        for metric, value in scores.items():
+            rows.append({**base, "inference": main_mode, "score_source": "scores", "row_label": label,
+                         "metric": metric, "value": _num(value), "is_primary": metric == primary})
+        for mode, mscores in (rec.get("scores_by_inference") or {}).items():
+            for metric, value in (mscores or {}).items():
+                rows.append({**base, "inference": mode, "score_source": "scores_by_inference",
+                             "row_label": f"{label} @{mode}", "metric": metric, "value": _num(value),
+                             "is_primary": metric == primary})
+    cols = ["suite", "task", "task_family", "method_label", "method", "seed", "model", "status", "failure_reason",
+            "selection", "inference", "score_source", "row_label", "metric", "value", "is_primary", "best_epoch",
+            "params_trainable", "params_inference", "params_backbone", "params_head", "train_time_s", "eval_time_s",
+            "train_tokens_per_s", "peak_memory_mb", "git_sha", "git_dirty", "device", "started_at", "finished_at",
+            "run_dir"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def history_frame(records: Sequence[dict]) -> pd.DataFrame:
+    """Training curves: one row per (run, history entry, metric); ``metric == "train_loss"`` for the epoch
+    loss, ``"loss_curve"`` for the step-level running loss (``step`` set, ``epoch`` NaN) when recorded."""
+    rows = []
+    for rec in records:
+        label, task, seed = rec.get("_label", rec.get("method", "")), rec.get("_task", rec.get("task")), rec.get("_seed")
+        for h in rec.get("history") or []:
+            base = {"task": task, "method_label": label, "seed": seed, "status": rec.get("status", ""),
+                    "epoch": _num(h.get("epoch")), "step": _num(h.get("step"))}
+            if h.get("train_loss") is not None:
+                rows.append({**base, "metric": "train_loss", "value": _num(h["train_loss"])})
+            for metric, value in (h.get("eval") or {}).items():
+                rows.append({**base, "metric": metric, "value": _num(value)})
+        # the engine's optional step-level curve: [[step, running mean train loss], ...]
+        for point in rec.get("loss_curve") or []:
+            if isinstance(point, (list, tuple)) and len(point) == 2:
+                rows.append({"task": task, "method_label": label, "seed": seed, "status": rec.get("status", ""),
+                             "epoch": math.nan, "step": _num(point[0]), "metric": "loss_curve",
+                             "value": _num(point[1])})
+    return pd.DataFrame(rows, columns=["task", "method_label", "seed", "status", "epoch", "step", "metric", "value"])
+
+
+# --------------------------------------------------------------------------------------------------
+# summaries
+# --------------------------------------------------------------------------------------------------
+def _run_status(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (row_label, task, seed) with its status (a run is failed if its record says so)."""
+    return runs.groupby(["row_label", "task", "seed"], as_index=False)["status"].first()
+
+
+def summarize(runs: pd.DataFrame, n_boot: int = stats.DEFAULT_N_BOOT, level: float = stats.DEFAULT_LEVEL,
+              boot_seed: int = stats.DEFAULT_BOOT_SEED) -> pd.DataFrame:
+    """Statistics over seeds per (row_label, task, metric), failures counted in ``n_failed``."""
+    status = _run_status(runs)
+    failed = status[status["status"] == "failed"].groupby(["row_label", "task"]).size()
+    total = status.groupby(["row_label", "task"]).size()
+    out = []
+    ok = runs[(runs["status"] == "ok") & runs["metric"].astype(bool)]
+    keys = runs[runs["metric"].astype(bool)][["row_label", "method_label", "task", "metric", "score_source"]].drop_duplicates()
+    for _, k in keys.iterrows():
+        sel = ok[(ok["row_label"] == k["row_label"]) & (ok["task"] == k["task"]) & (ok["metric"] == k["metric"])]
+        d = stats.describe(sel["value"].tolist(), n_boot=n_boot, level=level, seed=boot_seed)
+        out.append({
+            "row_label": k["row_label"], "method_label": k["method_label"], "score_source": k["score_source"],
+            "task": k["task"], "metric": k["metric"], "n_runs": int(total.get((k["row_label"], k["task"]), 0)),
+            "n_failed": int(failed.get((k["row_label"], k["task"]), 0)), **d,
+            "seeds": " ".join(str(int(s)) for s in sorted(sel["seed"].dropna())),
+            "params_inference": float(sel["params_inference"].mean()) if len(sel) else math.nan,
+            "params_trainable": float(sel["params_trainable"].mean()) if len(sel) else math.nan,
+            "train_time_s": float(sel["train_time_s"].mean()) if len(sel) else math.nan,
+        })
+    cols = ["row_label", "method_label", "score_source", "task", "metric", "n_runs", "n_failed", "n", "mean", "std",
+            "median", "min", "max", "ci_low", "ci_high", "seeds", "params_inference", "params_trainable", "train_time_s"]
+    return pd.DataFrame(out, columns=cols)
+
+
+# --------------------------------------------------------------------------------------------------
+# paper numbers
+# --------------------------------------------------------------------------------------------------
+def load_paper(path: str | Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"variant": str})
+
+
+def paper_lookup(paper: pd.DataFrame, table: str, rows: Mapping[str, str]) -> dict[tuple[str, str, str], float]:
+    """{(label, task, metric): published value} for the suite's labels mapped to paper rows.
+
+    `rows` maps a method label to ``"<paper method>"`` or ``"<paper method>|<variant>"`` (the #Param
+    printed in the table, for methods listed twice, e.g. ``"Houlsby Adapter|0.8M"``)."""
+    sub = paper[paper["table"] == table]
+    out = {}
+    for label, ref in rows.items():
+        method, _, variant = str(ref).partition("|")
+        sel = sub[sub["method"] == method]
+        if variant:
+            sel = sel[sel["variant"] == variant]
+        if sel.empty:
+            continue
+        for _, r in sel.iterrows():
+            out[(label, r["task"], r["metric"])] = float(r["value"])
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# tables
+# --------------------------------------------------------------------------------------------------
+def format_params(n: float) -> str:
+    if n is None or not np.isfinite(n):
+        return DASH
+    if n >= 1e9:
+        return f"{n / 1e9:.2f}B"
+    if n >= 1e6:
+        return f"{n / 1e6:.2f}M"
+    if n >= 1e3:
+        return f"{n / 1e3:.1f}K"
+    return f"{int(n)}"
+
+
+def _fmt(x: float, digits: int) -> str:
+    return DASH if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def _digits(metric: str) -> int:
+    return 2 if metric in ("nist", "cider", "ter") else 1
+
+
+def build_table(runs: pd.DataFrame, summary: pd.DataFrame, layout: Layout, row_order: Sequence[str],
+                paper: Optional[Mapping[tuple[str, str, str], float]] = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(display, long): `display` is methods x columns of formatted cells ("mean ± std", plus
+    "[paper P, Δ D]" where the paper has the cell, "k/n failed" where runs failed), then Avg and the
+    parameter columns; `long` holds the same cells as numbers (one row per method x column, Avg incl.)."""
+    paper = paper or {}
+    long_rows, disp_rows = [], []
+    status = _run_status(runs)
+    for label in row_order:
+        disp = {"Method": label}
+        means, complete = [], True
+        lab_sum = summary[summary["row_label"] == label]
+        for col in layout.columns:
+            s = lab_sum[(lab_sum["task"] == col.task) & (lab_sum["metric"] == col.metric)]
+            st = status[(status["row_label"] == label) & (status["task"] == col.task)]
+            n_runs, n_failed = len(st), int((st["status"] == "failed").sum())
+            rec = {"row_label": label, "task": col.task, "metric": col.metric, "header": col.header,
+                   "n_runs": n_runs, "n_failed": n_failed, "n": 0, "mean": math.nan, "std": math.nan,
+                   "median": math.nan, "ci_low": math.nan, "ci_high": math.nan}
+            if len(s):
+                r = s.iloc[0]
+                rec.update({k: r[k] for k in ("n", "mean", "std", "median", "ci_low", "ci_high")})
+            p = paper.get((label, col.task, col.metric), math.nan)
+            rec["paper"] = p
+            rec["delta"] = rec["mean"] - p if np.isfinite(p) else math.nan
+            long_rows.append(rec)
+            dg = _digits(col.metric)
+            if n_runs == 0:
+                cell = "not run"
+                complete = False
+            elif rec["n"] == 0:
+                cell = f"failed ({n_failed}/{n_runs})"
+                complete = False
+            else:
+                cell = f"{_fmt(rec['mean'], dg)} ± {_fmt(rec['std'], dg)}"
+                if n_failed:
+                    cell += f" ({n_failed}/{n_runs} failed)"
+                means.append(rec["mean"])
+            if np.isfinite(p):
+                cell += f" [paper {p:.{dg}f}, Δ {_fmt(rec['delta'], dg)}]"
+            disp[col.header] = cell
+        if layout.average:
+            avg = float(np.mean(means)) if complete and means else math.nan
+            p = paper.get((label, "avg", "avg"), math.nan)
+            long_rows.append({"row_label": label, "task": "avg", "metric": "avg", "header": "Avg", "n_runs": math.nan,
+                              "n_failed": math.nan, "n": math.nan, "mean": avg, "std": math.nan, "median": math.nan,
+                              "ci_low": math.nan, "ci_high": math.nan, "paper": p,
+                              "delta": avg - p if np.isfinite(p) and np.isfinite(avg) else math.nan})
+            cell = _fmt(avg, 1) if np.isfinite(avg) else f"{DASH} (incomplete)"
+            if np.isfinite(p):
+                cell += f" [paper {p:.1f}, Δ {_fmt(avg - p, 1)}]"
+            disp["Avg"] = cell
+        lab_runs = runs[(runs["row_label"] == label) & (runs["status"] == "ok")]
+        disp["#Param"] = format_params(lab_runs["params_inference"].mean()) if len(lab_runs) else DASH
+        disp["#Trainable"] = format_params(lab_runs["params_trainable"].mean()) if len(lab_runs) else DASH
+        disp_rows.append(disp)
+    display = pd.DataFrame(disp_rows)
+    return display, pd.DataFrame(long_rows)
+
+
+def table_markdown(display: pd.DataFrame, caption: str = "") -> str:
+    cols = list(display.columns)
+    lines = []
+    if caption:
+        lines += [caption, ""]
+    lines.append("| " + " | ".join(cols) + " |")
+    lines.append("|" + "|".join("---" for _ in cols) + "|")
+    for _, r in display.iterrows():
+        lines.append("| " + " | ".join(str(r[c]).replace("|", "\\|") for c in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+_TEX_ESC = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+            "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
+
+
+def _tex(s: str) -> str:
+    s = "".join(_TEX_ESC.get(ch, ch) for ch in str(s))
+    return s.replace("±", r"$\pm$").replace("Δ", r"$\Delta$").replace("—", "--")
+
+
+def table_latex(display: pd.DataFrame, caption: str = "", label: str = "") -> str:
+    cols = list(display.columns)
+    out = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{l" + "r" * (len(cols) - 1) + "}",
+           r"\toprule", " & ".join(_tex(c) for c in cols) + r" \\", r"\midrule"]
+    for _, r in display.iterrows():
+        out.append(" & ".join(_tex(r[c]) for c in cols) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}"]
+    if caption:
+        out.append(r"\caption{" + _tex(caption) + "}")
+    if label:
+        out.append(r"\label{" + label + "}")
+    out.append(r"\end{table}")
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# paired tests, failures
+# --------------------------------------------------------------------------------------------------
+def paired_tests(runs: pd.DataFrame, layout: Layout, references: Sequence[str], others: Sequence[str]) -> pd.DataFrame:
+    """Each reference row label against each other row label, per layout column, paired by seed."""
+    ok = runs[runs["status"] == "ok"]
+    out = []
+    for col in layout.columns:
+        sel = ok[(ok["task"] == col.task) & (ok["metric"] == col.metric)]
+        by_label = {lab: dict(zip(g["seed"].astype(int), g["value"].astype(float))) for lab, g in sel.groupby("row_label")}
+        for ref in references:
+            for other in others:
+                if other == ref:
+                    continue
+                a, b = by_label.get(ref, {}), by_label.get(other, {})
+                if not a and not b:
+                    continue
+                res = stats.paired_test(a, b)
+                out.append({"task": col.task, "metric": col.metric, "reference": ref, "baseline": other,
+                            "n": res["n"], "seeds": " ".join(map(str, res["seeds"])), "mean_diff": res["mean_diff"],
+                            "t_stat": res["t_stat"], "t_p": res["t_p"], "wilcoxon_stat": res["wilcoxon_stat"],
+                            "wilcoxon_p": res["wilcoxon_p"], "note": res["note"]})
+    return pd.DataFrame(out, columns=["task", "metric", "reference", "baseline", "n", "seeds", "mean_diff", "t_stat",
+                                      "t_p", "wilcoxon_stat", "wilcoxon_p", "note"])
+
+
+def paired_markdown(tests: pd.DataFrame) -> str:
+    def p(x):
+        return stats.NA if x is None or not np.isfinite(x) else (f"{x:.3g}" if x >= 1e-3 else f"{x:.1e}")
+
+    disp = pd.DataFrame({
+        "Task": tests["task"], "Metric": tests["metric"], "AdaMix / reference": tests["reference"],
+        "vs": tests["baseline"], "n": tests["n"],
+        "mean diff": [_fmt(x, 2) for x in tests["mean_diff"]],
+        "t-test p": [p(x) for x in tests["t_p"]], "Wilcoxon p (exact)": [p(x) for x in tests["wilcoxon_p"]],
+        "note": tests["note"],
+    })
+    return table_markdown(disp, "Paired tests across seeds (difference = reference - baseline). t-test: "
+                                "scipy ttest_rel (n >= 2); Wilcoxon signed-rank, exact, only for n >= 5.")
+
+
+def failed_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    f = runs[runs["status"] == "failed"]
+    return (f[["task", "method_label", "seed", "failure_reason", "run_dir"]]
+            .drop_duplicates(subset=["task", "method_label", "seed"]).reset_index(drop=True))

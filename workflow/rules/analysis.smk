@@ -1,0 +1,95 @@
+# Aggregation: every run record -> tidy CSVs -> tables (Markdown, LaTeX, CSV, HTML) and plots.
+
+
+rule aggregate:
+    input:
+        records=all_run_records,
+    output:
+        runs=report(
+            f"{OUT}/runs.csv",
+            caption="../report/runs.rst",
+            category="Data",
+            labels={"file": "runs.csv"},
+        ),
+        history=f"{OUT}/history.csv",
+        summary=report(
+            f"{OUT}/summary.csv",
+            caption="../report/summary.rst",
+            category="Data",
+            labels={"file": "summary.csv"},
+        ),
+        failed_md=f"{OUT}/tables/failed_runs.md",
+        failed_csv=report(
+            f"{OUT}/tables/failed_runs.csv",
+            caption="../report/failed.rst",
+            category="Data",
+            labels={"file": "failed_runs.csv"},
+        ),
+    log:
+        f"{LOGS_DIR}/aggregate.log",
+    params:
+        suite=SUITE_NAME,
+        bootstrap=SUITE["analysis"].get("bootstrap", {}),
+    conda:
+        "../envs/adamix.yaml"
+    script:
+        "../scripts/aggregate.py"
+
+
+rule table:
+    input:
+        runs=f"{OUT}/runs.csv",
+        summary=f"{OUT}/summary.csv",
+        paper=PAPER_RESULTS,
+    output:
+        md=f"{OUT}/tables/{{table}}.md",
+        tex=f"{OUT}/tables/{{table}}.tex",
+        csv=f"{OUT}/tables/{{table}}.csv",
+        html=report(
+            f"{OUT}/tables/{{table}}.html",
+            caption="../report/table.rst",
+            category="Tables",
+            labels={"table": "{table}"},
+        ),
+        paired_md=f"{OUT}/tables/{{table}}_paired.md",
+        paired_csv=report(
+            f"{OUT}/tables/{{table}}_paired.csv",
+            caption="../report/paired.rst",
+            category="Paired tests",
+            labels={"table": "{table}"},
+        ),
+    log:
+        f"{LOGS_DIR}/table_{{table}}.log",
+    params:
+        spec=table_spec,
+    conda:
+        "../envs/adamix.yaml"
+    script:
+        "../scripts/table.py"
+
+
+rule plot:
+    input:
+        runs=f"{OUT}/runs.csv",
+        summary=f"{OUT}/summary.csv",
+        history=f"{OUT}/history.csv",
+        paper=PAPER_RESULTS,
+    output:
+        png=report(
+            f"{OUT}/plots/{{table}}/{{kind}}.png",
+            caption="../report/plot.rst",
+            category="Figures",
+            subcategory="{table}",
+            labels={"table": "{table}", "figure": "{kind}"},
+        ),
+        svg=f"{OUT}/plots/{{table}}/{{kind}}.svg",
+    log:
+        f"{LOGS_DIR}/plot_{{table}}_{{kind}}.log",
+    params:
+        spec=table_spec,
+    wildcard_constraints:
+        kind="|".join(PLOT_KINDS + ["routing_violin"]),
+    conda:
+        "../envs/adamix.yaml"
+    script:
+        "../scripts/plot.py"

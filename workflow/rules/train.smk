@@ -1,0 +1,32 @@
+# One training run = one engine call = one run record (metrics.json). The engine writes the record
+# atomically and exits 0 even when the run failed (status "failed" in the record), so a failed run
+# shows in the tables; it exits non-zero only on bad input, which fails this job with the engine's message.
+
+
+wildcard_constraints:
+    task=wildcard_choice(TASKS),
+    label=wildcard_choice(LABELS),
+    seed=r"\d+",
+
+
+rule train:
+    output:
+        record=f"{RUNS_DIR}/{{task}}/{{label}}/seed{{seed}}/metrics.json",
+    log:
+        f"{LOGS_DIR}/train/{{task}}/{{label}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH_DIR}/train/{{task}}/{{label}}/seed{{seed}}.tsv"
+    params:
+        args=train_args,
+        family=train_family,
+    threads: 1
+    resources:
+        # Local GPUs: `--resources gpu=<n>` plus `--set-resources train:gpu=1` (profiles/gpu);
+        # Slurm: profiles/slurm sets gpu / mem_mb / runtime per rule. 0 = CPU.
+        gpu=0,
+    message:
+        "train {wildcards.task} / {wildcards.label} / seed {wildcards.seed}"
+    conda:
+        "../envs/adamix.yaml"
+    script:
+        "../scripts/train.py"

@@ -1,0 +1,20 @@
+"""Rule `aggregate`: every run record -> runs.csv, history.csv, summary.csv, failed_runs.{md,csv}."""
+
+from pathlib import Path
+
+from adamixbench import aggregate as agg
+
+sm = snakemake  # noqa: F821
+records = agg.load_records(sm.input.records)
+runs = agg.runs_frame(records, suite=sm.params.suite)
+runs.to_csv(sm.output.runs, index=False)
+agg.history_frame(records).to_csv(sm.output.history, index=False)
+boot = sm.params.bootstrap or {}
+agg.summarize(runs, n_boot=boot.get("n", 10_000), boot_seed=boot.get("seed", 0)).to_csv(sm.output.summary, index=False)
+failed = agg.failed_runs(runs)
+failed.to_csv(sm.output.failed_csv, index=False)
+Path(sm.output.failed_md).write_text(
+    agg.table_markdown(failed, f"Failed runs: {len(failed)} of {runs.groupby(['task', 'method_label', 'seed']).ngroups}")
+    if len(failed) else "No failed runs.\n")
+with open(sm.log[0], "w") as fh:
+    fh.write(f"{len(records)} run records, {len(failed)} failed\n")
