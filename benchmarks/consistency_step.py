@@ -60,7 +60,7 @@ def main() -> None:
 
     def build(**overrides):
         backbone = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=2)
-        config = AdaMixConfig(num_experts=args.experts, bottleneck=args.bottleneck, **overrides)
+        config = AdaMixConfig(**{"num_experts": args.experts, "bottleneck": args.bottleneck, **overrides})
         model = get_adamix_model(backbone, config).to(device).train()
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
         return model, optimizer
