@@ -40,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help=f"run directory; the record is <out>/{RECORD_FILE}")
     train.add_argument("--method-params", default="{}", help="JSON object of method parameters, e.g. '{\"r\": 8}'")
     for name, kind in [("epochs", float), ("lr", float), ("batch_size", int), ("eval_batch_size", int),
-                       ("max_seq_len", int), ("warmup_ratio", float), ("weight_decay", float), ("max_grad_norm", float),
+                       ("max_seq_len", int), ("warmup_ratio", float), ("warmup_steps", int),
+                       ("weight_decay", float), ("max_grad_norm", float),
                        ("heldout_fraction", float), ("max_train_samples", int), ("max_eval_samples", int),
                        ("data_seed", int), ("fewshot_k", int), ("fewshot_split", int), ("max_steps", int),
                        ("log_every", int), ("label_smoothing", float), ("num_beams", int), ("length_penalty", float),

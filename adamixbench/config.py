@@ -30,6 +30,7 @@ class RunConfig:
     eval_batch_size: int = 128
     max_seq_len: int = 128
     warmup_ratio: float = 0.06  # AdaMix GLUE scripts: 0.06, linear decay to 0
+    warmup_steps: Optional[int] = None  # overrides warmup_ratio (AdaMix NLG scripts: 2000 / 2500 / 2000)
     weight_decay: float = 0.1  # AdaMix GLUE scripts: 0.1
     max_grad_norm: float = 1.0
     selection: Optional[str] = None  # None: "paper" for GLUE, "last" for few-shot and NLG (set on init)
@@ -76,6 +77,8 @@ class RunConfig:
             bad("warmup_ratio", "a number in [0, 1)")
         if not 0 < self.heldout_fraction < 1:
             bad("heldout_fraction", "a number in (0, 1)")
+        if self.warmup_steps is not None and self.warmup_steps < 0:
+            bad("warmup_steps", "an integer >= 0")
         for name in ("max_train_samples", "max_eval_samples", "max_steps"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 bad(name, "an integer >= 1")

@@ -124,7 +124,9 @@ def train_and_evaluate(cfg: RunConfig) -> dict:
         total_steps = max(1, math.ceil(steps_per_epoch * cfg.epochs))
         if cfg.max_steps is not None:
             total_steps = min(total_steps, cfg.max_steps)
-        scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+        warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(cfg.warmup_ratio * total_steps)
+        scheduler = get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
+        scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
         best_score, best_state, step, epoch = -math.inf, None, 0, 0
         progress = tqdm(total=total_steps, desc=f"{cfg.task}/{cfg.method}/seed{cfg.seed}", mininterval=5)
         while step < total_steps:
@@ -144,10 +146,12 @@ def train_and_evaluate(cfg: RunConfig) -> dict:
                     loss, _ = prepared.training_loss(batch, task.loss)
                 if not torch.isfinite(loss):
                     raise NonFiniteLoss(f"nan loss at step {step + 1} (epoch {epoch})")
-                loss.backward()
+                scaler.scale(loss).backward()  # fp16 needs loss scaling; a no-op scaler otherwise
+                scaler.unscale_(optimizer)
                 if cfg.max_grad_norm > 0:
                     torch.nn.utils.clip_grad_norm_(prepared.trainable_parameters(), cfg.max_grad_norm)
-                optimizer.step()
+                scaler.step(optimizer)
+                scaler.update()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1

@@ -26,7 +26,7 @@ PAPER_RESULTS = str(WORKFLOW_DIR / "resources" / "paper_results.csv")
 TRAIN_FLAGS = {  # config key -> engine flag (python -m adamixbench train --help)
     "epochs": "--epochs", "lr": "--lr", "batch_size": "--batch-size", "max_seq_len": "--max-seq-len",
     "max_train_samples": "--max-train-samples", "max_eval_samples": "--max-eval-samples",
-    "warmup_ratio": "--warmup-ratio", "weight_decay": "--weight-decay", "selection": "--selection",
+    "warmup_ratio": "--warmup-ratio", "warmup_steps": "--warmup-steps", "weight_decay": "--weight-decay", "selection": "--selection",
     "num_beams": "--num-beams", "max_new_tokens": "--max-new-tokens", "eval_batch_size": "--eval-batch-size",
     "max_grad_norm": "--max-grad-norm", "max_steps": "--max-steps", "heldout_fraction": "--heldout-fraction",
     "data_seed": "--data-seed", "label_smoothing": "--label-smoothing", "length_penalty": "--length-penalty",
