@@ -53,6 +53,7 @@ def test_run_writes_a_complete_record(tmp_path, tiny_model_dir):
     prov = record["provenance"]
     assert prov["versions"]["torch"] and prov["device"].startswith("cpu") and prov["started_at"] <= prov["finished_at"]
     assert record["config"]["learning_rate"] == 5e-4 and record["loss_curve"]
+    assert record["history"][0]["lr"] < 5e-4  # linear decay after warmup
 
 
 def test_heldout_selection_never_uses_the_reported_dev_set(tmp_path, tiny_model_dir):
@@ -84,6 +85,7 @@ def test_nan_loss_is_recorded_as_a_failed_run(tmp_path, tiny_model_dir):
     (["--method", "lora", "--method-params", '{"rank": 8}'], "unknown parameter(s) ['rank']"),
     (["--method", "lora", "--task", "sts"], "unknown task 'sts'"),
     (["--method", "lora", "--epochs", "0"], "--epochs=0.0 is invalid"),
+    (["--method", "lora", "--warmup-steps", "-1"], "--warmup-steps=-1 is invalid"),
     (["--method", "lora", "--data-dir", "does/not/exist"], "does/not/exist"),
 ])
 def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(tmp_path, tiny_model_dir, capsys, args, message):
