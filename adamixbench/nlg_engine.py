@@ -86,6 +86,7 @@ class NLGTask:
     @torch.no_grad()
     def evaluate(self, model, loader, device, split: str) -> dict[str, float]:
         cfg, tok = self.cfg, self.tokenizer
+        pad_id = self.collator(tok).pad_id
         hypotheses: dict[int, str] = {}
         for batch in loader:
             groups = batch.pop("group").tolist()
@@ -93,7 +94,7 @@ class NLGTask:
             beam = {"num_beams": cfg.num_beams, "length_penalty": cfg.length_penalty} if cfg.num_beams > 1 else {}
             generated = model.generate(
                 **batch, **beam, no_repeat_ngram_size=cfg.no_repeat_ngram_size, max_new_tokens=cfg.max_new_tokens,
-                eos_token_id=tok.eos_token_id, pad_token_id=self.collator(tok).pad_id, do_sample=False)
+                eos_token_id=tok.eos_token_id, pad_token_id=pad_id, do_sample=False)
             texts = tok.batch_decode(generated[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
             hypotheses.update({g: t.strip() for g, t in zip(groups, texts)})
         refs = self.references[split]

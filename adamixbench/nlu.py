@@ -90,6 +90,14 @@ class NLUSplits:
     selection: datasets.Dataset | None
     report: dict[str, datasets.Dataset]
 
+    def encoded(self, encode) -> tuple[datasets.Dataset, datasets.Dataset | None, dict[str, datasets.Dataset]]:
+        """(train, selection, report) through `encode`, each distinct dataset once (with `paper` selection
+        the selection split IS the first report split)."""
+        report = {split: encode(ds) for split, ds in self.report.items()}
+        same = [split for split, ds in self.report.items() if ds is self.selection]
+        selection = report[same[0]] if same else (encode(self.selection) if self.selection is not None else None)
+        return encode(self.train), selection, report
+
 
 def load_nlu_splits(cfg) -> NLUSplits:
     """GLUE (hub online, shipped TSVs offline) or a few-shot split; subsampled; selection split chosen."""
@@ -125,10 +133,9 @@ def load_nlu_splits(cfg) -> NLUSplits:
 def build_nlu_task(cfg, tokenizer) -> NLUTask:
     """The classifier-head task of `cfg.task`: its splits, tokenised."""
     splits = load_nlu_splits(cfg)
-    encode = lambda ds: _tokenize(ds, tokenizer, splits.text_fields, cfg.max_seq_len)  # noqa: E731
+    train, selection, report = splits.encoded(lambda ds: _tokenize(ds, tokenizer, splits.text_fields, cfg.max_seq_len))
     return NLUTask(
         name=cfg.task, family=splits.family, text_fields=splits.text_fields, num_labels=splits.num_labels,
-        is_regression=splits.is_regression, primary_metric=splits.primary_metric, train=encode(splits.train),
-        selection=encode(splits.selection) if splits.selection is not None else None,
-        report={split: encode(ds) for split, ds in splits.report.items()},
+        is_regression=splits.is_regression, primary_metric=splits.primary_metric, train=train,
+        selection=selection, report=report,
     )

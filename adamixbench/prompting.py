@@ -130,11 +130,9 @@ def build_prompt_task(cfg, tokenizer) -> PromptTask:
     splits = load_nlu_splits(cfg)
     if len(words) != splits.num_labels:
         raise ValueError(f"the {cfg.task} prompt has {len(words)} label words for {splits.num_labels} classes")
-    encode = lambda ds: _encode(ds, tokenizer, cfg.task, cfg.max_seq_len)  # noqa: E731
+    train, selection, report = splits.encoded(lambda ds: _encode(ds, tokenizer, cfg.task, cfg.max_seq_len))
     return PromptTask(
         name=cfg.task, family=splits.family, text_fields=splits.text_fields, num_labels=splits.num_labels,
-        is_regression=False, primary_metric=splits.primary_metric, train=encode(splits.train),
-        selection=encode(splits.selection) if splits.selection is not None else None,
-        report={split: encode(ds) for split, ds in splits.report.items()},
+        is_regression=False, primary_metric=splits.primary_metric, train=train, selection=selection, report=report,
         mask_token_id=tokenizer.mask_token_id, label_words=words, backbone_name=cfg.model,
     )
