@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 SCHEMA_VERSION = 1
-PACKAGES = ("torch", "transformers", "peft", "adapters", "datasets", "evaluate", "accelerate", "numpy",
+PACKAGES = ("torch", "transformers", "peft", "adapters", "datasets", "accelerate", "numpy",
             "scikit-learn", "scipy", "sacrebleu", "adamix-suite")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
