@@ -215,23 +215,31 @@ def min_detectable_effect(sd_diff: float, n: int, alpha: float = DEFAULT_ALPHA, 
 
 def seeds_needed(effect: float, sd_diff: float, alpha: float = DEFAULT_ALPHA, power: float = DEFAULT_POWER,
                  max_n: int = 10_000) -> float:
-    """Pairs (seeds) a two-sided paired t-test needs to detect `effect` with `power`, given the std of the
-    paired differences (rounded up; NaN when undefined, ``inf`` for a zero effect or beyond `max_n`)."""
+    """The smallest number of pairs (seeds, >= 2) with which a two-sided paired t-test detects `effect` with
+    `power`, given the std of the paired differences (statsmodels' power, searched over integers: its
+    root finder fails on large effects); NaN when undefined, ``inf`` for a zero effect or beyond `max_n`."""
     from statsmodels.stats.power import TTestPower
 
     if not (np.isfinite(effect) and np.isfinite(sd_diff)):
         return math.nan
+    if effect == 0.0:
+        return math.inf
     if sd_diff == 0.0:
-        return 2.0 if effect != 0.0 else math.inf
+        return 2.0
     d = abs(effect) / sd_diff
-    if d == 0.0:
+
+    def enough(n: int) -> bool:
+        return TTestPower().power(effect_size=d, nobs=n, alpha=alpha, alternative="two-sided") >= power
+
+    if not enough(max_n):
         return math.inf
-    try:
-        n = TTestPower().solve_power(effect_size=d, nobs=None, alpha=alpha, power=power, alternative="two-sided")
-    except (ValueError, RuntimeError):
-        return math.inf
-    n = float(np.ravel(n)[0])
-    return float(math.ceil(n)) if np.isfinite(n) and n <= max_n else math.inf
+    lo, hi = 1, 2  # invariant: not enough(lo) (n = 1 has no test), enough(hi) once found
+    while not enough(hi):
+        lo, hi = hi, min(2 * hi, max_n)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if enough(mid) else (mid, hi)
+    return float(hi)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -84,7 +84,7 @@ def test_table_cells_failed_and_paired(runs):
     assert md.count("\n|") >= 5 and "caption" in md
     tex = agg.table_latex(display, "cap 95%", "tab:x")
     assert r"\pm" in tex and r"95\%" in tex and r"\begin{tabular}" in tex
-    tests = agg.paired_tests(runs, layout, ["adamix_adapter"], ["full_ft", "lora", "bitfit"])
+    tests = agg.paired_tests(runs, layout, ["adamix_adapter"], ["full_ft", "lora", "bitfit"], aso_boot=0)
     t = tests[(tests["task"] == "mrpc") & (tests["baseline"] == "lora")].iloc[0]
     assert t["n"] == 4 and t["seeds"] == "1 3 4 5" and np.isfinite(t["t_p"]) and math.isnan(t["wilcoxon_p"])
     t = tests[(tests["task"] == "sst2") & (tests["baseline"] == "full_ft")].iloc[0]

@@ -22,6 +22,7 @@ REPO_ROOT = WORKFLOW_DIR.parent
 SUITES_DIR = REPO_ROOT / "config" / "suites"
 SCHEMA_PATH = WORKFLOW_DIR / "schemas" / "config.schema.yaml"
 PAPER_RESULTS = str(WORKFLOW_DIR / "resources" / "paper_results.csv")
+CLAIMS_FILE = str(WORKFLOW_DIR / "resources" / "claims.yaml")
 
 TRAIN_FLAGS = {  # config key -> engine flag (python -m adamixbench train --help)
     "epochs": "--epochs", "lr": "--lr", "batch_size": "--batch-size", "max_seq_len": "--max-seq-len",
@@ -134,6 +135,10 @@ def validate_suite(cfg: dict) -> None:
         for lab in tab.get("methods", []) + ([tab["routing_violin"]] if "routing_violin" in tab else []):
             if lab not in labels:
                 problems.append(f"config key analysis.tables[{k}]: unknown method label {lab!r}; allowed: {sorted(labels)}")
+    norm = analysis.get("normalization", "minmax")
+    if norm.startswith("baseline:") and norm.split(":", 1)[1] not in labels:
+        problems.append(f"config key analysis.normalization: unknown method label {norm.split(':', 1)[1]!r}; "
+                        f"allowed: baseline:<one of {sorted(labels)}> or minmax")
     tnames = [t["name"] for t in analysis.get("tables", [])]
     if len(tnames) != len(set(tnames)):
         problems.append(f"config key analysis.tables: table names must be unique, got {tnames}")
@@ -314,16 +319,33 @@ def table_spec(wildcards) -> dict:
         rows = expanded
     refs = SUITE["analysis"].get("references") or [lab for lab in SUITE["methods"]
                                                   if _is_adamix(SUITE["methods"][lab]["method"])]
+    analysis = SUITE["analysis"]
     return {
         "name": spec["name"], "layout": spec["layout"], "tasks": spec.get("tasks"), "average": spec.get("average"),
         "rows": rows, "references": [r for r in refs if r in rows], "paper_table": spec.get("paper_table"),
         "paper_rows": SUITE["analysis"].get("paper_rows", {}), "routing_violin": spec.get("routing_violin"),
         "title": spec.get("title", f"{SUITE_NAME}: {spec['name']}"), "suite": SUITE_NAME,
-        "bootstrap": SUITE["analysis"].get("bootstrap", {}),
+        "bootstrap": analysis.get("bootstrap", {}), "normalization": analysis.get("normalization", "minmax"),
+        "aso_bootstrap": analysis.get("aso", {}).get("bootstrap", 1000), "palette": palette_order(),
     }
 
 
-PLOT_KINDS = ["seed_scores", "pareto", "cost", "training_curves"]
+def palette_order() -> list:
+    """Every row label of the suite in one fixed order (the suite's methods, then inference rows), so a
+    label gets the same colour in every figure (adamixbench.plots.palette)."""
+    rows = list(SUITE["methods"])
+    for (t, lab, s), r in RUNS.items():
+        rows += [f"{lab} @{m}" for m in r["eval_inference_modes"]]
+    return list(dict.fromkeys(rows))
+
+
+def all_table_specs(wildcards=None) -> dict:
+    """{table name: table_spec} for the claims rule (which resolves every table's layout)."""
+    return {name: table_spec(type("W", (), {"table": name})) for name in TABLES}
+
+
+PLOT_KINDS = ["seed_scores", "pareto", "cost", "training_curves", "aggregate", "prob_improvement",
+              "performance_profile", "critical_difference"]
 
 
 def plot_kinds(table: str) -> list:
@@ -334,8 +356,9 @@ def final_outputs(wildcards=None) -> list:
     # every run record is a target itself: a lost or interrupted record is redone even when the
     # aggregate files downstream of it are still present
     out = all_run_records() + [f"{OUT}/runs.csv", f"{OUT}/history.csv", f"{OUT}/summary.csv", f"{OUT}/tables/failed_runs.md"]
+    out += [f"{OUT}/tables/claims.{ext}" for ext in ("md", "csv")]
     for name in TABLES:
         out += [f"{OUT}/tables/{name}.{ext}" for ext in ("md", "tex", "csv", "html")]
-        out += [f"{OUT}/tables/{name}_paired.{ext}" for ext in ("md", "csv")]
+        out += [f"{OUT}/tables/{name}_{kind}.{ext}" for kind in ("paired", "aggregate") for ext in ("md", "csv")]
         out += [f"{OUT}/plots/{name}/{kind}.{ext}" for kind in plot_kinds(name) for ext in ("png", "svg")]
     return out
