@@ -583,19 +583,35 @@ def normalized_scores(runs: pd.DataFrame, layout: Layout, rows: Sequence[str], n
     return matrices, seeds_of, notes
 
 
+#: autorank refuses fewer than this many blocks (samples per population)
+MIN_AUTORANK_BLOCKS = 5
+
+
 def critical_difference(runs: pd.DataFrame, layout: Layout, rows: Sequence[str], normalization: str = "minmax",
                         alpha: float = 0.05):
-    """autorank (Friedman test, Nemenyi critical difference) over the columns: one sample per column =
-    each row's mean normalised score there. Returns (result, None), or (None, reason) where the table
-    has fewer than 3 columns or fewer than 3 rows with complete results."""
-    matrices, _, _ = normalized_scores(runs, layout, rows, normalization)
+    """autorank (Friedman test, Nemenyi critical difference) of the rows across the table's columns.
+
+    Blocks: the columns (each row's mean normalised score there) when the table has >= 5 of them; with
+    3 or 4 columns (autorank needs >= 5 blocks) every (column, seed) pair over the seeds common to all
+    rows is a block, which also ranks within seeds. Returns (result, None), or (None, reason) where the
+    table has fewer than 3 columns, fewer than 3 complete rows, or too few blocks."""
+    matrices, seeds_of, _ = normalized_scores(runs, layout, rows, normalization)
     if len(layout.columns) < 3 or len(matrices) < 3:
         return None, (f"needs >= 3 columns and >= 3 rows with complete results; this table has "
                       f"{len(layout.columns)} column(s) and {len(matrices)} complete row(s)")
+    headers = [c.header for c in layout.columns]
+    if len(headers) >= MIN_AUTORANK_BLOCKS:
+        data = pd.DataFrame({row: m.mean(axis=0) for row, m in matrices.items()}, index=headers)
+    else:
+        common = sorted(set.intersection(*(set(s) for s in seeds_of.values())))
+        if len(common) * len(headers) < MIN_AUTORANK_BLOCKS:
+            return None, (f"{len(headers)} columns x {len(common)} common seed(s) give fewer than "
+                          f"{MIN_AUTORANK_BLOCKS} blocks (autorank's minimum)")
+        data = pd.DataFrame({row: np.concatenate([m[seeds_of[row].index(s)] for s in common])
+                             for row, m in matrices.items()},
+                            index=[f"{h} seed {s}" for s in common for h in headers])
     from autorank import autorank
 
-    data = pd.DataFrame({row: m.mean(axis=0) for row, m in matrices.items()},
-                        index=[c.header for c in layout.columns])
     return autorank(data, alpha=alpha, verbose=False, order="descending", force_mode="nonparametric"), None
 
 

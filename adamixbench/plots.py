@@ -353,6 +353,7 @@ def critical_difference(result, reason: str = ""):
 
     ax = plot_stats(result, allow_insignificant=True)
     fig = ax.get_figure()
-    fig.suptitle(f"Friedman p = {result.pvalue:.3g}; Nemenyi CD = {result.cd:.2f} (alpha {result.alpha}); "
-                 "rows joined by a bar are not significantly different", fontsize=9)
+    cd = f"; Nemenyi CD = {result.cd:.2f}" if result.cd is not None else ""
+    fig.suptitle(f"Friedman p = {result.pvalue:.3g}{cd} (alpha {result.alpha}); methods joined by a bar are "
+                 "not significantly different", fontsize=9)
     return fig

@@ -4,8 +4,8 @@ profiles) and the power of a paired comparison.
 
 Pure functions on plain sequences / mappings / arrays (no I/O), used by :mod:`adamixbench.aggregate`
 and :mod:`adamixbench.claims`. The statistics come from maintained packages wherever one exists:
-scipy (t-test, Wilcoxon, t quantiles), statsmodels (Holm, t-test power), deepsig (ASO), rliable (IQM,
-mean, probability of improvement, score distributions).
+scipy (t-test, Wilcoxon, t quantiles, noncentral t for power), statsmodels (Holm), deepsig (ASO),
+rliable (IQM, mean, probability of improvement, score distributions).
 
 Conventions (docs/PIPELINE.md, "Statistics"):
 
@@ -36,8 +36,8 @@ Conventions (docs/PIPELINE.md, "Statistics"):
   (10,000 x scipy Mann-Whitney per pair of rows: minutes per table). tests/pipeline/test_stats.py
   checks every one against ``rliable.metrics`` / ``rliable.library``.
 * Minimum detectable effect of a paired comparison with n seeds: the smallest true mean difference a
-  two-sided paired t-test at ``alpha`` detects with probability ``power``,
-  ``statsmodels.stats.power.TTestPower().solve_power(nobs=n)`` (Cohen's d) times the standard deviation
+  two-sided paired t-test at ``alpha`` detects with probability ``power`` (noncentral t, scipy; see
+  :func:`paired_power` for why not statsmodels' TTestPower), i.e. Cohen's d times the standard deviation
   of the paired differences.
 """
 
@@ -49,7 +49,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 __all__ = ["describe", "bootstrap_ci", "paired_test", "holm", "aso", "paired_effect", "min_detectable_effect",
-           "seeds_needed", "stratified_bootstrap", "aggregate_scores", "probability_of_improvement",
+           "seeds_needed", "paired_power", "stratified_bootstrap", "aggregate_scores", "probability_of_improvement",
            "performance_profile", "NA", "MIN_WILCOXON_N"]
 
 NA = "n/a"
@@ -201,25 +201,39 @@ def paired_effect(diffs: Sequence[float], level: float = DEFAULT_LEVEL) -> dict:
     return out
 
 
+def paired_power(d: float, n: int, alpha: float = DEFAULT_ALPHA) -> float:
+    """Power of the two-sided paired t-test with `n` pairs at standardised effect `d` (mean / sd of the
+    differences): P(|T| > t_crit) for T ~ noncentral t(n - 1, d sqrt(n)) (scipy). The far tail, which
+    scipy returns as NaN when it underflows for a large noncentrality, counts as 0 (statsmodels'
+    TTestPower returns NaN there: measured, e.g. d = 8.3 with n = 2..4)."""
+    from scipy import stats
+
+    if n < 2:
+        return math.nan
+    crit = stats.t.ppf(1.0 - alpha / 2.0, n - 1)
+    nc = abs(d) * math.sqrt(n)
+    far = float(stats.nct.cdf(-crit, n - 1, nc))
+    return float(stats.nct.sf(crit, n - 1, nc)) + (far if np.isfinite(far) else 0.0)
+
+
 def min_detectable_effect(sd_diff: float, n: int, alpha: float = DEFAULT_ALPHA, power: float = DEFAULT_POWER) -> float:
-    """Smallest mean paired difference a two-sided paired t-test with `n` pairs detects with `power`."""
-    from statsmodels.stats.power import TTestPower
+    """Smallest mean paired difference a two-sided paired t-test with `n` pairs detects with `power`
+    (the standardised effect solved with scipy's brentq on :func:`paired_power`, times `sd_diff`)."""
+    from scipy.optimize import brentq
 
     if n < 2 or not np.isfinite(sd_diff):
         return math.nan
     if sd_diff == 0.0:
         return 0.0
-    d = TTestPower().solve_power(effect_size=None, nobs=n, alpha=alpha, power=power, alternative="two-sided")
+    d = brentq(lambda x: paired_power(x, n, alpha) - power, 1e-9, 1e4, xtol=1e-10)
     return float(d) * sd_diff
 
 
 def seeds_needed(effect: float, sd_diff: float, alpha: float = DEFAULT_ALPHA, power: float = DEFAULT_POWER,
                  max_n: int = 10_000) -> float:
     """The smallest number of pairs (seeds, >= 2) with which a two-sided paired t-test detects `effect` with
-    `power`, given the std of the paired differences (statsmodels' power, searched over integers: its
-    root finder fails on large effects); NaN when undefined, ``inf`` for a zero effect or beyond `max_n`."""
-    from statsmodels.stats.power import TTestPower
-
+    `power`, given the std of the paired differences (integer search on :func:`paired_power`); NaN when
+    undefined, ``inf`` for a zero effect or beyond `max_n`."""
     if not (np.isfinite(effect) and np.isfinite(sd_diff)):
         return math.nan
     if effect == 0.0:
@@ -229,7 +243,7 @@ def seeds_needed(effect: float, sd_diff: float, alpha: float = DEFAULT_ALPHA, po
     d = abs(effect) / sd_diff
 
     def enough(n: int) -> bool:
-        return TTestPower().power(effect_size=d, nobs=n, alpha=alpha, alternative="two-sided") >= power
+        return paired_power(d, n, alpha) >= power
 
     if not enough(max_n):
         return math.inf

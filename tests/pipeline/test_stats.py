@@ -131,7 +131,11 @@ def test_minimum_detectable_effect_has_the_stated_power():
 def test_seeds_needed_is_the_smallest_n_with_power():
     n = stats.seeds_needed(0.5, 1.0)  # d = 0.5
     assert _paired_power(0.5, int(n)) >= 0.8 > _paired_power(0.5, int(n) - 1)
+    assert n == 34  # G*Power / Cohen's tables: paired t, d = 0.5, alpha 0.05 two-sided, power 0.8 -> 34 pairs
     assert stats.seeds_needed(0.0, 1.0) == math.inf and math.isnan(stats.seeds_needed(math.nan, 1.0))
+    # a large effect: statsmodels' power is NaN at n = 2..4 here (scipy's far tail underflows); 3 seeds suffice
+    assert stats.seeds_needed(3.11, 0.376) == 3.0
+    assert stats.seeds_needed(0.01, 1.0) == math.inf  # beyond 10,000 seeds
 
 
 # ------------------------------------------------------------------------------------ rliable aggregates
