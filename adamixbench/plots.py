@@ -288,13 +288,13 @@ def aggregate_intervals(agg_df: pd.DataFrame, colors: Optional[Mapping[str, tupl
             lo, hi = r[f"{stat}_low"], r[f"{stat}_high"]
             if np.isfinite(lo) and np.isfinite(hi):
                 ax.hlines(y, lo, hi, color=colors[r["row"]], linewidth=6, alpha=0.6)
-            ax.plot([r[stat]], [y], "|", color="black", markersize=14)
+            ax.plot([r[stat]], [y], "o", color=colors[r["row"]], markeredgecolor="black", markersize=7, zorder=3)
         ax.set_yticks(range(len(rows)))
         ax.set_yticklabels(rows, fontsize=8)
         ax.set_title(name)
         ax.set_xlabel(f"normalised score ({a['normalization'].iloc[0]})")
         ax.grid(axis="x", alpha=0.3)
-    fig.suptitle((title + "\n" if title else "") + "tick: point estimate; bar: 95% stratified bootstrap interval "
+    fig.suptitle((title + "\n" if title else "") + "dot: point estimate; bar: 95% stratified bootstrap interval "
                  "over seeds", fontsize=9)
     fig.tight_layout()
     return fig
@@ -310,13 +310,13 @@ def probability_of_improvement(agg_df: pd.DataFrame, colors: Optional[Mapping[st
     for y, (_, r) in enumerate(p.iloc[::-1].iterrows()):
         if np.isfinite(r["p_low"]) and np.isfinite(r["p_high"]):
             ax.hlines(y, r["p_low"], r["p_high"], color=colors[r["vs"]], linewidth=6, alpha=0.6)
-        ax.plot([r["p"]], [y], "|", color="black", markersize=14)
+        ax.plot([r["p"]], [y], "o", color=colors[r["vs"]], markeredgecolor="black", markersize=7, zorder=3)
     ax.set_yticks(range(len(p)))
     ax.set_yticklabels([f"P({r} > {v})" for r, v in zip(p["row"].iloc[::-1], p["vs"].iloc[::-1])], fontsize=8)
     ax.axvline(0.5, color="gray", linestyle="--", linewidth=1)
-    ax.set_xlim(0, 1)
+    ax.set_xlim(-0.03, 1.03)
     ax.set_xlabel("probability of improvement")
-    ax.set_title((title + "\n" if title else "") + "tick: point estimate; bar: 95% stratified bootstrap interval; "
+    ax.set_title((title + "\n" if title else "") + "dot: point estimate; bar: 95% stratified bootstrap interval; "
                  "dashed: 0.5 (no difference)", fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
