@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: "spec" (the run spec) replaces "config"; suite, experiment, label added
 PACKAGES = ("torch", "transformers", "peft", "adapters", "datasets", "evaluate", "accelerate", "numpy",
             "scikit-learn", "scipy", "sacrebleu", "adamix-suite")
 REPO_ROOT = Path(__file__).resolve().parents[1]

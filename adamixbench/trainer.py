@@ -107,13 +107,13 @@ def train_and_evaluate(cfg: RunConfig) -> dict:
     collate = task.collator(tokenizer)
     record = {
         "schema_version": SCHEMA_VERSION, "status": "ok", "failure_reason": None,
+        "suite": cfg.suite, "experiment": cfg.experiment, "label": cfg.label,
         "task": cfg.task, "task_family": task.family, "method": cfg.method, "seed": cfg.seed, "model": cfg.model,
         "selection": selection, "inference_mode": getattr(getattr(model, "config", None), "inference", None)
         if hasattr(model, "set_inference") else None,
         "primary_metric": task.primary_metric, "scores": {}, "best_epoch": None, "history": [], "loss_curve": [],
         "params": counts, "cost": {}, "method_params": prepared.describe().get("params", {}),
-        "config": {**cfg.to_dict(), "selection": selection, "learning_rate": cfg.learning_rate,
-                   "backbone_path": backbone},
+        "spec": cfg.spec(), "resolved": {"learning_rate": cfg.learning_rate, "backbone_path": backbone},
     }
     train_time = eval_time = 0.0
     real_tokens = 0

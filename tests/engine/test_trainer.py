@@ -52,7 +52,7 @@ def test_run_writes_a_complete_record(tmp_path, tiny_model_dir):
     assert 0 < cost["train_real_tokens"] < 2 * 64 * 32  # real tokens only, not padding
     prov = record["provenance"]
     assert prov["versions"]["torch"] and prov["device"].startswith("cpu") and prov["started_at"] <= prov["finished_at"]
-    assert record["config"]["learning_rate"] == 5e-4 and record["loss_curve"]
+    assert record["resolved"]["learning_rate"] == 5e-4 and record["loss_curve"]
     assert record["history"][0]["lr"] < 5e-4  # linear decay after warmup
 
 
@@ -81,11 +81,11 @@ def test_nan_loss_is_recorded_as_a_failed_run(tmp_path, tiny_model_dir):
 
 @pytest.mark.parametrize("args, message", [
     (["--method", "no_such_method"], "Registered methods: "),
-    (["--method", "lora", "--method-params", "{bad json"], "--method-params is not valid JSON"),
+    (["--method", "lora", "--method-params", "{bad json"], "--method-params): cannot read '{bad json'; allowed: JSON object"),
     (["--method", "lora", "--method-params", '{"rank": 8}'], "unknown parameter(s) ['rank']"),
     (["--method", "lora", "--task", "sts"], "unknown task 'sts'"),
-    (["--method", "lora", "--epochs", "0"], "--epochs=0.0 is invalid"),
-    (["--method", "lora", "--warmup-steps", "-1"], "--warmup-steps=-1 is invalid"),
+    (["--method", "lora", "--epochs", "0"], "option epochs (--epochs): invalid value 0.0; allowed: number > 0"),
+    (["--method", "lora", "--warmup-steps", "-1"], "(--warmup-steps): invalid value -1; allowed: integer >= 0"),
     (["--method", "lora", "--data-dir", "does/not/exist"], "does/not/exist"),
 ])
 def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(tmp_path, tiny_model_dir, capsys, args, message):
