@@ -149,7 +149,8 @@ def load_record(path: str | Path, expected: Optional[Mapping] = None) -> dict:
             raise ValueError("record is not a JSON object")
     except (OSError, ValueError) as e:
         ident = dict(expected or {"label": f"<unreadable {path}>"})
-        rec = {"status": "failed", "failure_reason": f"unreadable run record: {type(e).__name__}: {e}",
+        rec = {"status": "failed", "failure_class": "unreadable_record",
+               "failure_reason": f"unreadable run record: {type(e).__name__}: {e}",
                "task": ident.get("task"), "seed": ident.get("seed"), "scores": {}}
     else:
         ident = record_identity(rec)
@@ -157,7 +158,8 @@ def load_record(path: str | Path, expected: Optional[Mapping] = None) -> dict:
             want = {k: expected.get(k) for k in ("label", "task", "seed")}
             got = {k: ident[k] for k in want}
             if got != want:
-                rec = {**rec, "status": "failed", "scores": {}, "scores_by_inference": {},
+                rec = {**rec, "status": "failed", "failure_class": "misplaced_record", "scores": {},
+                       "scores_by_inference": {},
                        "failure_reason": f"the record at {path} belongs to run {got}, not to {want} "
                                          f"(moved or copied run folder?): delete it and rerun"}
                 ident = dict(expected)
@@ -202,7 +204,8 @@ def runs_frame(records: Sequence[dict], suite: str = "") -> pd.DataFrame:
         base = {
             "suite": ident["suite"] or suite, "experiment": ident["experiment"] or "", "task": task, "task_family": rec.get("task_family", ""), "method_label": label,
             "method": rec.get("method", label), "seed": seed, "model": rec.get("model", ""), "status": status,
-            "failure_reason": rec.get("failure_reason") or "", "selection": rec.get("selection", ""),
+            "failure_class": rec.get("failure_class") or "", "failure_reason": rec.get("failure_reason") or "",
+            "selection": rec.get("selection", ""),
             "best_epoch": _num(rec.get("best_epoch")),
             "params_trainable": _num(params.get("trainable")), "params_inference": _num(params.get("inference")),
             "params_backbone": _num(params.get("backbone")), "params_head": _num(params.get("head")),
@@ -230,8 +233,8 @@ def runs_frame(records: Sequence[dict], suite: str = "") -> pd.DataFrame:
                 rows.append({**base, "inference": mode, "score_source": "scores_by_inference",
                              "row_label": f"{label} @{mode}", "metric": metric, "value": _num(value),
                              "is_primary": metric == primary})
-    cols = ["suite", "experiment", "task", "task_family", "method_label", "method", "seed", "model", "status", "failure_reason",
-            "selection", "inference", "score_source", "row_label", "metric", "value", "is_primary", "best_epoch",
+    cols = ["suite", "experiment", "task", "task_family", "method_label", "method", "seed", "model", "status",
+            "failure_class", "failure_reason", "selection", "inference", "score_source", "row_label", "metric", "value", "is_primary", "best_epoch",
             "params_trainable", "params_inference", "params_backbone", "params_head", "train_time_s", "eval_time_s",
             "train_tokens_per_s", "peak_memory_mb", "git_sha", "git_dirty", "device", "started_at", "finished_at",
             "run_dir"]
@@ -483,5 +486,5 @@ def paired_markdown(tests: pd.DataFrame) -> str:
 
 def failed_runs(runs: pd.DataFrame) -> pd.DataFrame:
     f = runs[runs["status"] == "failed"]
-    return (f[["task", "method_label", "seed", "failure_reason", "run_dir"]]
+    return (f[["task", "method_label", "seed", "failure_class", "failure_reason", "run_dir"]]
             .drop_duplicates(subset=["task", "method_label", "seed"]).reset_index(drop=True))

@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     write_json_atomic(Path(cfg.out) / RECORD_FILE, record)
-    status = record["status"] if record["status"] == "ok" else f"FAILED ({record['failure_reason']})"
+    status = record["status"] if record["status"] == "ok" else \
+        f"FAILED [{record['failure_class']}] ({record['failure_reason']})"
     print(f"{cfg.task}/{cfg.label}/seed{cfg.seed}: {status} {record['scores']} -> {Path(cfg.out) / RECORD_FILE}")
     return 0

@@ -39,6 +39,7 @@ def make_record(task: str, method: str, seed: int, *, failed: bool = False, infe
     primary = metrics[0]
     rec = {
         "schema_version": 2, "status": "failed" if failed else "ok",
+        "failure_class": "non_finite_loss" if failed else None,
         "failure_reason": "nan loss at step 37" if failed else None,
         "task": task, "task_family": family, "method": method, "seed": seed, "model": model,
         "selection": "paper", "inference_mode": "merge" if method.startswith("adamix") else None,

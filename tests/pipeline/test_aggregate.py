@@ -61,6 +61,7 @@ def test_runs_frame_keeps_failed_runs(runs):
     assert failed["value"].isna().all()
     assert "nan loss" in failed[failed["method_label"] == "lora"]["failure_reason"].iloc[0]
     assert "unreadable" in failed[failed["method_label"] == "bitfit"]["failure_reason"].iloc[0]
+    assert set(failed["failure_class"]) == {"non_finite_loss", "unreadable_record"}
     # scores_by_inference rows
     modes = runs[runs["score_source"] == "scores_by_inference"]
     assert set(modes["row_label"]) == {"adamix_adapter @merge", "adamix_adapter @random_sequence", "adamix_adapter @fixed:0"}

@@ -114,5 +114,5 @@ rec = json.loads(record.read_text())
 status = rec.get("status")
 score = rec.get("scores", {}).get(rec.get("primary_metric"), float("nan")) if status == "ok" else None
 msg = (f"[train] {name}: ok, {rec.get('primary_metric')}={score:.2f}" if status == "ok"
-       else f"[train] {name}: FAILED ({rec.get('failure_reason')})")
+       else f"[train] {name}: FAILED [{rec.get('failure_class')}] ({rec.get('failure_reason')})")
 print(f"{msg} [{took:.0f} s]", file=sys.stderr, flush=True)
