@@ -29,7 +29,6 @@ def _runs(rows: dict[str, float], tasks=("sst2", "rte"), params: dict | None = N
                 if r["status"] == "ok":
                     r["scores"] = {"accuracy": mean + NOISE[seed] + (WOBBLE[seed] if label != "a" else 0.0)}
                 r["params"]["inference"] = (params or {}).get(label, 150_000)
-                r.update({"_task": task, "_label": label, "_seed": seed, "_path": f"x/runs/{task}/{label}/seed{seed}"})
                 recs.append(r)
     runs = agg.runs_frame(recs)
     return runs, {"glue": agg.resolve_layout("primary", runs, tasks=list(tasks))}
@@ -91,7 +90,6 @@ def test_lower_is_better_metrics_are_negated():
         for seed in SEEDS:
             r = make_record("webnlg", "lora", seed, label=label)
             r["scores"] = {"bleu": 50.0, "meteor": 40.0, "ter": ter + 0.002 * seed}
-            r.update({"_task": "webnlg", "_label": label, "_seed": seed, "_path": "x"})
             recs.append(r)
     runs = agg.runs_frame(recs)
     layouts = {"w": agg.resolve_layout("nlg_webnlg_dart", runs, tasks=["webnlg"])}
