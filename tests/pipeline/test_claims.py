@@ -101,6 +101,11 @@ def test_lower_is_better_metrics_are_negated():
     assert "supported" in md and "MDE" in md
 
 
+#: suites whose claims are written before their suite file lands (issue 11's `general`: X vs AdaMix(X));
+#: their entries are checked as soon as config/suites/<name>.yaml exists
+PENDING_SUITES = {"general"}
+
+
 def test_claims_file_entries_name_real_tables_and_labels():
     suites = {p.stem: yaml.safe_load(p.read_text()) for p in (REPO / "config" / "suites").glob("*.yaml")}
     raw = yaml.safe_load(CLAIMS.read_text())["claims"]
@@ -108,6 +113,8 @@ def test_claims_file_entries_name_real_tables_and_labels():
     for c in raw:
         for name in c["suites"]:
             C.load_claims(CLAIMS, name)  # validates every entry
+            if name in PENDING_SUITES and name not in suites:
+                continue
             assert name in suites, (c["id"], name)
             s = suites[name]
             tables = {t["name"] for t in s.get("analysis", {}).get("tables", [])}
