@@ -4,8 +4,9 @@ profiles) and the power of a paired comparison.
 
 Pure functions on plain sequences / mappings / arrays (no I/O), used by :mod:`adamixbench.aggregate`
 and :mod:`adamixbench.claims`. The statistics come from maintained packages wherever one exists:
-scipy (t-test, Wilcoxon, t quantiles, noncentral t for power), statsmodels (Holm), deepsig (ASO),
-rliable (IQM, mean, probability of improvement, score distributions).
+scipy (t-test, Wilcoxon, t quantiles, noncentral t for power), statsmodels (Holm), deepsig (ASO); the
+aggregates across tasks are rliable's definitions, vectorised, with rliable as the reference in the tests
+(below: why rliable itself cannot run them here).
 
 Conventions (docs/PIPELINE.md, "Statistics"):
 
