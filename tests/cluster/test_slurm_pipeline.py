@@ -11,7 +11,10 @@ everything else (executor, requeue, retries, GPU request, latency wait ...) is t
    fails ONCE (no retry, no second sbatch), while another run is requeued by `scontrol requeue` in the
    middle of its training; Slurm starts it again, and it ends with the same record as the uninterrupted
    run of the same spec in suite 1 (and, with checkpoint/resume in the engine, resumed from its checkpoint).
-3. the cluster is torn down: no daemon and no job process left.
+3. the same run killed by `scancel` in the middle of its training: the job fails once (CANCELLED, no
+   retry), and rerunning the same snakemake command ends with the uninterrupted record (resumed from the
+   checkpoint that the engine wrote on SIGTERM, once the engine has checkpoint/resume).
+4. the cluster is torn down: no daemon and no job process left.
 
 Run with `make cluster-test` (wall time: see docs/PIPELINE.md).
 """
@@ -177,6 +180,55 @@ def _job_of(cluster, comment: str) -> tuple[str, str] | None:
     return None
 
 
+def _interrupt_mid_training(cluster, head: subprocess.Popen, train_log: Path, comment: str, action,
+                            head_log: Path, deadline: float) -> tuple[int, int]:
+    """Wait until the job `comment` is RUNNING and its engine is a few steps into training, then call
+    action(slurm job id); returns (step, total) seen just before."""
+    while head.poll() is None and time.time() < deadline:
+        job = _job_of(cluster, comment)
+        progress = _training_progress(train_log)
+        if job and job[1] == "RUNNING" and progress and 3 <= progress[0] < progress[1] - 8:
+            action(job[0])
+            return progress
+        time.sleep(0.5)
+    raise AssertionError(f"never saw {comment} mid-training (RUNNING with progress in {train_log}); "
+                         f"head log:\n{head_log.read_text()[-4000:]}")
+
+
+def _requeue(cluster, job_id: str) -> None:
+    cluster.cmd("scontrol", "requeue", job_id)
+    # Once its processes have ended, Slurm holds a requeued job back for ~2 min (reason BeginTime);
+    # release it then, to keep the test short
+    for _ in range(120):
+        r = cluster.cmd("squeue", "-h", "-j", job_id, "-o", "%T|%r", check=False)
+        if r.stdout.strip() == "PENDING|BeginTime":
+            cluster.cmd("scontrol", "update", f"jobid={job_id}", "StartTime=now")
+            return
+        time.sleep(1)
+    raise AssertionError(f"requeued job {job_id} never became PENDING|BeginTime: {r.stdout.strip()}")
+
+
+def _run_interrupted(cluster, work: Path, suite: Path, targets: list[str], train_log: Path, action, name: str):
+    """Run Snakemake in the background, interrupt the lora run mid-training with action(job id), wait."""
+    head_log = work / f"head-{name}.log"
+    t0 = time.time()
+    with open(head_log, "w") as fh:
+        head = subprocess.Popen(snakemake_cmd(work, suite, targets), env=snakemake_env(cluster),
+                                stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 900
+        at = _interrupt_mid_training(cluster, head, train_log, "rule_train_wildcards_sst2_lora_1", action,
+                                     head_log, deadline)
+        head.wait(timeout=max(60, deadline - time.time()))
+    finally:
+        if head.poll() is None:
+            head.terminate()
+            head.wait(timeout=60)
+    log = head_log.read_text()
+    print(f"{name}: {time.time() - t0:.0f} s; interrupted at step {at}")
+    return head.returncode, log, at
+
+
 @pytest.fixture(scope="module")
 def preempt_run(slurm_cluster, main_run, tmp_path_factory):
     work = tmp_path_factory.mktemp("preempt")
@@ -187,41 +239,32 @@ def preempt_run(slurm_cluster, main_run, tmp_path_factory):
     runs = "results/cluster_preempt/runs/sst2"
     targets = [f"{runs}/lora/seed1/metrics.json", f"{runs}/{BAD_LABEL}/seed1/metrics.json"]
     train_log = work / "results" / "cluster_preempt" / "logs" / "train" / "sst2" / "lora" / "seed1.log"
-    head_log = work / "head.log"
+    rc, log, at = _run_interrupted(slurm_cluster, work, suite, targets, train_log,
+                                   lambda job_id: _requeue(slurm_cluster, job_id), "bad input + requeue")
+    return {"rc": rc, "log": log, "out": work / "results" / "cluster_preempt", "train_log": train_log,
+            "jobs": sacct(slurm_cluster, run_id(log)), "requeued_at": at}
+
+
+@pytest.fixture(scope="module")
+def cancel_run(slurm_cluster, main_run, tmp_path_factory):
+    """The lora run killed by scancel mid-training (Snakemake reports the job failed and does not retry
+    it), then the same snakemake command again."""
+    work = tmp_path_factory.mktemp("cancel")
+    suite = write_suite(work, {**MAIN_SUITE, "suite": "cluster_cancel", "methods": METHODS,
+                               "experiments": [{**MAIN_SUITE["experiments"][0], "methods": ["lora"]}]})
+    run_dir = work / "results" / "cluster_cancel" / "runs" / "sst2" / "lora" / "seed1"
+    targets = ["results/cluster_cancel/runs/sst2/lora/seed1/metrics.json"]
+    train_log = work / "results" / "cluster_cancel" / "logs" / "train" / "sst2" / "lora" / "seed1.log"
+    rc, log, at = _run_interrupted(slurm_cluster, work, suite, targets, train_log,
+                                   lambda job_id: slurm_cluster.cmd("scancel", job_id), "scancel")
+    after_cancel = {"rc": rc, "log": log, "jobs": sacct(slurm_cluster, run_id(log)),
+                    "record": (run_dir / "metrics.json").exists(), "checkpoint": (run_dir / "checkpoint").exists()}
     t0 = time.time()
-    with open(head_log, "w") as fh:
-        head = subprocess.Popen(snakemake_cmd(work, suite, targets), env=snakemake_env(slurm_cluster),
-                                stdout=fh, stderr=subprocess.STDOUT)
-    requeued_at = None
-    try:
-        deadline = time.time() + 900
-        while head.poll() is None and time.time() < deadline:
-            job = _job_of(slurm_cluster, "rule_train_wildcards_sst2_lora_1")
-            progress = _training_progress(train_log)
-            if job and job[1] == "RUNNING" and progress and 3 <= progress[0] < progress[1] - 8:
-                requeued_at = progress
-                slurm_cluster.cmd("scontrol", "requeue", job[0])
-                # Once its processes have ended, Slurm holds a requeued job back for ~2 min (reason BeginTime);
-                # release it then, to keep the test short
-                for _ in range(120):
-                    r = slurm_cluster.cmd("squeue", "-h", "-j", job[0], "-o", "%T|%r", check=False)
-                    if r.stdout.strip() == "PENDING|BeginTime":
-                        slurm_cluster.cmd("scontrol", "update", f"jobid={job[0]}", "StartTime=now")
-                        break
-                    time.sleep(1)
-                break
-            time.sleep(0.5)
-        assert requeued_at, ("never saw the lora run mid-training (RUNNING with progress in "
-                             f"{train_log}); head log:\n{head_log.read_text()[-4000:]}")
-        head.wait(timeout=max(60, deadline - time.time()))
-    finally:
-        if head.poll() is None:
-            head.terminate()
-            head.wait(timeout=60)
-    log = head_log.read_text()
-    print(f"bad input + preemption suite through Slurm: {time.time() - t0:.0f} s; requeued at step {requeued_at}")
-    return {"rc": head.returncode, "log": log, "out": work / "results" / "cluster_preempt", "train_log": train_log,
-            "jobs": sacct(slurm_cluster, run_id(log)), "requeued_at": requeued_at}
+    r = subprocess.run(snakemake_cmd(work, suite, targets), env=snakemake_env(slurm_cluster), capture_output=True,
+                       text=True, timeout=900)
+    print(f"rerun after scancel: {time.time() - t0:.0f} s")
+    return {"cancelled": after_cancel, "cancelled_at": at, "rerun_rc": r.returncode, "rerun_log": r.stdout + r.stderr,
+            "record": run_dir / "metrics.json"}
 
 
 def test_bad_input_job_fails_once_and_is_not_retried(preempt_run):
@@ -262,8 +305,24 @@ def test_requeued_job_resumed_from_its_checkpoint(preempt_run):
         record.get("resumed_from_step"), preempt_run["requeued_at"])
 
 
-# ----------------------------------------------------------------------------------------- 3. teardown
-def test_cluster_is_torn_down(slurm_cluster, main_run, preempt_run):
+def test_cancelled_job_fails_once_and_the_rerun_ends_with_the_uninterrupted_record(cancel_run, main_run):
+    cancelled = cancel_run["cancelled"]
+    assert cancelled["rc"] != 0, "a cancelled job fails the workflow"
+    # sacct says "CANCELLED by <uid>"; one record: the job was not retried
+    assert [j["State"].split()[0] for j in cancelled["jobs"]] == ["CANCELLED"], cancelled["jobs"]
+    assert not cancelled["record"]
+    assert cancel_run["rerun_rc"] == 0, cancel_run["rerun_log"][-6000:]
+    record = json.loads(cancel_run["record"].read_text())
+    reference = json.loads((main_run["out"] / "runs" / "sst2" / "lora" / "seed1" / "metrics.json").read_text())
+    for key in ("status", "primary_metric", "scores", "best_epoch", "history", "loss_curve", "params", "method_params"):
+        assert record[key] == reference[key], key
+    if _engine_checkpoints():
+        assert cancelled["checkpoint"], "SIGTERM from scancel must leave a checkpoint in the run folder"
+        assert record.get("resumed_from_step") and record["resumed_from_step"] >= cancel_run["cancelled_at"][0]
+
+
+# ----------------------------------------------------------------------------------------- 4. teardown
+def test_cluster_is_torn_down(slurm_cluster, main_run, preempt_run, cancel_run):
     slurm_cluster.stop()
     assert slurm_cluster.alive() == {}
     marker = str(slurm_cluster.root)
