@@ -23,9 +23,6 @@ from .tasks.glue import hub_disabled
 
 IGNORE = -100
 
-
-
-
 @dataclass
 class NLGCollator:
     """Right-pads training rows (with labels); left-pads generation prompts (no labels)."""
@@ -84,18 +81,23 @@ class NLGTask:
         return mask
 
     @torch.no_grad()
+    def generate(self, model, batch: dict) -> torch.Tensor:
+        """The new tokens of one left-padded batch of prompts, decoded with the run's settings."""
+        cfg, tok = self.cfg, self.tokenizer
+        beam = {"num_beams": cfg.num_beams, "length_penalty": cfg.length_penalty} if cfg.num_beams > 1 else {}
+        generated = model.generate(
+            **batch, **beam, no_repeat_ngram_size=cfg.no_repeat_ngram_size, max_new_tokens=cfg.max_new_tokens,
+            eos_token_id=tok.eos_token_id, pad_token_id=self.collator(tok).pad_id, do_sample=False)
+        return generated[:, batch["input_ids"].shape[1]:]
+
+    @torch.no_grad()
     def evaluate(self, model, loader, device, split: str) -> dict[str, float]:
         cfg, tok = self.cfg, self.tokenizer
-        pad_id = self.collator(tok).pad_id
         hypotheses: dict[int, str] = {}
         for batch in loader:
             groups = batch.pop("group").tolist()
             batch = {k: v.to(device) for k, v in batch.items()}
-            beam = {"num_beams": cfg.num_beams, "length_penalty": cfg.length_penalty} if cfg.num_beams > 1 else {}
-            generated = model.generate(
-                **batch, **beam, no_repeat_ngram_size=cfg.no_repeat_ngram_size, max_new_tokens=cfg.max_new_tokens,
-                eos_token_id=tok.eos_token_id, pad_token_id=pad_id, do_sample=False)
-            texts = tok.batch_decode(generated[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+            texts = tok.batch_decode(self.generate(model, batch), skip_special_tokens=True)
             hypotheses.update({g: t.strip() for g, t in zip(groups, texts)})
         refs = self.references[split]
         hyps = [hypotheses[i] for i in range(len(refs))]
