@@ -227,7 +227,8 @@ def measure_method(args) -> dict:
            "tokens_per_s": real_tokens / statistics.median(train_times), "peak_memory_mb": round(peak, 1),
            "train_flops": flops}
     if preset.task_type == "causal_lm":
-        eval_model = prepared.eval_model()
+        from adamixbench.nlg_engine import decoding_model
+        eval_model = decoding_model(prepared.eval_model())
         with autocast(cfg, device):
             times = _timed(lambda: task.generate(eval_model, dict(eval_batch)), device, 1, max(1, args.repeats // 3))
         row["decode_s"] = statistics.median(times)
