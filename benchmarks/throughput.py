@@ -162,16 +162,21 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
-def _timed(fn, device, warmup: int, repeats: int) -> list[float]:
+def _timed(fn, device, warmup: int, repeats: int, cpu_times: list | None = None) -> list[float]:
+    """Wall seconds of each of `repeats` calls after `warmup`; with `cpu_times`, also this process's CPU
+    seconds per call (on a shared CPU these barely move with the load; with one thread they are the
+    compute time)."""
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
         _sync(device)
-        tic = time.perf_counter()
+        tic, cpu = time.perf_counter(), time.process_time()
         fn()
         _sync(device)
         times.append(time.perf_counter() - tic)
+        if cpu_times is not None:
+            cpu_times.append(time.process_time() - cpu)
     return times
 
 
@@ -210,7 +215,8 @@ def measure_method(args) -> dict:
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    train_times = _timed(step, device, args.warmup, args.repeats)
+    cpu_times = [] if device.type == "cpu" else None
+    train_times = _timed(step, device, args.warmup, args.repeats, cpu_times)
     peak = peak_memory_mb(device)
     real_tokens = statistics.mean(int(b["attention_mask"].sum()) for b in batches)
     from torch.utils.flop_counter import FlopCounterMode
@@ -224,6 +230,7 @@ def measure_method(args) -> dict:
            "precision": cfg.precision, "batch_size": args.batch_size, "lengths": args.lengths,
            "real_tokens_per_step": real_tokens, "trainable_params": prepared.param_counts()["trainable"],
            "train_step_s": statistics.median(train_times), "train_step_spread_s": [min(train_times), max(train_times)],
+           "train_step_cpu_s": statistics.median(cpu_times) if cpu_times else None,
            "tokens_per_s": real_tokens / statistics.median(train_times), "peak_memory_mb": round(peak, 1),
            "train_flops": flops}
     if preset.task_type == "causal_lm":
@@ -317,11 +324,12 @@ def main(argv=None) -> int:
 
 
 def _table_line(row: dict, first: bool) -> str:
-    head = ("| method | train step s (min-max) | real tokens/s | eval s/batch | decode s/batch | peak MB | MFU |\n"
-            "|---|---|---|---|---|---|---|\n") if first else ""
+    head = ("| method | train step s (min-max) | CPU s/step | real tokens/s | eval s/batch | decode s/batch | peak MB "
+            "| MFU |\n|---|---|---|---|---|---|---|---|\n") if first else ""
     lo, hi = row["train_step_spread_s"]
     fmt = lambda v, spec: format(v, spec) if v is not None else "-"  # noqa: E731
-    return (f"{head}| {row['method']} | {row['train_step_s']:.4f} ({lo:.4f}-{hi:.4f}) | {row['tokens_per_s']:.0f} | "
+    return (f"{head}| {row['method']} | {row['train_step_s']:.4f} ({lo:.4f}-{hi:.4f}) | "
+            f"{fmt(row['train_step_cpu_s'], '.4f')} | {row['tokens_per_s']:.0f} | "
             f"{fmt(row['eval_forward_s'], '.4f')} | {fmt(row.get('decode_s'), '.3f')} | {row['peak_memory_mb']:.0f} | "
             f"{fmt(row['mfu'], '.3f')} |")
 
