@@ -236,14 +236,20 @@ def measure_method(args) -> dict:
     if preset.task_type == "causal_lm":
         from adamixbench.nlg_engine import decoding_model
         eval_model = decoding_model(prepared.eval_model())
+        decode_cpu = [] if device.type == "cpu" else None
         with autocast(cfg, device):
-            times = _timed(lambda: task.generate(eval_model, dict(eval_batch)), device, 1, max(1, args.repeats // 3))
+            times = _timed(lambda: task.generate(eval_model, dict(eval_batch)), device, 1, max(1, args.repeats // 3),
+                           decode_cpu)
         row["decode_s"] = statistics.median(times)
+        row["decode_cpu_s"] = statistics.median(decode_cpu) if decode_cpu else None
         row["eval_forward_s"] = None
     else:
         loader = [{**eval_batch, "labels": eval_batch["labels"]}]
-        times = _timed(lambda: task.evaluate(prepared.eval_model(), loader, device), device, args.warmup, args.repeats)
+        eval_cpu = [] if device.type == "cpu" else None
+        times = _timed(lambda: task.evaluate(prepared.eval_model(), loader, device), device, args.warmup, args.repeats,
+                       eval_cpu)
         row["eval_forward_s"] = statistics.median(times)
+        row["eval_forward_cpu_s"] = statistics.median(eval_cpu) if eval_cpu else None
     peak_tflops = args.peak_tflops or lookup_peak(device, cfg.precision)
     row["achieved_tflops"] = flops / row["train_step_s"] / 1e12
     row["mfu"] = row["achieved_tflops"] / peak_tflops if peak_tflops else None
