@@ -187,7 +187,7 @@ def measure_method(args) -> dict:
 
     from adamixbench.config import RunConfig
     from adamixbench.record import peak_memory_mb
-    from adamixbench.trainer import autocast, train_step
+    from adamixbench.trainer import train_step
     from baselines import prepare_model
 
     if args.threads:
@@ -237,9 +237,8 @@ def measure_method(args) -> dict:
         from adamixbench.nlg_engine import decoding_model
         eval_model = decoding_model(prepared.eval_model())
         decode_cpu = [] if device.type == "cpu" else None
-        with autocast(cfg, device):
-            times = _timed(lambda: task.generate(eval_model, dict(eval_batch)), device, 1, max(1, args.repeats // 3),
-                           decode_cpu)
+        times = _timed(lambda: task.generate(eval_model, dict(eval_batch)), device, 1, max(1, args.repeats // 3),
+                       decode_cpu)  # no autocast: the engine evaluates and decodes without it
         row["decode_s"] = statistics.median(times)
         row["decode_cpu_s"] = statistics.median(decode_cpu) if decode_cpu else None
         row["eval_forward_s"] = None
