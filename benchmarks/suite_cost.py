@@ -22,6 +22,9 @@ GLUE_DEV = {"cola": 1_043, "sst2": 872, "mrpc": 408, "qqp": 40_430, "stsb": 1_50
 # data (E2E test: 4,693 references of 630 inputs; WebNLG 2017 "all" test inputs; DART v1.1.1 test inputs).
 NLG_TRAIN_ROWS = {"e2e": 42_061, "webnlg": 18_025, "dart": 62_659}
 NLG_TEST_INPUTS = {"e2e": 630, "webnlg": 1_862, "dart": 5_097}
+# Training INPUTS (an engine's max_train_samples counts inputs, each with all its references); E2E exact,
+# WebNLG 2017 and DART v1.1.1 approximate. Only used to convert a subsample of inputs into rows.
+NLG_TRAIN_INPUTS = {"e2e": 4_862, "webnlg": 6_940, "dart": 30_526}
 # A few-shot split has k examples per class; its evaluation set is the task's full test/dev set, which the
 # projection ignores (few-shot runs are a rounding error next to the GLUE suites).
 FEWSHOT_CLASSES = {"sst2": 2, "mnli": 3, "qqp": 2, "rte": 2, "mpqa": 2, "subj": 2}
@@ -49,12 +52,15 @@ def run_budget(run: dict) -> dict:
     if family == "nlg":
         n_train = NLG_TRAIN_ROWS[task]
         n_eval = NLG_TEST_INPUTS[task]
+        if train.get("max_train_samples"):  # inputs -> rows at the task's references per input
+            inputs = min(int(train["max_train_samples"]), NLG_TRAIN_INPUTS[task])
+            n_train = round(inputs * NLG_TRAIN_ROWS[task] / NLG_TRAIN_INPUTS[task])
     elif run.get("fewshot"):
         n_train = run["fewshot"]["k"] * FEWSHOT_CLASSES.get(task, 2)
         n_eval = 0
     else:
         n_train, n_eval = GLUE_TRAIN[task], GLUE_DEV[task]
-    if train.get("max_train_samples"):
+    if train.get("max_train_samples") and family != "nlg":
         n_train = min(n_train, int(train["max_train_samples"]))
     if train.get("max_eval_samples"):
         n_eval = min(n_eval, int(train["max_eval_samples"]))
