@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from types import SimpleNamespace
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,22 +30,21 @@ FEWSHOT_CLASSES = {"sst2": 2, "mnli": 3, "qqp": 2, "rte": 2, "mpqa": 2, "subj": 
 
 
 def suite_runs(suite: str) -> dict:
-    """The pipeline's run matrix {(task, label, seed): run} for config/suites/<suite>.yaml.
+    """The pipeline's run matrix {(task, label, seed): run spec} of config/suites/<suite>.yaml (the
+    expansion the workflow itself uses, adamixbench/suite.py)."""
+    import yaml
 
-    Executes workflow/rules/common.smk (pure Python by design) instead of re-implementing its merge of
-    defaults, experiment and method settings.
-    """
-    path = REPO_ROOT / "workflow" / "rules" / "common.smk"
-    namespace = {"workflow": SimpleNamespace(current_basedir=str(path.parent)), "config": {"suite": suite},
-                 "__file__": str(path)}
-    exec(compile(path.read_text(), str(path), "exec"), namespace)  # noqa: S102 - the repository's own file
-    return namespace["RUNS"]
+    from adamixbench.suite import expand
+
+    return expand(yaml.safe_load((REPO_ROOT / "config" / "suites" / f"{suite}.yaml").read_text()))
 
 
 def run_budget(run: dict) -> dict:
     """Optimiser steps, evaluation passes and evaluated examples of one run, as the engine would do them."""
-    train = run["train"]
-    task, family = run["task"], run["family"]
+    from adamixbench.spec import family_of
+
+    train = {k: v for k, v in run.items() if v is not None}  # a run spec: every option of its family
+    task, family = run["task"], family_of(run["task"], run.get("fewshot_k"))
     batch = int(train.get("batch_size", 32))
     epochs = float(train.get("epochs", 3.0))
     if family == "nlg":
@@ -55,8 +53,8 @@ def run_budget(run: dict) -> dict:
         if train.get("max_train_samples"):  # inputs -> rows at the task's references per input
             inputs = min(int(train["max_train_samples"]), NLG_TRAIN_INPUTS[task])
             n_train = round(inputs * NLG_TRAIN_ROWS[task] / NLG_TRAIN_INPUTS[task])
-    elif run.get("fewshot"):
-        n_train = run["fewshot"]["k"] * FEWSHOT_CLASSES.get(task, 2)
+    elif family == "fewshot":
+        n_train = run["fewshot_k"] * FEWSHOT_CLASSES.get(task, 2)
         n_eval = 0
     else:
         n_train, n_eval = GLUE_TRAIN[task], GLUE_DEV[task]
@@ -103,7 +101,7 @@ def project(suite: str, preset: str, rows: dict[str, dict], bench_batch: int, be
         budget = run_budget(run)
         step_s = row["train_step_s"] * max(1.0, budget["batch_size"] / bench_batch)
         eval_batches = math.ceil(budget["eval_examples"] / budget["eval_batch_size"]) * budget["eval_passes"]
-        per_batch = row.get("decode_s") if run["family"] == "nlg" else row["eval_forward_s"]
+        per_batch = row.get("decode_s") if run["task"] in NLG_TRAIN_ROWS else row["eval_forward_s"]
         eval_s = eval_batches * (per_batch or 0.0) * max(1.0, budget["eval_batch_size"] / bench_eval_batch)
         seconds = budget["steps"] * step_s + eval_s
         total += seconds

@@ -129,8 +129,12 @@ def make_batches(preset: Preset, task, args, count: int, generation: bool = Fals
     pool = sample_lengths(args.lengths, 50 * batch_size * max(1, math.ceil(count / 50)), args.max_seq_len, generator)
     order = list(LengthGroupedSampler(batch_size, lengths=[t for t, _ in pool], generator=generator))
     vocab = preset.sizes["vocab_size"]
+    # Every megabatch of the sampler starts with its longest batch: take `count` batches spread evenly over
+    # the whole order so that the timed batches follow the length distribution.
+    n_batches = len(order) // batch_size
     batches = []
-    for start in range(0, count * batch_size, batch_size):
+    for b in range(count):
+        start = (b * n_batches // count) * batch_size
         rows = [pool[i] for i in order[start:start + batch_size]]
         if preset.task_type == "causal_lm":
             collate = task.collator(task.tokenizer)

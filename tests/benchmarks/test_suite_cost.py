@@ -12,8 +12,7 @@ from suite_cost import GLUE_DEV, GLUE_TRAIN, project, run_budget, suite_runs  # 
 
 
 def _run(**train):
-    return {"task": "rte", "family": "glue", "method": "lora", "model": "roberta-large", "train": train,
-            "eval_inference_modes": []}
+    return {"task": "rte", "method": "lora", "model": "roberta-large", "eval_inference_modes": [], **train}
 
 
 def test_steps_follow_dataset_size_batch_and_epochs():
