@@ -47,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                        ("log_every", int), ("label_smoothing", float), ("num_beams", int), ("length_penalty", float),
                        ("no_repeat_ngram_size", int), ("max_new_tokens", int)]:
         train.add_argument(f"--{name.replace('_', '-')}", type=kind, default=defaults[name], help=HELP.get(name))
-    for name in ("data_dir", "glue_data_dir", "inference", "device", "precision", "fewshot_protocol"):
+    for name in ("data_dir", "glue_data_dir", "inference", "device", "precision", "fewshot_protocol",
+                 "weight_decay_scope"):
         train.add_argument(f"--{name.replace('_', '-')}", default=defaults[name])
     train.add_argument("--selection", choices=["paper", "heldout", "last"], default=None,
                        help="paper: best epoch on dev, reported on dev (upstream); heldout: select on a split of "

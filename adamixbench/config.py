@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .optim import WEIGHT_DECAY_SCOPES
+
 SELECTIONS = ("paper", "heldout", "last")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Default peak learning rates when a run does not set --lr. Full fine-tuning needs a small rate; the
@@ -32,6 +34,9 @@ class RunConfig:
     warmup_ratio: float = 0.06  # AdaMix GLUE scripts: 0.06, linear decay to 0
     warmup_steps: Optional[int] = None  # overrides warmup_ratio (AdaMix NLG scripts: 2000 / 2500 / 2000)
     weight_decay: float = 0.1  # AdaMix GLUE scripts: 0.1
+    # Which parameters weight decay applies to (adamixbench/optim.py): "trainer" = all but biases and
+    # LayerNorm weights, as the Hugging Face Trainer the reference code ran on; "all" = every parameter.
+    weight_decay_scope: str = "trainer"
     max_grad_norm: float = 1.0
     selection: Optional[str] = None  # None: "paper" for GLUE, "last" for few-shot and NLG (set on init)
     heldout_fraction: float = 0.1
@@ -66,6 +71,8 @@ class RunConfig:
             bad("selection", SELECTIONS)
         if self.precision not in PRECISIONS:
             bad("precision", PRECISIONS)
+        if self.weight_decay_scope not in WEIGHT_DECAY_SCOPES:
+            bad("weight_decay_scope", WEIGHT_DECAY_SCOPES)
         for name in ("batch_size", "eval_batch_size", "max_seq_len"):
             if getattr(self, name) < 1:
                 bad(name, "an integer >= 1")

@@ -31,7 +31,9 @@ TRAIN_FLAGS = {  # config key -> engine flag (python -m adamixbench train --help
     "max_grad_norm": "--max-grad-norm", "max_steps": "--max-steps", "heldout_fraction": "--heldout-fraction",
     "data_seed": "--data-seed", "label_smoothing": "--label-smoothing", "length_penalty": "--length-penalty",
     "no_repeat_ngram_size": "--no-repeat-ngram-size", "precision": "--precision",
+    "data_dir": "--data-dir", "glue_data_dir": "--glue-data-dir", "weight_decay_scope": "--weight-decay-scope",
 }
+SWITCHES = {"prompt": "--prompt"}  # boolean training options: the flag is passed when true
 NLG_ONLY = ("num_beams", "max_new_tokens", "label_smoothing", "length_penalty", "no_repeat_ngram_size")
 
 
@@ -126,6 +128,10 @@ def validate_suite(cfg: dict) -> None:
                 if m not in exp["methods"]:
                     problems.append(f"config key experiments[{i}].overrides[{j}].methods: {m!r} is not a method of "
                                     f"this experiment; allowed: {exp['methods']}")
+    used_models = {e["model"] for e in cfg["experiments"]}
+    for name in cfg.get("models", {}):
+        if name not in used_models:
+            problems.append(f"config key models: {name!r} is not the model of any experiment; allowed: {sorted(used_models)}")
     analysis = cfg.get("analysis", {})
     for lab in list(analysis.get("paper_rows", {})) + analysis.get("references", []):
         if lab not in labels:
@@ -153,14 +159,29 @@ def load_suite(config: dict) -> dict:
             raise ConfigError(f"config key suite: unknown suite {name!r}; allowed: {known} "
                               f"(or --configfile <your suite file>)")
         suite = yaml.safe_load(path.read_text()) or {}
-        for key, value in cfg.items():
-            if key != "suite":
-                suite[key] = value
-        cfg = suite
+        cfg = merge_config(suite, {k: v for k, v in cfg.items() if k != "suite"})
+    if isinstance(cfg.get("smoke"), str):  # `--config smoke=true` arrives as a string
+        cfg["smoke"] = {"true": True, "false": False}.get(cfg["smoke"].lower(), cfg["smoke"])
     validate_suite(cfg)
     cfg.setdefault("output_root", "results")
     cfg.setdefault("analysis", {})
+    models = cfg.pop("models", {})
+    for exp in cfg["experiments"]:
+        exp["model"] = models.get(exp["model"], exp["model"])
+    if cfg.pop("smoke", False):
+        from adamixbench.smoke import apply_smoke
+
+        cfg = apply_smoke(cfg)
     return cfg
+
+
+def merge_config(base: dict, override: dict) -> dict:
+    """`override` deep-merged into `base`: mappings merge key by key (`--config defaults={lr: 1e-4}`
+    changes one option, not the whole block); any other value replaces the suite's."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = merge_config(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def _make_report_folder(argv) -> None:
@@ -197,9 +218,11 @@ def build_runs(cfg: dict) -> dict:
             for label in exp["methods"]:
                 mdef = cfg["methods"][label]
                 train = {**cfg.get("defaults", {}), **exp.get("train", {}), **mdef.get("train", {})}
+                params = dict(mdef.get("params", {}))
                 for ov in exp.get("overrides", []):
                     if task in ov.get("tasks", [task]) and label in ov.get("methods", [label]):
-                        train.update(ov["train"])
+                        train.update(ov.get("train", {}))
+                        params.update(ov.get("params", {}))  # per-task method parameters (e.g. DART dropout)
                 if exp["family"] != "nlg":
                     train = {k: v for k, v in train.items() if k not in NLG_ONLY}
                 for seed in seeds:
@@ -211,7 +234,7 @@ def build_runs(cfg: dict) -> dict:
                     runs[key] = {
                         "experiment": exp["name"], "family": exp["family"], "task": task, "label": label,
                         "seed": int(seed), "model": exp["model"], "method": mdef["method"],
-                        "params": mdef.get("params", {}), "inference": mdef.get("inference"),
+                        "params": params, "inference": mdef.get("inference"),
                         "train": train, "fewshot": exp.get("fewshot"),
                         "eval_inference_modes": exp.get("eval_inference_modes", []) if _is_adamix(mdef["method"]) else [],
                     }
@@ -236,6 +259,7 @@ def engine_args(run: dict) -> list:
         value = run["train"].get(key)
         if value is not None:
             args += [flag, _fmt_value(value)]
+    args += [flag for key, flag in SWITCHES.items() if run["train"].get(key)]
     if run["params"]:
         args += ["--method-params", json.dumps(run["params"], sort_keys=True)]
     if run["inference"]:
@@ -318,9 +342,38 @@ def table_spec(wildcards) -> dict:
         "name": spec["name"], "layout": spec["layout"], "tasks": spec.get("tasks"), "average": spec.get("average"),
         "rows": rows, "references": [r for r in refs if r in rows], "paper_table": spec.get("paper_table"),
         "paper_rows": SUITE["analysis"].get("paper_rows", {}), "routing_violin": spec.get("routing_violin"),
-        "title": spec.get("title", f"{SUITE_NAME}: {spec['name']}"), "suite": SUITE_NAME,
+        "title": spec.get("title", f"{SUITE_NAME}: {spec['name']}"), "choices": table_choices(rows), "suite": SUITE_NAME,
         "bootstrap": SUITE["analysis"].get("bootstrap", {}),
     }
+
+
+ADAMIX_CHOICES = ("unselected_experts", "consistency_kind")  # AdaMix parameters that change the numbers
+
+
+def table_choices(rows: list) -> str:
+    """The choices that change a table's numbers, for its caption: seeds per cell, selection protocol,
+    weight-decay scope, the AdaMix choices of ADAMIX_CHOICES, the suite's `analysis.notes` (e.g. the split
+    scored) and the recipe source of every row (method `source` in the suite file)."""
+    labels = list(dict.fromkeys(r.split(" @")[0] for r in rows))
+    runs = [r for r in RUNS.values() if r["label"] in labels]
+    def values(get):
+        return "/".join(sorted({str(get(r)) for r in runs})) or "-"
+    parts = [f"Seeds per cell: {len({r['seed'] for r in runs})}",
+             f"selection: {values(lambda r: r['train'].get('selection', 'engine default'))}",
+             f"weight decay scope: {values(lambda r: r['train'].get('weight_decay_scope', 'engine default'))}"]
+    adamix = [r for r in runs if _is_adamix(r["method"])]
+    for key in ADAMIX_CHOICES if adamix else ():
+        found = "/".join(sorted({str(r["params"].get(key, "method default")) for r in adamix}))
+        parts.append(f"AdaMix {key}: {found}")
+    if any(r["task"] == "stsb" and r["params"].get("consistency_kind", "sym_kl") == "sym_kl" for r in adamix):
+        parts.append("on STS-B the sym_kl consistency term is identically 0 (one regression logit)")
+    text = "; ".join(parts) + "."
+    if SUITE["analysis"].get("notes"):
+        text += " " + SUITE["analysis"]["notes"].strip()
+    sources = [f"{lab}: {SUITE['methods'][lab]['source']}" for lab in labels if SUITE["methods"][lab].get("source")]
+    if sources:
+        text += " Row recipes: " + "; ".join(sources) + "."
+    return text
 
 
 PLOT_KINDS = ["seed_scores", "pareto", "cost", "training_curves"]
