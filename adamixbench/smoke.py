@@ -13,7 +13,7 @@ only), the same engine, aggregation, tables, plots and report. What changes:
 * data: GLUE runs read a GLUE-layout directory with a few examples per split (stand-in files for the
   GLUE files the repository does not ship); few-shot runs read the shipped LiST splits and evaluate
   MNLI / QQP on that directory; NLG runs read the shipped development files;
-* training: the options of :data:`SMOKE_TRAIN` win over every suite option (they are appended as the
+* training: the options of :data:`SMOKE_TRAIN` (NLG: and :data:`SMOKE_NLG`) win over every suite option (they are appended as the
   last override of every experiment), e.g. 2 optimiser steps, 16 examples, greedy-ish short decoding.
 
 Scores of a smoke run mean nothing; tables and the report say so in their titles.
@@ -30,9 +30,8 @@ SUFFIX = "-smoke"
 SMOKE_TRAIN = {
     "epochs": 1, "max_steps": 2, "max_train_samples": 16, "max_eval_samples": 16, "batch_size": 8,
     "eval_batch_size": 16, "max_seq_len": 64, "warmup_steps": 0,
-    # NLG only (dropped for GLUE / few-shot runs by the run builder)
-    "num_beams": 2, "max_new_tokens": 8,
 }
+SMOKE_NLG = {"num_beams": 2, "max_new_tokens": 8}  # decoding of NLG runs
 BOOTSTRAP_RESAMPLES = 100  # one seed per cell: the interval is "—" anyway
 TITLE_PREFIX = "SMOKE (random stand-ins, 2 steps; scores mean nothing): "
 
@@ -51,7 +50,9 @@ def apply_smoke(suite: dict) -> dict:
         if not exp["model"].startswith(PREFIX):
             exp["model"] = f"{PREFIX}{exp['model']}"
         train = dict(SMOKE_TRAIN)
-        if exp["family"] == "glue":
+        if exp["family"] == "nlg":
+            train.update(SMOKE_NLG)
+        elif exp["family"] == "glue":
             train["data_dir"] = glue_dir
         elif exp["family"] == "fewshot":
             train["glue_data_dir"] = glue_dir
