@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 
+from .spec import BY_NAME
+
 NOT_STATED = "NOT STATED"
 PENDING = "pending (benchmarks/throughput.py)"
 
@@ -42,9 +44,14 @@ def _row_source(suite: dict, mdef: dict, key: str, shared: dict) -> str:
     return own or suite_level or mdef.get("source") or NOT_STATED
 
 
-def recipe_card(suite: dict, runs: list[dict], nlg_only: tuple[str, ...] = ()) -> str:
-    """The card of a resolved suite; `runs` = the run matrix (dicts with experiment, label, task, seed,
-    method, params, train); `nlg_only` = training options dropped for non-NLG runs."""
+def _for_family(options: dict, family: str) -> dict:
+    """The options that apply to `family` (as adamixbench/suite.py drops the others from shared blocks)."""
+    return {k: v for k, v in options.items() if family in BY_NAME[k].families}
+
+
+def recipe_card(suite: dict, runs: list[dict]) -> str:
+    """The card of a resolved suite; `runs` = its run specs (adamixbench/suite.py: dicts with at least
+    experiment, label, seed)."""
     name = suite["suite"]
     lines = [f"# Recipe card: `{name}`", "",
              f"Generated from `config/suites/{name}.yaml` by `make recipes` (adamixbench/recipes.py); do not edit.",
@@ -58,9 +65,7 @@ def recipe_card(suite: dict, runs: list[dict], nlg_only: tuple[str, ...] = ()) -
                   f"({_shared_source(suite, 'seeds')}); {len(exp_runs)} runs.", ""]
         if exp.get("fewshot"):
             lines += [f"Few-shot: {_value(exp['fewshot'])}.", ""]
-        shared = {**suite.get("defaults", {}), **exp.get("train", {})}
-        if exp["family"] != "nlg":
-            shared = {k: v for k, v in shared.items() if k not in nlg_only}
+        shared = {**_for_family(suite.get("defaults", {}), exp["family"]), **exp.get("train", {})}
         lines += ["### Options shared by every row", ""]
         lines += _md([[f"`{k}`", _value(v), _shared_source(suite, k)] for k, v in sorted(shared.items())],
                      ["option", "value", "source"])
@@ -69,7 +74,7 @@ def recipe_card(suite: dict, runs: list[dict], nlg_only: tuple[str, ...] = ()) -
         for label in exp["methods"]:
             mdef = suite["methods"][label]
             label_runs = [r for r in exp_runs if r["label"] == label]
-            train = {k: v for k, v in mdef.get("train", {}).items() if exp["family"] == "nlg" or k not in nlg_only}
+            train = _for_family(mdef.get("train", {}), exp["family"])
             table.append([f"`{label}`", mdef["method"], _value(mdef.get("params", {})) or "{}",
                           _value(train) if train else "—", len(label_runs), PENDING, mdef.get("source", NOT_STATED)])
             for key, value in sorted({**mdef.get("params", {}), **train}.items()):

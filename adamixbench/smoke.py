@@ -43,19 +43,14 @@ def apply_smoke(suite: dict) -> dict:
     cfg["description"] = f"SMOKE of {suite['suite']}: {cfg.get('description', '')}".strip()
     first = cfg.get("seeds", [1, 2, 3])[:1]
     cfg["seeds"] = first
-    glue_dir = str(standin_glue_dir())
+    # GLUE runs read it; few-shot runs evaluate MNLI / QQP on it; NLG runs keep the shipped dev files.
+    cfg["data_dirs"] = {**cfg.get("data_dirs", {}), "glue": str(standin_glue_dir())}
     for exp in cfg["experiments"]:
         if "seeds" in exp:
             exp["seeds"] = exp["seeds"][:1]
         if not exp["model"].startswith(PREFIX):
             exp["model"] = f"{PREFIX}{exp['model']}"
-        train = dict(SMOKE_TRAIN)
-        if exp["family"] == "nlg":
-            train.update(SMOKE_NLG)
-        elif exp["family"] == "glue":
-            train["data_dir"] = glue_dir
-        elif exp["family"] == "fewshot":
-            train["glue_data_dir"] = glue_dir
+        train = {**SMOKE_TRAIN, **(SMOKE_NLG if exp["family"] == "nlg" else {})}
         exp["overrides"] = [*exp.get("overrides", []), {"train": train}]
     analysis = cfg.setdefault("analysis", {})
     analysis["bootstrap"] = {**analysis.get("bootstrap", {}), "n": BOOTSTRAP_RESAMPLES}

@@ -34,9 +34,7 @@ def test_smoke_keeps_the_matrix_and_shrinks_everything_else(name):
         last = exp["overrides"][-1]
         assert set(last) == {"train"} and SMOKE_TRAIN.items() <= last["train"].items()  # wins over every option
         assert exp["overrides"][:-1] == orig.get("overrides", [])
-        data_key = {"glue": "data_dir", "fewshot": "glue_data_dir"}.get(exp["family"])
-        if data_key:
-            assert (REPO / ".cache").exists() and last["train"][data_key].endswith("glue-32")
+    assert smoke["data_dirs"]["glue"].endswith("glue-32")  # GLUE runs + few-shot MNLI / QQP evaluation
     assert all(t["title"].startswith("SMOKE") for t in smoke["analysis"]["tables"])
 
 
@@ -60,6 +58,8 @@ def test_model_map_with_an_unknown_model_fails_before_any_job(tmp_path):
     assert "config key models: 'roberta-large' is not the model of any experiment" in r.stderr + r.stdout
 
 
-def test_data_dir_is_a_training_option(tmp_path):
-    r = snakemake(["-n", "--config", "suite=glue_bert_base", "defaults={data_dir: /scratch/glue}"], tmp_path)
+def test_data_dirs_reach_the_engine_flags(tmp_path):
+    r = snakemake(["-n", "--config", "suite=fewshot", "data_dirs={glue: /scratch/glue}"], tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
+    r = snakemake(["-n", "--config", "suite=fewshot", "data_dirs={gleu: /scratch/glue}"], tmp_path)
+    assert r.returncode != 0 and "data_dirs" in r.stderr + r.stdout and "gleu" in r.stderr + r.stdout

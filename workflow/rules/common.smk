@@ -3,7 +3,6 @@
 # dry-runs (`snakemake -n`) and `--lint` are fast and offline.
 
 import copy
-import json
 import os
 import re
 import sys
@@ -22,19 +21,12 @@ REPO_ROOT = WORKFLOW_DIR.parent
 SUITES_DIR = REPO_ROOT / "config" / "suites"
 SCHEMA_PATH = WORKFLOW_DIR / "schemas" / "config.schema.yaml"
 PAPER_RESULTS = str(WORKFLOW_DIR / "resources" / "paper_results.csv")
+CLAIMS_FILE = str(WORKFLOW_DIR / "resources" / "claims.yaml")
 
-TRAIN_FLAGS = {  # config key -> engine flag (python -m adamixbench train --help)
-    "epochs": "--epochs", "lr": "--lr", "batch_size": "--batch-size", "max_seq_len": "--max-seq-len",
-    "max_train_samples": "--max-train-samples", "max_eval_samples": "--max-eval-samples",
-    "warmup_ratio": "--warmup-ratio", "warmup_steps": "--warmup-steps", "weight_decay": "--weight-decay", "selection": "--selection",
-    "num_beams": "--num-beams", "max_new_tokens": "--max-new-tokens", "eval_batch_size": "--eval-batch-size",
-    "max_grad_norm": "--max-grad-norm", "max_steps": "--max-steps", "heldout_fraction": "--heldout-fraction",
-    "data_seed": "--data-seed", "label_smoothing": "--label-smoothing", "length_penalty": "--length-penalty",
-    "no_repeat_ngram_size": "--no-repeat-ngram-size", "precision": "--precision",
-    "data_dir": "--data-dir", "glue_data_dir": "--glue-data-dir", "weight_decay_scope": "--weight-decay-scope",
-}
-SWITCHES = {"prompt": "--prompt"}  # boolean training options: the flag is passed when true
-NLG_ONLY = ("num_beams", "max_new_tokens", "label_smoothing", "length_penalty", "no_repeat_ngram_size")
+# The workflow runs the engine of THIS checkout: put it first on the path of the DAG-building process too.
+sys.path.insert(0, str(REPO_ROOT))
+from adamixbench.spec import family_of  # noqa: E402  (pure Python: no torch in the DAG-building process)
+from adamixbench.suite import SuiteError, deep_merge, expand, is_adamix  # noqa: E402
 
 
 class ConfigError(Exception):
@@ -90,12 +82,23 @@ def _describe_error(err) -> str:
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
         allowed = sorted(err.schema.get("properties", {}))
         return (f"config key {where}: unknown key(s) {extra}; allowed keys: {allowed}")
+    if err.validator == "type" and isinstance(err.instance, str) and _looks_numeric(err.instance):
+        return (f"config key {where}: {err.message}. YAML 1.1 reads {err.instance!r} as a string: write the number "
+                f"with a dot and a signed exponent (5.0e-3) or as a decimal (0.005)")
     if err.validator in ("enum", "const", "anyOf", "oneOf", "pattern"):
         allowed = _allowed(err.schema)
         return f"config key {where}: invalid value {err.instance!r}; allowed: {', '.join(allowed) or err.message}"
     if err.validator == "required":
         return f"config key {where}: {err.message}"
     return f"config key {where}: {err.message}"
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def validate_suite(cfg: dict) -> None:
@@ -140,6 +143,10 @@ def validate_suite(cfg: dict) -> None:
         for lab in tab.get("methods", []) + ([tab["routing_violin"]] if "routing_violin" in tab else []):
             if lab not in labels:
                 problems.append(f"config key analysis.tables[{k}]: unknown method label {lab!r}; allowed: {sorted(labels)}")
+    norm = analysis.get("normalization", "minmax")
+    if norm.startswith("baseline:") and norm.split(":", 1)[1] not in labels:
+        problems.append(f"config key analysis.normalization: unknown method label {norm.split(':', 1)[1]!r}; "
+                        f"allowed: baseline:<one of {sorted(labels)}> or minmax")
     tnames = [t["name"] for t in analysis.get("tables", [])]
     if len(tnames) != len(set(tnames)):
         problems.append(f"config key analysis.tables: table names must be unique, got {tnames}")
@@ -147,9 +154,38 @@ def validate_suite(cfg: dict) -> None:
         raise ConfigError(f"suite '{cfg['suite']}' is invalid:\n  - " + "\n  - ".join(problems))
 
 
+def read_yaml(path: Path) -> dict:
+    """A YAML mapping; a syntax error names the file, line and column."""
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read it ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: YAML syntax error: {getattr(error, 'problem', None) or error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a suite file must be a YAML mapping (suite:, methods:, experiments:, ...), "
+                          f"got a {type(data).__name__}")
+    return data
+
+
+def check_suite_files(configfiles) -> None:
+    """A suite file given with --configfile must name its suite: otherwise it would inherit `suite: mini`
+    from config/config.yaml and write into results/mini."""
+    for path in configfiles or []:
+        data = read_yaml(Path(path))
+        if "experiments" in data and "suite" not in data:
+            raise ConfigError(f"{path}: the suite file has no `suite:` key; add `suite: <name>` (its outputs go to "
+                              f"<output_root>/<name>/)")
+
+
 def load_suite(config: dict) -> dict:
     """The resolved suite: `config` itself when it holds `experiments` (e.g. --configfile a suite file),
-    else config/suites/<suite>.yaml with `config`'s other top-level keys (e.g. output_root) on top."""
+    else config/suites/<suite>.yaml with `config`'s other keys merged on top (deep merge: `--config
+    'defaults={max_steps: 2}'` changes max_steps and keeps the suite's other defaults)."""
     cfg = copy.deepcopy(dict(config))
     if "experiments" not in cfg:
         name = cfg.get("suite", "mini")
@@ -158,8 +194,7 @@ def load_suite(config: dict) -> dict:
             known = sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))
             raise ConfigError(f"config key suite: unknown suite {name!r}; allowed: {known} "
                               f"(or --configfile <your suite file>)")
-        suite = yaml.safe_load(path.read_text()) or {}
-        cfg = merge_config(suite, {k: v for k, v in cfg.items() if k != "suite"})
+        cfg = deep_merge(read_yaml(path), {k: v for k, v in cfg.items() if k != "suite"})
     if isinstance(cfg.get("smoke"), str):  # `--config smoke=true` arrives as a string
         cfg["smoke"] = {"true": True, "false": False}.get(cfg["smoke"].lower(), cfg["smoke"])
     validate_suite(cfg)
@@ -175,15 +210,6 @@ def load_suite(config: dict) -> dict:
     return cfg
 
 
-def merge_config(base: dict, override: dict) -> dict:
-    """`override` deep-merged into `base`: mappings merge key by key (`--config defaults={lr: 1e-4}`
-    changes one option, not the whole block); any other value replaces the suite's."""
-    out = dict(base)
-    for key, value in override.items():
-        out[key] = merge_config(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
 def _make_report_folder(argv) -> None:
     """`snakemake --report reports/<suite>/report.html` needs the folder; Snakemake does not create it."""
     for i, arg in enumerate(argv):
@@ -193,8 +219,31 @@ def _make_report_folder(argv) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
+def _typed(value):
+    """Snakemake reads a structured --config value (`defaults={max_steps: 2}`) with YAML's BaseLoader, which
+    keeps every scalar a string; read those scalars as YAML values (2 -> int, 5.0e-3 -> float, null)."""
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    if isinstance(value, str):
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+    return value
+
+
+def command_line_config(config: dict, overrides) -> dict:
+    """`config` with the --config values given as structures typed (their top-level scalars Snakemake
+    already reads as int / float / bool)."""
+    structured = {k: _typed(v) for k, v in dict(overrides or {}).items() if isinstance(v, (dict, list))}
+    return deep_merge(config, structured)
+
+
 _make_report_folder(sys.argv)
-SUITE = load_suite(config)
+check_suite_files(workflow.overwrite_configfiles)
+SUITE = load_suite(command_line_config(config, workflow.config_settings.config))
 SUITE_NAME = SUITE["suite"]
 OUT = f"{SUITE['output_root'].rstrip('/')}/{SUITE_NAME}"
 RUNS_DIR = f"{OUT}/runs"
@@ -205,73 +254,17 @@ BENCH_DIR = f"{OUT}/benchmarks"
 # --------------------------------------------------------------------------------------------------
 # the run matrix
 # --------------------------------------------------------------------------------------------------
-def _is_adamix(method: str) -> bool:
-    return method.startswith("adamix")
-
-
 def build_runs(cfg: dict) -> dict:
-    """{(task, label, seed): run spec} over every experiment; a run listed twice is an error."""
-    runs = {}
-    for exp in cfg["experiments"]:
-        seeds = exp.get("seeds", cfg.get("seeds", [1, 2, 3]))
-        for task in exp["tasks"]:
-            for label in exp["methods"]:
-                mdef = cfg["methods"][label]
-                train = {**cfg.get("defaults", {}), **exp.get("train", {}), **mdef.get("train", {})}
-                params = dict(mdef.get("params", {}))
-                for ov in exp.get("overrides", []):
-                    if task in ov.get("tasks", [task]) and label in ov.get("methods", [label]):
-                        train.update(ov.get("train", {}))
-                        params.update(ov.get("params", {}))  # per-task method parameters (e.g. DART dropout)
-                if exp["family"] != "nlg":
-                    train = {k: v for k, v in train.items() if k not in NLG_ONLY}
-                for seed in seeds:
-                    key = (task, label, int(seed))
-                    if key in runs:
-                        raise ConfigError(
-                            f"run {task}/{label}/seed{seed} is defined by experiments '{runs[key]['experiment']}' "
-                            f"and '{exp['name']}'; give one of them other seeds or a distinct method label")
-                    runs[key] = {
-                        "experiment": exp["name"], "family": exp["family"], "task": task, "label": label,
-                        "seed": int(seed), "model": exp["model"], "method": mdef["method"],
-                        "params": params, "inference": mdef.get("inference"),
-                        "train": train, "fewshot": exp.get("fewshot"),
-                        "eval_inference_modes": exp.get("eval_inference_modes", []) if _is_adamix(mdef["method"]) else [],
-                    }
-    return runs
+    """{(task, label, seed): run spec} (adamixbench/suite.py)."""
+    try:
+        return expand(cfg)
+    except SuiteError as error:
+        raise ConfigError(str(error)) from None
 
 
 RUNS = build_runs(SUITE)
 TASKS = sorted({k[0] for k in RUNS})
 LABELS = sorted({k[1] for k in RUNS})
-
-
-def _fmt_value(v) -> str:
-    if isinstance(v, float):
-        return repr(v)
-    return str(v)
-
-
-def engine_args(run: dict) -> list:
-    """The engine's command-line arguments for one run (everything but --out)."""
-    args = ["--task", run["task"], "--method", run["method"], "--seed", str(run["seed"]), "--model", run["model"]]
-    for key, flag in TRAIN_FLAGS.items():
-        value = run["train"].get(key)
-        if value is not None:
-            args += [flag, _fmt_value(value)]
-    args += [flag for key, flag in SWITCHES.items() if run["train"].get(key)]
-    if run["params"]:
-        args += ["--method-params", json.dumps(run["params"], sort_keys=True)]
-    if run["inference"]:
-        args += ["--inference", run["inference"]]
-    if run["fewshot"]:
-        fs = run["fewshot"]
-        split = run["seed"] if fs.get("split", "seed") == "seed" else fs["split"]
-        args += ["--fewshot-k", str(fs["k"]), "--fewshot-split", str(split),
-                 "--fewshot-protocol", fs.get("protocol", "list")]
-    if run["eval_inference_modes"]:
-        args += ["--eval-inference-modes", ",".join(run["eval_inference_modes"])]
-    return args
 
 
 def run_record(task, label, seed) -> str:
@@ -289,12 +282,30 @@ def _run_of(wildcards) -> dict:
     return RUNS[key]
 
 
-def train_args(wildcards) -> list:
-    return engine_args(_run_of(wildcards))
+def engine_data_args(run: dict) -> list:
+    """`--data-dir` / `--glue-data-dir` of one run from the suite's `data_dirs` (machine paths: engine flags,
+    not part of the run spec that identifies the run)."""
+    dirs = SUITE.get("data_dirs", {})
+    family = family_of(run["task"], run["fewshot_k"])
+    data = dirs.get(run["task"] if family == "nlg" else family)
+    args = ["--data-dir", data] if data else []
+    if family == "fewshot" and dirs.get("glue"):
+        args += ["--glue-data-dir", dirs["glue"]]
+    return args
 
 
-def train_family(wildcards) -> str:
-    return _run_of(wildcards)["family"]
+def train_engine_args(wildcards) -> list:
+    return engine_data_args(_run_of(wildcards))
+
+
+def train_spec(wildcards) -> dict:
+    """The run spec the train rule hands to the engine (written to <run dir>/spec.json)."""
+    return _run_of(wildcards)
+
+
+def run_identities(wildcards=None) -> list:
+    """(suite, experiment, label, task, seed) of each run record, in all_run_records() order."""
+    return [{k: RUNS[key][k] for k in ("suite", "experiment", "label", "task", "seed")} for key in RUNS]
 
 
 def wildcard_choice(values) -> str:
@@ -311,7 +322,7 @@ def table_specs() -> list:
         return tables
     fams = {}
     for r in RUNS.values():
-        fams.setdefault(r["family"], []).append(r["task"])
+        fams.setdefault(family_of(r["task"], r["fewshot_k"]), []).append(r["task"])
     return [{"name": fam, "layout": "primary", "tasks": list(dict.fromkeys(tasks))} for fam, tasks in fams.items()]
 
 
@@ -332,19 +343,35 @@ def table_spec(wildcards) -> dict:
         expanded = []
         for lab in rows:
             expanded.append(lab)
-            modes = [m for (t, l, s), r in RUNS.items() if l == lab for m in r["eval_inference_modes"]]
+            modes = [m for (t, l, s), r in RUNS.items() if l == lab for m in r.get("eval_inference_modes", [])]
             main = SUITE["methods"][lab].get("inference") or "merge"
             expanded += [f"{lab} @{m}" for m in dict.fromkeys(modes) if m != main]
         rows = expanded
     refs = SUITE["analysis"].get("references") or [lab for lab in SUITE["methods"]
-                                                  if _is_adamix(SUITE["methods"][lab]["method"])]
+                                                  if is_adamix(SUITE["methods"][lab]["method"])]
+    analysis = SUITE["analysis"]
     return {
         "name": spec["name"], "layout": spec["layout"], "tasks": spec.get("tasks"), "average": spec.get("average"),
         "rows": rows, "references": [r for r in refs if r in rows], "paper_table": spec.get("paper_table"),
         "paper_rows": SUITE["analysis"].get("paper_rows", {}), "routing_violin": spec.get("routing_violin"),
         "title": spec.get("title", f"{SUITE_NAME}: {spec['name']}"), "choices": table_choices(rows), "suite": SUITE_NAME,
-        "bootstrap": SUITE["analysis"].get("bootstrap", {}),
+        "bootstrap": analysis.get("bootstrap", {}), "normalization": analysis.get("normalization", "minmax"),
+        "aso_bootstrap": analysis.get("aso", {}).get("bootstrap", 1000), "palette": palette_order(),
     }
+
+
+def palette_order() -> list:
+    """Every row label of the suite in one fixed order (the suite's methods, then inference rows), so a
+    label gets the same colour in every figure (adamixbench.plots.palette)."""
+    rows = list(SUITE["methods"])
+    for (t, lab, s), r in RUNS.items():
+        rows += [f"{lab} @{m}" for m in r.get("eval_inference_modes") or []]
+    return list(dict.fromkeys(rows))
+
+
+def all_table_specs(wildcards=None) -> dict:
+    """{table name: table_spec} for the claims rule (which resolves every table's layout)."""
+    return {name: table_spec(type("W", (), {"table": name})) for name in TABLES}
 
 
 ADAMIX_CHOICES = ("unselected_experts", "consistency_kind")  # AdaMix parameters that change the numbers
@@ -359,13 +386,13 @@ def table_choices(rows: list) -> str:
     def values(get):
         return "/".join(sorted({str(get(r)) for r in runs})) or "-"
     parts = [f"Seeds per cell: {len({r['seed'] for r in runs})}",
-             f"selection: {values(lambda r: r['train'].get('selection', 'engine default'))}",
-             f"weight decay scope: {values(lambda r: r['train'].get('weight_decay_scope', 'engine default'))}"]
-    adamix = [r for r in runs if _is_adamix(r["method"])]
+             f"selection: {values(lambda r: r['selection'] or 'engine default')}",
+             f"weight decay scope: {values(lambda r: r['weight_decay_scope'])}"]
+    adamix = [r for r in runs if is_adamix(r["method"])]
     for key in ADAMIX_CHOICES if adamix else ():
-        found = "/".join(sorted({str(r["params"].get(key, "method default")) for r in adamix}))
+        found = "/".join(sorted({str(r["method_params"].get(key, "method default")) for r in adamix}))
         parts.append(f"AdaMix {key}: {found}")
-    if any(r["task"] == "stsb" and r["params"].get("consistency_kind", "sym_kl") == "sym_kl" for r in adamix):
+    if any(r["task"] == "stsb" and r["method_params"].get("consistency_kind", "sym_kl") == "sym_kl" for r in adamix):
         parts.append("on STS-B the sym_kl consistency term is identically 0 (one regression logit)")
     text = "; ".join(parts) + "."
     if SUITE["analysis"].get("notes"):
@@ -376,7 +403,8 @@ def table_choices(rows: list) -> str:
     return text
 
 
-PLOT_KINDS = ["seed_scores", "pareto", "cost", "training_curves"]
+PLOT_KINDS = ["seed_scores", "pareto", "cost", "training_curves", "aggregate", "prob_improvement",
+              "performance_profile", "critical_difference"]
 
 
 def plot_kinds(table: str) -> list:
@@ -387,8 +415,9 @@ def final_outputs(wildcards=None) -> list:
     # every run record is a target itself: a lost or interrupted record is redone even when the
     # aggregate files downstream of it are still present
     out = all_run_records() + [f"{OUT}/runs.csv", f"{OUT}/history.csv", f"{OUT}/summary.csv", f"{OUT}/tables/failed_runs.md"]
+    out += [f"{OUT}/tables/claims.{ext}" for ext in ("md", "csv")]
     for name in TABLES:
         out += [f"{OUT}/tables/{name}.{ext}" for ext in ("md", "tex", "csv", "html")]
-        out += [f"{OUT}/tables/{name}_paired.{ext}" for ext in ("md", "csv")]
+        out += [f"{OUT}/tables/{name}_{kind}.{ext}" for kind in ("paired", "aggregate") for ext in ("md", "csv")]
         out += [f"{OUT}/plots/{name}/{kind}.{ext}" for kind in plot_kinds(name) for ext in ("png", "svg")]
     return out

@@ -6,7 +6,7 @@
 def recipe_card_text(wildcards=None) -> str:
     from adamixbench.recipes import recipe_card
 
-    return recipe_card(SUITE, list(RUNS.values()), NLG_ONLY)
+    return recipe_card(SUITE, list(RUNS.values()))
 
 
 rule recipe_card:
