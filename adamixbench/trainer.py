@@ -25,6 +25,7 @@ from baselines import prepare_model
 
 from .backbones import resolve_backbone
 from .config import NLG_TASKS, RunConfig
+from .optim import parameter_groups
 from .record import FAILURE_CLASSES, SCHEMA_VERSION, now, peak_memory_mb, provenance
 
 LAST_LOSSES = 20
@@ -146,8 +147,8 @@ def train_and_evaluate(cfg: RunConfig) -> dict:
     step = epoch = 0
     last_losses = deque(maxlen=LAST_LOSSES)  # [step, loss] of the latest steps: kept in a failed record
     try:
-        optimizer = torch.optim.AdamW(prepared.trainable_parameters(), lr=cfg.learning_rate,
-                                      weight_decay=cfg.weight_decay)
+        groups = parameter_groups(model, prepared.named_trainable_parameters(), cfg.weight_decay, cfg.weight_decay_scope)
+        optimizer = torch.optim.AdamW(groups, lr=cfg.learning_rate)
         steps_per_epoch = math.ceil(len(task.train) / cfg.batch_size)
         total_steps = max(1, math.ceil(steps_per_epoch * cfg.epochs))
         if cfg.max_steps is not None:
