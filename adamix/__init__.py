@@ -11,11 +11,12 @@
 
 from .config import AdaMixConfig
 from .consistency import consistency_loss
-from .model import AdaMixModel, ConsistencyStepOutput, ParameterCounts, get_adamix_model
+from .model import AdaMixModel, CheckpointError, ConsistencyStepOutput, ParameterCounts, get_adamix_model
 
 __all__ = [
     "AdaMixConfig",
     "AdaMixModel",
+    "CheckpointError",
     "ConsistencyStepOutput",
     "ParameterCounts",
     "consistency_loss",

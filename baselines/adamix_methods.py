@@ -83,12 +83,43 @@ def _resolve(adapter_type: str, model, task_type: str, params: dict) -> dict:
     return resolved
 
 
+def _config(adapter_type: str, resolved: dict):
+    from adamix import AdaMixConfig
+
+    fields = {k: v for k, v in resolved.items() if k != PRESET_KEY}  # the preset name is for describe() only
+    return AdaMixConfig.from_dict({"adapter_type": adapter_type, **fields})
+
+
+def _without_model(adapter_type: str, params: dict, task_type: str) -> dict:
+    """The params resolved as far as possible without a model (the adapter bottleneck default depends on
+    the backbone; any valid placeholder checks the rest)."""
+    placeholder = {"bottleneck": ADAPTER_BOTTLENECK["roberta"]} if params.get("bottleneck") is None else {}
+    return _resolve(adapter_type, None, task_type, {**params, **placeholder})
+
+
+def _validator(adapter_type: str, method: str):
+    def validate(params: dict, task_type: str) -> None:
+        """Every field through AdaMixConfig's own validation (types, ranges, choices)."""
+        try:
+            _config(adapter_type, _without_model(adapter_type, params, task_type))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"method '{method}': {error} (set it in the suite's `params:` or --method-params)") from None
+    return validate
+
+
+def _inference_modes(adapter_type: str):
+    def modes(params: dict, task_type: str) -> list[str]:
+        """merge, random_sequence, random_token, ensemble and fixed:0 .. fixed:<num_experts - 1>."""
+        experts = _without_model(adapter_type, params, task_type)["num_experts"]
+        return ["merge", "random_sequence", "random_token", "ensemble"] + [f"fixed:{k}" for k in range(experts)]
+    return modes
+
+
 def _prepare(adapter_type: str, method: str, model, task_type: str, params: dict) -> AdaMixPrepared:
-    from adamix import AdaMixConfig, get_adamix_model
+    from adamix import get_adamix_model
 
     resolved = _resolve(adapter_type, model, task_type, params)
-    fields = {k: v for k, v in resolved.items() if k != PRESET_KEY}  # the preset name is for describe() only
-    config = AdaMixConfig.from_dict({"adapter_type": adapter_type, **fields})
+    config = _config(adapter_type, resolved)
     head = find_head_name(model, task_type)
     wrapped = get_adamix_model(model, config)
     return AdaMixPrepared(method, wrapped, task_type, resolved, head_name=head)
@@ -98,6 +129,8 @@ def _prepare(adapter_type: str, method: str, model, task_type: str, params: dict
     "adamix_adapter",
     defaults={**COMMON_DEFAULTS, "bottleneck": None},
     allowed_params=_adamix_fields,
+    validate=_validator("adapter", "adamix_adapter"),
+    inference_modes=_inference_modes("adapter"),
     presets={"table1_0.8M": {"bottleneck": 16, "num_experts": 4}, "table2_0.9M": {"bottleneck": 48, "num_experts": 4},
              "nlg_0.42M": {"bottleneck": 8, "num_experts": 8}},
     description="AdaMix mixture of adapters (stochastic routing, consistency loss, merged at inference).",
@@ -111,6 +144,8 @@ def prepare_adapter(model, task_type: str, params: dict):
     "adamix_lora",
     defaults={**COMMON_DEFAULTS, "r": None, "lora_alpha": None},
     allowed_params=_adamix_fields,
+    validate=_validator("lora", "adamix_lora"),
+    inference_modes=_inference_modes("lora"),
     presets={"nlg_0.35M": {"r": 4, "lora_alpha": 32.0, "num_experts": 8}},
     description="AdaMix mixture of LoRA modules on W_q, W_v (upstream NLG variant).",
     reference="Wang et al. 2022 (EMNLP); paper Table 3 'AdaMix LoRA 0.35M'",

@@ -3,6 +3,7 @@
 # dry-runs (`snakemake -n`) and `--lint` are fast and offline.
 
 import copy
+import json
 import os
 import re
 import sys
@@ -244,7 +245,65 @@ def build_runs(cfg: dict) -> dict:
         raise ConfigError(str(error)) from None
 
 
+def validate_runs(runs: dict) -> None:
+    """Every run spec through the engine's own checks (`python -m adamixbench validate`), once, in a
+    subprocess so that this process never imports torch: method params (each method's validate hook),
+    plug-ins, inference modes against num_experts, data files, backbones offline. Missing data or weights
+    stop a real run but are warnings in a dry-run (`-n`), which still plans the work. Jobs that re-read
+    this file on a cluster node skip it: the main process has checked every run."""
+    if not workflow.is_main_process or not runs:
+        return
+    import hashlib
+    import subprocess
+    import tempfile
+
+    resources = "warn" if plans_only(sys.argv) else "error"
+    specs = json.dumps(list(runs.values()), sort_keys=True)
+    # A clean result is remembered (.snakemake/adamix-validated/<key>) for the same specs, checker code and
+    # environment, so repeated dry-runs and reruns skip the subprocess. Safe: the engine checks its method,
+    # backbone, device and data again before it trains, with the same messages.
+    code = sorted((str(p), p.stat().st_mtime_ns) for d in ("adamixbench", "baselines", "adamix")
+                  for p in (REPO_ROOT / d).rglob("*.py"))
+    env = [os.environ.get(v) for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HOME", "PYTHONPATH")]
+    key = hashlib.sha256(json.dumps([specs, code, env, resources]).encode()).hexdigest()[:32]
+    stamp = Path(".snakemake") / "adamix-validated" / key
+    if stamp.exists():
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="adamix-specs-", delete=False) as fh:
+        fh.write(specs)
+    try:
+        result = subprocess.run([sys.executable, "-m", "adamixbench", "validate", "--specs", fh.name,
+                                 "--resources", resources], capture_output=True, text=True)
+    finally:
+        os.unlink(fh.name)
+    if result.returncode != 0:
+        raise ConfigError(f"suite '{SUITE_NAME}': {result.stderr.strip() or result.stdout.strip()}")
+    if result.stderr.strip():
+        print(result.stderr.strip(), file=sys.stderr)  # warnings: not remembered, shown every time
+    else:
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.touch()
+
+
+PLANNING_FLAGS = ("-n", "--dry-run", "--dryrun", "--lint", "--report", "--unlock", "--summary", "--detailed-summary",
+                  "--dag", "--rulegraph", "--filegraph", "--list-rules", "--list", "-l", "--cleanup-metadata",
+                  "--list-changes", "--lc", "--list-input-changes", "--li", "--list-params-changes", "--lp",
+                  "--list-code-changes", "--list-untracked", "--archive", "--export-cwl")
+
+
+def plans_only(argv) -> bool:
+    """Snakemake was asked to plan or inspect (dry-run, lint, report, DAG, ...), not to run jobs: then a
+    missing backbone or data file is a warning (the workflow's executor is not known while it is parsed)."""
+    for arg in argv[1:]:
+        if arg.split("=", 1)[0] in PLANNING_FLAGS:
+            return True
+        if re.fullmatch(r"-[a-zA-Z]*n[a-zA-Z]*", arg):  # -n combined with other short flags, e.g. -np
+            return True
+    return False
+
+
 RUNS = build_runs(SUITE)
+validate_runs(RUNS)
 TASKS = sorted({k[0] for k in RUNS})
 LABELS = sorted({k[1] for k in RUNS})
 
