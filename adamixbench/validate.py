@@ -192,7 +192,7 @@ def check_model(name: str) -> list[Problem]:
             return [Problem(f"option model (--model): {name} is a local path without config.json; pass a folder "
                             f"written by save_pretrained (config.json, weights, tokenizer)", resource=True)]
         return []
-    if name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep in name and name.count(os.sep) > 1:
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:  # a path, not an <org>/<name> hub id
         return [Problem(f"option model (--model): local path {name} does not exist; pass an existing folder "
                         f"written by save_pretrained, a hub name, or {' / '.join(PACKAGED)}", resource=True)]
     if not _offline():
