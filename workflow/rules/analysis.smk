@@ -62,10 +62,37 @@ rule table:
         f"{LOGS_DIR}/table_{{table}}.log",
     params:
         spec=table_spec,
+    wildcard_constraints:
+        table=wildcard_choice(list(TABLES)),
     conda:
         "../envs/adamix.yaml"
     script:
         "../scripts/table.py"
+
+
+rule pairs:
+    input:
+        runs=f"{OUT}/runs.csv",
+    output:
+        md=f"{OUT}/tables/{{table}}_vs_adamix.md",
+        csv=f"{OUT}/tables/{{table}}_vs_adamix.csv",
+        tex=f"{OUT}/tables/{{table}}_vs_adamix.tex",
+        html=report(
+            f"{OUT}/tables/{{table}}_vs_adamix.html",
+            caption="../report/pairs.rst",
+            category="Tables",
+            labels={"table": "{table} (X vs AdaMix(X))"},
+        ),
+    log:
+        f"{LOGS_DIR}/pairs_{{table}}.log",
+    params:
+        spec=table_spec,
+    wildcard_constraints:
+        table=wildcard_choice([name for name, spec in TABLES.items() if spec.get("pairs")]),
+    conda:
+        "../envs/adamix.yaml"
+    script:
+        "../scripts/pairs.py"
 
 
 rule plot:
@@ -88,7 +115,7 @@ rule plot:
     params:
         spec=table_spec,
     wildcard_constraints:
-        kind="|".join(PLOT_KINDS + ["routing_violin"]),
+        kind="|".join(PLOT_KINDS + ["routing_violin", "paired_gains"]),
     conda:
         "../envs/adamix.yaml"
     script:

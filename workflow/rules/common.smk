@@ -131,7 +131,8 @@ def validate_suite(cfg: dict) -> None:
         if lab not in labels:
             problems.append(f"config key analysis: unknown method label {lab!r}; allowed: {sorted(labels)}")
     for k, tab in enumerate(analysis.get("tables", [])):
-        for lab in tab.get("methods", []) + ([tab["routing_violin"]] if "routing_violin" in tab else []):
+        pair_labels = [lab for pair in tab.get("pairs", {}).items() for lab in pair]
+        for lab in tab.get("methods", []) + ([tab["routing_violin"]] if "routing_violin" in tab else []) + pair_labels:
             if lab not in labels:
                 problems.append(f"config key analysis.tables[{k}]: unknown method label {lab!r}; allowed: {sorted(labels)}")
     tnames = [t["name"] for t in analysis.get("tables", [])]
@@ -319,7 +320,7 @@ def table_spec(wildcards) -> dict:
         "rows": rows, "references": [r for r in refs if r in rows], "paper_table": spec.get("paper_table"),
         "paper_rows": SUITE["analysis"].get("paper_rows", {}), "routing_violin": spec.get("routing_violin"),
         "title": spec.get("title", f"{SUITE_NAME}: {spec['name']}"), "suite": SUITE_NAME,
-        "bootstrap": SUITE["analysis"].get("bootstrap", {}),
+        "bootstrap": SUITE["analysis"].get("bootstrap", {}), "pairs": spec.get("pairs", {}),
     }
 
 
@@ -327,7 +328,8 @@ PLOT_KINDS = ["seed_scores", "pareto", "cost", "training_curves"]
 
 
 def plot_kinds(table: str) -> list:
-    return PLOT_KINDS + (["routing_violin"] if TABLES[table].get("routing_violin") else [])
+    return (PLOT_KINDS + (["routing_violin"] if TABLES[table].get("routing_violin") else [])
+            + (["paired_gains"] if TABLES[table].get("pairs") else []))
 
 
 def final_outputs(wildcards=None) -> list:
@@ -338,4 +340,6 @@ def final_outputs(wildcards=None) -> list:
         out += [f"{OUT}/tables/{name}.{ext}" for ext in ("md", "tex", "csv", "html")]
         out += [f"{OUT}/tables/{name}_paired.{ext}" for ext in ("md", "csv")]
         out += [f"{OUT}/plots/{name}/{kind}.{ext}" for kind in plot_kinds(name) for ext in ("png", "svg")]
+        if TABLES[name].get("pairs"):
+            out += [f"{OUT}/tables/{name}_vs_adamix.{ext}" for ext in ("md", "csv", "tex", "html")]
     return out
