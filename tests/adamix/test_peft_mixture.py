@@ -108,6 +108,9 @@ def test_merged_evaluation_equals_a_plain_peft_model_with_averaged_weights_and_m
     merged = mix.merge()
     assert isinstance(merged, peft.PeftModel) and merged.peft_config["default"].peft_type == reference.peft_type
     torch.testing.assert_close(merged(**batch).logits, out, rtol=1e-5, atol=1e-6)
+    folded = mix.merge(fold_lora=True)  # the average folded into the backbone weights (peft merge_and_unload)
+    assert not isinstance(folded, peft.PeftModel)
+    torch.testing.assert_close(folded(**batch).logits, out, rtol=1e-4, atol=1e-5)
     mix.set_inference("fixed:1")
     assert (mix(**batch).logits - out).abs().max() > 1e-6  # the experts really differ from their average
 
