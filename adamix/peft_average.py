@@ -23,8 +23,8 @@ from typing import Sequence
 
 import torch
 
-# PeftConfig fields that describe where a model came from, not the adapter's structure.
-_PROVENANCE_FIELDS = ("base_model_name_or_path", "revision", "inference_mode", "peft_version")
+# PeftConfig fields that say where an adapter came from (which backbone, which peft), not what it is.
+PEFT_PROVENANCE_FIELDS = ("base_model_name_or_path", "revision", "peft_version")
 
 
 def uniform_average(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -53,7 +53,7 @@ def average_peft_adapters(models: Sequence, adapter_name: str = "default"):
     def structure(model) -> dict:
         config = model.peft_config[adapter_name].to_dict()
         return {k: sorted(v) if isinstance(v, (set, frozenset)) else v
-                for k, v in config.items() if k not in _PROVENANCE_FIELDS}
+                for k, v in config.items() if k not in PEFT_PROVENANCE_FIELDS + ("inference_mode",)}
 
     reference = structure(models[0])
     for i, model in enumerate(models[1:], start=1):

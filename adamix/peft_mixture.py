@@ -47,7 +47,7 @@ import torch.nn as nn
 
 from .config import AdaMixConfig, _fail
 from .model import AdaMixModel, ParameterCounts, _head_parameter_names, _is_language_model
-from .peft_average import uniform_average
+from .peft_average import PEFT_PROVENANCE_FIELDS, uniform_average
 from .routing import Router, evaluation_route
 
 EXPERT_PREFIX = "expert_"
@@ -90,7 +90,8 @@ def _jsonable(value):
 def peft_config_to_dict(peft_config) -> dict:
     """A PeftConfig (or its dict) as a JSON-able dict (sets as sorted lists, enums as strings)."""
     data = peft_config.to_dict() if hasattr(peft_config, "to_dict") else dict(peft_config)
-    data.pop("peft_version", None)  # provenance of the installed peft, not a setting
+    for name in PEFT_PROVENANCE_FIELDS:  # the checkpoint's metadata records the backbone; peft's version is not a setting
+        data.pop(name, None)
     return _jsonable(data)
 
 
@@ -140,7 +141,7 @@ def validate_peft_options(config: AdaMixConfig) -> None:
     if isinstance(share, str):
         if share in ("up", "down") and not _is_lora_family(peft_config):
             _fail("share", share, f"'none' or a list of {peft_config.peft_type.value} parameter fragments (its "
-                  "peft adapter_layer_names, e.g. ['hada_w1_a']): 'up' / 'down' name LoRA's B / A")
+                  "peft adapter_layer_names, e.g. LoHa's ['hada_w1_a']): 'up' / 'down' name LoRA's B / A")
         if share not in ("up", "down", "none"):
             _fail("share", share, "'none', 'up', 'down' or a list of parameter fragments (e.g. ['lora_B'])")
     elif not isinstance(share, (list, tuple)) or not all(isinstance(s, str) and s for s in share):
