@@ -267,18 +267,19 @@ def test_evaluation_routes_at_the_layer(share, adapter_type):
     torch.testing.assert_close(layer.delta(x), fixed.mean(0), rtol=1e-5, atol=1e-6)  # mean of the experts' outputs
     first, second = layer.route_names
     combos = torch.stack([layer._mix(x, {first: (i,), second: (j,)}) for i in range(3) for j in range(3)])
+    tolerance = 1e-6 * float(combos.abs().max())  # float32 rounding of outputs in the hundreds (bmm vs linear)
     layer.inference = "random_sequence"
     per_sequence = layer.delta(x)
     used = set()
     for row in range(5):  # each sequence went through one expert per projection, all its tokens alike
         distance = (per_sequence[row] - combos[:, row]).abs().flatten(1).amax(1)
-        assert distance.min() < 1e-5
+        assert distance.min() < tolerance
         used.add(int(distance.argmin()))
     assert len(used) > 1
     if share == "up":  # one routed projection: every token's output is one expert's
         layer.inference = "random_token"
         per_token = layer.delta(x)
         distance = (per_token.unsqueeze(0) - fixed).abs().amax(-1)  # (expert, batch, tokens)
-        assert (distance.min(0).values < 1e-5).all()
+        assert (distance.min(0).values < tolerance).all()
         used = distance.argmin(0)
         assert len(used.unique()) == 3 and (used != used[:, :1]).any()  # tokens of one sequence differ
