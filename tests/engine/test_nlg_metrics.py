@@ -55,6 +55,18 @@ def test_e2e_bleu_is_case_insensitive_and_13a_tokenised():
     assert pymteval_bleu(["The Cat Sat On The Mat."], [["the cat sat on the mat ."]]) == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("score", [M.score_webnlg, M.score_dart])
+def test_webnlg_and_dart_scoring_lower_cases_mixed_case_text(score):
+    # LoRA's gpt2_decode.py --lower: casing never costs BLEU or TER; GenerationEval itself is case-sensitive
+    hyps = ["Alan Bean was born in Wheeler, Texas.", "The Acharya Institute Of Technology is in Bangalore"]
+    refs = [["alan bean was born in wheeler , texas ."],
+            ["the Acharya institute of technology is in BANGALORE", "Another reference"]]
+    lowered = score(hyps, refs, meteor=False)
+    assert lowered["bleu"] == pytest.approx(100.0) and lowered["ter"] == pytest.approx(0.0)
+    cased = score(hyps, refs, meteor=False, lower_tokenize=False)  # the same text, scored case-sensitively
+    assert cased["bleu"] < 90 and cased["ter"] > 0.1
+
+
 # ------------------------------------------------------------------------------------------- NIST
 def _nist_bp(ratio):
     beta = -math.log(0.5) / math.log(1.5) ** 2
