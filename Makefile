@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS ?= 1
 
-.PHONY: setup run test lint clean
+.PHONY: setup run test mutants lint clean
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile scripts/setup_assets.sh
@@ -27,6 +27,10 @@ run: setup
 
 test: setup
 	$(BIN)/pytest -n 2 -q tests
+
+# Inject each bug of scripts/mutants.toml in turn and check the tests catch it (docs/TESTING.md).
+mutants: setup
+	$(BIN)/python scripts/mutants.py
 
 lint: setup
 	$(BIN)/snakemake --lint

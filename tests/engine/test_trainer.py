@@ -121,6 +121,7 @@ def test_run_writes_a_complete_record(tmp_path, tiny_model_dir):
     assert 0 <= record["scores"]["accuracy"] <= 100
     selection_scores = [h["eval"]["accuracy"] for h in record["history"]]
     assert len(selection_scores) == 2 and record["best_epoch"] == 1 + selection_scores.index(max(selection_scores))
+    assert record["scores"]["accuracy"] == max(selection_scores)  # paper: the dev set it selected on, restored weights
     assert set(record["scores_by_inference"]) == {"merge", "random_sequence", "fixed:0", "ensemble"}
     assert record["scores_by_inference"]["merge"] == record["scores"]
     params = record["params"]
