@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
@@ -38,12 +37,11 @@ import pandas as pd
 from adamixbench import stats
 
 __all__ = [
-    "Column", "Layout", "LAYOUTS", "parse_run_path", "load_record", "load_records", "runs_frame",
+    "Column", "Layout", "LAYOUTS", "record_identity", "load_record", "load_records", "runs_frame",
     "history_frame", "summarize", "resolve_layout", "load_paper", "paper_lookup", "build_table",
     "table_markdown", "table_latex", "paired_tests", "failed_runs", "is_adamix", "format_params",
 ]
 
-RUN_PATH_RE = re.compile(r"(?:^|/)runs/(?P<task>[^/]+)/(?P<label>[^/]+)/seed(?P<seed>-?\d+)/metrics\.json$")
 PAIRED_SOURCE = "scores"
 DASH = "—"
 
@@ -127,32 +125,56 @@ def resolve_layout(name: str, runs: Optional[pd.DataFrame] = None, tasks: Option
 # --------------------------------------------------------------------------------------------------
 # records -> frames
 # --------------------------------------------------------------------------------------------------
-def parse_run_path(path: str | Path) -> tuple[str, str, int]:
-    """(task, method label, seed) from ``.../runs/<task>/<label>/seed<k>/metrics.json``."""
-    m = RUN_PATH_RE.search(Path(path).as_posix())
-    if not m:
-        raise ValueError(f"not a run record path (.../runs/<task>/<label>/seed<k>/metrics.json): {path}")
-    return m["task"], m["label"], int(m["seed"])
+IDENTITY = ("suite", "experiment", "label", "task", "seed")
 
 
-def load_record(path: str | Path) -> dict:
-    """Read one run record; the run's identity (task, label, seed) comes from its path. An unreadable
-    record becomes a failed record, so it shows in the tables instead of breaking the aggregation."""
-    task, label, seed = parse_run_path(path)
+def record_identity(rec: Mapping) -> dict:
+    """(suite, experiment, label, task, seed) of a run, read from its record (top level, else its embedded
+    run spec); a record written without a label (engine run by hand, schema 1) is labelled by its method."""
+    spec = rec.get("spec") if isinstance(rec.get("spec"), Mapping) else {}
+    ident = {key: rec.get(key, spec.get(key)) for key in IDENTITY}
+    if ident["label"] is None:
+        ident["label"] = rec.get("method", spec.get("method"))
+    return ident
+
+
+def load_record(path: str | Path, expected: Optional[Mapping] = None) -> dict:
+    """Read one run record; the run's identity (suite, experiment, label, task, seed) comes from the record,
+    never from its path. `expected` is the identity the caller (the pipeline's run matrix) expects at this
+    path: an unreadable record becomes a failed run of that identity, and a record of ANOTHER run (a moved or
+    copied folder) a failed run that says so, so neither breaks the aggregation nor is silently dropped."""
     try:
         rec = json.loads(Path(path).read_text())
         if not isinstance(rec, dict):
             raise ValueError("record is not a JSON object")
     except (OSError, ValueError) as e:
-        rec = {"status": "failed", "failure_reason": f"unreadable run record: {type(e).__name__}: {e}",
-               "task": task, "seed": seed, "scores": {}}
+        ident = dict(expected or {"label": f"<unreadable {path}>"})
+        rec = {"status": "failed", "failure_class": "unreadable_record",
+               "failure_reason": f"unreadable run record: {type(e).__name__}: {e}",
+               "task": ident.get("task"), "seed": ident.get("seed"), "scores": {}}
+    else:
+        ident = record_identity(rec)
+        if expected is not None:
+            want = {k: expected.get(k) for k in ("label", "task", "seed")}
+            got = {k: ident[k] for k in want}
+            if got != want:
+                rec = {**rec, "status": "failed", "failure_class": "misplaced_record", "scores": {},
+                       "scores_by_inference": {},
+                       "failure_reason": f"the record at {path} belongs to run {got}, not to {want} "
+                                         f"(moved or copied run folder?): delete it and rerun"}
+                ident = dict(expected)
     rec = dict(rec)
-    rec["_task"], rec["_label"], rec["_seed"], rec["_path"] = task, label, seed, str(path)
+    rec.update({f"_{key}": ident.get(key) for key in IDENTITY})
+    rec["_path"] = str(path)
     return rec
 
 
-def load_records(paths: Iterable[str | Path]) -> list[dict]:
-    return [load_record(p) for p in paths]
+def load_records(paths: Iterable[str | Path], expected: Optional[Sequence[Mapping]] = None) -> list[dict]:
+    """`expected`: one identity per path (same order), as `load_record` takes it."""
+    paths = list(paths)
+    if expected is not None and len(expected) != len(paths):
+        raise ValueError(f"{len(paths)} record paths but {len(expected)} expected identities")
+    return [load_record(p, None if expected is None else expected[i]) for i, p in enumerate(paths)]
 
 
 def is_adamix(method: str) -> bool:
@@ -171,9 +193,8 @@ def runs_frame(records: Sequence[dict], suite: str = "") -> pd.DataFrame:
     """The tidy run table (see the module docstring)."""
     rows = []
     for rec in records:
-        label = rec.get("_label") or rec.get("method_label") or rec.get("method", "")
-        task = rec.get("_task") or rec.get("task", "")
-        seed = rec.get("_seed", rec.get("seed"))
+        ident = {key: rec.get(f"_{key}") for key in IDENTITY} if "_path" in rec else record_identity(rec)
+        label, task, seed = ident["label"] or "", ident["task"] or "", ident["seed"]
         status = rec.get("status", "failed")
         if status not in ("ok", "failed"):
             status = "failed"
@@ -181,9 +202,10 @@ def runs_frame(records: Sequence[dict], suite: str = "") -> pd.DataFrame:
         cost = rec.get("cost") or {}
         prov = rec.get("provenance") or {}
         base = {
-            "suite": suite, "task": task, "task_family": rec.get("task_family", ""), "method_label": label,
+            "suite": ident["suite"] or suite, "experiment": ident["experiment"] or "", "task": task, "task_family": rec.get("task_family", ""), "method_label": label,
             "method": rec.get("method", label), "seed": seed, "model": rec.get("model", ""), "status": status,
-            "failure_reason": rec.get("failure_reason") or "", "selection": rec.get("selection", ""),
+            "failure_class": rec.get("failure_class") or "", "failure_reason": rec.get("failure_reason") or "",
+            "selection": rec.get("selection", ""),
             "best_epoch": _num(rec.get("best_epoch")),
             "params_trainable": _num(params.get("trainable")), "params_inference": _num(params.get("inference")),
             "params_backbone": _num(params.get("backbone")), "params_head": _num(params.get("head")),
@@ -211,8 +233,8 @@ def runs_frame(records: Sequence[dict], suite: str = "") -> pd.DataFrame:
                 rows.append({**base, "inference": mode, "score_source": "scores_by_inference",
                              "row_label": f"{label} @{mode}", "metric": metric, "value": _num(value),
                              "is_primary": metric == primary})
-    cols = ["suite", "task", "task_family", "method_label", "method", "seed", "model", "status", "failure_reason",
-            "selection", "inference", "score_source", "row_label", "metric", "value", "is_primary", "best_epoch",
+    cols = ["suite", "experiment", "task", "task_family", "method_label", "method", "seed", "model", "status",
+            "failure_class", "failure_reason", "selection", "inference", "score_source", "row_label", "metric", "value", "is_primary", "best_epoch",
             "params_trainable", "params_inference", "params_backbone", "params_head", "train_time_s", "eval_time_s",
             "train_tokens_per_s", "peak_memory_mb", "git_sha", "git_dirty", "device", "started_at", "finished_at",
             "run_dir"]
@@ -224,7 +246,8 @@ def history_frame(records: Sequence[dict]) -> pd.DataFrame:
     loss, ``"loss_curve"`` for the step-level running loss (``step`` set, ``epoch`` NaN) when recorded."""
     rows = []
     for rec in records:
-        label, task, seed = rec.get("_label", rec.get("method", "")), rec.get("_task", rec.get("task")), rec.get("_seed")
+        ident = {key: rec.get(f"_{key}") for key in IDENTITY} if "_path" in rec else record_identity(rec)
+        label, task, seed = ident["label"], ident["task"], ident["seed"]
         for h in rec.get("history") or []:
             base = {"task": task, "method_label": label, "seed": seed, "status": rec.get("status", ""),
                     "epoch": _num(h.get("epoch")), "step": _num(h.get("step"))}
@@ -463,5 +486,5 @@ def paired_markdown(tests: pd.DataFrame) -> str:
 
 def failed_runs(runs: pd.DataFrame) -> pd.DataFrame:
     f = runs[runs["status"] == "failed"]
-    return (f[["task", "method_label", "seed", "failure_reason", "run_dir"]]
+    return (f[["task", "method_label", "seed", "failure_class", "failure_reason", "run_dir"]]
             .drop_duplicates(subset=["task", "method_label", "seed"]).reset_index(drop=True))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 import traceback
+from collections import deque
 from contextlib import nullcontext
 
 import torch
@@ -24,7 +25,9 @@ from baselines import prepare_model
 
 from .backbones import resolve_backbone
 from .config import NLG_TASKS, RunConfig
-from .record import SCHEMA_VERSION, now, peak_memory_mb, provenance
+from .record import FAILURE_CLASSES, SCHEMA_VERSION, now, peak_memory_mb, provenance
+
+LAST_LOSSES = 20
 
 
 class NonFiniteLoss(RuntimeError):
@@ -106,17 +109,19 @@ def train_and_evaluate(cfg: RunConfig) -> dict:
     counts = prepared.param_counts()
     collate = task.collator(tokenizer)
     record = {
-        "schema_version": SCHEMA_VERSION, "status": "ok", "failure_reason": None,
+        "schema_version": SCHEMA_VERSION, "status": "ok", "failure_class": None, "failure_reason": None,
+        "suite": cfg.suite, "experiment": cfg.experiment, "label": cfg.label,
         "task": cfg.task, "task_family": task.family, "method": cfg.method, "seed": cfg.seed, "model": cfg.model,
         "selection": selection, "inference_mode": getattr(getattr(model, "config", None), "inference", None)
         if hasattr(model, "set_inference") else None,
         "primary_metric": task.primary_metric, "scores": {}, "best_epoch": None, "history": [], "loss_curve": [],
         "params": counts, "cost": {}, "method_params": prepared.describe().get("params", {}),
-        "config": {**cfg.to_dict(), "selection": selection, "learning_rate": cfg.learning_rate,
-                   "backbone_path": backbone},
+        "spec": cfg.spec(), "resolved": {"learning_rate": cfg.learning_rate, "backbone_path": backbone},
     }
     train_time = eval_time = 0.0
     real_tokens = 0
+    step = epoch = 0
+    last_losses = deque(maxlen=LAST_LOSSES)  # [step, loss] of the latest steps: kept in a failed record
     try:
         optimizer = torch.optim.AdamW(prepared.trainable_parameters(), lr=cfg.learning_rate,
                                       weight_decay=cfg.weight_decay)
@@ -128,7 +133,7 @@ def train_and_evaluate(cfg: RunConfig) -> dict:
         scheduler = get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
         record["schedule"] = {"total_steps": total_steps, "warmup_steps": warmup}  # what the LR schedule used
         scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
-        best_score, best_state, step, epoch = -math.inf, None, 0, 0
+        best_score, best_state = -math.inf, None
         progress = tqdm(total=total_steps, desc=f"{cfg.task}/{cfg.method}/seed{cfg.seed}", mininterval=5)
         while step < total_steps:
             epoch += 1
@@ -145,7 +150,8 @@ def train_and_evaluate(cfg: RunConfig) -> dict:
                     batch["consistency_mask"] = mask
                 with autocast(cfg, device):
                     loss, _ = prepared.training_loss(batch, task.loss)
-                if not torch.isfinite(loss):
+                last_losses.append([step + 1, loss.item()])
+                if not math.isfinite(last_losses[-1][1]):
                     raise NonFiniteLoss(f"nan loss at step {step + 1} (epoch {epoch})")
                 scaler.scale(loss).backward()  # fp16 needs loss scaling; a no-op scaler otherwise
                 scaler.unscale_(optimizer)
@@ -156,7 +162,7 @@ def train_and_evaluate(cfg: RunConfig) -> dict:
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
-                running += loss.item()
+                running += last_losses[-1][1]
                 seen += 1
                 if step % cfg.log_every == 0:
                     record["loss_curve"].append([step, running / seen])
@@ -192,12 +198,14 @@ def train_and_evaluate(cfg: RunConfig) -> dict:
         eval_time += time.perf_counter() - tic
         primary = record["scores"].get(task.primary_metric)
         if primary is None or not math.isfinite(primary):
-            record["status"], record["failure_reason"] = "failed", f"{task.primary_metric} is undefined (constant predictions)"
+            _fail(record, "undefined_metric", f"{task.primary_metric} is undefined (constant predictions)")
     except NonFiniteLoss as error:
-        record["status"], record["failure_reason"] = "failed", str(error)
+        _fail(record, "non_finite_loss", str(error))
     except Exception as error:  # noqa: BLE001 - any crash during training is recorded, not lost
-        record["status"], record["failure_reason"] = "failed", f"{type(error).__name__}: {error}"
+        _fail(record, "crash", f"{type(error).__name__}: {error}")
         record["traceback"] = traceback.format_exc()
+    if record["status"] == "failed":
+        record["failed_at"] = {"step": step, "epoch": epoch, "last_losses": list(last_losses)}
     record["cost"] = {
         "train_time_s": round(train_time, 3), "eval_time_s": round(eval_time, 3),
         "train_tokens_per_s": round(real_tokens / train_time, 1) if train_time > 0 else None,
@@ -207,6 +215,11 @@ def train_and_evaluate(cfg: RunConfig) -> dict:
     record["metric_notes"] = dict(getattr(task, "notes", {}))  # e.g. METEOR unavailable without Java, and why
     record["provenance"] = provenance(device, started)
     return record
+
+
+def _fail(record: dict, failure_class: str, reason: str) -> None:
+    assert failure_class in FAILURE_CLASSES, failure_class
+    record.update(status="failed", failure_class=failure_class, failure_reason=reason)
 
 
 def _score_report_splits(task, prepared, collate, cfg, device) -> dict[str, float]:

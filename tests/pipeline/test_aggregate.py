@@ -19,7 +19,7 @@ METHODS = ["full_ft", "lora", "adamix_adapter"]
 
 @pytest.fixture
 def records(tmp_path):
-    paths = []
+    paths, expected = [], []
     for task in ("sst2", "mrpc"):
         for m in METHODS:
             for seed in (1, 2, 3, 4, 5):
@@ -27,11 +27,13 @@ def records(tmp_path):
                 modes = ("merge", "random_sequence", "fixed:0") if m == "adamix_adapter" else ()
                 paths.append(write_record(tmp_path, task, m, seed,
                                           make_record(task, m, seed, failed=failed, inference_modes=modes)))
+                expected.append({"task": task, "label": m, "seed": seed})
     (tmp_path / "runs" / "sst2" / "bitfit" / "seed1").mkdir(parents=True)
     bad = tmp_path / "runs" / "sst2" / "bitfit" / "seed1" / "metrics.json"
     bad.write_text("{ truncated")
     paths.append(bad)
-    return agg.load_records(paths)
+    expected.append({"task": "sst2", "label": "bitfit", "seed": 1})
+    return agg.load_records(paths, expected)
 
 
 @pytest.fixture
@@ -39,11 +41,18 @@ def runs(records):
     return agg.runs_frame(records, suite="test")
 
 
-def test_parse_run_path():
-    assert agg.parse_run_path("results/s/runs/rte/adamix_adapter[share=none]/seed3/metrics.json") == \
-        ("rte", "adamix_adapter[share=none]", 3)
-    with pytest.raises(ValueError):
-        agg.parse_run_path("results/s/rte/metrics.json")
+def test_identity_comes_from_the_record_never_from_the_path(tmp_path):
+    rec = make_record("rte", "adamix_adapter", 3, label="adamix_adapter[share=none]")
+    path = write_record(tmp_path / "anywhere", "x", "y", 9, rec)  # a path that names another run
+    loaded = agg.load_record(path)
+    assert (loaded["_task"], loaded["_label"], loaded["_seed"], loaded["_suite"]) == \
+        ("rte", "adamix_adapter[share=none]", 3, "test")
+    runs = agg.runs_frame([loaded])
+    assert set(runs["method_label"]) == {"adamix_adapter[share=none]"} and set(runs["task"]) == {"rte"}
+    # the pipeline expects another run at this path (a copied folder): a failed run that says so
+    moved = agg.load_record(path, {"task": "rte", "label": "lora", "seed": 3})
+    assert moved["status"] == "failed" and moved["_label"] == "lora" and "belongs to run" in moved["failure_reason"]
+    assert agg.load_record(path, {"task": "rte", "label": "adamix_adapter[share=none]", "seed": 3})["status"] == "ok"
 
 
 def test_runs_frame_keeps_failed_runs(runs):
@@ -52,6 +61,7 @@ def test_runs_frame_keeps_failed_runs(runs):
     assert failed["value"].isna().all()
     assert "nan loss" in failed[failed["method_label"] == "lora"]["failure_reason"].iloc[0]
     assert "unreadable" in failed[failed["method_label"] == "bitfit"]["failure_reason"].iloc[0]
+    assert set(failed["failure_class"]) == {"non_finite_loss", "unreadable_record"}
     # scores_by_inference rows
     modes = runs[runs["score_source"] == "scores_by_inference"]
     assert set(modes["row_label"]) == {"adamix_adapter @merge", "adamix_adapter @random_sequence", "adamix_adapter @fixed:0"}

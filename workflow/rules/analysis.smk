@@ -29,6 +29,7 @@ rule aggregate:
         f"{LOGS_DIR}/aggregate.log",
     params:
         suite=SUITE_NAME,
+        identities=run_identities,
         bootstrap=SUITE["analysis"].get("bootstrap", {}),
     conda:
         "../envs/adamix.yaml"

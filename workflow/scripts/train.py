@@ -1,8 +1,11 @@
 """Rule `train`: run ONE engine command for one (task, method label, seed) and check its run record.
 
-Thin on purpose: argv comes from workflow/rules/common.smk (engine_args); this script only sets the
-environment (offline by default, one BLAS thread per Snakemake thread, a local GPU slot) and calls
-`python -m adamixbench train ... --out <run dir>`, logging to the rule's log file.
+Thin on purpose: the run spec comes from the suite's expansion (adamixbench/suite.py, params.spec); this
+script writes it to <run dir>/spec.json, sets the environment (offline by default, one BLAS thread per
+Snakemake thread, a local GPU slot) and calls `python -m adamixbench train --spec <run dir>/spec.json
+--out <run dir>`, logging to the rule's log file. The engine's exit code says what happened (cli.py):
+0 record written (status ok or failed), 2 bad input (nothing trained or written), a negative code a
+kill by that signal; anything else is a crash of the engine itself.
 """
 
 import contextlib
@@ -72,8 +75,29 @@ def gpu_slot(n_gpus: int):
             fh.close()
 
 
+def write_spec(path: Path, spec: dict) -> None:
+    """Atomically (a reader never sees half a file); mode from the umask, as every file the engine writes."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(spec, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def exit_message(rc: int) -> str:
+    """What a non-zero exit of the engine means (cli.py's exit codes)."""
+    if rc == 2:
+        return "bad input; nothing trained, nothing written"
+    if rc < 0:
+        import signal
+
+        name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else f"signal {-rc}"
+        return f"killed by {name} (out of memory, a time limit, preemption or a user); rerun to redo it"
+    return "the engine crashed before writing a record"
+
+
 run_dir.mkdir(parents=True, exist_ok=True)
-argv = [sys.executable, "-m", "adamixbench", "train", *sm.params.args, "--out", str(run_dir)]
+spec_file = run_dir / "spec.json"
+write_spec(spec_file, dict(sm.params.spec))
+argv = [sys.executable, "-m", "adamixbench", "train", "--spec", str(spec_file), "--out", str(run_dir)]
 name = f"{sm.wildcards.task}/{sm.wildcards.label}/seed{sm.wildcards.seed}"
 t0 = time.time()
 with gpu_slot(int(sm.resources.get("gpu", 0))), open(log, "w") as fh:
@@ -83,12 +107,12 @@ with gpu_slot(int(sm.resources.get("gpu", 0))), open(log, "w") as fh:
 took = time.time() - t0
 if rc != 0:
     tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-25:])
-    sys.exit(f"[train] {name}: engine exited with code {rc} (bad input; nothing trained). Log {log}:\n{tail}")
+    sys.exit(f"[train] {name}: engine exited with code {rc} ({exit_message(rc)}). Log {log}:\n{tail}")
 if not record.exists():
     sys.exit(f"[train] {name}: the engine exited 0 but wrote no {record}; see {log}")
 rec = json.loads(record.read_text())
 status = rec.get("status")
 score = rec.get("scores", {}).get(rec.get("primary_metric"), float("nan")) if status == "ok" else None
 msg = (f"[train] {name}: ok, {rec.get('primary_metric')}={score:.2f}" if status == "ok"
-       else f"[train] {name}: FAILED ({rec.get('failure_reason')})")
+       else f"[train] {name}: FAILED [{rec.get('failure_class')}] ({rec.get('failure_reason')})")
 print(f"{msg} [{took:.0f} s]", file=sys.stderr, flush=True)

@@ -1,7 +1,9 @@
-"""Fake `python -m adamixbench train`: parse the engine's flags, write a synthetic record atomically.
+"""Fake `python -m adamixbench train --spec spec.json --out DIR`: read the run spec the pipeline wrote,
+write a synthetic record atomically.
 
 A method whose params contain {"fail": true} yields a failed record (exit 0), like the engine's contract.
-FAKE_ENGINE_CALLS (a file path), when set, gets one line per call, so tests can count reruns.
+FAKE_ENGINE_CALLS (a file path), when set, gets one line per call (the spec as JSON), so tests can count
+reruns and check what the pipeline handed over.
 """
 
 import argparse
@@ -16,28 +18,20 @@ from synthetic import make_record  # noqa: E402
 p = argparse.ArgumentParser(prog="python -m adamixbench")
 sub = p.add_subparsers(dest="cmd", required=True)
 t = sub.add_parser("train")
-for flag in ("--task", "--method", "--model", "--out"):
-    t.add_argument(flag, required=True)
-t.add_argument("--seed", type=int, required=True)
-for flag in ("--epochs", "--batch-size", "--max-seq-len", "--max-train-samples", "--max-eval-samples",
-             "--num-beams", "--max-new-tokens", "--fewshot-k"):
-    t.add_argument(flag, type=int)
-for flag in ("--lr", "--warmup-ratio", "--weight-decay"):
-    t.add_argument(flag, type=float)
-for flag in ("--selection", "--method-params", "--inference", "--fewshot-split", "--fewshot-protocol",
-             "--eval-inference-modes"):
-    t.add_argument(flag)
+t.add_argument("--spec", required=True)
+t.add_argument("--out", required=True)
 a = p.parse_args()
-params = json.loads(a.method_params) if a.method_params else {}
-modes = a.eval_inference_modes.split(",") if a.eval_inference_modes else ()
-rec = make_record(a.task, a.method, a.seed, failed=bool(params.get("fail")), inference_modes=modes,
-                  model=a.model, epochs=a.epochs or 2)
-rec["config"] = vars(a)
+spec = json.loads(Path(a.spec).read_text())
+params = spec.get("method_params") or {}
+rec = make_record(spec["task"], spec["method"], spec["seed"], failed=bool(params.get("fail")),
+                  inference_modes=spec.get("eval_inference_modes") or (), model=spec["model"],
+                  label=spec["label"], epochs=int(spec.get("epochs") or 2))
+rec.update(suite=spec["suite"], experiment=spec["experiment"], spec=spec)
 out = Path(a.out)
 out.mkdir(parents=True, exist_ok=True)
 (out / "metrics.json.tmp").write_text(json.dumps(rec))
 os.replace(out / "metrics.json.tmp", out / "metrics.json")
 if os.environ.get("FAKE_ENGINE_CALLS"):
     with open(os.environ["FAKE_ENGINE_CALLS"], "a") as fh:
-        fh.write(json.dumps(vars(a)) + "\n")
-print(f"fake engine: {a.task} {a.method} seed {a.seed} -> {out}")
+        fh.write(json.dumps(spec) + "\n")
+print(f"fake engine: {spec['task']} {spec['label']} seed {spec['seed']} -> {out}")
