@@ -31,8 +31,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 import warnings
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    raise SystemExit("scripts/mutants.py reads scripts/mutants.toml with tomllib: run it with Python >= 3.11") from None
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             select = None if None in selects else " or ".join(f"({s})" for s in sorted(selects))
             print(f"unmutated: {' '.join(tests)} ...", flush=True)
             outcome, elapsed, detail = run_tests(root, tests, select, args.timeout * len(mutants))
-            if outcome != "passed":
+            if outcome not in ("passed", "none selected"):  # none selected: an older suite lacks those tests
                 print(f"the tests fail WITHOUT any mutation ({detail}); fix them first", file=sys.stderr)
                 return 1
             print(f"  green in {elapsed:.0f} s", flush=True)
