@@ -34,7 +34,7 @@ FAILURE_CLASSES = {
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK
-PACKAGES = ("torch", "transformers", "peft", "adapters", "datasets", "evaluate", "accelerate", "numpy",
+PACKAGES = ("torch", "transformers", "peft", "adapters", "datasets", "accelerate", "numpy",
             "scikit-learn", "scipy", "sacrebleu", "adamix-suite")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

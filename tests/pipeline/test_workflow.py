@@ -75,6 +75,7 @@ analysis:
     - {name: e2e, layout: nlg_e2e, paper_table: nlg_e2e}
   paper_rows: {lora: "LoRA|0.35M", adamix_lora: "AdaMix LoRA"}
   bootstrap: {n: 200}
+  aso: {bootstrap: 50}
 """
 
 
@@ -194,7 +195,13 @@ def test_end_to_end_with_fake_engine_and_resume(tmp_path):
     assert set(paired["reference"]) == {"adamix_adapter"}
     assert paired[paired["baseline"] == "lora[fail]"]["note"].str.startswith("n/a").all()
     assert (paired[paired["baseline"] == "lora"]["n"] == 3).all()
-    for kind in ("seed_scores", "pareto", "cost", "training_curves", "routing_violin"):
+    assert {"t_p_holm", "wilcoxon_p_holm", "aso_eps"} <= set(paired.columns)
+    aggregate = pd.read_csv(out / "tables" / "sst2_aggregate.csv")
+    assert set(aggregate["kind"]) == {"aggregate", "probability_of_improvement"}
+    assert "IQM [95% CI]" in (out / "tables" / "sst2_aggregate.md").read_text()
+    assert "No claims" in (out / "tables" / "claims.md").read_text()  # no claim of claims.yaml names `tiny`
+    for kind in ("seed_scores", "pareto", "cost", "training_curves", "routing_violin", "aggregate",
+                 "prob_improvement", "performance_profile", "critical_difference"):
         assert (out / "plots" / "sst2" / f"{kind}.png").stat().st_size > 1000
         assert (out / "plots" / "sst2" / f"{kind}.svg").exists()
 

@@ -1,4 +1,9 @@
-# Aggregation: every run record -> tidy CSVs -> tables (Markdown, LaTeX, CSV, HTML) and plots.
+# Aggregation: every run record -> tidy CSVs -> tables (Markdown, LaTeX, CSV, HTML), aggregate comparisons,
+# claim verdicts and plots.
+
+
+wildcard_constraints:
+    table=wildcard_choice(TABLES),
 
 
 rule aggregate:
@@ -69,12 +74,82 @@ rule table:
         "../scripts/table.py"
 
 
+rule pairs:
+    input:
+        runs=f"{OUT}/runs.csv",
+    output:
+        md=f"{OUT}/tables/{{table}}_vs_adamix.md",
+        csv=f"{OUT}/tables/{{table}}_vs_adamix.csv",
+        tex=f"{OUT}/tables/{{table}}_vs_adamix.tex",
+        html=report(
+            f"{OUT}/tables/{{table}}_vs_adamix.html",
+            caption="../report/pairs.rst",
+            category="Tables",
+            labels={"table": "{table} (X vs AdaMix(X))"},
+        ),
+    log:
+        f"{LOGS_DIR}/pairs_{{table}}.log",
+    params:
+        spec=table_spec,
+    wildcard_constraints:
+        table=wildcard_choice([name for name, spec in TABLES.items() if spec.get("pairs")]),
+    conda:
+        "../envs/adamix.yaml"
+    script:
+        "../scripts/pairs.py"
+
+
+rule compare:
+    input:
+        runs=f"{OUT}/runs.csv",
+    output:
+        md=f"{OUT}/tables/{{table}}_aggregate.md",
+        csv=report(
+            f"{OUT}/tables/{{table}}_aggregate.csv",
+            caption="../report/aggregate.rst",
+            category="Aggregate comparison",
+            labels={"table": "{table}"},
+        ),
+    log:
+        f"{LOGS_DIR}/compare_{{table}}.log",
+    params:
+        spec=table_spec,
+    conda:
+        "../envs/adamix.yaml"
+    script:
+        "../scripts/compare.py"
+
+
+rule claims:
+    input:
+        runs=f"{OUT}/runs.csv",
+        claims=CLAIMS_FILE,
+    output:
+        md=f"{OUT}/tables/claims.md",
+        csv=report(
+            f"{OUT}/tables/claims.csv",
+            caption="../report/claims.rst",
+            category="Claims",
+            labels={"file": "claims.csv"},
+        ),
+    log:
+        f"{LOGS_DIR}/claims.log",
+    params:
+        suite=SUITE_NAME,
+        tables=all_table_specs,
+    conda:
+        "../envs/adamix.yaml"
+    script:
+        "../scripts/claims.py"
+
+
 rule plot:
     input:
         runs=f"{OUT}/runs.csv",
         summary=f"{OUT}/summary.csv",
         history=f"{OUT}/history.csv",
         paper=PAPER_RESULTS,
+        aggregate=f"{OUT}/tables/{{table}}_aggregate.csv",
     output:
         png=report(
             f"{OUT}/plots/{{table}}/{{kind}}.png",
@@ -89,7 +164,7 @@ rule plot:
     params:
         spec=table_spec,
     wildcard_constraints:
-        kind="|".join(PLOT_KINDS + ["routing_violin"]),
+        kind="|".join(PLOT_KINDS + ["routing_violin", "paired_gains"]),
     conda:
         "../envs/adamix.yaml"
     script:

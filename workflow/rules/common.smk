@@ -22,6 +22,7 @@ REPO_ROOT = WORKFLOW_DIR.parent
 SUITES_DIR = REPO_ROOT / "config" / "suites"
 SCHEMA_PATH = WORKFLOW_DIR / "schemas" / "config.schema.yaml"
 PAPER_RESULTS = str(WORKFLOW_DIR / "resources" / "paper_results.csv")
+CLAIMS_FILE = str(WORKFLOW_DIR / "resources" / "claims.yaml")
 
 # The workflow runs the engine of THIS checkout: put it first on the path of the DAG-building process too.
 sys.path.insert(0, str(REPO_ROOT))
@@ -131,14 +132,23 @@ def validate_suite(cfg: dict) -> None:
                 if m not in exp["methods"]:
                     problems.append(f"config key experiments[{i}].overrides[{j}].methods: {m!r} is not a method of "
                                     f"this experiment; allowed: {exp['methods']}")
+    used_models = {e["model"] for e in cfg["experiments"]}
+    for name in cfg.get("models", {}):
+        if name not in used_models:
+            problems.append(f"config key models: {name!r} is not the model of any experiment; allowed: {sorted(used_models)}")
     analysis = cfg.get("analysis", {})
     for lab in list(analysis.get("paper_rows", {})) + analysis.get("references", []):
         if lab not in labels:
             problems.append(f"config key analysis: unknown method label {lab!r}; allowed: {sorted(labels)}")
     for k, tab in enumerate(analysis.get("tables", [])):
-        for lab in tab.get("methods", []) + ([tab["routing_violin"]] if "routing_violin" in tab else []):
+        pair_labels = [lab for pair in tab.get("pairs", {}).items() for lab in pair]
+        for lab in tab.get("methods", []) + ([tab["routing_violin"]] if "routing_violin" in tab else []) + pair_labels:
             if lab not in labels:
                 problems.append(f"config key analysis.tables[{k}]: unknown method label {lab!r}; allowed: {sorted(labels)}")
+    norm = analysis.get("normalization", "minmax")
+    if norm.startswith("baseline:") and norm.split(":", 1)[1] not in labels:
+        problems.append(f"config key analysis.normalization: unknown method label {norm.split(':', 1)[1]!r}; "
+                        f"allowed: baseline:<one of {sorted(labels)}> or minmax")
     tnames = [t["name"] for t in analysis.get("tables", [])]
     if len(tnames) != len(set(tnames)):
         problems.append(f"config key analysis.tables: table names must be unique, got {tnames}")
@@ -187,9 +197,18 @@ def load_suite(config: dict) -> dict:
             raise ConfigError(f"config key suite: unknown suite {name!r}; allowed: {known} "
                               f"(or --configfile <your suite file>)")
         cfg = deep_merge(read_yaml(path), {k: v for k, v in cfg.items() if k != "suite"})
+    if isinstance(cfg.get("smoke"), str):  # `--config smoke=true` arrives as a string
+        cfg["smoke"] = {"true": True, "false": False}.get(cfg["smoke"].lower(), cfg["smoke"])
     validate_suite(cfg)
     cfg.setdefault("output_root", "results")
     cfg.setdefault("analysis", {})
+    models = cfg.pop("models", {})
+    for exp in cfg["experiments"]:
+        exp["model"] = models.get(exp["model"], exp["model"])
+    if cfg.pop("smoke", False):
+        from adamixbench.smoke import apply_smoke
+
+        cfg = apply_smoke(cfg)
     return cfg
 
 
@@ -258,7 +277,7 @@ def validate_runs(runs: dict) -> None:
     import tempfile
 
     resources = "warn" if plans_only(sys.argv) else "error"
-    specs = json.dumps(list(runs.values()), sort_keys=True)
+    specs = json.dumps([{**spec, **engine_data_dirs(spec)} for spec in runs.values()], sort_keys=True)
     # A clean result is remembered (.snakemake/adamix-validated/<key>) for the same specs, checker code and
     # environment, so repeated dry-runs and reruns skip the subprocess. Safe: the engine checks its method,
     # backbone, device and data again before it trains, with the same messages.
@@ -303,7 +322,6 @@ def plans_only(argv) -> bool:
 
 
 RUNS = build_runs(SUITE)
-validate_runs(RUNS)
 TASKS = sorted({k[0] for k in RUNS})
 LABELS = sorted({k[1] for k in RUNS})
 
@@ -321,6 +339,29 @@ def _run_of(wildcards) -> dict:
     if key not in RUNS:
         raise ConfigError(f"{key} is not a run of suite {SUITE_NAME}")
     return RUNS[key]
+
+
+def engine_data_dirs(run: dict) -> dict:
+    """{data_dir, glue_data_dir} of one run from the suite's `data_dirs` (machine paths: engine options,
+    not part of the run spec that identifies the run)."""
+    dirs = SUITE.get("data_dirs", {})
+    family = family_of(run["task"], run["fewshot_k"])
+    found = {"data_dir": dirs.get(run["task"] if family == "nlg" else family)}
+    if family == "fewshot":
+        found["glue_data_dir"] = dirs.get("glue")
+    return {k: v for k, v in found.items() if v}
+
+
+def engine_data_args(run: dict) -> list:
+    """`--data-dir` / `--glue-data-dir` flags of one run (engine_data_dirs)."""
+    return [x for name, value in engine_data_dirs(run).items() for x in (f"--{name.replace('_', '-')}", value)]
+
+
+validate_runs(RUNS)
+
+
+def train_engine_args(wildcards) -> list:
+    return engine_data_args(_run_of(wildcards))
 
 
 def train_spec(wildcards) -> dict:
@@ -374,28 +415,78 @@ def table_spec(wildcards) -> dict:
         rows = expanded
     refs = SUITE["analysis"].get("references") or [lab for lab in SUITE["methods"]
                                                   if is_adamix(SUITE["methods"][lab]["method"])]
+    analysis = SUITE["analysis"]
     return {
         "name": spec["name"], "layout": spec["layout"], "tasks": spec.get("tasks"), "average": spec.get("average"),
         "rows": rows, "references": [r for r in refs if r in rows], "paper_table": spec.get("paper_table"),
         "paper_rows": SUITE["analysis"].get("paper_rows", {}), "routing_violin": spec.get("routing_violin"),
-        "title": spec.get("title", f"{SUITE_NAME}: {spec['name']}"), "suite": SUITE_NAME,
-        "bootstrap": SUITE["analysis"].get("bootstrap", {}),
+        "title": spec.get("title", f"{SUITE_NAME}: {spec['name']}"), "choices": table_choices(rows), "suite": SUITE_NAME,
+        "bootstrap": analysis.get("bootstrap", {}), "normalization": analysis.get("normalization", "minmax"),
+        "aso_bootstrap": analysis.get("aso", {}).get("bootstrap", 1000), "palette": palette_order(), "pairs": spec.get("pairs", {}),
     }
 
 
-PLOT_KINDS = ["seed_scores", "pareto", "cost", "training_curves"]
+def palette_order() -> list:
+    """Every row label of the suite in one fixed order (the suite's methods, then inference rows), so a
+    label gets the same colour in every figure (adamixbench.plots.palette)."""
+    rows = list(SUITE["methods"])
+    for (t, lab, s), r in RUNS.items():
+        rows += [f"{lab} @{m}" for m in r.get("eval_inference_modes") or []]
+    return list(dict.fromkeys(rows))
+
+
+def all_table_specs(wildcards=None) -> dict:
+    """{table name: table_spec} for the claims rule (which resolves every table's layout)."""
+    return {name: table_spec(type("W", (), {"table": name})) for name in TABLES}
+
+
+ADAMIX_CHOICES = ("unselected_experts", "consistency_kind")  # AdaMix parameters that change the numbers
+
+
+def table_choices(rows: list) -> str:
+    """The choices that change a table's numbers, for its caption: seeds per cell, selection protocol,
+    weight-decay scope, the AdaMix choices of ADAMIX_CHOICES, the suite's `analysis.notes` (e.g. the split
+    scored) and the recipe source of every row (method `source` in the suite file)."""
+    labels = list(dict.fromkeys(r.split(" @")[0] for r in rows))
+    runs = [r for r in RUNS.values() if r["label"] in labels]
+    def values(get):
+        return "/".join(sorted({str(get(r)) for r in runs})) or "-"
+    parts = [f"Seeds per cell: {len({r['seed'] for r in runs})}",
+             f"selection: {values(lambda r: r['selection'] or 'engine default')}",
+             f"weight decay scope: {values(lambda r: r['weight_decay_scope'])}"]
+    adamix = [r for r in runs if is_adamix(r["method"])]
+    for key in ADAMIX_CHOICES if adamix else ():
+        found = "/".join(sorted({str(r["method_params"].get(key, "method default")) for r in adamix}))
+        parts.append(f"AdaMix {key}: {found}")
+    if any(r["task"] == "stsb" and r["method_params"].get("consistency_kind", "sym_kl") == "sym_kl" for r in adamix):
+        parts.append("on STS-B the sym_kl consistency term is identically 0 (one regression logit)")
+    text = "; ".join(parts) + "."
+    if SUITE["analysis"].get("notes"):
+        text += " " + SUITE["analysis"]["notes"].strip()
+    sources = [f"{lab}: {SUITE['methods'][lab]['source']}" for lab in labels if SUITE["methods"][lab].get("source")]
+    if sources:
+        text += " Row recipes: " + "; ".join(sources) + "."
+    return text
+
+
+PLOT_KINDS = ["seed_scores", "pareto", "cost", "training_curves", "aggregate", "prob_improvement",
+              "performance_profile", "critical_difference"]
 
 
 def plot_kinds(table: str) -> list:
-    return PLOT_KINDS + (["routing_violin"] if TABLES[table].get("routing_violin") else [])
+    return (PLOT_KINDS + (["routing_violin"] if TABLES[table].get("routing_violin") else [])
+            + (["paired_gains"] if TABLES[table].get("pairs") else []))
 
 
 def final_outputs(wildcards=None) -> list:
     # every run record is a target itself: a lost or interrupted record is redone even when the
     # aggregate files downstream of it are still present
     out = all_run_records() + [f"{OUT}/runs.csv", f"{OUT}/history.csv", f"{OUT}/summary.csv", f"{OUT}/tables/failed_runs.md"]
+    out += [f"{OUT}/tables/claims.{ext}" for ext in ("md", "csv")]
     for name in TABLES:
         out += [f"{OUT}/tables/{name}.{ext}" for ext in ("md", "tex", "csv", "html")]
-        out += [f"{OUT}/tables/{name}_paired.{ext}" for ext in ("md", "csv")]
+        out += [f"{OUT}/tables/{name}_{kind}.{ext}" for kind in ("paired", "aggregate") for ext in ("md", "csv")]
         out += [f"{OUT}/plots/{name}/{kind}.{ext}" for kind in plot_kinds(name) for ext in ("png", "svg")]
+        if TABLES[name].get("pairs"):
+            out += [f"{OUT}/tables/{name}_vs_adamix.{ext}" for ext in ("md", "csv", "tex", "html")]
     return out

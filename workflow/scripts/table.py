@@ -8,13 +8,14 @@ from adamixbench import aggregate as agg
 
 sm = snakemake  # noqa: F821
 spec = sm.params.spec
-runs = pd.read_csv(sm.input.runs, keep_default_na=True, dtype={"failure_reason": str})
-runs["metric"] = runs["metric"].fillna("")
+runs = agg.read_runs(sm.input.runs)
 summary = pd.read_csv(sm.input.summary)
 layout = agg.resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
 paper = agg.paper_lookup(agg.load_paper(sm.input.paper), spec["paper_table"], spec["paper_rows"]) if spec.get("paper_table") else {}
+if len(layout.columns) < len(agg.LAYOUTS.get(spec["layout"], layout).columns):  # a subset of the paper's tasks:
+    paper = {key: value for key, value in paper.items() if key[1] != "avg"}    # its Avg is not comparable
 display, long = agg.build_table(runs, summary, layout, spec["rows"], paper)
-caption = (f"{spec['title']}. {layout.caption} Cells: mean ± std (ddof=1) over seeds"
+caption = (f"{spec['title']}. {spec.get('choices', '')} {layout.caption} Cells: mean ± std (ddof=1) over seeds"
            + ("; [paper value, Δ = ours - paper]" if paper else "")
            + ". #Param = inference parameters after merging, head excluded. Median and 95% bootstrap CI: "
              f"{Path(sm.output.csv).name}.")
@@ -26,7 +27,8 @@ Path(sm.output.html).write_text(
     + display.to_html(index=False, border=0) + "<h4>All statistics</h4>"
     + long.to_html(index=False, border=0, float_format=lambda x: f"{x:.3f}") + "</body></html>\n")
 others = [r for r in spec["rows"] if r not in spec["references"]]
-tests = agg.paired_tests(runs, layout, spec["references"], others)
+tests = agg.paired_tests(runs, layout, spec["references"], others, aso_boot=spec["aso_bootstrap"],
+                         seed=spec["bootstrap"].get("seed", 0))
 tests.to_csv(sm.output.paired_csv, index=False)
 Path(sm.output.paired_md).write_text(agg.paired_markdown(tests) if len(tests) else
                                      "No paired tests (no AdaMix / reference row in this table).\n")
