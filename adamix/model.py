@@ -62,6 +62,16 @@ def _is_language_model(model: nn.Module) -> bool:
 class AdaMixModel(nn.Module):
     """A Hugging Face model whose target modules carry AdaMix mixtures; forward() is the model's."""
 
+    def __new__(cls, *args, **kwargs):
+        # adapter_type="peft" mixtures are built by a subclass (adamix/peft_mixture.py, imports peft), so
+        # AdaMixModel(...), get_adamix_model(...) and from_pretrained(...) serve every adapter type.
+        config = args[1] if len(args) > 1 else kwargs.get("config")
+        if cls is AdaMixModel and getattr(config, "adapter_type", None) == "peft":
+            from .peft_mixture import PeftAdaMixModel
+
+            cls = PeftAdaMixModel
+        return super().__new__(cls)
+
     def __init__(self, model: nn.Module, config: AdaMixConfig):
         super().__init__()
         if any(isinstance(m, MixtureLayer) for m in model.modules()):

@@ -155,6 +155,7 @@ def train_and_evaluate(cfg: RunConfig) -> dict:
             total_steps = min(total_steps, cfg.max_steps)
         warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(cfg.warmup_ratio * total_steps)
         scheduler = get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
+        record["schedule"] = {"total_steps": total_steps, "warmup_steps": warmup}  # what the LR schedule used
         scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
         best_score, best_state = -math.inf, None
         progress = tqdm(total=total_steps, desc=f"{cfg.task}/{cfg.method}/seed{cfg.seed}", mininterval=5)

@@ -1,4 +1,4 @@
-"""AdaMix (this suite's `adamix` library) behind the common interface: adamix_adapter, adamix_lora.
+"""AdaMix (this suite's `adamix` library) behind the common interface: adamix_adapter, adamix_lora, adamix_peft.
 
 `adamix` is imported lazily, so `import baselines` works without it. Per-backbone defaults (a param
 left at None is resolved here; `describe()` shows the resolved value):
@@ -72,7 +72,9 @@ def _resolve(adapter_type: str, model, task_type: str, params: dict) -> dict:
         resolved["num_experts"] = 8 if nlg else 4
     if resolved.get("consistency_weight") is None:
         resolved["consistency_weight"] = 100.0 if nlg else 1.0
-    if adapter_type == "adapter":
+    if adapter_type == "peft":
+        pass  # the tuner's own settings come from baselines.peft_tuners
+    elif adapter_type == "adapter":
         if resolved.get("bottleneck") is None:
             resolved["bottleneck"] = ADAPTER_BOTTLENECK.get(model_type(model), 16)
     else:
@@ -117,3 +119,45 @@ def prepare_adapter(model, task_type: str, params: dict):
 )
 def prepare_lora(model, task_type: str, params: dict):
     return _prepare("lora", "adamix_lora", model, task_type, params)
+
+
+# ---------------------------------------------------------------------------------------- adamix_peft
+# AdaMix over a peft tuner: params {"tuner": <a name in baselines.peft_tuners.TUNERS>, "tuner_params":
+# {<that tuner's peft config settings>}, + AdaMixConfig fields}. The experts are built from exactly the
+# peft config the plain method `tuner` builds from the same tuner_params, so AdaMix(X) and X have equal
+# inference parameters. share None = upstream choice (LoRA family: B shared; other tuners: none).
+PEFT_ONLY_EXCLUDED = ("adapter_type", "peft_config", "bottleneck", "r", "lora_alpha", "lora_dropout",
+                      "target_modules", "placement", "activation", "init_std", "fused_qkv_parts")
+
+
+def _adamix_peft_fields() -> list[str]:
+    from adamix import AdaMixConfig
+
+    return [f.name for f in dataclasses.fields(AdaMixConfig) if f.name not in PEFT_ONLY_EXCLUDED]
+
+
+@register_method(
+    "adamix_peft",
+    defaults={"tuner": "lora", "tuner_params": {}, "num_experts": None, "consistency_weight": None,
+              "inference": "merge", "share": None},
+    allowed_params=_adamix_peft_fields,
+    description="AdaMix mixture of any peft tuner (tuner: lora, dora, rslora, vera, ia3, loha, lokr).",
+    reference="Wang et al. 2022 (EMNLP), 'a mixture of adaptation modules, given the underlying PEFT method'",
+)
+def prepare_peft(model, task_type: str, params: dict):
+    from adamix import AdaMixConfig, get_adamix_model
+
+    from baselines.peft_tuners import TUNERS, peft_config
+
+    resolved = _resolve("peft", model, task_type, params)
+    tuner_params = resolved.get("tuner_params") or {}
+    if not isinstance(tuner_params, dict):
+        raise ValueError(f"method 'adamix_peft': tuner_params must be a mapping of peft config settings, got {tuner_params!r}")
+    config = peft_config(resolved["tuner"], model, None, tuner_params, "adamix_peft")
+    fields = {k: v for k, v in resolved.items() if k not in (PRESET_KEY, "tuner", "tuner_params")}
+    head = find_head_name(model, task_type)
+    wrapped = get_adamix_model(model, AdaMixConfig.from_dict({"adapter_type": "peft", "peft_config": config, **fields}))
+    resolved["tuner_params"] = {**TUNERS[resolved["tuner"]].defaults, **tuner_params,
+                                "target_modules": wrapped.config.peft_config["target_modules"]}
+    resolved["share"] = wrapped.config.share
+    return AdaMixPrepared("adamix_peft", wrapped, task_type, resolved, head_name=head)

@@ -140,7 +140,8 @@ def validate_suite(cfg: dict) -> None:
         if lab not in labels:
             problems.append(f"config key analysis: unknown method label {lab!r}; allowed: {sorted(labels)}")
     for k, tab in enumerate(analysis.get("tables", [])):
-        for lab in tab.get("methods", []) + ([tab["routing_violin"]] if "routing_violin" in tab else []):
+        pair_labels = [lab for pair in tab.get("pairs", {}).items() for lab in pair]
+        for lab in tab.get("methods", []) + ([tab["routing_violin"]] if "routing_violin" in tab else []) + pair_labels:
             if lab not in labels:
                 problems.append(f"config key analysis.tables[{k}]: unknown method label {lab!r}; allowed: {sorted(labels)}")
     norm = analysis.get("normalization", "minmax")
@@ -356,7 +357,7 @@ def table_spec(wildcards) -> dict:
         "paper_rows": SUITE["analysis"].get("paper_rows", {}), "routing_violin": spec.get("routing_violin"),
         "title": spec.get("title", f"{SUITE_NAME}: {spec['name']}"), "choices": table_choices(rows), "suite": SUITE_NAME,
         "bootstrap": analysis.get("bootstrap", {}), "normalization": analysis.get("normalization", "minmax"),
-        "aso_bootstrap": analysis.get("aso", {}).get("bootstrap", 1000), "palette": palette_order(),
+        "aso_bootstrap": analysis.get("aso", {}).get("bootstrap", 1000), "palette": palette_order(), "pairs": spec.get("pairs", {}),
     }
 
 
@@ -408,7 +409,8 @@ PLOT_KINDS = ["seed_scores", "pareto", "cost", "training_curves", "aggregate", "
 
 
 def plot_kinds(table: str) -> list:
-    return PLOT_KINDS + (["routing_violin"] if TABLES[table].get("routing_violin") else [])
+    return (PLOT_KINDS + (["routing_violin"] if TABLES[table].get("routing_violin") else [])
+            + (["paired_gains"] if TABLES[table].get("pairs") else []))
 
 
 def final_outputs(wildcards=None) -> list:
@@ -420,4 +422,6 @@ def final_outputs(wildcards=None) -> list:
         out += [f"{OUT}/tables/{name}.{ext}" for ext in ("md", "tex", "csv", "html")]
         out += [f"{OUT}/tables/{name}_{kind}.{ext}" for kind in ("paired", "aggregate") for ext in ("md", "csv")]
         out += [f"{OUT}/plots/{name}/{kind}.{ext}" for kind in plot_kinds(name) for ext in ("png", "svg")]
+        if TABLES[name].get("pairs"):
+            out += [f"{OUT}/tables/{name}_vs_adamix.{ext}" for ext in ("md", "csv", "tex", "html")]
     return out
