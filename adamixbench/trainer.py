@@ -127,7 +127,15 @@ def train_and_evaluate(cfg: RunConfig) -> dict:
         raise ValueError(f"--selection {selection} needs a selection split, which {task.family} task {cfg.task} "
                          f"does not have; use --selection last")
     set_seed(cfg.seed)  # same initial weights for a seed whatever the data loading consumed
-    prepared = prepare_model(cfg.method, task.load_model(backbone), task.task_type, cfg.method_params)
+    model = task.load_model(backbone)
+    try:
+        prepared = prepare_model(cfg.method, model, task.task_type, cfg.method_params)
+    except ValueError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a plug-in's prepare() failed: its bug, named, before any training
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        raise ValueError(f"method {cfg.method!r}: prepare() raised {type(error).__name__}: {error} "
+                         f"(at {where.filename}:{where.lineno}); fix the method") from None
     model = prepared.model.to(device)
     _set_inference(model, cfg.inference)
     counts = prepared.param_counts()
@@ -155,6 +163,7 @@ def train_and_evaluate(cfg: RunConfig) -> dict:
             total_steps = min(total_steps, cfg.max_steps)
         warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(cfg.warmup_ratio * total_steps)
         scheduler = get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
+        record["schedule"] = {"total_steps": total_steps, "warmup_steps": warmup}  # what the LR schedule used
         scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
         best_score, best_state = -math.inf, None
         progress = tqdm(total=total_steps, desc=f"{cfg.task}/{cfg.method}/seed{cfg.seed}", mininterval=5)

@@ -32,6 +32,8 @@ elif kind == "routing_violin":
         v = dict(zip(g["variant"], g["value"]))
         ranges[task] = (v["random routing min"], v["random routing max"], v["merged"])
     fig = plots.routing_violin(runs, layout, spec["routing_violin"], paper_ranges=ranges)
+elif kind == "paired_gains":
+    fig = plots.paired_gains(runs, layout, spec["pairs"], f"{spec['title']}: X vs AdaMix(X)")
 elif kind in ("aggregate", "prob_improvement"):
     res = pd.read_csv(sm.input.aggregate)
     draw = plots.aggregate_intervals if kind == "aggregate" else plots.probability_of_improvement
