@@ -11,7 +11,8 @@ spec = sm.params.spec
 runs = agg.read_runs(sm.input.runs)
 summary = pd.read_csv(sm.input.summary)
 layout = agg.resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
-paper = agg.paper_lookup(agg.load_paper(sm.input.paper), spec["paper_table"], spec["paper_rows"]) if spec.get("paper_table") else {}
+paper = (agg.paper_lookup(agg.load_paper(sm.input.paper), spec["paper_table"], spec["paper_rows"])
+         if spec.get("paper_table") else {})
 display, long = agg.build_table(runs, summary, layout, spec["rows"], paper)
 caption = (f"{spec['title']}. {layout.caption} Cells: mean ± std (ddof=1) over seeds"
            + ("; [paper value, Δ = ours - paper]" if paper else "")
