@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS ?= 1
 
-.PHONY: setup run test lint clean
+.PHONY: setup run test mutants cluster-test lint clean recipes smoke
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile scripts/setup_assets.sh
@@ -28,8 +28,29 @@ run: setup
 test: setup
 	$(BIN)/pytest -n 2 -q tests
 
+# Inject each bug of scripts/mutants.toml in turn and check the tests catch it (docs/TESTING.md).
+mutants: setup
+	$(BIN)/python scripts/mutants.py
+
+# The Slurm path for real: installs Slurm + munge + MariaDB from Debian's packages (root), starts a
+# single-node cluster on localhost with all state in a temporary folder, runs a tiny suite through
+# profiles/slurm (with a requeued, a cancelled and a bad-input run), tears the cluster down. ~15 min on 2 cores.
+cluster-test: setup
+	bash scripts/install_slurm.sh
+	ADAMIX_CLUSTER_TEST=1 $(BIN)/pytest -q -p no:cacheprovider -m cluster tests/cluster
+
 lint: setup
 	$(BIN)/snakemake --lint
+
+# docs/recipes/<suite>.md from config/suites/<suite>.yaml (checked by tests/pipeline/test_recipe_cards.py)
+PAPER_SUITES := glue_roberta_large glue_bert_base nlg_gpt2_medium fewshot ablations
+recipes: setup
+	for s in $(PAPER_SUITES); do $(BIN)/snakemake --cores 1 --config suite=$$s -f docs/recipes/$$s.md || exit 1; done
+
+# Every paper suite's whole DAG on tiny random stand-ins, a couple of steps per run, offline on CPU
+# (results/<suite>-smoke/). Slow: all five suites, ~250 runs.
+smoke: setup
+	for s in $(PAPER_SUITES); do $(BIN)/snakemake --cores all --config suite=$$s smoke=true || exit 1; done
 
 clean:
 	rm -rf $(VENV) .snakemake

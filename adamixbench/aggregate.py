@@ -137,7 +137,16 @@ def resolve_layout(name: str, runs: Optional[pd.DataFrame] = None, tasks: Option
         raise ValueError(f"unknown table layout {name!r}; layouts: {sorted(LAYOUTS) + ['primary']}")
     lay = LAYOUTS[name]
     cols = tuple(c for c in lay.columns if not tasks or c.task in tasks)
-    return Layout(lay.name, cols, lay.average if average is None else average, lay.caption)
+    return Layout(lay.name, cols, lay.average if average is None else average, _restricted_caption(lay, cols))
+
+
+def _restricted_caption(lay: Layout, cols: tuple[Column, ...]) -> str:
+    """A layout's caption, or, for a subset of its tasks, one that says what the columns and Avg are."""
+    if len(cols) == len(lay.columns):
+        return lay.caption
+    shown = ", ".join(f"{c.header} ({_METRIC_HEADERS.get(c.metric, c.metric)})" for c in cols)
+    return (f"Columns of the {lay.name} layout, {len(cols)} of its {len(lay.columns)} tasks: {shown}"
+            + (f"; Avg over these {len(cols)} only, so the paper's Avg is not comparable and not shown." if lay.average else "."))
 
 
 # --------------------------------------------------------------------------------------------------

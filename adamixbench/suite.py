@@ -4,7 +4,8 @@ Pure Python (no torch): the Snakemake workflow expands a suite here while it bui
 is the flat {option: value} object of adamixbench/spec.py with every option of the run's family filled in
 (identity: suite, experiment, label, task, method, method_params, seed, model; then the training options).
 
-Precedence of training options: `defaults` < experiment `train` < method `train` < matching `overrides`.
+Precedence of training options: `defaults` < experiment `train` < method `train` < matching `overrides`
+(an override's `params` are merged over the row's method parameters for the runs it matches).
 Options limited to other task families (e.g. NLG beam search on a GLUE experiment) are dropped when they
 come from the shared `defaults` or a method's `train`, so one suite can hold GLUE and NLG experiments.
 """
@@ -55,9 +56,11 @@ def expand(cfg: Mapping) -> dict[RunKey, dict]:
                 mdef = cfg["methods"][label]
                 train = {**_family_filter(cfg.get("defaults", {}), family), **exp.get("train", {}),
                          **_family_filter(mdef.get("train", {}), family)}
+                params = dict(mdef.get("params", {}))
                 for ov in exp.get("overrides", []):
                     if task in ov.get("tasks", [task]) and label in ov.get("methods", [label]):
-                        train.update(ov["train"])
+                        train.update(ov.get("train", {}))
+                        params.update(ov.get("params", {}))  # per-task method parameters (e.g. DART dropout)
                 for seed in seeds:
                     key = (task, label, int(seed))
                     if key in runs:
@@ -65,7 +68,7 @@ def expand(cfg: Mapping) -> dict[RunKey, dict]:
                             f"run {task}/{label}/seed{seed} is defined by experiments '{runs[key]['experiment']}' "
                             f"and '{exp['name']}'; give one of them other seeds or a distinct method label")
                     values = {"suite": cfg["suite"], "experiment": exp["name"], "label": label, "task": task,
-                              "method": mdef["method"], "method_params": dict(mdef.get("params", {})),
+                              "method": mdef["method"], "method_params": params,
                               "seed": int(seed), "model": exp["model"], **train}
                     if mdef.get("inference") is not None:
                         values["inference"] = mdef["inference"]

@@ -131,6 +131,10 @@ def validate_suite(cfg: dict) -> None:
                 if m not in exp["methods"]:
                     problems.append(f"config key experiments[{i}].overrides[{j}].methods: {m!r} is not a method of "
                                     f"this experiment; allowed: {exp['methods']}")
+    used_models = {e["model"] for e in cfg["experiments"]}
+    for name in cfg.get("models", {}):
+        if name not in used_models:
+            problems.append(f"config key models: {name!r} is not the model of any experiment; allowed: {sorted(used_models)}")
     analysis = cfg.get("analysis", {})
     for lab in list(analysis.get("paper_rows", {})) + analysis.get("references", []):
         if lab not in labels:
@@ -191,9 +195,18 @@ def load_suite(config: dict) -> dict:
             raise ConfigError(f"config key suite: unknown suite {name!r}; allowed: {known} "
                               f"(or --configfile <your suite file>)")
         cfg = deep_merge(read_yaml(path), {k: v for k, v in cfg.items() if k != "suite"})
+    if isinstance(cfg.get("smoke"), str):  # `--config smoke=true` arrives as a string
+        cfg["smoke"] = {"true": True, "false": False}.get(cfg["smoke"].lower(), cfg["smoke"])
     validate_suite(cfg)
     cfg.setdefault("output_root", "results")
     cfg.setdefault("analysis", {})
+    models = cfg.pop("models", {})
+    for exp in cfg["experiments"]:
+        exp["model"] = models.get(exp["model"], exp["model"])
+    if cfg.pop("smoke", False):
+        from adamixbench.smoke import apply_smoke
+
+        cfg = apply_smoke(cfg)
     return cfg
 
 
@@ -269,6 +282,22 @@ def _run_of(wildcards) -> dict:
     return RUNS[key]
 
 
+def engine_data_args(run: dict) -> list:
+    """`--data-dir` / `--glue-data-dir` of one run from the suite's `data_dirs` (machine paths: engine flags,
+    not part of the run spec that identifies the run)."""
+    dirs = SUITE.get("data_dirs", {})
+    family = family_of(run["task"], run["fewshot_k"])
+    data = dirs.get(run["task"] if family == "nlg" else family)
+    args = ["--data-dir", data] if data else []
+    if family == "fewshot" and dirs.get("glue"):
+        args += ["--glue-data-dir", dirs["glue"]]
+    return args
+
+
+def train_engine_args(wildcards) -> list:
+    return engine_data_args(_run_of(wildcards))
+
+
 def train_spec(wildcards) -> dict:
     """The run spec the train rule hands to the engine (written to <run dir>/spec.json)."""
     return _run_of(wildcards)
@@ -329,7 +358,7 @@ def resolved_table(name: str) -> dict:
         "name": spec["name"], "layout": spec["layout"], "tasks": spec.get("tasks"), "average": spec.get("average"),
         "rows": rows, "references": [r for r in refs if r in rows], "paper_table": spec.get("paper_table"),
         "paper_rows": SUITE["analysis"].get("paper_rows", {}), "routing_violin": spec.get("routing_violin"),
-        "title": spec.get("title", f"{SUITE_NAME}: {spec['name']}"), "suite": SUITE_NAME,
+        "title": spec.get("title", f"{SUITE_NAME}: {spec['name']}"), "choices": table_choices(rows), "suite": SUITE_NAME,
         "bootstrap": analysis.get("bootstrap", {}), "normalization": analysis.get("normalization", "minmax"),
         "aso_bootstrap": analysis.get("aso", {}).get("bootstrap", 1000), "palette": palette_order(),
     }
@@ -347,6 +376,35 @@ def palette_order() -> list:
 def all_table_specs(wildcards=None) -> dict:
     """{table name: table_spec} for the claims rule (which resolves every table's layout)."""
     return {name: resolved_table(name) for name in TABLES}
+
+
+ADAMIX_CHOICES = ("unselected_experts", "consistency_kind")  # AdaMix parameters that change the numbers
+
+
+def table_choices(rows: list) -> str:
+    """The choices that change a table's numbers, for its caption: seeds per cell, selection protocol,
+    weight-decay scope, the AdaMix choices of ADAMIX_CHOICES, the suite's `analysis.notes` (e.g. the split
+    scored) and the recipe source of every row (method `source` in the suite file)."""
+    labels = list(dict.fromkeys(r.split(" @")[0] for r in rows))
+    runs = [r for r in RUNS.values() if r["label"] in labels]
+    def values(get):
+        return "/".join(sorted({str(get(r)) for r in runs})) or "-"
+    parts = [f"Seeds per cell: {len({r['seed'] for r in runs})}",
+             f"selection: {values(lambda r: r['selection'] or 'engine default')}",
+             f"weight decay scope: {values(lambda r: r['weight_decay_scope'])}"]
+    adamix = [r for r in runs if is_adamix(r["method"])]
+    for key in ADAMIX_CHOICES if adamix else ():
+        found = "/".join(sorted({str(r["method_params"].get(key, "method default")) for r in adamix}))
+        parts.append(f"AdaMix {key}: {found}")
+    if any(r["task"] == "stsb" and r["method_params"].get("consistency_kind", "sym_kl") == "sym_kl" for r in adamix):
+        parts.append("on STS-B the sym_kl consistency term is identically 0 (one regression logit)")
+    text = "; ".join(parts) + "."
+    if SUITE["analysis"].get("notes"):
+        text += " " + SUITE["analysis"]["notes"].strip()
+    sources = [f"{lab}: {SUITE['methods'][lab]['source']}" for lab in labels if SUITE["methods"][lab].get("source")]
+    if sources:
+        text += " Row recipes: " + "; ".join(sources) + "."
+    return text
 
 
 PLOT_KINDS = ["seed_scores", "pareto", "cost", "training_curves", "aggregate", "prob_improvement",

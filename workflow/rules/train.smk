@@ -20,6 +20,7 @@ rule train:
         f"{BENCH_DIR}/train/{{task}}/{{label}}/seed{{seed}}.tsv"
     params:
         spec=train_spec,
+        engine_args=train_engine_args,
     threads: 1
     resources:
         # Local GPUs: `--resources gpu=<n>` plus `--set-resources train:gpu=1` (profiles/gpu);

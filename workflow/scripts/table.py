@@ -13,8 +13,10 @@ summary = pd.read_csv(sm.input.summary)
 layout = agg.resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
 paper = (agg.paper_lookup(agg.load_paper(sm.input.paper), spec["paper_table"], spec["paper_rows"])
          if spec.get("paper_table") else {})
+if len(layout.columns) < len(agg.LAYOUTS.get(spec["layout"], layout).columns):  # a subset of the paper's tasks:
+    paper = {key: value for key, value in paper.items() if key[1] != "avg"}    # its Avg is not comparable
 display, long = agg.build_table(runs, summary, layout, spec["rows"], paper)
-caption = (f"{spec['title']}. {layout.caption} Cells: mean ± std (ddof=1) over seeds"
+caption = (f"{spec['title']}. {spec.get('choices', '')} {layout.caption} Cells: mean ± std (ddof=1) over seeds"
            + ("; [paper value, Δ = ours - paper]" if paper else "")
            + ". #Param = inference parameters after merging, head excluded. Median and 95% bootstrap CI: "
              f"{Path(sm.output.csv).name}.")

@@ -97,7 +97,8 @@ def exit_message(rc: int) -> str:
 run_dir.mkdir(parents=True, exist_ok=True)
 spec_file = run_dir / "spec.json"
 write_spec(spec_file, dict(sm.params.spec))
-argv = [sys.executable, "-m", "adamixbench", "train", "--spec", str(spec_file), "--out", str(run_dir)]
+argv = [sys.executable, "-m", "adamixbench", "train", "--spec", str(spec_file), "--out", str(run_dir),
+        *sm.params.engine_args]  # data folders (suite `data_dirs`)
 name = f"{sm.wildcards.task}/{sm.wildcards.label}/seed{sm.wildcards.seed}"
 t0 = time.time()
 with gpu_slot(int(sm.resources.get("gpu", 0))), open(log, "w") as fh:

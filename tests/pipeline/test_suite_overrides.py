@@ -1,0 +1,65 @@
+"""Suite-level overrides a cluster user needs (model map, data directories, output root), merged into the
+suite rather than replacing its blocks, and the smoke transformation of every paper suite."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from adamixbench.smoke import SMOKE_TRAIN, SUFFIX, apply_smoke
+from adamixbench.standins import PREFIX
+
+from .helpers import REPO, snakemake
+
+PAPER_SUITES = ["glue_roberta_large", "glue_bert_base", "nlg_gpt2_medium", "fewshot", "ablations"]
+
+
+def _suite(name: str) -> dict:
+    return yaml.safe_load((REPO / "config" / "suites" / f"{name}.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", PAPER_SUITES)
+def test_smoke_keeps_the_matrix_and_shrinks_everything_else(name):
+    suite = _suite(name)
+    before = copy.deepcopy(suite)
+    smoke = apply_smoke(suite)
+    assert suite == before  # not modified in place
+    assert smoke["suite"] == name + SUFFIX and smoke["seeds"] == suite["seeds"][:1]
+    assert smoke["methods"] == suite["methods"]
+    for exp, orig in zip(smoke["experiments"], suite["experiments"]):
+        assert (exp["tasks"], exp["methods"]) == (orig["tasks"], orig["methods"])
+        assert exp["model"] == PREFIX + orig["model"]
+        last = exp["overrides"][-1]
+        assert set(last) == {"train"} and SMOKE_TRAIN.items() <= last["train"].items()  # wins over every option
+        assert exp["overrides"][:-1] == orig.get("overrides", [])
+    assert smoke["data_dirs"]["glue"].endswith("glue-32")  # GLUE runs + few-shot MNLI / QQP evaluation
+    assert all(t["title"].startswith("SMOKE") for t in smoke["analysis"]["tables"])
+
+
+def _card(tmp_path, *config) -> str:
+    r = snakemake(["--cores", "1", "--config", "suite=nlg_gpt2_medium", *config, "-f",
+                   "docs/recipes/nlg_gpt2_medium.md"], tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return (tmp_path / "docs" / "recipes" / "nlg_gpt2_medium.md").read_text()
+
+
+def test_model_map_and_merged_defaults(tmp_path):
+    card = _card(tmp_path, "models={gpt2-medium: /scratch/hf/gpt2-medium}", "defaults={selection: heldout}")
+    assert "Model `/scratch/hf/gpt2-medium`" in card and "Model `gpt2-medium`" not in card
+    assert "| `selection` | heldout |" in card
+    assert "| `batch_size` | 8 |" in card and "| `num_beams` | 10 |" in card  # the rest of `defaults` is kept
+
+
+def test_model_map_with_an_unknown_model_fails_before_any_job(tmp_path):
+    r = snakemake(["-n", "--config", "suite=nlg_gpt2_medium", "models={roberta-large: /x}"], tmp_path)
+    assert r.returncode != 0
+    assert "config key models: 'roberta-large' is not the model of any experiment" in r.stderr + r.stdout
+
+
+def test_data_dirs_reach_the_engine_flags(tmp_path):
+    r = snakemake(["-n", "--config", "suite=fewshot", "data_dirs={glue: /scratch/glue}"], tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = snakemake(["-n", "--config", "suite=fewshot", "data_dirs={gleu: /scratch/glue}"], tmp_path)
+    assert r.returncode != 0 and "data_dirs" in r.stderr + r.stdout and "gleu" in r.stderr + r.stdout
