@@ -639,7 +639,8 @@ def normalized_scores(runs: pd.DataFrame, layout: Layout, rows: Sequence[str], n
     for task, metric in cols:
         v = ok[(ok["task"] == task) & (ok["metric"] == metric)]
         if normalization == "minmax":
-            scale[(task, metric)] = (float(v["value"].min()), float(v["value"].max())) if len(v) else (math.nan, math.nan)
+            scale[(task, metric)] = ((float(v["value"].min()), float(v["value"].max())) if len(v)
+                                     else (math.nan, math.nan))
         else:
             scale[(task, metric)] = float(v[v["row_label"] == base]["value"].mean()) if len(v) else math.nan
 

@@ -396,10 +396,14 @@ TABLES = {t["name"]: t for t in table_specs()}
 
 
 def table_spec(wildcards) -> dict:
-    """Everything the table/plot scripts need for one table (JSON-serialisable)."""
+    """Everything the table/compare/plot scripts need for the table {table} (JSON-serialisable)."""
+    return resolved_table(wildcards.table)
+
+
+def resolved_table(name: str) -> dict:
     from adamixbench.aggregate import LAYOUTS
 
-    spec = dict(TABLES[wildcards.table])
+    spec = dict(TABLES[name])
     tasks = spec.get("tasks") or ([c.task for c in LAYOUTS[spec["layout"]].columns]
                                   if spec["layout"] in LAYOUTS else None)
     labels_in = [lab for lab in SUITE["methods"]
@@ -437,7 +441,7 @@ def palette_order() -> list:
 
 def all_table_specs(wildcards=None) -> dict:
     """{table name: table_spec} for the claims rule (which resolves every table's layout)."""
-    return {name: table_spec(type("W", (), {"table": name})) for name in TABLES}
+    return {name: resolved_table(name) for name in TABLES}
 
 
 ADAMIX_CHOICES = ("unselected_experts", "consistency_kind")  # AdaMix parameters that change the numbers
