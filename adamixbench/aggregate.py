@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from adamixbench import stats
+from adamixbench.suite import is_adamix
 
 __all__ = [
     "Column", "Layout", "LAYOUTS", "record_identity", "load_record", "load_records", "runs_frame",
@@ -89,6 +90,9 @@ TASK_NAMES = {"mnli": "MNLI", "qnli": "QNLI", "sst2": "SST-2", "qqp": "QQP", "mr
 _METRIC_HEADERS = {"accuracy": "Acc", "f1": "F1", "matthews_correlation": "MCC", "pearson": "Pearson",
                    "spearmanr": "Spearman", "bleu": "BLEU", "nist": "NIST", "meteor": "METEOR",
                    "rouge_l": "ROUGE-L", "cider": "CIDEr", "ter": "TER"}
+#: the score each GLUE task contributes to the "Avg" column of the AdaMix paper's Table 1 (RoBERTa-large:
+#: accuracy for MRPC/QQP) and Table 2 (BERT-base: F1 for MRPC/QQP). STS-B is Pearson in both, following the
+#: LoRA paper's convention that Table 1 copies (Table 2's STS-B metric is not stated in the paper).
 TABLE1_METRIC = {"mnli": "accuracy", "qnli": "accuracy", "sst2": "accuracy", "qqp": "accuracy", "mrpc": "accuracy",
                  "cola": "matthews_correlation", "rte": "accuracy", "stsb": "pearson"}
 TABLE2_METRIC = {**TABLE1_METRIC, "qqp": "f1", "mrpc": "f1"}
@@ -210,10 +214,6 @@ def read_runs(path: str | Path) -> pd.DataFrame:
     for col in ("metric", "inference", "failure_reason", "score_source"):
         runs[col] = runs[col].fillna("")
     return runs
-
-
-def is_adamix(method: str) -> bool:
-    return str(method).startswith("adamix")
 
 
 def _num(x) -> float:

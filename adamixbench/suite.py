@@ -37,6 +37,8 @@ def deep_merge(base: Mapping, override: Mapping) -> dict:
 
 
 def is_adamix(method: str) -> bool:
+    """Whether a registered method name is an AdaMix variant (the one rule: the name starts with "adamix"):
+    only those take inference modes, and the analysis groups and colours them together."""
     return str(method).startswith("adamix")
 
 

@@ -52,13 +52,8 @@ class TableFormat:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """What the engine needs to know about one GLUE task.
-
-    `table1_metric` / `table2_metric` name the score that enters the "Avg" column of the AdaMix paper's
-    Table 1 (RoBERTa-large: accuracy for MRPC/QQP) and Table 2 (BERT-base: F1 for MRPC/QQP). STS-B uses
-    Pearson in both, following the LoRA paper's convention that Table 1 copies (Table 2's STS-B metric
-    is not stated in the paper).
-    """
+    """What the engine needs to know about one GLUE task (which metric each paper table shows is a fact of
+    the analysis: adamixbench.aggregate.TABLE1_METRIC / TABLE2_METRIC)."""
 
     name: str
     glue_dir: str
@@ -67,8 +62,6 @@ class TaskSpec:
     metrics: tuple[str, ...]
     primary_metric: str
     dev_splits: tuple[str, ...]
-    table1_metric: str
-    table2_metric: str
     tsv: TableFormat
 
     @property
@@ -100,7 +93,6 @@ GLUE_TASKS: dict[str, TaskSpec] = {
         TaskSpec(
             name="cola", glue_dir="CoLA", text_fields=("sentence",), label_names=("unacceptable", "acceptable"),
             metrics=("matthews_correlation",), primary_metric="matthews_correlation", dev_splits=("validation",),
-            table1_metric="matthews_correlation", table2_metric="matthews_correlation",
             # CoLA's train/dev files have no header: source code, label, original annotation, sentence.
             tsv=TableFormat(text_columns=("sentence",), label_column="label", label_kind="index",
                             fieldnames=("source", "label", "author_label", "sentence")),
@@ -108,44 +100,41 @@ GLUE_TASKS: dict[str, TaskSpec] = {
         TaskSpec(
             name="sst2", glue_dir="SST-2", text_fields=("sentence",), label_names=("negative", "positive"),
             metrics=("accuracy",), primary_metric="accuracy", dev_splits=("validation",),
-            table1_metric="accuracy", table2_metric="accuracy",
             tsv=TableFormat(text_columns=("sentence",), label_column="label", label_kind="index"),
         ),
         TaskSpec(
             name="mrpc", glue_dir="MRPC", text_fields=("sentence1", "sentence2"),
             label_names=("not_equivalent", "equivalent"), metrics=("accuracy", "f1"), primary_metric="accuracy",
-            dev_splits=("validation",), table1_metric="accuracy", table2_metric="f1",
+            dev_splits=("validation",),
             tsv=_pair("#1 String", "#2 String", "Quality", "index"),
         ),
         TaskSpec(
             name="qqp", glue_dir="QQP", text_fields=("question1", "question2"),
             label_names=("not_duplicate", "duplicate"), metrics=("accuracy", "f1"), primary_metric="accuracy",
-            dev_splits=("validation",), table1_metric="accuracy", table2_metric="f1",
+            dev_splits=("validation",),
             tsv=_pair("question1", "question2", "is_duplicate", "index"),
         ),
         TaskSpec(
             name="stsb", glue_dir="STS-B", text_fields=("sentence1", "sentence2"), label_names=(),
             metrics=("pearson", "spearmanr"), primary_metric="pearson", dev_splits=("validation",),
-            table1_metric="pearson", table2_metric="pearson",
             tsv=_pair("sentence1", "sentence2", "score", "score"),
         ),
         TaskSpec(
             name="mnli", glue_dir="MNLI", text_fields=("premise", "hypothesis"),
             label_names=("entailment", "neutral", "contradiction"), metrics=("accuracy",), primary_metric="accuracy",
             dev_splits=("validation_matched", "validation_mismatched"),
-            table1_metric="accuracy", table2_metric="accuracy",
             tsv=_pair("sentence1", "sentence2", "gold_label", "name"),
         ),
         TaskSpec(
             name="qnli", glue_dir="QNLI", text_fields=("question", "sentence"),
             label_names=("entailment", "not_entailment"), metrics=("accuracy",), primary_metric="accuracy",
-            dev_splits=("validation",), table1_metric="accuracy", table2_metric="accuracy",
+            dev_splits=("validation",),
             tsv=_pair("question", "sentence", "label", "name"),
         ),
         TaskSpec(
             name="rte", glue_dir="RTE", text_fields=("sentence1", "sentence2"),
             label_names=("entailment", "not_entailment"), metrics=("accuracy",), primary_metric="accuracy",
-            dev_splits=("validation",), table1_metric="accuracy", table2_metric="accuracy",
+            dev_splits=("validation",),
             tsv=_pair("sentence1", "sentence2", "label", "name"),
         ),
     ]
