@@ -28,6 +28,7 @@ import numpy as np
 
 from adamixbench.tasks.glue import (GLUE_TASKS, SPLIT_FILES, TableFormat, get_task, load_glue,
                                     read_labeled_file)
+from adamixbench.tasks.paths import data_root
 
 LIST_SHOTS = (10, 20, 30)
 LIST_SPLITS = (1, 2, 3, 4, 5)
@@ -100,8 +101,8 @@ def get_fewshot_task(task: str) -> FewShotTask:
 
 
 def default_fewshot_dir() -> Path:
-    """The few-shot splits shipped with the repository (`data/fewshot`, see data/README.md)."""
-    return Path(__file__).resolve().parents[2] / "data" / "fewshot"
+    """The few-shot splits: `fewshot/` under :func:`adamixbench.tasks.paths.data_root` (the shipped ones by default)."""
+    return data_root() / "fewshot"
 
 
 def _read(spec: FewShotTask, path: Path, fmt: TableFormat, hint: str) -> datasets.Dataset:

@@ -19,6 +19,8 @@ from typing import Iterator, Sequence
 
 import datasets
 
+from adamixbench.tasks.paths import data_root
+
 HUB_DATASET = "nyu-mll/glue"
 
 #: split name (hub convention) -> file name in the GLUE distribution layout.
@@ -150,8 +152,8 @@ def get_task(task: str) -> TaskSpec:
 
 
 def default_data_dir() -> Path:
-    """The GLUE subset shipped with the repository (`data/glue`, see data/README.md)."""
-    return Path(__file__).resolve().parents[2] / "data" / "glue"
+    """The GLUE files: `glue/` under :func:`adamixbench.tasks.paths.data_root` (the shipped subset by default)."""
+    return data_root() / "glue"
 
 
 def hub_disabled() -> bool:

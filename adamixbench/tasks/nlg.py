@@ -48,11 +48,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
+
+from adamixbench.spec import NLG_TASKS as TASKS  # the NLG task names are a run-spec fact (one home)
+from adamixbench.tasks.paths import data_root
 
 __all__ = [
     "TASKS",
@@ -73,8 +75,6 @@ __all__ = [
     "load_nlg",
     "load_nlg_groups",
 ]
-
-TASKS = ("e2e", "webnlg", "dart")
 
 #: File names per task and split, in the microsoft/LoRA ``examples/NLG/data`` layout.
 FILES: dict[str, dict[str, str]] = {
@@ -140,11 +140,8 @@ class NLGGroup:
 # paths
 # --------------------------------------------------------------------------------------------------
 def default_data_dir(task: str) -> Path:
-    """``<repo>/data/<task dir>``: the shipped subsets (override with ``ADAMIXBENCH_DATA_DIR``)."""
-    task = _check_task(task)
-    root = os.environ.get("ADAMIXBENCH_DATA_DIR")
-    base = Path(root) if root else Path(__file__).resolve().parents[2] / "data"
-    return base / TASK_DIRS[task]
+    """The task's folder under :func:`adamixbench.tasks.paths.data_root` (the shipped subsets by default)."""
+    return data_root() / TASK_DIRS[_check_task(task)]
 
 
 def _check_task(task: str) -> str:
