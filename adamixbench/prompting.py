@@ -114,7 +114,6 @@ class PromptTask(NLUTask):
 def _encode(dataset: datasets.Dataset, tokenizer, task: str, max_len: int) -> datasets.Dataset:
     def encode(row):
         enc = dict(build_prompt_inputs(tokenizer, row, task, max_len))
-        enc.pop("mask_pos")  # the loss finds the mask from input_ids: no extra batch key
         enc["labels"] = enc.pop("label")
         enc["length"] = len(enc["input_ids"])
         return enc

@@ -235,23 +235,23 @@ class Prompt:
 
     template: str
     label_words: Mapping[int, str]
-    lmbff_template: str
     drop_last_char: tuple[str, ...] = ()
     lowercase_first: tuple[str, ...] = ()
 
 
-_NLI = dict(template="{sentence1}? {mask}, {sentence2}", lmbff_template="*cls**sent-_0*?*mask*,*+sentl_1**sep+*",
+# LM-BFF's own template string of each prompt is in the comment after it (provenance, for review).
+_NLI = dict(template="{sentence1}? {mask}, {sentence2}",  # *cls**sent-_0*?*mask*,*+sentl_1**sep+*
             drop_last_char=("sentence1",), lowercase_first=("sentence2",))
 
 #: LM-BFF's manual templates and label words (run_experiment.sh), keyed by this package's task names.
 PROMPTS: dict[str, Prompt] = {
-    "sst2": Prompt("{sentence1} It was {mask}.", {0: "terrible", 1: "great"}, "*cls**sent_0*_It_was*mask*.*sep+*"),
-    "mpqa": Prompt("{sentence1} It was {mask}.", {0: "terrible", 1: "great"}, "*cls**sent_0*_It_was*mask*.*sep+*"),
-    "subj": Prompt("{sentence1} This is {mask}.", {0: "subjective", 1: "objective"},
-                   "*cls**sent_0*_This_is*mask*.*sep+*"),
+    "sst2": Prompt("{sentence1} It was {mask}.", {0: "terrible", 1: "great"}),  # *cls**sent_0*_It_was*mask*.*sep+*
+    "mpqa": Prompt("{sentence1} It was {mask}.", {0: "terrible", 1: "great"}),  # *cls**sent_0*_It_was*mask*.*sep+*
+    "subj": Prompt("{sentence1} This is {mask}.",  # *cls**sent_0*_This_is*mask*.*sep+*
+                   {0: "subjective", 1: "objective"}),
     "rte": Prompt(label_words={0: "Yes", 1: "No"}, **_NLI),
     "mnli": Prompt(label_words={0: "Yes", 1: "Maybe", 2: "No"}, **_NLI),
-    "qqp": Prompt("{sentence1} {mask}, {sentence2}", {0: "No", 1: "Yes"}, "*cls**sent_0**mask*,*+sentl_1**sep+*",
+    "qqp": Prompt("{sentence1} {mask}, {sentence2}", {0: "No", 1: "Yes"},  # *cls**sent_0**mask*,*+sentl_1**sep+*
                   lowercase_first=("sentence2",)),
 }
 
@@ -285,9 +285,10 @@ def _prompt_fields(example: Mapping[str, Any], task: str, prompt: Prompt) -> dic
 def build_prompt_inputs(tokenizer, example: Mapping[str, Any], task: str, max_length: int | None = None) -> dict:
     """Tokenize one example inside its task's prompt.
 
-    Returns the tokenizer's encoding (`input_ids`, `attention_mask`, ...) plus `mask_pos` (index of the mask
-    token) and `label`. When `max_length` is given, words are cut from the end of the longest text field
-    until the prompt fits, so the mask token is never truncated away.
+    Returns the tokenizer's encoding (`input_ids`, `attention_mask`, ...) plus `label`; the encoding holds
+    exactly one mask token (checked here), which the prompt loss finds in `input_ids`. When `max_length` is
+    given, words are cut from the end of the longest text field until the prompt fits, so the mask token is
+    never truncated away.
     """
     _require_mask(tokenizer)
     prompt = get_prompt(task)
@@ -315,7 +316,7 @@ def build_prompt_inputs(tokenizer, example: Mapping[str, Any], task: str, max_le
     if len(positions) != 1:
         raise ValueError(f"expected exactly one mask token in the {task} prompt, found {len(positions)} "
                          f"(does the example text contain {tokenizer.mask_token!r}?)")
-    return {**enc, "mask_pos": positions[0], "label": example["label"]}
+    return {**enc, "label": example["label"]}
 
 
 def label_word_ids(tokenizer, task: str) -> list[int]:

@@ -131,10 +131,6 @@ class NLGGroup:
     category: str | None = None
     seen: bool | None = None
 
-    @property
-    def target(self) -> str:  # the first reference, for code that wants one
-        return self.references[0]
-
 
 # --------------------------------------------------------------------------------------------------
 # paths
@@ -436,16 +432,16 @@ def load_nlg_splits(cfg):
     train = load_nlg(cfg.task, "train", max_examples=cfg.max_train_samples, **source)
     try:
         report_split = "test"
-        report_groups = group_references(load_nlg(cfg.task, "test", max_examples=cfg.max_eval_samples, **source))
+        report_groups = load_nlg_groups(cfg.task, "test", max_examples=cfg.max_eval_samples, **source)
     except FileNotFoundError:  # offline WebNLG / DART ship only a dev file: report on its carved held-out part
         if cfg.selection == "heldout":
             raise ValueError(f"{cfg.task}: no test file offline, so the held-out part of the dev file is the report "
                              f"split and cannot also select the model; use --selection last") from None
         report_split = "validation"
-        report_groups = group_references(load_nlg(cfg.task, "validation", max_examples=cfg.max_eval_samples, **source))
+        report_groups = load_nlg_groups(cfg.task, "validation", max_examples=cfg.max_eval_samples, **source)
     held = None
     if cfg.selection == "heldout":
-        held = group_references(load_nlg(cfg.task, "validation", max_examples=cfg.max_eval_samples, **source))
+        held = load_nlg_groups(cfg.task, "validation", max_examples=cfg.max_eval_samples, **source)
     elif cfg.selection == "paper":
         raise ValueError("--selection paper (best epoch on the reported set) is not used for NLG upstream, which "
                          "decodes the last checkpoint; use --selection last or heldout")
