@@ -7,9 +7,8 @@ VENV   ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-export HF_HUB_OFFLINE ?= 1
-export HF_DATASETS_OFFLINE ?= 1
-export TRANSFORMERS_NO_ADVISORY_WARNINGS ?= 1
+# Offline by default: every Python entry point applies adamixbench/offline.py itself (engine CLI, Snakemake,
+# pytest), so no environment is exported here.
 
 .PHONY: setup run test mutants cluster-test lint clean recipes smoke
 setup: $(STAMP)

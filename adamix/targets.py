@@ -69,6 +69,23 @@ def default_patterns(model_type: str, adapter_type: str, placement: str) -> list
     return [targets.ffn_output]
 
 
+def lora_module_names(model_type: str) -> list[str] | None:
+    """The LoRA targets of an architecture as peft's `target_modules` names (the last component of each
+    module name: "query", "value", "c_attn", ...), None for an architecture without defaults.
+
+    This table is the one home of "which modules LoRA adapts per architecture": AdaMix-LoRA uses the
+    patterns, and the peft-based baselines (baselines/lora.py, baselines/peft_tuners.py) these names, so
+    AdaMix and the baselines it is compared with adapt the same modules. tests/baselines checks it against
+    peft's own mapping (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING) wherever peft has an entry.
+    """
+    targets = ARCHITECTURES.get(model_type)
+    if targets is None:
+        return None
+    names = [pattern.rsplit(r"\.", 1)[-1] for pattern in targets.lora]
+    assert all(re.fullmatch(r"\w+", n) for n in names), names  # each pattern ends in a plain module name
+    return names
+
+
 def _matches(pattern: str, name: str) -> bool:
     if name == pattern or name.endswith("." + pattern):
         return True

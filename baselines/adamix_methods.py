@@ -34,8 +34,9 @@ def _adamix_fields() -> list[str]:
 
 @dataclass(repr=False)
 class AdaMixPrepared(PreparedModel):
-    """AdaMix's training step is its fused two-pass consistency step; evaluation uses `inference`
-    (merged experts by default) through the model's eval mode; counts come from the library."""
+    """AdaMix's training step is its fused two-pass consistency step; evaluation (the base class's
+    `eval_model`) uses `inference` (merged experts by default) through the model's eval mode; counts come
+    from the library."""
 
     def training_loss(self, batch, task_loss_fn):
         # ConsistencyStepOutput: .loss (task + weight * consistency), .task_loss, .consistency, .logits
@@ -45,14 +46,9 @@ class AdaMixPrepared(PreparedModel):
         step = self.model.consistency_step(batch, task_loss_fn, mask=mask)
         return step.loss, step
 
-    def eval_model(self):
-        self.model.eval()
-        return self.model
-
     def param_counts(self) -> dict:
-        counts = self.model.count_parameters()
-        get = counts.get if isinstance(counts, dict) else lambda k: getattr(counts, k)
-        result = {k: int(get(k)) for k in ("trainable", "inference", "backbone", "head")}
+        counts = self.model.count_parameters()  # adamix.ParameterCounts, for either AdaMix model
+        result = {k: int(v) for k, v in dataclasses.asdict(counts).items()}
         if self.task_type == "masked_lm":
             # The library counts every weight outside the encoder that is not the output embedding as "head":
             # for an MLM head that is its pretrained transform (dense + LayerNorm), frozen (the library keeps

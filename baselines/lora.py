@@ -2,11 +2,11 @@
 
 Defaults are the LoRA paper's GLUE setting: r=8, alpha=16 on query and value (RoBERTa-large:
 24 x 2 x 8 x (1024+1024) = 786,432 = "0.8M"; BERT-base: 294,912 = "0.3M").
-Targets per architecture (target_modules=None):
-  BERT / RoBERTa / ELECTRA: "query", "value";  LLaMA / Mistral / Qwen2: "q_proj", "v_proj";
-  GPT-2: "c_attn" with fan_in_fan_out=True. peft cannot adapt only the q and v slices of GPT-2's fused
-  q|k|v Conv1D (the LoRA repo's MergedLinear can), so q, k and v all get the update; the parameter count
-  is identical by coincidence: r x (1024 + 3072) = 2 x r x (1024 + 1024) per layer on GPT-2 medium.
+Targets per architecture (target_modules=None) come from adamix.targets (the one table, shared with
+AdaMix-LoRA), e.g. BERT / RoBERTa / ELECTRA: "query", "value"; LLaMA / Mistral / Qwen2: "q_proj", "v_proj";
+GPT-2: "c_attn" with fan_in_fan_out=True. peft cannot adapt only the q and v slices of GPT-2's fused
+q|k|v Conv1D (the LoRA repo's MergedLinear can), so q, k and v all get the update; the parameter count
+is identical by coincidence: r x (1024 + 3072) = 2 x r x (1024 + 1024) per layer on GPT-2 medium.
 """
 
 from __future__ import annotations
@@ -15,29 +15,22 @@ from baselines._common import check_int, check_names, check_number, check_positi
 from baselines._peft import PEFT_TASK_TYPES, head_modules, wrap
 from baselines.registry import register_method
 
-LORA_TARGETS = {
-    "bert": ["query", "value"],
-    "roberta": ["query", "value"],
-    "xlm-roberta": ["query", "value"],
-    "electra": ["query", "value"],
-    "deberta-v2": ["query_proj", "value_proj"],
-    "distilbert": ["q_lin", "v_lin"],
-    "gpt2": ["c_attn"],
-    "llama": ["q_proj", "v_proj"],
-    "mistral": ["q_proj", "v_proj"],
-    "qwen2": ["q_proj", "v_proj"],
-}
 FAN_IN_FAN_OUT = {"gpt2"}  # Conv1D stores weights transposed
 
 
 def targets_for(model, method: str) -> list[str]:
+    """Default peft `target_modules` of `model`: the LoRA targets of adamix.targets (their one home, shared
+    with AdaMix-LoRA so both adapt the same modules; imported here lazily to keep `import baselines` cheap)."""
+    from adamix.targets import ARCHITECTURES, lora_module_names
+
     mtype = model_type(model)
-    if mtype not in LORA_TARGETS:
+    names = lora_module_names(mtype)
+    if names is None:
         raise ValueError(
             f"method '{method}': no default target modules for model_type {mtype!r}; "
-            f"pass params {{'target_modules': [...]}} (known defaults: {sorted(LORA_TARGETS)})"
+            f"pass params {{'target_modules': [...]}} (known defaults: {sorted(ARCHITECTURES)})"
         )
-    return list(LORA_TARGETS[mtype])
+    return names
 
 
 def _validate(params: dict, task_type: str) -> None:

@@ -1,7 +1,5 @@
 """Offline by default: nothing in the test suite may reach a model or dataset hub."""
 
-import os
+from adamixbench.offline import apply_offline_defaults
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+apply_offline_defaults()
