@@ -175,20 +175,24 @@ def _scatter_front(df: pd.DataFrame, xlabel: str, ylabel: str, title: str, lower
     return fig
 
 
+def _score_versus(summary: pd.DataFrame, layout: Layout, column: str, xlabel: str, title: str,
+                  colors: Optional[Mapping[str, tuple]]):
+    """Each method's mean score over the layout's columns against its mean `column`, with the Pareto front."""
+    df = _method_means(summary, layout, column)
+    lower = all(c.metric in LOWER_IS_BETTER for c in layout.columns)
+    return _scatter_front(df, xlabel, f"mean score over {len(layout.columns)} column(s)", title, lower, True, colors)
+
+
 def pareto(summary: pd.DataFrame, layout: Layout, title: str = "Score vs inference parameters",
            colors: Optional[Mapping[str, tuple]] = None):
-    df = _method_means(summary, layout, "params_inference")
-    lower = all(c.metric in LOWER_IS_BETTER for c in layout.columns)
-    return _scatter_front(df, "inference parameters (after merging, head excluded)",
-                          f"mean score over {len(layout.columns)} column(s)", title, lower, True, colors)
+    return _score_versus(summary, layout, "params_inference", "inference parameters (after merging, head excluded)",
+                         title, colors)
 
 
 def cost(summary: pd.DataFrame, layout: Layout, title: str = "Score vs training cost",
          colors: Optional[Mapping[str, tuple]] = None):
-    df = _method_means(summary, layout, "train_time_s")
-    lower = all(c.metric in LOWER_IS_BETTER for c in layout.columns)
-    return _scatter_front(df, "training time per run (s, mean over seeds and tasks)",
-                          f"mean score over {len(layout.columns)} column(s)", title, lower, True, colors)
+    return _score_versus(summary, layout, "train_time_s", "training time per run (s, mean over seeds and tasks)",
+                         title, colors)
 
 
 def routing_violin(runs: pd.DataFrame, layout: Layout, label: str,

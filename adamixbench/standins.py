@@ -29,6 +29,7 @@ train/dev, QNLI train). Pure Python (no torch), so the workflow can build it whi
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import shutil
@@ -126,6 +127,23 @@ def _model(arch: str, tokenizer):
     return LlamaForCausalLM(config)
 
 
+@contextlib.contextmanager
+def _publish(target: Path, done_file: str, prefix: str):
+    """Build a directory in a staging folder next to `target`, then rename it into place in one step, so
+    concurrent jobs never see a half-built `target`: when another job published it first (the rename
+    fails and `target/done_file` exists), its copy is kept; the staging folder is always removed."""
+    STANDIN_DIR.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=STANDIN_DIR, prefix=prefix))
+    try:
+        yield staging
+        staging.rename(target)
+    except OSError:
+        if not (target / done_file).is_file():  # not "another job finished first"
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def standin_backbone(name: str) -> Path:
     """The directory of stand-in `name` (``standin:<model>``), built on first use."""
     arch = architecture_of(name)
@@ -134,9 +152,7 @@ def standin_backbone(name: str) -> Path:
         return target
     import torch
 
-    STANDIN_DIR.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=STANDIN_DIR, prefix=f".{arch}-"))
-    try:
+    with _publish(target, "config.json", prefix=f".{arch}-") as staging:
         tokenizer = _tokenizer(arch, staging)
         torch.manual_seed(0)  # the same stand-in on every machine
         model = _model(arch, tokenizer)
@@ -145,12 +161,6 @@ def standin_backbone(name: str) -> Path:
         (staging / "STANDIN.md").write_text(
             f"Randomly initialised {arch} stand-in (adamixbench/standins.py) for smoke runs of `{name}`; "
             f"size {SIZE}. Its scores mean nothing.\n")
-        staging.rename(target)
-    except OSError:
-        if not (target / "config.json").is_file():  # not "another job finished first"
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
@@ -208,9 +218,7 @@ def standin_glue_dir(rows: int = ROWS_PER_SPLIT) -> Path:
     target = STANDIN_DIR / f"glue-{rows}"
     if (target / "COMPLETE").is_file():
         return target
-    STANDIN_DIR.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=STANDIN_DIR, prefix=".glue-"))
-    try:
+    with _publish(target, "COMPLETE", prefix=".glue-") as staging:
         listing = []
         for spec, split, shipped, rel in _glue_files():
             (staging / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -221,10 +229,4 @@ def standin_glue_dir(rows: int = ROWS_PER_SPLIT) -> Path:
             (staging / rel).write_text(text, encoding="utf-8")
             listing.append(f"{rel}: {origin}")
         (staging / "COMPLETE").write_text("\n".join(listing) + "\n")
-        staging.rename(target)
-    except OSError:
-        if not (target / "COMPLETE").is_file():  # not "another process finished first"
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
