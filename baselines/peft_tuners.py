@@ -10,7 +10,8 @@ Method params are the tuner's own peft config fields (e.g. dora: {"r": 16, "lora
 field of the peft config class is accepted. Default targets, by one rule: a tuner that adapts what LoRA
 adapts (the LoRA family, VeRA, LoHa, LoKr) takes W_q and W_v from adamix.targets through
 baselines.lora.targets_for (GPT-2: the fused c_attn with fan_in_fan_out), the table AdaMix-LoRA uses too;
-a tuner with no LoRA counterpart (IA3: keys, values, FFN output) takes peft's own per-architecture defaults. Defaults: LoRA / DoRA / rsLoRA r=8, alpha=16,
+a tuner with no LoRA counterpart (IA3: keys, values, FFN output) takes peft's own per-architecture defaults.
+Defaults: LoRA / DoRA / rsLoRA r=8, alpha=16,
 dropout 0.1 (the `lora` baseline); VeRA r=256 (peft's default; the VeRA paper's GLUE rank is 1024 on
 RoBERTa-large); LoHa / LoKr r=8, alpha=8 (LoHa has two rank-r factor pairs, so it costs what LoRA r=16
 costs).
