@@ -384,23 +384,29 @@ def table_choices(rows: list) -> str:
     labels = list(dict.fromkeys(r.split(" @")[0] for r in rows))
     runs = [r for r in RUNS.values() if r["label"] in labels]
     def values(get):
-        return "/".join(sorted({str(get(r)) for r in runs})) or "-"
+        return ", ".join(sorted({str(get(r)) for r in runs})) or "-"
     parts = [f"Seeds per cell: {len({r['seed'] for r in runs})}",
              f"selection: {values(lambda r: r['selection'] or 'engine default')}",
              f"weight decay scope: {values(lambda r: r['weight_decay_scope'])}"]
     adamix = [r for r in runs if is_adamix(r["method"])]
     for key in ADAMIX_CHOICES if adamix else ():
-        found = "/".join(sorted({str(r["method_params"].get(key, "method default")) for r in adamix}))
+        found = ", ".join(sorted({str(r["method_params"].get(key, "method default")) for r in adamix}))
         parts.append(f"AdaMix {key}: {found}")
     if any(r["task"] == "stsb" and r["method_params"].get("consistency_kind", "sym_kl") == "sym_kl" for r in adamix):
         parts.append("on STS-B the sym_kl consistency term is identically 0 (one regression logit)")
-    text = "; ".join(parts) + "."
-    if SUITE["analysis"].get("notes"):
-        text += " " + SUITE["analysis"]["notes"].strip()
-    sources = [f"{lab}: {SUITE['methods'][lab]['source']}" for lab in labels if SUITE["methods"][lab].get("source")]
-    if sources:
-        text += " Row recipes: " + "; ".join(sources) + "."
+    notes = SUITE["analysis"].get("notes", "").strip()
+    sources = "; ".join(f"{lab}: {SUITE['methods'][lab]['source']}" for lab in labels if SUITE["methods"][lab].get("source"))
+    text = f"{'; '.join(parts)}."
+    text = f"{text} {notes}" if notes else text
+    text = f"{text} Row recipes: {sources}." if sources else text
     return text
+
+
+def recipe_card_text(wildcards=None) -> str:
+    """The suite's recipe card (rule recipe_card, workflow/rules/recipes.smk)."""
+    from adamixbench.recipes import recipe_card
+
+    return recipe_card(SUITE, list(RUNS.values()))
 
 
 PLOT_KINDS = ["seed_scores", "pareto", "cost", "training_curves", "aggregate", "prob_improvement",
