@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS ?= 1
 
-.PHONY: setup run test lint clean recipes smoke
+.PHONY: setup run test mutants cluster-test lint clean recipes smoke
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile scripts/setup_assets.sh
@@ -27,6 +27,17 @@ run: setup
 
 test: setup
 	$(BIN)/pytest -n 2 -q tests
+
+# Inject each bug of scripts/mutants.toml in turn and check the tests catch it (docs/TESTING.md).
+mutants: setup
+	$(BIN)/python scripts/mutants.py
+
+# The Slurm path for real: installs Slurm + munge + MariaDB from Debian's packages (root), starts a
+# single-node cluster on localhost with all state in a temporary folder, runs a tiny suite through
+# profiles/slurm (with a requeued, a cancelled and a bad-input run), tears the cluster down. ~15 min on 2 cores.
+cluster-test: setup
+	bash scripts/install_slurm.sh
+	ADAMIX_CLUSTER_TEST=1 $(BIN)/pytest -q -p no:cacheprovider -m cluster tests/cluster
 
 lint: setup
 	$(BIN)/snakemake --lint

@@ -22,8 +22,10 @@ def consistency_loss(logits_a: torch.Tensor, logits_b: torch.Tensor, mask: torch
         raise ValueError(f"consistency_loss needs equal shapes, got {tuple(logits_a.shape)} and {tuple(logits_b.shape)}")
     if kind not in ("sym_kl", "mse"):
         raise ValueError(f"consistency_loss kind={kind!r} is invalid; allowed: ('sym_kl', 'mse')")
-    a = logits_a.float().reshape(-1, logits_a.shape[-1])
-    b = logits_b.float().reshape(-1, logits_b.shape[-1])
+    # Positions are selected BEFORE the fp32 cast: with bf16 / fp16 logits of a language model only the
+    # scored rows of the full-vocabulary logits are copied to fp32 (the softmaxes stay in fp32).
+    a = logits_a.reshape(-1, logits_a.shape[-1])
+    b = logits_b.reshape(-1, logits_b.shape[-1])
     if mask is not None:
         if mask.shape != logits_a.shape[:-1]:
             raise ValueError(f"consistency mask shape {tuple(mask.shape)} must equal logits.shape[:-1]={tuple(logits_a.shape[:-1])}")
@@ -31,6 +33,7 @@ def consistency_loss(logits_a: torch.Tensor, logits_b: torch.Tensor, mask: torch
         a, b = a[keep], b[keep]
         if a.shape[0] == 0:
             return logits_a.sum() * 0.0
+    a, b = a.float(), b.float()
     if kind == "mse":
         return 0.5 * (F.mse_loss(a, b.detach()) + F.mse_loss(b, a.detach()))
     log_a, log_b = F.log_softmax(a, dim=-1), F.log_softmax(b, dim=-1)

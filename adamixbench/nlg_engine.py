@@ -23,9 +23,6 @@ from .tasks.glue import hub_disabled
 
 IGNORE = -100
 
-
-
-
 @dataclass
 class NLGCollator:
     """Right-pads training rows (with labels); left-pads generation prompts (no labels)."""
@@ -72,9 +69,12 @@ class NLGTask:
         return NLGCollator(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
 
     def loss(self, logits: torch.Tensor, batch: dict) -> torch.Tensor:
-        shifted = logits[:, :-1].float()
-        targets = batch["labels"][:, 1:]
-        return F.cross_entropy(shifted.reshape(-1, shifted.shape[-1]), targets.reshape(-1), ignore_index=IGNORE,
+        # Position t predicts token t + 1: the labels move left instead of the logits, so the full-vocabulary
+        # logits are used as they are (a view), not copied as a shifted slice. Cross-entropy runs in fp32
+        # (autocast casts its input), on every position; the last one and the prompt / padding are ignored.
+        labels = batch["labels"]
+        targets = torch.cat([labels[:, 1:], labels.new_full((labels.shape[0], 1), IGNORE)], dim=1)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE,
                                label_smoothing=self.cfg.label_smoothing)
 
     def consistency_mask(self, batch: dict) -> torch.Tensor:
@@ -84,18 +84,24 @@ class NLGTask:
         return mask
 
     @torch.no_grad()
+    def generate(self, model, batch: dict) -> torch.Tensor:
+        """The new tokens of one left-padded batch of prompts, decoded with the run's settings."""
+        cfg, tok = self.cfg, self.tokenizer
+        beam = {"num_beams": cfg.num_beams, "length_penalty": cfg.length_penalty} if cfg.num_beams > 1 else {}
+        generated = model.generate(
+            **batch, **beam, no_repeat_ngram_size=cfg.no_repeat_ngram_size, max_new_tokens=cfg.max_new_tokens,
+            eos_token_id=tok.eos_token_id, pad_token_id=self.collator(tok).pad_id, do_sample=False)
+        return generated[:, batch["input_ids"].shape[1]:]
+
+    @torch.no_grad()
     def evaluate(self, model, loader, device, split: str) -> dict[str, float]:
         cfg, tok = self.cfg, self.tokenizer
-        pad_id = self.collator(tok).pad_id
+        model = decoding_model(model)
         hypotheses: dict[int, str] = {}
-        for batch in loader:
+        for batch in loader:  # prompts sorted by length (see _generation_rows): little left padding
             groups = batch.pop("group").tolist()
             batch = {k: v.to(device) for k, v in batch.items()}
-            beam = {"num_beams": cfg.num_beams, "length_penalty": cfg.length_penalty} if cfg.num_beams > 1 else {}
-            generated = model.generate(
-                **batch, **beam, no_repeat_ngram_size=cfg.no_repeat_ngram_size, max_new_tokens=cfg.max_new_tokens,
-                eos_token_id=tok.eos_token_id, pad_token_id=pad_id, do_sample=False)
-            texts = tok.batch_decode(generated[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+            texts = tok.batch_decode(self.generate(model, batch), skip_special_tokens=True)
             hypotheses.update({g: t.strip() for g, t in zip(groups, texts)})
         refs = self.references[split]
         hyps = [hypotheses[i] for i in range(len(refs))]
@@ -109,6 +115,17 @@ class NLGTask:
             write_webnlg_files(hyps, refs, out / f"{split}.hyp.txt", out / f"{split}.ref")
         self.notes.update(result.get("unavailable", {}))
         return numeric_scores(result)
+
+
+def decoding_model(model):
+    """The module that decodes: an AdaMix-LoRA model with merged inference is folded into its weights
+    (W + (alpha / r) * mean(B) @ mean(A), as loralib merges LoRA for evaluation upstream), which makes
+    every decoding step cost the plain backbone; any other model decodes as it is."""
+    config = getattr(model, "config", None)
+    if (hasattr(model, "merge") and getattr(config, "adapter_type", None) == "lora"
+            and getattr(config, "inference", None) == "merge"):
+        return model.merge(fold_lora=True)
+    return model
 
 
 def _prompt_ids(tokenizer, source: str) -> list[int]:
@@ -129,9 +146,12 @@ def _training_rows(examples, tokenizer, max_len: int) -> datasets.Dataset:
 
 
 def _generation_rows(groups, tokenizer, max_len: int) -> datasets.Dataset:
-    rows = [{"input_ids": _prompt_ids(tokenizer, g.source)[-max_len:], "group": i, "length": 0}
-            for i, g in enumerate(groups)]
-    return datasets.Dataset.from_list(rows)
+    rows = [{"input_ids": _prompt_ids(tokenizer, g.source)[-max_len:], "group": i} for i, g in enumerate(groups)]
+    for row in rows:
+        row["length"] = len(row["input_ids"])
+    # Decoded in order of prompt length: batches of similar prompts need little padding (hypotheses are
+    # keyed by group, so the order does not change any score).
+    return datasets.Dataset.from_list(sorted(rows, key=lambda row: row["length"]))
 
 
 def build_nlg_task(cfg, tokenizer) -> NLGTask:

@@ -91,11 +91,18 @@ class NLUSplits:
     report: dict[str, datasets.Dataset]
 
     def encoded(self, encode) -> tuple[datasets.Dataset, datasets.Dataset | None, dict[str, datasets.Dataset]]:
-        """(train, selection, report) through `encode`, each distinct dataset once (with `paper` selection
-        the selection split IS the first report split)."""
-        report = {split: encode(ds) for split, ds in self.report.items()}
+        """(train, selection, report) through `encode` (which adds a "length" column), each distinct dataset
+        once (with `paper` selection the selection split IS the first report split).
+
+        The evaluation splits come sorted by length (a stable sort): evaluation batches then hold
+        sentences of similar length and carry little padding. Every GLUE metric is a function of the
+        (prediction, label) pairs, not of their order, so no score depends on it.
+        """
+        def for_evaluation(ds):
+            return encode(ds).sort("length")
+        report = {split: for_evaluation(ds) for split, ds in self.report.items()}
         same = [split for split, ds in self.report.items() if ds is self.selection]
-        selection = report[same[0]] if same else (encode(self.selection) if self.selection is not None else None)
+        selection = report[same[0]] if same else (for_evaluation(self.selection) if self.selection is not None else None)
         return encode(self.train), selection, report
 
 

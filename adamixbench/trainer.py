@@ -91,6 +91,29 @@ def _restore(model, state: dict[str, torch.Tensor]) -> None:
                 p.copy_(state[n])
 
 
+def train_step(prepared, task, batch: dict, optimizer, scheduler, scaler, cfg: RunConfig,
+               device: torch.device) -> torch.Tensor:
+    """One optimiser step on one batch already on `device`; returns the loss (a tensor, not synced).
+
+    The loop's step, and the one benchmarks/throughput.py times. A non-finite loss still steps the
+    optimiser; the caller checks the returned loss and ends the run (fp16: GradScaler skips that step).
+    """
+    mask = task.consistency_mask(batch)
+    if mask is not None:
+        batch = {**batch, "consistency_mask": mask}
+    with autocast(cfg, device):
+        loss, _ = prepared.training_loss(batch, task.loss)
+    scaler.scale(loss).backward()  # fp16 needs loss scaling; a no-op scaler otherwise
+    scaler.unscale_(optimizer)
+    if cfg.max_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_(prepared.trainable_parameters(), cfg.max_grad_norm)
+    scaler.step(optimizer)
+    scaler.update()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.detach()
+
+
 def train_and_evaluate(cfg: RunConfig) -> dict:
     """Run one configuration; returns its run record. Bad input raises before training starts."""
     started = now()
@@ -132,6 +155,7 @@ def train_and_evaluate(cfg: RunConfig) -> dict:
             total_steps = min(total_steps, cfg.max_steps)
         warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(cfg.warmup_ratio * total_steps)
         scheduler = get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
+        record["schedule"] = {"total_steps": total_steps, "warmup_steps": warmup}  # what the LR schedule used
         scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
         best_score, best_state = -math.inf, None
         progress = tqdm(total=total_steps, desc=f"{cfg.task}/{cfg.method}/seed{cfg.seed}", mininterval=5)
@@ -145,22 +169,10 @@ def train_and_evaluate(cfg: RunConfig) -> dict:
                     break
                 batch = {k: v.to(device) for k, v in batch.items()}
                 real_tokens += int(batch["attention_mask"].sum()) if "attention_mask" in batch else batch["input_ids"].numel()
-                mask = task.consistency_mask(batch)
-                if mask is not None:
-                    batch["consistency_mask"] = mask
-                with autocast(cfg, device):
-                    loss, _ = prepared.training_loss(batch, task.loss)
+                loss = train_step(prepared, task, batch, optimizer, scheduler, scaler, cfg, device)
                 last_losses.append([step + 1, loss.item()])
                 if not math.isfinite(last_losses[-1][1]):
                     raise NonFiniteLoss(f"nan loss at step {step + 1} (epoch {epoch})")
-                scaler.scale(loss).backward()  # fp16 needs loss scaling; a no-op scaler otherwise
-                scaler.unscale_(optimizer)
-                if cfg.max_grad_norm > 0:
-                    torch.nn.utils.clip_grad_norm_(prepared.trainable_parameters(), cfg.max_grad_norm)
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
                 step += 1
                 running += last_losses[-1][1]
                 seen += 1

@@ -160,13 +160,19 @@ def test_unipelt_variants():
 
 
 def test_adamix_uses_consistency_step_and_eval_mode():
-    prepared = _prepare("adamix_adapter", "seq_cls")
+    assert _prepare("adamix_adapter", "seq_cls").describe()["params"]["consistency_weight"] == 1.0  # GLUE default
+    # a weight != 1, so that a weight applied twice (or not at all) changes the loss; experts initialised
+    # far apart (init_std 0.5), so that the two routed passes clearly disagree
+    prepared = prepare_model("adamix_adapter", U.tiny_bert(), "seq_cls",
+                             {"bottleneck": 8, "consistency_weight": 3.0, "init_std": 0.5})
     assert prepared.describe()["params"]["num_experts"] == 4
-    assert prepared.describe()["params"]["consistency_weight"] == 1.0
+    assert prepared.describe()["params"]["consistency_weight"] == 3.0
     batch = U.token_presence_batch(n=4)
     prepared.model.train()
     loss, step = prepared.training_loss(batch, U.cls_loss)
-    assert torch.allclose(loss, step.task_loss + 1.0 * step.consistency)
+    assert step.consistency > 1e-3
+    torch.testing.assert_close(loss, step.task_loss + 3.0 * step.consistency)
+    torch.testing.assert_close(step.task_loss, U.cls_loss(step.logits, batch))  # task loss of the returned pass
     assert step.logits.shape == (4, 2)
     model = prepared.eval_model()
     assert not model.training

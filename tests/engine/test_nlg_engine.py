@@ -20,8 +20,9 @@ TOKENIZER = Path(__file__).resolve().parents[2] / ".cache" / "gpt2-tokenizer"
 @pytest.fixture(scope="module")
 def tiny_gpt2_dir(tmp_path_factory):
     """A 2-layer random GPT-2 (fused Conv1D c_attn) with the real GPT-2 tokenizer (fetched by `make setup`)."""
-    if not (TOKENIZER / "vocab.json").is_file():
-        pytest.fail(f"{TOKENIZER} is missing: run `bash scripts/fetch_gpt2_tokenizer.sh` (part of `make setup`)")
+    if not (TOKENIZER / "vocab.json").is_file():  # git-ignored: absent in a fresh clone before `make setup`
+        pytest.skip(f"the GPT-2 tokenizer is not in {TOKENIZER.relative_to(TOKENIZER.parents[1])}: run "
+                    "`bash scripts/fetch_gpt2_tokenizer.sh` (part of `make setup`) to run the NLG engine tests")
     path = tmp_path_factory.mktemp("tiny-gpt2")
     tokenizer = AutoTokenizer.from_pretrained(TOKENIZER)
     torch.manual_seed(0)

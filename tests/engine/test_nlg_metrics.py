@@ -47,6 +47,19 @@ def test_bleu_closest_reference_tie_takes_the_shorter(no_java):
     assert M.score_webnlg([CAT], refs)["bleu"] == pytest.approx(100.0)
 
 
+def test_webnlg_bleu_is_unsmoothed(no_java):
+    # no 4-gram of the hypothesis is in the reference: multi-bleu-detok.perl gives exactly 0 (no smoothing)
+    assert M.score_webnlg(["the cat sat under the mat"], [[CAT]], meteor=False)["bleu"] == 0.0
+
+
+def test_webnlg_pads_missing_references_with_the_first(no_java):
+    # one 10-token reference, padded to 6 with itself (LoRA gpt2_decode.py): the brevity penalty of the
+    # 4-token hypothesis is exp(1 - 10/4); padding with empty references would make 0 the closest length
+    long_ref = "the cat sat on the mat in the sun today"
+    bleu = M.score_webnlg(["the cat sat on"], [[long_ref]], meteor=False)["bleu"]
+    assert bleu == pytest.approx(100 * math.exp(1 - 10 / 4))
+
+
 def test_e2e_bleu_is_case_insensitive_and_13a_tokenised(no_java):
     # 13a: the apostrophe is not split, a dash after a digit is; '.'/',' only when not inside a number
     assert mteval_tokenize("Hello, world.  It's £20-25, 3.5!") == ["Hello", ",", "world", ".", "It's",
@@ -64,6 +77,16 @@ def test_bleu_by_hand_with_a_varying_number_of_references(no_java):
     assert M.score_e2e(hyps, refs)["bleu"] == pytest.approx(expected)
     # no smoothing: a missing 4-gram match makes BLEU 0
     assert M.score_e2e(["a b x d"], [["a b c d"]])["bleu"] == 0.0
+
+
+def test_webnlg_and_dart_scoring_lower_cases_mixed_case_text():
+    # (the NLG engine scores DART with score_webnlg too: the same GenerationEval call in LoRA)
+    # LoRA's gpt2_decode.py --lower: casing never costs BLEU or TER; GenerationEval itself is case-sensitive
+    hyps = ["Alan Bean was born in Wheeler, Texas.", "The Acharya Institute Of Technology is in Bangalore"]
+    refs = [["alan bean was born in wheeler , texas ."],
+            ["the Acharya institute of technology is in BANGALORE", "Another reference"]]
+    scores = M.score_webnlg(hyps, refs, meteor=False)  # case-sensitive scoring of these texts: BLEU < 40, TER > 0.3
+    assert scores["bleu"] == pytest.approx(100.0) and scores["ter"] == pytest.approx(0.0)
 
 
 # ------------------------------------------------------------------------------------------- NIST

@@ -2,12 +2,14 @@
 
 import importlib.resources
 import json
+import math
 import os
 
 import pytest
 import torch
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
+from adamixbench import trainer
 from adamixbench.cli import RECORD_FILE, main
 from adamixbench.record import write_json_atomic
 
@@ -36,13 +38,91 @@ def run(tmp_path, model, *extra, method="adamix_adapter", task="sst2"):
     return code, record
 
 
+class EvaluationSpy:
+    """Wraps the task the trainer builds: records what every evaluation saw (the trainable weights and the
+    examples' input ids) and, when `scripted` is given, answers the per-epoch selection evaluations with
+    those scores instead of the real ones (so the best epoch is known in advance)."""
+
+    def __init__(self, scripted=None):
+        self.scripted = list(scripted) if scripted is not None else None
+        self.selection = []  # per epoch: (weights, rows)
+        self.report = []  # (split, weights, rows)
+        self.task = None
+
+    def install(self, monkeypatch):
+        build_task = trainer.build_task
+
+        def build(cfg, tokenizer):
+            task = build_task(cfg, tokenizer)
+            evaluate = task.evaluate
+
+            def spying_evaluate(model, loader, device, split=None):
+                weights = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+                rows = [tuple(ids) for ids in loader.dataset["input_ids"]]
+                if split == "selection":
+                    self.selection.append((weights, rows))
+                    if self.scripted is not None:
+                        return {task.primary_metric: self.scripted[len(self.selection) - 1]}
+                else:
+                    self.report.append((split, weights, rows))
+                return evaluate(model, loader, device, split)
+
+            task.evaluate = spying_evaluate
+            self.task = task
+            return task
+
+        monkeypatch.setattr(trainer, "build_task", build)
+        return self
+
+
+def same_weights(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[n], b[n]) for n in a)
+
+
+@pytest.mark.parametrize("scripted, best", [
+    ([50.0, 80.0, 60.0], 2),  # a clear peak in the middle
+    ([60.0, 80.0, 80.0], 2),  # a tie keeps the earlier epoch
+    ([-5.0, -2.0, -8.0], 2),  # a metric that stays negative (MCC) still selects its best epoch
+    ([30.0, math.nan, 20.0], 1),  # an undefined score is never the best
+])
+def test_paper_selection_reports_the_best_epochs_weights(tmp_path, tiny_model_dir, monkeypatch, scripted, best):
+    spy = EvaluationSpy(scripted).install(monkeypatch)
+    code, record = run(tmp_path, tiny_model_dir, "--epochs", "3", method="lora")
+    assert code == 0 and record["status"] == "ok", record.get("traceback")
+    assert record["selection"] == "paper" and record["best_epoch"] == best
+    logged = [h["eval"]["accuracy"] for h in record["history"]]  # the record stores NaN as null
+    assert [math.nan if v is None else v for v in logged] == pytest.approx(scripted, nan_ok=True)
+    assert len(spy.selection) == 3 and [split for split, _, _ in spy.report] == ["validation"]
+    epoch_weights = [weights for weights, _ in spy.selection]
+    assert not same_weights(epoch_weights[best - 1], epoch_weights[-1])  # training moved the weights on
+    reported_weights = spy.report[0][1]
+    assert same_weights(reported_weights, epoch_weights[best - 1])  # the reported scores come from the best epoch
+
+
+@pytest.mark.parametrize("extra, warmup", [(["--warmup-ratio", "0.25"], 3), (["--warmup-steps", "5"], 5)])
+def test_warmup_counts_steps_of_the_whole_run_and_is_recorded(tmp_path, tiny_model_dir, extra, warmup):
+    """64 examples, batch 16, 3 epochs: 12 steps. A ratio of 0.25 warms up for 3 steps (of all 12, not of
+    one epoch's 4); --warmup-steps overrides the ratio. Each epoch's logged LR follows the linear schedule."""
+    code, record = run(tmp_path, tiny_model_dir, "--epochs", "3", "--selection", "last", *extra, method="lora")
+    assert code == 0 and record["status"] == "ok", record.get("traceback")
+    assert record["schedule"] == {"total_steps": 12, "warmup_steps": warmup}
+    peak = record["resolved"]["learning_rate"]
+
+    def lr_after(step):
+        return peak * step / warmup if step < warmup else peak * (12 - step) / (12 - warmup)
+
+    assert [h["step"] for h in record["history"]] == [4, 8, 12]
+    assert [h["lr"] for h in record["history"]] == pytest.approx([lr_after(s) for s in (4, 8, 12)], rel=1e-6)
+
+
 def test_run_writes_a_complete_record(tmp_path, tiny_model_dir):
     code, record = run(tmp_path, tiny_model_dir, "--eval-inference-modes", "merge,random_sequence,fixed:0,ensemble")
     assert code == 0 and record["status"] == "ok", record.get("traceback")
     assert record["selection"] == "paper" and record["inference_mode"] == "merge"
     assert 0 <= record["scores"]["accuracy"] <= 100
-    assert record["best_epoch"] in (1, 2) and len(record["history"]) == 2
-    assert record["history"][record["best_epoch"] - 1]["eval"]["accuracy"] == record["scores"]["accuracy"]
+    selection_scores = [h["eval"]["accuracy"] for h in record["history"]]
+    assert len(selection_scores) == 2 and record["best_epoch"] == 1 + selection_scores.index(max(selection_scores))
+    assert record["scores"]["accuracy"] == max(selection_scores)  # paper: the dev set it selected on, restored weights
     assert set(record["scores_by_inference"]) == {"merge", "random_sequence", "fixed:0", "ensemble"}
     assert record["scores_by_inference"]["merge"] == record["scores"]
     params = record["params"]
@@ -59,23 +139,32 @@ def test_run_writes_a_complete_record(tmp_path, tiny_model_dir):
     os.umask(umask)
     files = list((tmp_path / "sst2-adamix_adapter").iterdir())
     assert files and all(f.stat().st_mode & 0o777 == 0o666 & ~umask for f in files)  # group-readable as umask allows
-    assert record["history"][0]["lr"] < 5e-4  # linear decay after warmup
+    # 8 steps, warmup_ratio 0.06 -> 0 warmup steps: linear decay from the first step
+    assert record["schedule"] == {"total_steps": 8, "warmup_steps": 0}
+    assert record["history"][0]["lr"] == pytest.approx(5e-4 * (8 - 4) / 8)
 
 
-def test_heldout_selection_never_uses_the_reported_dev_set(tmp_path, tiny_model_dir):
+def test_heldout_selection_never_uses_the_reported_dev_set(tmp_path, tiny_model_dir, monkeypatch):
+    spy = EvaluationSpy().install(monkeypatch)
     code, record = run(tmp_path, tiny_model_dir, "--selection", "heldout", "--heldout-fraction", "0.25", method="lora")
     assert code == 0 and record["status"] == "ok", record.get("traceback")
-    assert record["selection"] == "heldout"
-    assert all("eval" in h for h in record["history"])  # selection scores come from the held-out split ...
-    selected = record["history"][record["best_epoch"] - 1]["eval"]["accuracy"]
-    assert selected * 16 / 100 == pytest.approx(round(selected * 16 / 100))  # ... of 16 examples (25% of 64)
+    assert record["selection"] == "heldout" and all("eval" in h for h in record["history"])
+    train_rows = {tuple(ids) for ids in spy.task.train["input_ids"]}
+    (split, _, report_rows), = spy.report
+    assert split == "validation" and len(report_rows) == 32
+    assert len(spy.selection) == 2
+    for _, rows in spy.selection:  # every selection evaluation: 16 held-out TRAIN examples (25% of 64) ...
+        assert len(rows) == 16 and len(train_rows) == 48
+        assert not set(rows) & set(report_rows)  # ... none of them from the reported dev set ...
+        assert not set(rows) & train_rows  # ... and none of them trained on
 
 
 def test_last_selection_and_regression_task(tmp_path, tiny_model_dir):
     code, record = run(tmp_path, tiny_model_dir, "--selection", "last", "--method-params",
                        '{"consistency_kind": "mse"}', task="stsb")
-    assert code == 0 and record["status"] in ("ok", "failed")
-    assert record["best_epoch"] == 2 and set(record["scores"]) == {"pearson", "spearmanr"}
+    assert code == 0 and record["status"] == "ok", record.get("failure_reason")
+    assert record["best_epoch"] == 2 and not any("eval" in h for h in record["history"])  # nothing to select on
+    assert set(record["scores"]) == {"pearson", "spearmanr"} and all(math.isfinite(v) for v in record["scores"].values())
     assert record["method_params"]["consistency_kind"] == "mse"
 
 

@@ -129,8 +129,39 @@ def test_average_computed_as_the_paper(table, variant, avg):
     display, long = agg.build_table(runs, s, agg.resolve_layout(table), ["adamix_adapter"], paper)
     a = long[long["task"] == "avg"].iloc[0]
     assert round(a["mean"], 1) == avg and a["paper"] == avg
+    # unrounded: the mean of exactly this table's cells (Table 2: QQP/MRPC F1 -- 84.5125 -- not their
+    # accuracy, 84.5375, which prints as the same 84.5)
+    metric_of = agg.TABLE1_METRIC if table == "table1" else agg.TABLE2_METRIC
+    cells = [runs[(runs["task"] == t) & (runs["metric"] == m)]["value"].iloc[0] for t, m in metric_of.items()]
+    assert a["mean"] == pytest.approx(np.mean(cells), abs=1e-9)
     assert long[long["task"] != "avg"]["delta"].abs().max() < 1e-9
     assert display["Avg"].iloc[0].startswith(f"{avg:.1f} [paper {avg:.1f}, Δ")
+
+
+def _glue_runs(scores: dict[str, dict[str, float]]) -> pd.DataFrame:
+    recs = []
+    for task, task_scores in scores.items():
+        for seed in (0, 1):
+            r = make_record(task, "adamix_adapter", seed)
+            r["scores"] = dict(task_scores)
+            r.update({"_task": task, "_label": "adamix_adapter", "_seed": seed,
+                      "_path": f"x/runs/{task}/adamix_adapter/seed{seed}/metrics.json"})
+            recs.append(r)
+    return agg.runs_frame(recs)
+
+
+def test_table1_averages_accuracy_and_table2_f1_of_qqp_and_mrpc():
+    """Scores where QQP/MRPC accuracy and F1 are far apart: the two tables' averages differ by 1.5 points."""
+    runs = _glue_runs({"mnli": {"accuracy": 80.0}, "qnli": {"accuracy": 80.0}, "sst2": {"accuracy": 80.0},
+                       "qqp": {"accuracy": 80.0, "f1": 88.0}, "mrpc": {"accuracy": 80.0, "f1": 84.0},
+                       "cola": {"matthews_correlation": 60.0}, "rte": {"accuracy": 80.0},
+                       "stsb": {"pearson": 90.0, "spearmanr": 70.0}})
+    s = agg.summarize(runs, n_boot=50)
+    expected = {"table1": (80 * 6 + 60 + 90) / 8, "table2": (80 * 4 + 88 + 84 + 60 + 90) / 8}  # 78.75, 80.25
+    for table, avg in expected.items():
+        display, long = agg.build_table(runs, s, agg.resolve_layout(table), ["adamix_adapter"])
+        assert long[long["task"] == "avg"]["mean"].iloc[0] == pytest.approx(avg)
+        assert display["Avg"].iloc[0].startswith(f"{avg:.1f}")
 
 
 def test_paper_results_csv_is_consistent():
