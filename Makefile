@@ -34,7 +34,7 @@ mutants: setup
 
 # The Slurm path for real: installs Slurm + munge + MariaDB from Debian's packages (root), starts a
 # single-node cluster on localhost with all state in a temporary folder, runs a tiny suite through
-# profiles/slurm (with a requeued, a cancelled and a bad-input run), tears the cluster down. ~15 min on 2 cores.
+# profiles/slurm (with a requeued, a cancelled and a bad-input run), tears the cluster down. ~12-20 min on 2 cores.
 cluster-test: setup
 	bash scripts/install_slurm.sh
 	ADAMIX_CLUSTER_TEST=1 $(BIN)/pytest -q -p no:cacheprovider -m cluster tests/cluster

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional, Union
 
 from transformers.activations import ACT2FN
 
-ADAPTER_TYPES = ("adapter", "lora")
+ADAPTER_TYPES = ("adapter", "lora", "peft")
 SHARE_OPTIONS = ("up", "down", "none")
 PLACEMENTS = ("ffn", "houlsby")
 CONSISTENCY_KINDS = ("sym_kl", "mse")
@@ -26,7 +26,8 @@ def _fail(field_name: str, value, allowed) -> None:
 @dataclass
 class AdaMixConfig:
     # "adapter": a bottleneck adapter mixture (Down -> act -> Up, residual) after the chosen sublayer
-    # outputs; "lora": a mixture of low-rank updates on the attention projections.
+    # outputs; "lora": a mixture of low-rank updates on the attention projections; "peft": a mixture of
+    # the experts of any peft tuner given as `peft_config` (adamix/peft_mixture.py; needs peft).
     adapter_type: str = "adapter"
     # M experts per mixture module. Paper: 4 for GLUE, 8 for NLG.
     num_experts: int = 4
@@ -42,7 +43,10 @@ class AdaMixConfig:
     # (adamix/targets.py). For adapters these are the sublayer OUTPUT projections the adapter follows.
     target_modules: Optional[list[str]] = None
     # Which projection is a single module shared by all experts. Upstream: "up" (adapter Up / LoRA B).
-    share: str = "up"
+    # adapter_type="peft": "none", "up" / "down" (LoRA family: B / A), or a list of the tuner's parameter
+    # fragments (peft `adapter_layer_names`, e.g. ["lora_B"]). None = the upstream choice: "up" for
+    # "adapter" / "lora" and the LoRA family, "none" for other peft tuners (resolved on construction).
+    share: Union[str, list, None] = None
     # Adapter placement: "ffn" = upstream AdaMix (after the FFN output only);
     # "houlsby" = after the attention output projection too.
     placement: str = "ffn"
@@ -71,8 +75,14 @@ class AdaMixConfig:
     train_head: Optional[bool] = None
     # Fused GPT-2 `c_attn` (q|k|v in one Conv1D): which of its parts get LoRA. Upstream: q and v.
     fused_qkv_parts: list[str] = field(default_factory=lambda: ["q", "v"])
+    # adapter_type="peft" only: the underlying tuner, a peft PeftConfig (e.g. LoraConfig(r=8, use_dora=True))
+    # or its to_dict(); stored as a JSON-able dict. r, lora_alpha, bottleneck, target_modules, ... above
+    # are the built-in types' options: with "peft" the tuner's own settings live here.
+    peft_config: Optional[Any] = None
 
     def __post_init__(self) -> None:
+        if self.share is None and self.adapter_type != "peft":
+            self.share = "up"
         self.validate()
 
     def validate(self) -> None:
@@ -88,8 +98,15 @@ class AdaMixConfig:
             _fail("lora_dropout", self.lora_dropout, "a number in [0, 1)")
         if not isinstance(self.init_std, (int, float)) or self.init_std <= 0:
             _fail("init_std", self.init_std, "a number > 0")
-        if self.share not in SHARE_OPTIONS:
-            _fail("share", self.share, SHARE_OPTIONS)
+        if self.adapter_type == "peft":
+            from .peft_mixture import validate_peft_options  # imports peft: only this adapter type needs it
+
+            validate_peft_options(self)
+        else:
+            if self.peft_config is not None:
+                _fail("peft_config", "<given>", f"None for adapter_type={self.adapter_type!r} (peft_config needs adapter_type='peft')")
+            if self.share not in SHARE_OPTIONS:
+                _fail("share", self.share, SHARE_OPTIONS)
         if self.placement not in PLACEMENTS:
             _fail("placement", self.placement, PLACEMENTS)
         if self.activation not in ACT2FN:

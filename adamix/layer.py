@@ -224,11 +224,24 @@ class MixtureLoRALayer(MixtureLayer):
         return self.lora_A if route_name == "A" else self.lora_B[0]
 
     def _mix(self, x: torch.Tensor, routes: dict[str, Route]) -> torch.Tensor:
-        """The update of the adapted slices only, side by side (width sum of the slices' widths)."""
         a = self.lora_A(self.dropout(x), routes["A"])
         r = self.config.r
         parts = [b(a[..., i * r:(i + 1) * r], routes["B"]) for i, b in enumerate(self.lora_B)]
-        return self.scaling * (parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1))
+        return self.scaling * self._scatter(parts, a.shape[:-1], a)
+
+    def _scatter(self, parts: list[torch.Tensor], lead: torch.Size, like: torch.Tensor) -> torch.Tensor:
+        """Place each part's update in its output slice (zeros elsewhere)."""
+        if self.slices == [(0, self.out_features)]:
+            return parts[0]
+        pieces, cursor = [], 0
+        for (start, end), part in zip(self.slices, parts):
+            if start > cursor:
+                pieces.append(like.new_zeros(*lead, start - cursor))
+            pieces.append(part)
+            cursor = end
+        if cursor < self.out_features:
+            pieces.append(like.new_zeros(*lead, self.out_features - cursor))
+        return torch.cat(pieces, dim=-1)
 
     def merged_delta_weight(self) -> torch.Tensor:
         """(alpha / r) * mean(B) @ mean(A) as an (out, in) matrix (zeros outside the adapted slices)."""
@@ -240,14 +253,4 @@ class MixtureLoRALayer(MixtureLayer):
         return self.scaling * delta
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.base_layer(x)
-        delta = self.delta(x)
-        if self.slices == [(0, self.out_features)]:
-            return out + delta
-        # Each adapted slice (e.g. q and v of GPT-2's fused q|k|v) is added in place into the base output:
-        # no zero blocks for the unadapted slices are allocated and concatenated on every call.
-        cursor = 0
-        for start, end in self.slices:
-            out[..., start:end] += delta[..., cursor:cursor + end - start]
-            cursor += end - start
-        return out
+        return self.base_layer(x) + self.delta(x)

@@ -62,6 +62,16 @@ def _is_language_model(model: nn.Module) -> bool:
 class AdaMixModel(nn.Module):
     """A Hugging Face model whose target modules carry AdaMix mixtures; forward() is the model's."""
 
+    def __new__(cls, *args, **kwargs):
+        # adapter_type="peft" mixtures are built by a subclass (adamix/peft_mixture.py, imports peft), so
+        # AdaMixModel(...), get_adamix_model(...) and from_pretrained(...) serve every adapter type.
+        config = args[1] if len(args) > 1 else kwargs.get("config")
+        if cls is AdaMixModel and getattr(config, "adapter_type", None) == "peft":
+            from .peft_mixture import PeftAdaMixModel
+
+            cls = PeftAdaMixModel
+        return super().__new__(cls)
+
     def __init__(self, model: nn.Module, config: AdaMixConfig):
         super().__init__()
         if any(isinstance(m, MixtureLayer) for m in model.modules()):
@@ -218,50 +228,116 @@ class AdaMixModel(nn.Module):
 
     @classmethod
     def from_pretrained(cls, model: nn.Module, directory: str | Path) -> "AdaMixModel":
-        """Rebuild the mixtures on `model` and load saved weights; any mismatch is an error."""
+        """Rebuild the mixtures on `model` and load saved weights; any mismatch is an error.
+
+        Everything is checked before `model` is touched: the files (complete, parseable, finite weights,
+        consistent with each other) and their fit to `model`, by building the mixtures on a weightless
+        (meta-device) copy of it first. On any error `model` is left exactly as it was."""
         directory = Path(directory)
-        for file in (CONFIG_FILE, WEIGHTS_FILE):
-            if not (directory / file).is_file():
-                raise FileNotFoundError(f"{directory / file} not found: an AdaMix checkpoint directory holds "
-                                        f"{CONFIG_FILE} and {WEIGHTS_FILE} (written by AdaMixModel.save_pretrained)")
-        meta = json.loads((directory / CONFIG_FILE).read_text())
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{directory / CONFIG_FILE}: format_version {meta.get('format_version')!r} is not "
-                             f"supported (expected {FORMAT_VERSION})")
+        meta, config, tensors = _read_checkpoint(directory)
         saved_type = meta["base_model"]["model_type"]
         model_type = getattr(getattr(model, "config", None), "model_type", None)
         if saved_type != model_type:
             raise ValueError(f"checkpoint {directory} was trained on model_type={saved_type!r} but the given "
                              f"backbone is model_type={model_type!r}; load it into the same architecture")
         try:
-            adamix = cls(model, AdaMixConfig.from_dict(meta["config"]))
+            shadow = cls(_weightless_copy(model), config)
         except ValueError as error:
             raise ValueError(f"checkpoint {directory} does not fit the given backbone: {error}") from error
-        saved_shapes, shapes = meta["backbone_shapes"], adamix._backbone_shapes()
+        saved_shapes, shapes = meta["backbone_shapes"], shadow._backbone_shapes()
         if saved_shapes != shapes:
             differ = sorted(n for n in set(saved_shapes) | set(shapes) if saved_shapes.get(n) != shapes.get(n))
             raise ValueError(
                 f"checkpoint {directory} was trained on a different backbone: {len(differ)} backbone weights differ "
                 f"in name or shape (e.g. {differ[:3]}). Load it into the backbone it was trained on ({meta['base_model']})."
             )
-        tensors = load_file(str(directory / WEIGHTS_FILE))
-        expected = adamix._saved_parameters()
-        missing = sorted(set(expected) - set(tensors))
-        unexpected = sorted(set(tensors) - set(expected))
-        wrong = sorted(f"{n}: checkpoint {tuple(tensors[n].shape)} vs model {tuple(expected[n].shape)}"
-                       for n in set(expected) & set(tensors) if tensors[n].shape != expected[n].shape)
-        if missing or unexpected or wrong:
-            raise ValueError(
-                f"checkpoint {directory} does not match the given backbone "
-                f"(missing: {missing[:5]}{'...' if len(missing) > 5 else ''}; "
-                f"unexpected: {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}; "
-                f"shape mismatches: {wrong[:5]}{'...' if len(wrong) > 5 else ''}). "
-                f"Load it into the backbone it was trained on ({meta['base_model']})."
-            )
+        expected = {n: tuple(p.shape) for n, p in shadow._saved_parameters().items()}
+        problems = _name_shape_problems(expected, {n: tuple(t.shape) for n, t in tensors.items()}, "model")
+        if problems:
+            raise ValueError(f"checkpoint {directory} does not match the given backbone ({problems}). "
+                             f"Load it into the backbone it was trained on ({meta['base_model']}).")
+        adamix = cls(model, config)  # checked on the copy above: cannot fail half-way on the caller's model
         with torch.no_grad():
-            for n, p in expected.items():
+            for n, p in adamix._saved_parameters().items():
                 p.copy_(tensors[n].to(p.device, p.dtype))
         return adamix
+
+
+class CheckpointError(ValueError):
+    """An AdaMix checkpoint directory that cannot be loaded: a file missing, corrupt or incomplete, or
+    holding non-finite weights. The message names the file and what to do."""
+
+
+META_KEYS = ("format_version", "config", "base_model", "parameters", "backbone_shapes")
+
+
+def _read_checkpoint(directory: Path) -> tuple[dict, AdaMixConfig, dict[str, torch.Tensor]]:
+    """(metadata, config, tensors) of a checkpoint directory, every file checked; CheckpointError otherwise."""
+    config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
+    for path in (config_path, weights_path):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: an AdaMix checkpoint directory holds "
+                                    f"{CONFIG_FILE} and {WEIGHTS_FILE} (written by AdaMixModel.save_pretrained)")
+    resave = "the checkpoint is corrupt or truncated: save it again with AdaMixModel.save_pretrained"
+    try:
+        meta = json.loads(config_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{config_path}: not valid JSON ({error}); {resave}") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{config_path}: expected a JSON object, got {type(meta).__name__}; {resave}")
+    missing = [k for k in META_KEYS if k not in meta]
+    if not missing and not (isinstance(meta["base_model"], dict) and "model_type" in meta["base_model"]):
+        missing = ["base_model.model_type"]
+    if missing:
+        raise CheckpointError(f"{config_path}: incomplete, missing {missing} (a complete file has {list(META_KEYS)}); "
+                              f"{resave}")
+    if meta["format_version"] != FORMAT_VERSION:
+        raise CheckpointError(f"{config_path}: format_version {meta['format_version']!r} is not supported "
+                              f"(expected {FORMAT_VERSION})")
+    try:
+        config = AdaMixConfig.from_dict(meta["config"])
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{config_path}: invalid `config`: {error}") from None
+    try:
+        tensors = load_file(str(weights_path))
+    except Exception as error:  # noqa: BLE001 - safetensors raises its own SafetensorError, OSError, ...
+        raise CheckpointError(f"{weights_path}: cannot read it as safetensors ({type(error).__name__}: {error}); "
+                              f"{resave}") from None
+    problems = _name_shape_problems({n: tuple(s) for n, s in meta["parameters"].items()},
+                                    {n: tuple(t.shape) for n, t in tensors.items()}, CONFIG_FILE)
+    if problems:
+        raise CheckpointError(f"{weights_path} does not hold the weights {config_path.name} lists ({problems}); {resave}")
+    bad = sorted(n for n, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all()))
+    if bad:
+        raise CheckpointError(f"{weights_path}: non-finite weights (NaN or inf) in {len(bad)} tensor(s), e.g. "
+                              f"{bad[:3]}: the run that saved it diverged; retrain (or load an earlier checkpoint)")
+    return meta, config, tensors
+
+
+def _name_shape_problems(expected: dict, found: dict, what: str) -> str:
+    """'' when `found` has exactly `expected`'s names and shapes, else what differs (missing / unexpected /
+    shape mismatches) in words."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    wrong = sorted(f"{n}: checkpoint {found[n]} vs {what} {expected[n]}"
+                   for n in set(expected) & set(found) if tuple(found[n]) != tuple(expected[n]))
+    if not (missing or unexpected or wrong):
+        return ""
+    return (f"missing: {missing[:5]}{'...' if len(missing) > 5 else ''}; "
+            f"unexpected: {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}; "
+            f"shape mismatches: {wrong[:5]}{'...' if len(wrong) > 5 else ''}")
+
+
+def _weightless_copy(model: nn.Module) -> nn.Module:
+    """A structural copy of `model` whose parameters and buffers live on the meta device (no memory, no
+    copy of the weights); tied weights stay tied. Used to try an injection without touching `model`."""
+    memo: dict[int, torch.Tensor] = {}
+    for tensor in [*model.parameters(), *model.buffers()]:
+        if id(tensor) not in memo:
+            empty = torch.empty_like(tensor, device="meta")
+            memo[id(tensor)] = nn.Parameter(empty, requires_grad=tensor.requires_grad) \
+                if isinstance(tensor, nn.Parameter) else empty
+    return copy.deepcopy(model, memo)
 
 
 def get_adamix_model(model: nn.Module, config: AdaMixConfig) -> AdaMixModel:

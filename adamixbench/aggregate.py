@@ -50,7 +50,7 @@ from adamixbench import stats
 __all__ = [
     "Column", "Layout", "LAYOUTS", "record_identity", "load_record", "load_records", "runs_frame",
     "history_frame", "summarize", "resolve_layout", "load_paper", "paper_lookup", "build_table",
-    "table_markdown", "table_latex", "paired_tests", "failed_runs", "is_adamix", "format_params", "read_runs",
+    "table_markdown", "table_latex", "paired_tests", "pairs_table", "failed_runs", "is_adamix", "format_params", "read_runs",
     "TASK_NAMES", "task_name", "NORMALIZATIONS", "normalized_scores", "aggregate_comparison", "critical_difference",
     "aggregate_markdown",
 ]
@@ -553,6 +553,62 @@ def failed_runs(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------------
+# "X vs AdaMix(X)": each underlying method against its mixture, paired by seed
+# --------------------------------------------------------------------------------------------------
+def pairs_table(runs: pd.DataFrame, layout: Layout, pairs: Mapping[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(display, long) with one row per (pair, layout column): X and AdaMix(X) as mean ± std over seeds,
+    the paired difference AdaMix(X) - X over the seeds where both are ok (mean, t-test p, exact Wilcoxon
+    p for n >= 5, as `paired_tests`; Holm-adjusted over the table's pairs as one family), and both rows'
+    inference / trainable parameters."""
+    ok = runs[runs["status"] == "ok"]
+    status = _run_status(runs)
+    long_rows, disp_rows = [], []
+    for col in layout.columns:
+        sel = ok[(ok["task"] == col.task) & (ok["metric"] == col.metric)]
+        by_label = {lab: dict(zip(g["seed"].astype(int), g["value"].astype(float))) for lab, g in sel.groupby("row_label")}
+        dg = _digits(col.metric)
+        for base, mix in pairs.items():
+            rec = {"task": col.task, "metric": col.metric, "header": col.header, "base": base, "adamix": mix}
+            cells = {}
+            for role, label in (("base", base), ("adamix", mix)):
+                values = np.array(list(by_label.get(label, {}).values()), dtype=float)
+                st = status[(status["row_label"] == label) & (status["task"] == col.task)]
+                n_failed = int((st["status"] == "failed").sum())
+                lab_runs = ok[ok["row_label"] == label]
+                rec.update({f"{role}_n": len(values), f"{role}_failed": n_failed,
+                            f"{role}_mean": float(values.mean()) if len(values) else math.nan,
+                            f"{role}_std": float(values.std(ddof=1)) if len(values) >= 2 else math.nan,
+                            f"{role}_params_inference": lab_runs["params_inference"].mean() if len(lab_runs) else math.nan,
+                            f"{role}_params_trainable": lab_runs["params_trainable"].mean() if len(lab_runs) else math.nan})
+                cell = (f"{_fmt(rec[f'{role}_mean'], dg)} ± {_fmt(rec[f'{role}_std'], dg)}" if len(values)
+                        else ("not run" if len(st) == 0 else f"failed ({n_failed}/{len(st)})"))
+                if len(values) and n_failed:
+                    cell += f" ({n_failed}/{len(st)} failed)"
+                cells[role] = cell
+            res = stats.paired_test(by_label.get(mix, {}), by_label.get(base, {}))
+            rec.update({"n_paired": res["n"], "mean_diff": res["mean_diff"], "t_p": res["t_p"],
+                        "wilcoxon_p": res["wilcoxon_p"], "note": res["note"]})
+            long_rows.append(rec)
+            disp_rows.append({
+                "X": base, "Column": col.header, "X score": cells["base"], "AdaMix(X)": mix,
+                "AdaMix(X) score": cells["adamix"], "Δ (AdaMix(X) - X)": _fmt(res["mean_diff"], 2),
+                "n": res["n"], "t-test p": _p(res["t_p"]), "Wilcoxon p": _p(res["wilcoxon_p"]),
+                "#Param X": format_params(rec["base_params_inference"]),
+                "#Param AdaMix(X)": format_params(rec["adamix_params_inference"]),
+                "#Trainable AdaMix(X)": format_params(rec["adamix_params_trainable"]),
+            })
+    display, long = pd.DataFrame(disp_rows), pd.DataFrame(long_rows)
+    if len(long):
+        for test, header in (("t_p", "t-test p"), ("wilcoxon_p", "Wilcoxon p")):
+            long[f"{test}_holm"] = stats.holm(long[test].to_numpy(dtype=float))
+            display.insert(display.columns.get_loc(header) + 1, f"{header} (Holm)", [_p(x) for x in long[f"{test}_holm"]])
+    return display, long
+
+
+def _p(x: float) -> str:
+    return stats.NA if x is None or not np.isfinite(x) else (f"{x:.3g}" if x >= 1e-3 else f"{x:.1e}")
+
+
 # aggregates across tasks (rliable) and ranks across tasks (autorank)
 # --------------------------------------------------------------------------------------------------
 #: how scores of different columns are put on one scale before aggregating across them
@@ -583,7 +639,8 @@ def normalized_scores(runs: pd.DataFrame, layout: Layout, rows: Sequence[str], n
     for task, metric in cols:
         v = ok[(ok["task"] == task) & (ok["metric"] == metric)]
         if normalization == "minmax":
-            scale[(task, metric)] = (float(v["value"].min()), float(v["value"].max())) if len(v) else (math.nan, math.nan)
+            scale[(task, metric)] = ((float(v["value"].min()), float(v["value"].max())) if len(v)
+                                     else (math.nan, math.nan))
         else:
             scale[(task, metric)] = float(v[v["row_label"] == base]["value"].mean()) if len(v) else math.nan
 

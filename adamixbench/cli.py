@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m adamixbench", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("methods", help="list the registered fine-tuning methods")
+    commands.add_parser("validate", help="check run specs before any job (the pipeline runs this)", add_help=False)
     train = commands.add_parser("train", help="train and evaluate one run (task, method, seed, options)",
                                 description="Train and evaluate one run. Options: docs/RUN_OPTIONS.md.")
     train.add_argument("--spec", type=Path, help="run spec: a JSON object {option: value} (as the pipeline writes); "
@@ -75,6 +76,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["validate"]:
+        from .validate import main as validate_main
+        return validate_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "methods":
         from baselines import get_method, list_methods
@@ -83,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         cfg = config_from_args(args)
+        from .validate import Validator
+        problems = Validator(engine=True).problems(cfg)
+        if problems:
+            print("error: " + "\nerror: ".join(p.message for p in problems), file=sys.stderr)
+            return 2
         from .record import write_json_atomic
         from .trainer import train_and_evaluate
         record = train_and_evaluate(cfg)

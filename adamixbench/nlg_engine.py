@@ -18,8 +18,7 @@ import torch.nn.functional as F
 from transformers import AutoModelForCausalLM
 
 from .metrics.nlg import numeric_scores, score_e2e, score_webnlg, write_e2e_files, write_webnlg_files
-from .tasks.nlg import group_references, load_nlg
-from .tasks.glue import hub_disabled
+from .tasks.nlg import load_nlg_splits
 
 IGNORE = -100
 
@@ -158,27 +157,12 @@ def build_nlg_task(cfg, tokenizer) -> NLGTask:
     """Training rows (one per reference), generation prompts (one per input) and grouped references."""
     if tokenizer.eos_token_id is None:
         raise ValueError(f"tokenizer of {cfg.model!r} has no eos token; NLG training needs one to end completions")
-    source = {"data_dir": cfg.data_dir, "hub": cfg.data_dir is None and not hub_disabled(),
-              "heldout_fraction": cfg.heldout_fraction}
-    train = load_nlg(cfg.task, "train", max_examples=cfg.max_train_samples, **source)
-    try:
-        report_split = "test"
-        report_groups = group_references(load_nlg(cfg.task, "test", max_examples=cfg.max_eval_samples, **source))
-    except FileNotFoundError:  # offline WebNLG / DART ship only a dev file: report on its carved held-out part
-        if cfg.selection == "heldout":
-            raise ValueError(f"{cfg.task}: no test file offline, so the held-out part of the dev file is the report "
-                             f"split and cannot also select the model; use --selection last") from None
-        report_split = "validation"
-        report_groups = group_references(load_nlg(cfg.task, "validation", max_examples=cfg.max_eval_samples, **source))
+    train, report_split, report_groups, held = load_nlg_splits(cfg)
     references = {report_split: [list(g.references) for g in report_groups]}
     selection = None
-    if cfg.selection == "heldout":
-        held = group_references(load_nlg(cfg.task, "validation", max_examples=cfg.max_eval_samples, **source))
+    if held is not None:
         references["selection"] = [list(g.references) for g in held]
         selection = _generation_rows(held, tokenizer, cfg.max_seq_len)
-    elif cfg.selection == "paper":
-        raise ValueError("--selection paper (best epoch on the reported set) is not used for NLG upstream, which "
-                         "decodes the last checkpoint; use --selection last or heldout")
     return NLGTask(
         name=cfg.task, cfg=cfg, tokenizer=tokenizer, train=_training_rows(train, tokenizer, cfg.max_seq_len),
         selection=selection, report={report_split: _generation_rows(report_groups, tokenizer, cfg.max_seq_len)},

@@ -7,6 +7,8 @@
 * :func:`routing_violin`   paper Fig. 5: the spread of random routing (over seeds) vs merged, with the
                            paper's published range where known.
 * :func:`training_curves`  eval metric and train loss per epoch, mean over seeds with one line per method.
+* :func:`paired_gains`     "X vs AdaMix(X)": per pair, each seed's score of X and of AdaMix(X) joined by a
+                           line (paired by seed), means as bars.
 * :func:`aggregate_intervals`      rliable-style IQM and mean of normalised scores with 95% intervals.
 * :func:`probability_of_improvement`  P(reference > other) with 95% intervals.
 * :func:`performance_profile`      fraction of runs above each normalised score, with 95% bands.
@@ -35,7 +37,7 @@ import pandas as pd  # noqa: E402
 from adamixbench.aggregate import LOWER_IS_BETTER, Layout, task_name  # noqa: E402
 
 __all__ = ["seed_scores", "pareto", "cost", "routing_violin", "training_curves", "aggregate_intervals",
-           "probability_of_improvement", "performance_profile", "critical_difference", "palette", "save", "empty"]
+           "probability_of_improvement", "performance_profile", "critical_difference", "paired_gains", "palette", "save", "empty"]
 
 
 def save(fig, stem: str | Path) -> list[Path]:
@@ -268,6 +270,42 @@ def training_curves(history: pd.DataFrame, layout: Layout, row_order: Sequence[s
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.suptitle("line: mean over seeds; band: min..max over seeds", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def paired_gains(runs: pd.DataFrame, layout: Layout, pairs: Mapping[str, str], title: str = ""):
+    """One panel per layout column; per pair (X, AdaMix(X)) two slots, one dot per seed, a line joining a
+    seed's X and AdaMix(X) runs (green: AdaMix(X) better, red: worse), and the means as bars."""
+    ok = runs[runs["status"] == "ok"]
+    if ok.empty or not pairs:
+        return empty("no ok runs of the paired methods")
+    fig, axes = _grid(len(layout.columns), width=max(4.2, 1.3 * len(pairs)), height=3.4)
+    for ax, col in zip(axes, layout.columns):
+        sel = ok[(ok["task"] == col.task) & (ok["metric"] == col.metric)]
+        by_label = {lab: dict(zip(g["seed"].astype(int), g["value"].astype(float))) for lab, g in sel.groupby("row_label")}
+        ticks, names = [], []
+        for i, (base, mix) in enumerate(pairs.items()):
+            x0, x1 = 3 * i, 3 * i + 1
+            a, b = by_label.get(base, {}), by_label.get(mix, {})
+            for x, values in ((x0, a), (x1, b)):
+                if values:
+                    ax.bar(x, np.mean(list(values.values())), width=0.8, color="0.85", zorder=1)
+                    ax.scatter([x] * len(values), list(values.values()), s=12, color="0.2", zorder=3)
+            for seed in sorted(set(a) & set(b)):
+                better = (b[seed] < a[seed]) if col.metric in LOWER_IS_BETTER else (b[seed] > a[seed])
+                ax.plot([x0, x1], [a[seed], b[seed]], color="tab:green" if better else "tab:red", lw=0.9, zorder=2)
+            ticks += [x0, x1]
+            names += [base, f"AdaMix({base})" if mix != f"adamix[{base}]" else mix]
+        values = sel[sel["row_label"].isin(list(pairs) + list(pairs.values()))]["value"].astype(float)
+        if len(values):
+            low, high = values.min(), values.max()
+            ax.set_ylim(low - 0.1 * (high - low + 1e-9), high + 0.1 * (high - low + 1e-9))
+        ax.set_xticks(ticks)
+        ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
+        ax.set_title(f"{task_name(col.task)} ({col.header})", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(title or "X vs AdaMix(X), paired by seed", fontsize=11)
     fig.tight_layout()
     return fig
 

@@ -18,6 +18,7 @@ Adding an option is one entry below (plus its use in the engine); run `python -m
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import sys
@@ -102,8 +103,6 @@ class Option:
             if self.kind is list:
                 return [item for item in text.split(",") if item]
             if self.kind is dict:
-                import json
-
                 value = json.loads(text)
                 if not isinstance(value, dict):
                     raise ValueError
@@ -325,8 +324,6 @@ def json_schema(option: Option) -> dict:
 
 
 def _yaml_scalar(value) -> str:
-    import json
-
     if isinstance(value, float):
         return repr(value)
     return json.dumps(value)

@@ -127,7 +127,15 @@ def train_and_evaluate(cfg: RunConfig) -> dict:
         raise ValueError(f"--selection {selection} needs a selection split, which {task.family} task {cfg.task} "
                          f"does not have; use --selection last")
     set_seed(cfg.seed)  # same initial weights for a seed whatever the data loading consumed
-    prepared = prepare_model(cfg.method, task.load_model(backbone), task.task_type, cfg.method_params)
+    model = task.load_model(backbone)
+    try:
+        prepared = prepare_model(cfg.method, model, task.task_type, cfg.method_params)
+    except ValueError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a plug-in's prepare() failed: its bug, named, before any training
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        raise ValueError(f"method {cfg.method!r}: prepare() raised {type(error).__name__}: {error} "
+                         f"(at {where.filename}:{where.lineno}); fix the method") from None
     model = prepared.model.to(device)
     _set_inference(model, cfg.inference)
     counts = prepared.param_counts()

@@ -6,8 +6,8 @@
     loss, out = prepared.training_loss(batch, task_loss_fn)   # task_loss_fn(logits, batch) -> loss
     prepared.eval_model(); prepared.param_counts(); prepared.describe()
 
-Methods: full_ft, bitfit, houlsby, pfeiffer, prefix_tuning, unipelt (AdapterHub), lora, ia3 (peft),
-adamix_adapter, adamix_lora (the `adamix` library). A new method needs no change here: name it as
+Methods: full_ft, bitfit, houlsby, pfeiffer, prefix_tuning, unipelt (AdapterHub), lora, ia3, dora, vera,
+loha (peft), adamix_adapter, adamix_lora, adamix_peft (the `adamix` library). A new method needs no change here: name it as
 "package.module:callable" in the run config (see `registry.get_method`).
 """
 
@@ -16,7 +16,7 @@ from baselines.registry import MethodSpec, get_method, list_methods, prepare_mod
 
 # Built-in methods register themselves on import. None of these imports peft / adapters / adamix at
 # module level, so `import baselines` stays cheap and works without the optional libraries.
-from baselines import full_ft, bitfit, houlsby, pfeiffer, prefix_tuning, unipelt, lora, ia3, adamix_methods  # noqa: E402,F401
+from baselines import full_ft, bitfit, houlsby, pfeiffer, prefix_tuning, unipelt, lora, ia3, peft_tuners, adamix_methods  # noqa: E402,F401
 
 __all__ = [
     "TASK_TYPES",

@@ -19,7 +19,7 @@ import logging
 
 import torch.nn as nn
 
-from baselines._common import hidden_size
+from baselines._common import check_int, check_number, hidden_size
 from baselines.prepared import PreparedModel, count_unique, find_head_name, freeze_parameters, lm_head_parameters
 
 
@@ -59,6 +59,15 @@ def _setup_without_false_alarm():
         yield
     finally:
         logger.removeFilter(drop)
+
+
+def check_bottleneck_params(method: str, params: dict) -> None:
+    """`bottleneck` / `reduction_factor` without a model (the upper bound, the hidden size, is checked at
+    prepare time)."""
+    check_int(method, "bottleneck", params["bottleneck"], optional=True)
+    check_number(method, "reduction_factor", params["reduction_factor"], low=0, low_open=True, optional=True)
+    if params["bottleneck"] is not None and params["reduction_factor"] is not None:
+        raise ValueError(f"method '{method}': give 'bottleneck' or 'reduction_factor', not both")
 
 
 def resolve_bottleneck(model: nn.Module, method: str, params: dict) -> tuple[float, dict]:

@@ -1,4 +1,4 @@
-"""AdaMix (this suite's `adamix` library) behind the common interface: adamix_adapter, adamix_lora.
+"""AdaMix (this suite's `adamix` library) behind the common interface: adamix_adapter, adamix_lora, adamix_peft.
 
 `adamix` is imported lazily, so `import baselines` works without it. Per-backbone defaults (a param
 left at None is resolved here; `describe()` shows the resolved value):
@@ -72,7 +72,9 @@ def _resolve(adapter_type: str, model, task_type: str, params: dict) -> dict:
         resolved["num_experts"] = 8 if nlg else 4
     if resolved.get("consistency_weight") is None:
         resolved["consistency_weight"] = 100.0 if nlg else 1.0
-    if adapter_type == "adapter":
+    if adapter_type == "peft":
+        pass  # the tuner's own settings come from baselines.peft_tuners
+    elif adapter_type == "adapter":
         if resolved.get("bottleneck") is None:
             resolved["bottleneck"] = ADAPTER_BOTTLENECK.get(model_type(model), 16)
     else:
@@ -83,12 +85,43 @@ def _resolve(adapter_type: str, model, task_type: str, params: dict) -> dict:
     return resolved
 
 
+def _config(adapter_type: str, resolved: dict):
+    from adamix import AdaMixConfig
+
+    fields = {k: v for k, v in resolved.items() if k != PRESET_KEY}  # the preset name is for describe() only
+    return AdaMixConfig.from_dict({"adapter_type": adapter_type, **fields})
+
+
+def _without_model(adapter_type: str, params: dict, task_type: str) -> dict:
+    """The params resolved as far as possible without a model (the adapter bottleneck default depends on
+    the backbone; any valid placeholder checks the rest)."""
+    placeholder = {"bottleneck": ADAPTER_BOTTLENECK["roberta"]} if params.get("bottleneck") is None else {}
+    return _resolve(adapter_type, None, task_type, {**params, **placeholder})
+
+
+def _validator(adapter_type: str, method: str):
+    def validate(params: dict, task_type: str) -> None:
+        """Every field through AdaMixConfig's own validation (types, ranges, choices)."""
+        try:
+            _config(adapter_type, _without_model(adapter_type, params, task_type))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"method '{method}': {error} (set it in the suite's `params:` or --method-params)") from None
+    return validate
+
+
+def _inference_modes(adapter_type: str):
+    def modes(params: dict, task_type: str) -> list[str]:
+        """merge, random_sequence, random_token, ensemble and fixed:0 .. fixed:<num_experts - 1>."""
+        experts = _without_model(adapter_type, params, task_type)["num_experts"]
+        return ["merge", "random_sequence", "random_token", "ensemble"] + [f"fixed:{k}" for k in range(experts)]
+    return modes
+
+
 def _prepare(adapter_type: str, method: str, model, task_type: str, params: dict) -> AdaMixPrepared:
-    from adamix import AdaMixConfig, get_adamix_model
+    from adamix import get_adamix_model
 
     resolved = _resolve(adapter_type, model, task_type, params)
-    fields = {k: v for k, v in resolved.items() if k != PRESET_KEY}  # the preset name is for describe() only
-    config = AdaMixConfig.from_dict({"adapter_type": adapter_type, **fields})
+    config = _config(adapter_type, resolved)
     head = find_head_name(model, task_type)
     wrapped = get_adamix_model(model, config)
     return AdaMixPrepared(method, wrapped, task_type, resolved, head_name=head)
@@ -98,6 +131,8 @@ def _prepare(adapter_type: str, method: str, model, task_type: str, params: dict
     "adamix_adapter",
     defaults={**COMMON_DEFAULTS, "bottleneck": None},
     allowed_params=_adamix_fields,
+    validate=_validator("adapter", "adamix_adapter"),
+    inference_modes=_inference_modes("adapter"),
     presets={"table1_0.8M": {"bottleneck": 16, "num_experts": 4}, "table2_0.9M": {"bottleneck": 48, "num_experts": 4},
              "nlg_0.42M": {"bottleneck": 8, "num_experts": 8}},
     description="AdaMix mixture of adapters (stochastic routing, consistency loss, merged at inference).",
@@ -111,9 +146,73 @@ def prepare_adapter(model, task_type: str, params: dict):
     "adamix_lora",
     defaults={**COMMON_DEFAULTS, "r": None, "lora_alpha": None},
     allowed_params=_adamix_fields,
+    validate=_validator("lora", "adamix_lora"),
+    inference_modes=_inference_modes("lora"),
     presets={"nlg_0.35M": {"r": 4, "lora_alpha": 32.0, "num_experts": 8}},
     description="AdaMix mixture of LoRA modules on W_q, W_v (upstream NLG variant).",
     reference="Wang et al. 2022 (EMNLP); paper Table 3 'AdaMix LoRA 0.35M'",
 )
 def prepare_lora(model, task_type: str, params: dict):
     return _prepare("lora", "adamix_lora", model, task_type, params)
+
+
+# ---------------------------------------------------------------------------------------- adamix_peft
+# AdaMix over a peft tuner: params {"tuner": <a name in baselines.peft_tuners.TUNERS>, "tuner_params":
+# {<that tuner's peft config settings>}, + AdaMixConfig fields}. The experts are built from exactly the
+# peft config the plain method `tuner` builds from the same tuner_params, so AdaMix(X) and X have equal
+# inference parameters. share None = upstream choice (LoRA family: B shared; other tuners: none).
+PEFT_ONLY_EXCLUDED = ("adapter_type", "peft_config", "bottleneck", "r", "lora_alpha", "lora_dropout",
+                      "target_modules", "placement", "activation", "init_std", "fused_qkv_parts")
+
+
+def _adamix_peft_fields() -> list[str]:
+    from adamix import AdaMixConfig
+
+    return [f.name for f in dataclasses.fields(AdaMixConfig) if f.name not in PEFT_ONLY_EXCLUDED]
+
+
+def _validate_peft(params: dict, task_type: str) -> None:
+    """The tuner and its settings (the peft config's own fields), and the mixture's AdaMix fields."""
+    from baselines._common import check_choice, check_int, check_number
+    from baselines.peft_tuners import TUNERS, config_fields
+
+    check_choice("adamix_peft", "tuner", params["tuner"], sorted(TUNERS))
+    if not isinstance(params["tuner_params"], dict):
+        raise ValueError(f"method 'adamix_peft': parameter 'tuner_params'={params['tuner_params']!r} is invalid; "
+                         f"allowed: a mapping of {params['tuner']} settings")
+    unknown = sorted(set(params["tuner_params"]) - set(config_fields(params["tuner"])))
+    if unknown:
+        raise ValueError(f"method 'adamix_peft': tuner_params {unknown} are not settings of peft's "
+                         f"{TUNERS[params['tuner']].config_class}; allowed: {sorted(config_fields(params['tuner']))}")
+    check_int("adamix_peft", "num_experts", params["num_experts"], optional=True)
+    check_number("adamix_peft", "consistency_weight", params["consistency_weight"], low=0, optional=True)
+    check_choice("adamix_peft", "share", params["share"], (None, "up", "down", "none"))
+
+
+@register_method(
+    "adamix_peft",
+    defaults={"tuner": "lora", "tuner_params": {}, "num_experts": None, "consistency_weight": None,
+              "inference": "merge", "share": None},
+    allowed_params=_adamix_peft_fields,
+    validate=_validate_peft,
+    inference_modes=_inference_modes("peft"),
+    description="AdaMix mixture of any peft tuner (tuner: lora, dora, rslora, vera, ia3, loha, lokr).",
+    reference="Wang et al. 2022 (EMNLP), 'a mixture of adaptation modules, given the underlying PEFT method'",
+)
+def prepare_peft(model, task_type: str, params: dict):
+    from adamix import AdaMixConfig, get_adamix_model
+
+    from baselines.peft_tuners import TUNERS, peft_config
+
+    resolved = _resolve("peft", model, task_type, params)
+    tuner_params = resolved.get("tuner_params") or {}
+    if not isinstance(tuner_params, dict):
+        raise ValueError(f"method 'adamix_peft': tuner_params must be a mapping of peft config settings, got {tuner_params!r}")
+    config = peft_config(resolved["tuner"], model, None, tuner_params, "adamix_peft")
+    fields = {k: v for k, v in resolved.items() if k not in (PRESET_KEY, "tuner", "tuner_params")}
+    head = find_head_name(model, task_type)
+    wrapped = get_adamix_model(model, AdaMixConfig.from_dict({"adapter_type": "peft", "peft_config": config, **fields}))
+    resolved["tuner_params"] = {**TUNERS[resolved["tuner"]].defaults, **tuner_params,
+                                "target_modules": wrapped.config.peft_config["target_modules"]}
+    resolved["share"] = wrapped.config.share
+    return AdaMixPrepared("adamix_peft", wrapped, task_type, resolved, head_name=head)

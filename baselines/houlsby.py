@@ -9,7 +9,8 @@ AdapterHub `DoubleSeqBnConfig`. Presets reproduce the paper rows (#Param = 2 ada
 
 from __future__ import annotations
 
-from baselines._adapterhub import attach, resolve_bottleneck
+from baselines._adapterhub import attach, check_bottleneck_params, resolve_bottleneck
+from baselines._common import check_activation
 from baselines.registry import register_method
 
 PRESETS = {
@@ -19,10 +20,16 @@ PRESETS = {
 }
 
 
+def _validate(params: dict, task_type: str) -> None:
+    check_bottleneck_params("houlsby", params)
+    check_activation("houlsby", "non_linearity", params["non_linearity"])
+
+
 @register_method(
     "houlsby",
     defaults={"bottleneck": None, "reduction_factor": None, "non_linearity": "swish"},
     presets=PRESETS,
+    validate=_validate,
     description="Houlsby adapter (AdapterHub DoubleSeqBnConfig); bottleneck None = hidden/16.",
     reference="Houlsby et al. 2019; paper Table 1 (6.0M, 0.8M) and Table 2 (0.9M)",
 )

@@ -6,15 +6,23 @@ None = peft's per-architecture defaults (BERT: key, value, output.dense; feed-fo
 
 from __future__ import annotations
 
-from baselines._common import model_type
+from baselines._common import check_names, model_type
 from baselines._peft import PEFT_TASK_TYPES, head_modules, wrap
 from baselines.registry import register_method
+
+
+def _validate(params: dict, task_type: str) -> None:
+    check_names("ia3", "target_modules", params["target_modules"])
+    check_names("ia3", "feedforward_modules", params["feedforward_modules"])
+    if (params["target_modules"] is None) != (params["feedforward_modules"] is None):
+        raise ValueError("method 'ia3': give both target_modules and feedforward_modules, or neither")
 
 
 @register_method(
     "ia3",
     defaults={"target_modules": None, "feedforward_modules": None},
     description="(IA)^3 via peft (peft's default targets per architecture).",
+    validate=_validate,
     reference="Liu et al. 2022 (T-Few); not in the AdaMix paper",
 )
 def prepare(model, task_type: str, params: dict):

@@ -11,7 +11,7 @@ Targets per architecture (target_modules=None):
 
 from __future__ import annotations
 
-from baselines._common import check_positive_int, model_type
+from baselines._common import check_int, check_names, check_number, check_positive_int, model_type
 from baselines._peft import PEFT_TASK_TYPES, head_modules, wrap
 from baselines.registry import register_method
 
@@ -40,10 +40,18 @@ def targets_for(model, method: str) -> list[str]:
     return list(LORA_TARGETS[mtype])
 
 
+def _validate(params: dict, task_type: str) -> None:
+    check_int("lora", "r", params["r"])
+    check_number("lora", "alpha", params["alpha"], low=0, low_open=True)
+    check_number("lora", "dropout", params["dropout"], low=0, high=1, high_open=True)
+    check_names("lora", "target_modules", params["target_modules"])
+
+
 @register_method(
     "lora",
     defaults={"r": 8, "alpha": 16, "dropout": 0.1, "target_modules": None},
     presets={"table1_0.8M": {"r": 8, "alpha": 16}, "table2_0.3M": {"r": 8, "alpha": 16}, "nlg_0.35M": {"r": 4, "alpha": 32}},
+    validate=_validate,
     description="LoRA via peft on W_q, W_v (r=8, alpha=16); seq_cls head trainable (modules_to_save).",
     reference="Hu et al. 2022; paper Table 1 'LoRA 0.8M', Table 2 'LoRA 0.3M', Table 3 'LoRA 0.35M'",
 )

@@ -8,7 +8,8 @@ AdapterHub `SeqBnConfig`. Presets reproduce the paper rows (#Param = layers x (2
 
 from __future__ import annotations
 
-from baselines._adapterhub import attach, resolve_bottleneck
+from baselines._adapterhub import attach, check_bottleneck_params, resolve_bottleneck
+from baselines._common import check_activation
 from baselines.registry import register_method
 
 PRESETS = {
@@ -18,10 +19,16 @@ PRESETS = {
 }
 
 
+def _validate(params: dict, task_type: str) -> None:
+    check_bottleneck_params("pfeiffer", params)
+    check_activation("pfeiffer", "non_linearity", params["non_linearity"])
+
+
 @register_method(
     "pfeiffer",
     defaults={"bottleneck": None, "reduction_factor": None, "non_linearity": "relu"},
     presets=PRESETS,
+    validate=_validate,
     description="Pfeiffer adapter (AdapterHub SeqBnConfig); bottleneck None = hidden/16.",
     reference="Pfeiffer et al. 2021 (AdapterFusion); paper Table 1 (3.0M, 0.8M)",
 )

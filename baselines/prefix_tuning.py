@@ -15,14 +15,22 @@ only the prefix (what `model.eject_prefix_tuning(name)` keeps).
 from __future__ import annotations
 
 from baselines._adapterhub import attach
-from baselines._common import check_positive_int
+from baselines._common import check_bool, check_int, check_number, check_positive_int
 from baselines.registry import register_method
+
+
+def _validate(params: dict, task_type: str) -> None:
+    check_int("prefix_tuning", "prefix_length", params["prefix_length"])
+    check_bool("prefix_tuning", "reparametrize", params["reparametrize"])
+    check_int("prefix_tuning", "bottleneck_size", params["bottleneck_size"])
+    check_number("prefix_tuning", "dropout", params["dropout"], low=0, high=1, high_open=True)
 
 
 @register_method(
     "prefix_tuning",
     defaults={"prefix_length": 10, "reparametrize": True, "bottleneck_size": 512, "dropout": 0.0},
     presets={"table2_0.2M": {"prefix_length": 10}},
+    validate=_validate,
     description="Prefix tuning (AdapterHub PrefixTuningConfig, reparametrised by default).",
     reference="Li & Liang 2021; paper Table 2 'Prefix-tuning 0.2M' (via UniPELT, prefix length 10)",
 )

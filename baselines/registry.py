@@ -20,7 +20,7 @@ import inspect
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 import torch.nn as nn
 
@@ -47,6 +47,13 @@ class MethodSpec:
     allowed_params:  optional callable returning extra accepted keys (e.g. every AdaMixConfig field),
                      None = only `defaults`' keys. `accept_any=True` skips the check entirely
                      (external bare functions whose parameters are unknown).
+    validate:        validate(params, task_type): raises ValueError naming a parameter whose type or
+                     range is wrong; gets the resolved params (defaults <- preset <- given). It runs
+                     without a model, before any job (`snakemake -n`, `python -m adamixbench validate`),
+                     so every method owns the check of its own parameters.
+    inference_modes: inference_modes(params, task_type) -> the evaluation routings the method accepts
+                     (AdaMix: merge, ..., fixed:0..M-1); None = the method has no routing, so the
+                     engine's --inference / --eval-inference-modes do not apply to it.
     """
 
     name: str
@@ -58,6 +65,19 @@ class MethodSpec:
     task_types: tuple[str, ...] = TASK_TYPES
     allowed_params: Optional[Callable[[], Iterable[str]]] = None
     accept_any: bool = False
+    validate: Optional[Callable[[dict, str], None]] = None
+    inference_modes: Optional[Callable[[dict, str], Sequence[str]]] = None
+
+    def check(self, params: Optional[Mapping[str, Any]], task_type: str) -> dict:
+        """The resolved params for `task_type`, or ValueError naming what is wrong and how to fix it.
+        Needs no model: the pipeline runs it for every run before any job starts."""
+        if task_type not in self.task_types:
+            raise ValueError(f"method '{self.name}' does not support task_type {task_type!r} "
+                             f"(supports {list(self.task_types)})")
+        resolved = self.resolve_params(params)
+        if self.validate is not None:
+            self.validate(resolved, task_type)
+        return resolved
 
     def allowed_keys(self) -> set[str]:
         keys = set(self.defaults)
@@ -71,7 +91,7 @@ class MethodSpec:
         resolved = copy.deepcopy(self.defaults)
         preset = params.pop(PRESET_KEY, None)
         if preset is not None:
-            if preset not in self.presets:
+            if not isinstance(preset, str) or preset not in self.presets:
                 raise ValueError(
                     f"method '{self.name}' has no preset {preset!r}; presets: {sorted(self.presets) or 'none'}"
                 )
@@ -104,6 +124,8 @@ def register_method(
     presets: Optional[dict[str, dict]] = None,
     task_types: Iterable[str] = TASK_TYPES,
     allowed_params: Optional[Callable[[], Iterable[str]]] = None,
+    validate: Optional[Callable[[dict, str], None]] = None,
+    inference_modes: Optional[Callable[[dict, str], Sequence[str]]] = None,
     overwrite: bool = False,
 ):
     """Register a method. Usable directly or as a decorator (``@register_method("bitfit", defaults=...)``)."""
@@ -123,6 +145,8 @@ def register_method(
             presets=dict(presets or {}),
             task_types=tuple(task_types),
             allowed_params=allowed_params,
+            validate=validate,
+            inference_modes=inference_modes,
         )
         return fn
 
@@ -147,22 +171,31 @@ def _import_reference(ref: str) -> Any:
     module_part, _, attr_path = ref.partition(":")
     if not module_part or not attr_path:
         raise _unknown_method_error(ref, "an external reference needs the form 'module:callable'")
+    from_file = module_part.endswith(".py") or "/" in module_part
+    path = Path(module_part).expanduser().resolve() if from_file else None
+    if from_file and not path.is_file():
+        raise _unknown_method_error(ref, f"file {path} does not exist")
     try:
-        if module_part.endswith(".py") or "/" in module_part:
-            path = Path(module_part).expanduser().resolve()
-            if not path.is_file():
-                raise _unknown_method_error(ref, f"file {path} does not exist")
+        if from_file:
             mod_name = f"_baselines_external_{abs(hash(str(path)))}"
             module = sys.modules.get(mod_name)
             if module is None:
                 spec = importlib.util.spec_from_file_location(mod_name, path)
                 module = importlib.util.module_from_spec(spec)
                 sys.modules[mod_name] = module
-                spec.loader.exec_module(module)
+                try:
+                    spec.loader.exec_module(module)
+                except BaseException:
+                    del sys.modules[mod_name]  # a later attempt must not get the half-executed module
+                    raise
         else:
             module = importlib.import_module(module_part)
     except ImportError as exc:
         raise _unknown_method_error(ref, f"cannot import module {module_part!r} ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - the plug-in's own code failed while it was imported
+        raise ValueError(f"method {ref!r}: importing the plug-in module {module_part!r} raised "
+                         f"{type(exc).__name__}: {exc}; fix the module (try `python -c 'import {module_part}'`)"
+                         ) from exc
     obj: Any = module
     for part in attr_path.split("."):
         if not hasattr(obj, part):
@@ -216,9 +249,7 @@ def prepare_model(
     spec = get_method(method)
     if task_type not in TASK_TYPES:
         raise ValueError(f"unknown task_type {task_type!r}; allowed: {list(TASK_TYPES)}")
-    if task_type not in spec.task_types:
-        raise ValueError(f"method '{spec.name}' does not support task_type {task_type!r} (supports {list(spec.task_types)})")
-    resolved = spec.resolve_params(params)
+    resolved = spec.check(params, task_type)
     head_name = find_head_name(model, task_type)
     backbone = backbone_size(model, head_name)  # counted before the method adds or wraps anything
     result = spec.prepare(model, task_type, resolved)

@@ -118,14 +118,16 @@ def engine_task(preset: Preset, cfg):
                    primary_metric="accuracy", train=None, selection=None)
 
 
-def make_batches(preset: Preset, task, args, count: int, generation: bool = False):
+def make_batches(preset: Preset, task, args, count: int, evaluation: bool = False):
     """`count` batches of random token ids, grouped by length with the engine's sampler and padded
-    with the engine's collator (NLG) or as DataCollatorWithPadding pads (NLU)."""
+    with the engine's collator (NLG) or as DataCollatorWithPadding pads (NLU). `evaluation`: batches of
+    --eval-batch-size; for a causal LM, prompts only (the decoding input)."""
     import torch
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
     generator = torch.Generator().manual_seed(0)
-    batch_size = args.eval_batch_size if generation else args.batch_size
+    batch_size = args.eval_batch_size if evaluation else args.batch_size
+    generation = evaluation and preset.task_type == "causal_lm"
     pool = sample_lengths(args.lengths, 50 * batch_size * max(1, math.ceil(count / 50)), args.max_seq_len, generator)
     order = list(LengthGroupedSampler(batch_size, lengths=[t for t, _ in pool], generator=generator))
     vocab = preset.sizes["vocab_size"]
@@ -228,7 +230,7 @@ def measure_method(args) -> dict:
         step()
     flops = counter.get_total_flops()
 
-    eval_batch = make_batches(preset, task, args, 1, generation=preset.task_type == "causal_lm")[0]
+    eval_batch = make_batches(preset, task, args, 1, evaluation=True)[0]
     eval_batch = {k: v.to(device) for k, v in eval_batch.items()}
     row = {"method": args.child, "preset": args.preset, "num_layers": args.num_layers, "device": str(device), "threads": torch.get_num_threads(),
            "precision": cfg.precision, "batch_size": args.batch_size, "lengths": args.lengths,

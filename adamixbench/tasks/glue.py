@@ -229,6 +229,9 @@ def read_labeled_file(
         for field, column in zip(text_fields, fmt.text_columns):
             columns[field].append(row[column])
         columns["label"].append(parse_label(row[fmt.label_column], fmt.label_kind, label_names, f"{path}:{line}"))
+    if not columns["label"]:
+        raise ValueError(f"{path}: no examples (the file has no data rows); give a file with at least one labelled "
+                         f"row, or another data_dir")
     return datasets.Dataset.from_dict(columns, features=features)
 
 

@@ -426,3 +426,30 @@ def load_nlg(task: str, split: str, *, data_dir: str | Path | None = None, hub: 
 def load_nlg_groups(task: str, split: str, **kwargs) -> list[NLGGroup]:
     """Evaluation view of :func:`load_nlg`: one :class:`NLGGroup` per input with all references."""
     return group_references(load_nlg(task, split, **kwargs))
+
+
+def load_nlg_splits(cfg):
+    """(training rows, report split name, report groups, held-out selection groups or None) of a run config,
+    untokenised: what the engine (nlg_engine.build_nlg_task) trains and scores on, and what
+    `adamixbench.validate` checks before any job."""
+    from .glue import hub_disabled
+
+    source = {"data_dir": cfg.data_dir, "hub": cfg.data_dir is None and not hub_disabled(),
+              "heldout_fraction": cfg.heldout_fraction}
+    train = load_nlg(cfg.task, "train", max_examples=cfg.max_train_samples, **source)
+    try:
+        report_split = "test"
+        report_groups = group_references(load_nlg(cfg.task, "test", max_examples=cfg.max_eval_samples, **source))
+    except FileNotFoundError:  # offline WebNLG / DART ship only a dev file: report on its carved held-out part
+        if cfg.selection == "heldout":
+            raise ValueError(f"{cfg.task}: no test file offline, so the held-out part of the dev file is the report "
+                             f"split and cannot also select the model; use --selection last") from None
+        report_split = "validation"
+        report_groups = group_references(load_nlg(cfg.task, "validation", max_examples=cfg.max_eval_samples, **source))
+    held = None
+    if cfg.selection == "heldout":
+        held = group_references(load_nlg(cfg.task, "validation", max_examples=cfg.max_eval_samples, **source))
+    elif cfg.selection == "paper":
+        raise ValueError("--selection paper (best epoch on the reported set) is not used for NLG upstream, which "
+                         "decodes the last checkpoint; use --selection last or heldout")
+    return train, report_split, report_groups, held

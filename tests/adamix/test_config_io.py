@@ -15,7 +15,7 @@ from adamix.model import CONFIG_FILE, WEIGHTS_FILE
 from .models import tiny_bert, tiny_deberta, tiny_gpt2, tiny_llama, tiny_roberta, token_batch
 
 INVALID = [
-    ("adapter_type", "prefix", "allowed: ('adapter', 'lora')"),
+    ("adapter_type", "prefix", "allowed: ('adapter', 'lora', 'peft')"),
     ("num_experts", 0, "integer >= 1"),
     ("num_experts", 2.5, "integer >= 1"),
     ("bottleneck", -3, "integer >= 1"),

@@ -28,6 +28,12 @@ TRAINABLE = {
     "ia3": [r".*\.ia3_l\.default$", r"^base_model\.model\.classifier\.modules_to_save\.default\."],
     "adamix_adapter": [r".*\.(down|up)\.(weight|bias)\.\d+$", r"^base_model\.classifier\."],
     "adamix_lora": [r".*\.lora_(A|B\.\d+)\.weight\.\d+$", r"^base_model\.classifier\."],
+    "dora": [r".*\.lora_([AB]|magnitude_vector)\.default\.weight$", r"^base_model\.model\.classifier\.modules_to_save\.default\."],
+    "vera": [r".*\.vera_lambda_[bd]\.default$", r"^base_model\.model\.classifier\.modules_to_save\.default\."],
+    "loha": [r".*\.hada_w[12]_[ab]\.default$", r"^base_model\.model\.classifier\.modules_to_save\.default\."],
+    # default tuner lora: M experts of lora_A, ONE lora_B (upstream sharing); the head is trained once.
+    "adamix_peft": [r".*\.lora_A\.expert_\d+\.weight$", r".*\.lora_B\.expert_0\.weight$",
+                    r"^base_model\.base_model\.model\.classifier\."],
 }
 
 

@@ -136,8 +136,10 @@ def test_adapter_bottleneck_and_reduction_factor():
     assert b.param_counts()["inference"] == 2 * (2 * 32 * 8 + 8 + 32)
     with pytest.raises(ValueError, match="not both"):
         prepare_model("pfeiffer", U.tiny_bert(), "seq_cls", {"bottleneck": 8, "reduction_factor": 4})
-    with pytest.raises(ValueError, match="bottleneck must be"):
+    with pytest.raises(ValueError, match="parameter 'bottleneck'=0 is invalid; allowed: an integer >= 1"):
         prepare_model("houlsby", U.tiny_bert(), "seq_cls", {"bottleneck": 0})
+    with pytest.raises(ValueError, match=r"bottleneck must be an integer in \[1, 32\], got 33"):  # needs the model
+        prepare_model("houlsby", U.tiny_bert(), "seq_cls", {"bottleneck": 33})
 
 
 def test_prefix_inference_count_is_the_prefix_not_the_mlp():

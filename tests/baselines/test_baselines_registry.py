@@ -14,8 +14,8 @@ from baselines.registry import _REGISTRY
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
-EXPECTED = {"full_ft", "bitfit", "houlsby", "pfeiffer", "prefix_tuning", "unipelt", "lora", "ia3",
-            "adamix_adapter", "adamix_lora"}
+EXPECTED = {"full_ft", "bitfit", "houlsby", "pfeiffer", "prefix_tuning", "unipelt", "lora", "ia3", "dora", "vera",
+            "loha", "adamix_adapter", "adamix_lora", "adamix_peft"}
 
 
 def test_builtin_methods_are_registered():

@@ -69,6 +69,12 @@ def test_e2e_bleu_is_case_insensitive_and_13a_tokenised(no_java):
     assert M.score_webnlg(["The Cat Sat On The Mat."], [["the cat sat on the mat ."]])["bleu"] == pytest.approx(100.0)
 
 
+def test_e2e_nist_is_case_insensitive():
+    refs = [["the cat sat on the mat .", "a cat was on the mat ."]]
+    lower = pymteval_nist(["the cat sat on the mat ."], refs)
+    assert lower > 0 and pymteval_nist(["The Cat Sat On The Mat ."], refs) == pytest.approx(lower)
+
+
 def test_bleu_by_hand_with_a_varying_number_of_references(no_java):
     # segment 1: hyp "a b c d" vs refs ["a b c d"]; segment 2: "a b x d" vs ["a b c d", "a b x y"]
     # clipped hits / totals: 1-grams 8/8, 2-grams (3 + 2)/6, 3-grams (2 + 1)/4, 4-grams (1 + 0)/2; lengths equal

@@ -184,7 +184,7 @@ def test_nan_loss_is_recorded_as_a_failed_run_that_keeps_where_it_stopped(tmp_pa
     (["--method", "no_such_method"], "Registered methods: "),
     (["--method", "lora", "--method-params", "{bad json"], "--method-params): cannot read '{bad json'; allowed: JSON object"),
     (["--method", "lora", "--method-params", '{"rank": 8}'], "unknown parameter(s) ['rank']"),
-    (["--method", "lora", "--task", "sts"], "unknown task 'sts'"),
+    (["--method", "lora", "--task", "sts"], "unknown glue task 'sts'"),
     (["--method", "lora", "--epochs", "0"], "option epochs (--epochs): invalid value 0.0; allowed: number > 0"),
     (["--method", "lora", "--warmup-steps", "-1"], "(--warmup-steps): invalid value -1; allowed: integer >= 0"),
     (["--method", "lora", "--data-dir", "does/not/exist"], "does/not/exist"),

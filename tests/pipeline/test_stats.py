@@ -103,6 +103,14 @@ def test_aso_direction_and_small_samples():
     assert math.isnan(stats.aso([1.0], [2.0, 3.0]))
 
 
+def test_aso_bonferroni_correction_is_more_conservative():
+    # overlapping scores: eps_min is neither 0 nor 1, and a family of 10 comparisons raises it
+    a, b = [84.1, 85.0, 83.7, 84.9, 84.4], [83.9, 84.2, 84.0, 83.5, 84.6]
+    single = stats.aso(a, b, n_boot=200)
+    assert 0.1 < single < 0.9 and stats.aso(a, b, n_boot=200) == single  # seeded: reproducible
+    assert stats.aso(a, b, n_boot=200, num_comparisons=10) > single + 0.005
+
+
 # ------------------------------------------------------------------------------------ effect and power
 def _paired_power(d: float, n: int, alpha: float = 0.05) -> float:
     """Power of the two-sided paired t-test from the noncentral t (independent of statsmodels)."""
@@ -171,6 +179,17 @@ def test_stratified_bootstrap_resamples_within_each_task():
     assert stats.aggregate_scores(m, n_boot=500, seed=1) == stats.aggregate_scores(m, n_boot=500, seed=1)
     single = stats.aggregate_scores(np.array([[0.3, 0.4]]))
     assert single["mean"] == pytest.approx(0.35) and math.isnan(single["mean_low"])
+
+
+def test_stratified_bootstrap_interval_is_the_stated_percentile_interval():
+    # one task column: the resampling spelled out with numpy (same generator, same draws) and the
+    # 2.5 / 97.5 percentiles of a 95% interval
+    x = np.array([[80.1], [81.3], [79.8], [82.0], [80.7]])
+    point, low, high = stats.stratified_bootstrap([x], lambda m: m.mean(axis=1), n_boot=4000, seed=3)
+    idx = np.random.default_rng(3).integers(0, 5, size=(4000, 5, 1))
+    means = x[idx[..., 0], 0].mean(axis=1)
+    assert point == pytest.approx([x.mean()])
+    assert (low[0], high[0]) == pytest.approx(tuple(np.quantile(means, [0.025, 0.975])), abs=1e-12)
 
 
 def test_probability_of_improvement_known_values():

@@ -74,6 +74,31 @@ rule table:
         "../scripts/table.py"
 
 
+rule pairs:
+    input:
+        runs=f"{OUT}/runs.csv",
+    output:
+        md=f"{OUT}/tables/{{table}}_vs_adamix.md",
+        csv=f"{OUT}/tables/{{table}}_vs_adamix.csv",
+        tex=f"{OUT}/tables/{{table}}_vs_adamix.tex",
+        html=report(
+            f"{OUT}/tables/{{table}}_vs_adamix.html",
+            caption="../report/pairs.rst",
+            category="Tables",
+            labels={"table": "{table} (X vs AdaMix(X))"},
+        ),
+    log:
+        f"{LOGS_DIR}/pairs_{{table}}.log",
+    params:
+        spec=table_spec,
+    wildcard_constraints:
+        table=wildcard_choice([name for name, spec in TABLES.items() if spec.get("pairs")]),
+    conda:
+        "../envs/adamix.yaml"
+    script:
+        "../scripts/pairs.py"
+
+
 rule compare:
     input:
         runs=f"{OUT}/runs.csv",
@@ -139,7 +164,7 @@ rule plot:
     params:
         spec=table_spec,
     wildcard_constraints:
-        kind="|".join(PLOT_KINDS + ["routing_violin"]),
+        kind="|".join(PLOT_KINDS + ["routing_violin", "paired_gains"]),
     conda:
         "../envs/adamix.yaml"
     script:

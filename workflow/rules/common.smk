@@ -3,6 +3,7 @@
 # dry-runs (`snakemake -n`) and `--lint` are fast and offline.
 
 import copy
+import json
 import os
 import re
 import sys
@@ -140,7 +141,8 @@ def validate_suite(cfg: dict) -> None:
         if lab not in labels:
             problems.append(f"config key analysis: unknown method label {lab!r}; allowed: {sorted(labels)}")
     for k, tab in enumerate(analysis.get("tables", [])):
-        for lab in tab.get("methods", []) + ([tab["routing_violin"]] if "routing_violin" in tab else []):
+        pair_labels = [lab for pair in tab.get("pairs", {}).items() for lab in pair]
+        for lab in tab.get("methods", []) + ([tab["routing_violin"]] if "routing_violin" in tab else []) + pair_labels:
             if lab not in labels:
                 problems.append(f"config key analysis.tables[{k}]: unknown method label {lab!r}; allowed: {sorted(labels)}")
     norm = analysis.get("normalization", "minmax")
@@ -262,6 +264,63 @@ def build_runs(cfg: dict) -> dict:
         raise ConfigError(str(error)) from None
 
 
+def validate_runs(runs: dict) -> None:
+    """Every run spec through the engine's own checks (`python -m adamixbench validate`), once, in a
+    subprocess so that this process never imports torch: method params (each method's validate hook),
+    plug-ins, inference modes against num_experts, data files, backbones offline. Missing data or weights
+    stop a real run but are warnings in a dry-run (`-n`), which still plans the work. Jobs that re-read
+    this file on a cluster node skip it: the main process has checked every run."""
+    if not workflow.is_main_process or not runs:
+        return
+    import hashlib
+    import subprocess
+    import tempfile
+
+    resources = "warn" if plans_only(sys.argv) else "error"
+    specs = json.dumps([{**spec, **engine_data_dirs(spec)} for spec in runs.values()], sort_keys=True)
+    # A clean result is remembered (.snakemake/adamix-validated/<key>) for the same specs, checker code and
+    # environment, so repeated dry-runs and reruns skip the subprocess. Safe: the engine checks its method,
+    # backbone, device and data again before it trains, with the same messages.
+    code = sorted((str(p), p.stat().st_mtime_ns) for d in ("adamixbench", "baselines", "adamix")
+                  for p in (REPO_ROOT / d).rglob("*.py"))
+    env = [os.environ.get(v) for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HOME", "PYTHONPATH")]
+    key = hashlib.sha256(json.dumps([specs, code, env, resources]).encode()).hexdigest()[:32]
+    stamp = Path(".snakemake") / "adamix-validated" / key
+    if stamp.exists():
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="adamix-specs-", delete=False) as fh:
+        fh.write(specs)
+    try:
+        result = subprocess.run([sys.executable, "-m", "adamixbench", "validate", "--specs", fh.name,
+                                 "--resources", resources], capture_output=True, text=True)
+    finally:
+        os.unlink(fh.name)
+    if result.returncode != 0:
+        raise ConfigError(f"suite '{SUITE_NAME}': {result.stderr.strip() or result.stdout.strip()}")
+    if result.stderr.strip():
+        print(result.stderr.strip(), file=sys.stderr)  # warnings: not remembered, shown every time
+    else:
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.touch()
+
+
+PLANNING_FLAGS = ("-n", "--dry-run", "--dryrun", "--lint", "--report", "--unlock", "--summary", "--detailed-summary",
+                  "--dag", "--rulegraph", "--filegraph", "--list-rules", "--list", "-l", "--cleanup-metadata",
+                  "--list-changes", "--lc", "--list-input-changes", "--li", "--list-params-changes", "--lp",
+                  "--list-code-changes", "--list-untracked", "--archive", "--export-cwl")
+
+
+def plans_only(argv) -> bool:
+    """Snakemake was asked to plan or inspect (dry-run, lint, report, DAG, ...), not to run jobs: then a
+    missing backbone or data file is a warning (the workflow's executor is not known while it is parsed)."""
+    for arg in argv[1:]:
+        if arg.split("=", 1)[0] in PLANNING_FLAGS:
+            return True
+        if re.fullmatch(r"-[a-zA-Z]*n[a-zA-Z]*", arg):  # -n combined with other short flags, e.g. -np
+            return True
+    return False
+
+
 RUNS = build_runs(SUITE)
 TASKS = sorted({k[0] for k in RUNS})
 LABELS = sorted({k[1] for k in RUNS})
@@ -282,16 +341,23 @@ def _run_of(wildcards) -> dict:
     return RUNS[key]
 
 
-def engine_data_args(run: dict) -> list:
-    """`--data-dir` / `--glue-data-dir` of one run from the suite's `data_dirs` (machine paths: engine flags,
+def engine_data_dirs(run: dict) -> dict:
+    """{data_dir, glue_data_dir} of one run from the suite's `data_dirs` (machine paths: engine options,
     not part of the run spec that identifies the run)."""
     dirs = SUITE.get("data_dirs", {})
     family = family_of(run["task"], run["fewshot_k"])
-    data = dirs.get(run["task"] if family == "nlg" else family)
-    args = ["--data-dir", data] if data else []
-    if family == "fewshot" and dirs.get("glue"):
-        args += ["--glue-data-dir", dirs["glue"]]
-    return args
+    found = {"data_dir": dirs.get(run["task"] if family == "nlg" else family)}
+    if family == "fewshot":
+        found["glue_data_dir"] = dirs.get("glue")
+    return {k: v for k, v in found.items() if v}
+
+
+def engine_data_args(run: dict) -> list:
+    """`--data-dir` / `--glue-data-dir` flags of one run (engine_data_dirs)."""
+    return [x for name, value in engine_data_dirs(run).items() for x in (f"--{name.replace('_', '-')}", value)]
+
+
+validate_runs(RUNS)
 
 
 def train_engine_args(wildcards) -> list:
@@ -330,10 +396,14 @@ TABLES = {t["name"]: t for t in table_specs()}
 
 
 def table_spec(wildcards) -> dict:
-    """Everything the table/plot scripts need for one table (JSON-serialisable)."""
+    """Everything the table/compare/plot scripts need for the table {table} (JSON-serialisable)."""
+    return resolved_table(wildcards.table)
+
+
+def resolved_table(name: str) -> dict:
     from adamixbench.aggregate import LAYOUTS
 
-    spec = dict(TABLES[wildcards.table])
+    spec = dict(TABLES[name])
     tasks = spec.get("tasks") or ([c.task for c in LAYOUTS[spec["layout"]].columns]
                                   if spec["layout"] in LAYOUTS else None)
     labels_in = [lab for lab in SUITE["methods"]
@@ -356,7 +426,7 @@ def table_spec(wildcards) -> dict:
         "paper_rows": SUITE["analysis"].get("paper_rows", {}), "routing_violin": spec.get("routing_violin"),
         "title": spec.get("title", f"{SUITE_NAME}: {spec['name']}"), "choices": table_choices(rows), "suite": SUITE_NAME,
         "bootstrap": analysis.get("bootstrap", {}), "normalization": analysis.get("normalization", "minmax"),
-        "aso_bootstrap": analysis.get("aso", {}).get("bootstrap", 1000), "palette": palette_order(),
+        "aso_bootstrap": analysis.get("aso", {}).get("bootstrap", 1000), "palette": palette_order(), "pairs": spec.get("pairs", {}),
     }
 
 
@@ -371,7 +441,7 @@ def palette_order() -> list:
 
 def all_table_specs(wildcards=None) -> dict:
     """{table name: table_spec} for the claims rule (which resolves every table's layout)."""
-    return {name: table_spec(type("W", (), {"table": name})) for name in TABLES}
+    return {name: resolved_table(name) for name in TABLES}
 
 
 ADAMIX_CHOICES = ("unselected_experts", "consistency_kind")  # AdaMix parameters that change the numbers
@@ -414,7 +484,8 @@ PLOT_KINDS = ["seed_scores", "pareto", "cost", "training_curves", "aggregate", "
 
 
 def plot_kinds(table: str) -> list:
-    return PLOT_KINDS + (["routing_violin"] if TABLES[table].get("routing_violin") else [])
+    return (PLOT_KINDS + (["routing_violin"] if TABLES[table].get("routing_violin") else [])
+            + (["paired_gains"] if TABLES[table].get("pairs") else []))
 
 
 def final_outputs(wildcards=None) -> list:
@@ -426,4 +497,6 @@ def final_outputs(wildcards=None) -> list:
         out += [f"{OUT}/tables/{name}.{ext}" for ext in ("md", "tex", "csv", "html")]
         out += [f"{OUT}/tables/{name}_{kind}.{ext}" for kind in ("paired", "aggregate") for ext in ("md", "csv")]
         out += [f"{OUT}/plots/{name}/{kind}.{ext}" for kind in plot_kinds(name) for ext in ("png", "svg")]
+        if TABLES[name].get("pairs"):
+            out += [f"{OUT}/tables/{name}_vs_adamix.{ext}" for ext in ("md", "csv", "tex", "html")]
     return out

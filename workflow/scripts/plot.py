@@ -12,7 +12,8 @@ runs = agg.read_runs(sm.input.runs)
 summary = pd.read_csv(sm.input.summary)
 layout = agg.resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
 paper_df = agg.load_paper(sm.input.paper)
-paper = agg.paper_lookup(paper_df, spec["paper_table"], spec["paper_rows"]) if spec.get("paper_table") else {}
+paper = (agg.paper_lookup(paper_df, spec["paper_table"], spec["paper_rows"])
+         if spec.get("paper_table") else {})
 colors = plots.palette(spec["palette"])  # the suite's labels in one fixed order: same colour in every figure
 main_rows = [r for r in spec["rows"] if " @" not in r]
 rows_run = [r for r in spec["rows"] if len(runs[runs["row_label"] == r])]
@@ -32,6 +33,8 @@ elif kind == "routing_violin":
         v = dict(zip(g["variant"], g["value"]))
         ranges[task] = (v["random routing min"], v["random routing max"], v["merged"])
     fig = plots.routing_violin(runs, layout, spec["routing_violin"], paper_ranges=ranges)
+elif kind == "paired_gains":
+    fig = plots.paired_gains(runs, layout, spec["pairs"], f"{spec['title']}: X vs AdaMix(X)")
 elif kind in ("aggregate", "prob_improvement"):
     res = pd.read_csv(sm.input.aggregate)
     draw = plots.aggregate_intervals if kind == "aggregate" else plots.probability_of_improvement
@@ -39,7 +42,7 @@ elif kind in ("aggregate", "prob_improvement"):
 elif kind == "performance_profile":
     matrices, _, _ = agg.normalized_scores(runs, layout, rows_run, spec["normalization"])
     taus = np.linspace(0.0, max([1.0] + [float(m.max()) for m in matrices.values()]), 101)
-    profiles = {row: stats.performance_profile(m, taus, n_boot=min(boot.get("n", 10_000), 2000), seed=boot.get("seed", 0))
+    profiles = {row: stats.performance_profile(m, taus, n_boot=boot.get("n", 10_000), seed=boot.get("seed", 0))
                 for row, m in matrices.items()}
     fig = plots.performance_profile(matrices, taus, profiles, colors=colors, title=spec["title"],
                                     xlabel=f"normalised score tau ({spec['normalization']})")

@@ -11,7 +11,8 @@ spec = sm.params.spec
 runs = agg.read_runs(sm.input.runs)
 summary = pd.read_csv(sm.input.summary)
 layout = agg.resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
-paper = agg.paper_lookup(agg.load_paper(sm.input.paper), spec["paper_table"], spec["paper_rows"]) if spec.get("paper_table") else {}
+paper = (agg.paper_lookup(agg.load_paper(sm.input.paper), spec["paper_table"], spec["paper_rows"])
+         if spec.get("paper_table") else {})
 if len(layout.columns) < len(agg.LAYOUTS.get(spec["layout"], layout).columns):  # a subset of the paper's tasks:
     paper = {key: value for key, value in paper.items() if key[1] != "avg"}    # its Avg is not comparable
 display, long = agg.build_table(runs, summary, layout, spec["rows"], paper)

@@ -1,5 +1,5 @@
 """Fake `python -m adamixbench train --spec spec.json --out DIR`: read the run spec the pipeline wrote,
-write a synthetic record atomically.
+write a synthetic record atomically. `validate` accepts every spec (the tests' suites use made-up params).
 
 A method whose params contain {"fail": true} yields a failed record (exit 0), like the engine's contract.
 FAKE_ENGINE_CALLS (a file path), when set, gets one line per call (the spec as JSON), so tests can count
@@ -20,7 +20,12 @@ sub = p.add_subparsers(dest="cmd", required=True)
 t = sub.add_parser("train")
 t.add_argument("--spec", required=True)
 t.add_argument("--out", required=True)
+v = sub.add_parser("validate")  # the fake trains anything: nothing to check
+v.add_argument("--specs", required=True)
+v.add_argument("--resources")
 a = p.parse_args()
+if a.cmd == "validate":
+    raise SystemExit(0)
 spec = json.loads(Path(a.spec).read_text())
 params = spec.get("method_params") or {}
 rec = make_record(spec["task"], spec["method"], spec["seed"], failed=bool(params.get("fail")),

