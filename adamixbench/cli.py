@@ -1,10 +1,14 @@
-"""`python -m adamixbench train ...`: one run -> one run record (metrics.json). `methods`: list methods.
+"""`python -m adamixbench train ...`: one run -> one run record (metrics.json). `rescore`: score a finished
+run again from its saved weights. `methods`: list methods.
 
     python -m adamixbench train --task sst2 --method adamix_adapter --seed 1 --model minilm-l6 \
         --out results/demo/sst2/adamix_adapter/seed1 --max-train-samples 2000 --epochs 2
+    python -m adamixbench rescore --run results/demo/sst2/adamix_adapter/seed1 --inference-modes merge,fixed:0
 
 Exit status: 0 when a record was written (also for a run that failed during training: the record says
-status "failed" and why), 2 for bad input (nothing is trained, nothing is written).
+status "failed" and why), 2 for bad input (nothing is trained, nothing is written), 75 when SIGTERM or
+SIGINT stopped the run (Slurm preemption or time limit, scancel, Ctrl-C): a checkpoint was written and
+rerunning the same command resumes from it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from pathlib import Path
 from .config import RunConfig
 
 RECORD_FILE = "metrics.json"
+# Exit status of a run stopped by SIGTERM / SIGINT after writing its checkpoint (sysexits EX_TEMPFAIL,
+# "temporary failure, retry"): distinct from bad input (2) and from "record written" (0).
+EXIT_INTERRUPTED = 75
 HELP = {
     "max_train_samples": "subsample the training set: examples (NLG: inputs, each with all its references)",
     "max_eval_samples": "subsample the evaluation sets: examples (NLG: inputs)",
@@ -24,6 +31,8 @@ HELP = {
     "lr": "peak learning rate (default per method: see adamixbench/config.py)",
     "data_seed": "seed of subsamples and held-out splits, fixed across run seeds so runs pair",
     "max_steps": "stop after this many optimiser steps",
+    "checkpoint_every_steps": "write a resumable checkpoint to <out>/checkpoint every N optimiser steps",
+    "checkpoint_every_minutes": "also every M minutes of training (0: off); rerunning the command resumes",
 }
 
 
@@ -45,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
                        ("heldout_fraction", float), ("max_train_samples", int), ("max_eval_samples", int),
                        ("data_seed", int), ("fewshot_k", int), ("fewshot_split", int), ("max_steps", int),
                        ("log_every", int), ("label_smoothing", float), ("num_beams", int), ("length_penalty", float),
-                       ("no_repeat_ngram_size", int), ("max_new_tokens", int)]:
+                       ("no_repeat_ngram_size", int), ("max_new_tokens", int), ("checkpoint_every_steps", int),
+                       ("checkpoint_every_minutes", float)]:
         train.add_argument(f"--{name.replace('_', '-')}", type=kind, default=defaults[name], help=HELP.get(name))
     for name in ("data_dir", "glue_data_dir", "inference", "device", "precision", "fewshot_protocol"):
         train.add_argument(f"--{name.replace('_', '-')}", default=defaults[name])
@@ -56,7 +66,21 @@ def _parser() -> argparse.ArgumentParser:
                        help="prompt-based fine-tuning: label words at a [MASK] scored by the masked-LM head")
     train.add_argument("--eval-inference-modes", default="",
                        help="AdaMix: also score these routings at the end, e.g. merge,random_sequence,fixed:0,ensemble")
+    train.add_argument("--keep-checkpoint", action="store_true",
+                       help="keep <out>/checkpoint after the run finishes (default: deleted once the record is written)")
+    train.add_argument("--save-full-weights", action="store_true",
+                       help="full fine-tuning: save the whole trained model in <out>/artifacts (a backbone copy per run)")
+    rescore = commands.add_parser("rescore", help="score a finished run again from its saved weights (no training)")
+    rescore.add_argument("--run", required=True, help=f"the run directory (holds {RECORD_FILE} and artifacts/)")
+    rescore.add_argument("--inference-modes", default="",
+                         help="AdaMix routings to score, e.g. merge,random_sequence,fixed:0,ensemble")
+    rescore.add_argument("--splits", default="", help="splits to score (default: the run's report splits; "
+                                                      "'selection' = the held-out selection split)")
     return parser
+
+
+def _split_list(text: str) -> list[str]:
+    return [item for item in text.split(",") if item]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,19 +90,44 @@ def main(argv: list[str] | None = None) -> int:
         for name in list_methods():
             print(f"{name:16s} {get_method(name).description}")
         return 0
+    if args.command == "rescore":
+        return _rescore(args)
+    from .checkpoint import Interrupted, StopRequest
+
     values = vars(args)
     values.pop("command")
     try:
         values["method_params"] = RunConfig.parse_method_params(values["method_params"])
-        values["eval_inference_modes"] = [m for m in values["eval_inference_modes"].split(",") if m]
+        values["eval_inference_modes"] = _split_list(values["eval_inference_modes"])
         cfg = RunConfig(**values)
-        from .record import write_json_atomic
         from .trainer import train_and_evaluate
-        record = train_and_evaluate(cfg)
+        with StopRequest() as stop:
+            record = train_and_evaluate(cfg, stop)
+    except Interrupted as stopped:
+        print(f"{cfg.task}/{cfg.method}/seed{cfg.seed}: INTERRUPTED by {stopped.signal_name} at step {stopped.step}/"
+              f"{stopped.total_steps}, resumable: checkpoint {stopped.path}; rerun the same command to resume",
+              file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
     except (ValueError, FileNotFoundError, KeyError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    from .checkpoint import remove_checkpoint
+    from .record import write_json_atomic
     write_json_atomic(Path(cfg.out) / RECORD_FILE, record)
+    if not cfg.keep_checkpoint:
+        remove_checkpoint(cfg.out)  # only now: a kill before the record is written still resumes
     status = record["status"] if record["status"] == "ok" else f"FAILED ({record['failure_reason']})"
-    print(f"{cfg.task}/{cfg.method}/seed{cfg.seed}: {status} {record['scores']} -> {Path(cfg.out) / RECORD_FILE}")
+    resumed = f" (resumed from step {record['resumed_from_step']})" if record.get("resumed_from_step") else ""
+    print(f"{cfg.task}/{cfg.method}/seed{cfg.seed}: {status}{resumed} {record['scores']} -> {Path(cfg.out) / RECORD_FILE}")
+    return 0
+
+
+def _rescore(args) -> int:
+    from .rescore import SCORES_FILE, rescore
+    try:
+        result = rescore(args.run, _split_list(args.inference_modes), _split_list(args.splits))
+    except (ValueError, FileNotFoundError, KeyError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.run}: {result['scores']} -> {Path(args.run) / SCORES_FILE}")
     return 0

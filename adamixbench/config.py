@@ -52,6 +52,15 @@ class RunConfig:
     device: str = "auto"
     max_steps: Optional[int] = None  # stop early (smoke tests)
     log_every: int = 10
+    # Checkpoint / resume (adamixbench/checkpoint.py): a resumable checkpoint goes to <out>/checkpoint/
+    # every N optimiser steps (None: off) and every M minutes of training (0: off); rerunning the same
+    # command resumes from it. It is deleted when the run finishes unless keep_checkpoint.
+    checkpoint_every_steps: Optional[int] = None
+    checkpoint_every_minutes: float = 10.0
+    keep_checkpoint: bool = False
+    # Saved artifacts (<out>/artifacts/): every method saves its trained weights in its library's format;
+    # full fine-tuning saves the whole model only with save_full_weights (a backbone copy per run).
+    save_full_weights: bool = False
     # NLG only
     label_smoothing: float = 0.0
     num_beams: int = 10
@@ -79,7 +88,9 @@ class RunConfig:
             bad("heldout_fraction", "a number in (0, 1)")
         if self.warmup_steps is not None and self.warmup_steps < 0:
             bad("warmup_steps", "an integer >= 0")
-        for name in ("max_train_samples", "max_eval_samples", "max_steps"):
+        if self.checkpoint_every_minutes < 0:
+            bad("checkpoint_every_minutes", "a number >= 0 (0: no time-based checkpoints)")
+        for name in ("max_train_samples", "max_eval_samples", "max_steps", "checkpoint_every_steps"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 bad(name, "an integer >= 1")
         if not isinstance(self.method_params, dict):
