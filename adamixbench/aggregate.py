@@ -135,9 +135,11 @@ def parse_run_path(path: str | Path) -> tuple[str, str, int]:
     return m["task"], m["label"], int(m["seed"])
 
 
-def load_record(path: str | Path) -> dict:
+def load_record(path: str | Path, scores_path: str | Path | None = None) -> dict:
     """Read one run record; the run's identity (task, label, seed) comes from its path. An unreadable
-    record becomes a failed record, so it shows in the tables instead of breaking the aggregation."""
+    record becomes a failed record, so it shows in the tables instead of breaking the aggregation.
+    `scores_path`: the run's scores.json (`python -m adamixbench rescore`), whose scores are laid over
+    the record's (same keys: scores, scores_by_inference)."""
     task, label, seed = parse_run_path(path)
     try:
         rec = json.loads(Path(path).read_text())
@@ -147,12 +149,22 @@ def load_record(path: str | Path) -> dict:
         rec = {"status": "failed", "failure_reason": f"unreadable run record: {type(e).__name__}: {e}",
                "task": task, "seed": seed, "scores": {}}
     rec = dict(rec)
+    if scores_path is not None and rec.get("status") == "ok":
+        rescored = json.loads(Path(scores_path).read_text())
+        rec["scores"] = {**rec.get("scores", {}), **rescored.get("scores", {})}
+        by_mode = dict(rec.get("scores_by_inference") or {})
+        for mode, scores in rescored.get("scores_by_inference", {}).items():
+            by_mode[mode] = {**by_mode.get(mode, {}), **scores}
+        if by_mode:
+            rec["scores_by_inference"] = by_mode
     rec["_task"], rec["_label"], rec["_seed"], rec["_path"] = task, label, seed, str(path)
     return rec
 
 
-def load_records(paths: Iterable[str | Path]) -> list[dict]:
-    return [load_record(p) for p in paths]
+def load_records(paths: Iterable[str | Path], score_paths: Iterable[str | Path] = ()) -> list[dict]:
+    """Records, each with its run folder's scores.json from `score_paths` on top (if listed)."""
+    scores = {Path(p).parent: p for p in score_paths}
+    return [load_record(p, scores.get(Path(p).parent)) for p in paths]
 
 
 def is_adamix(method: str) -> bool:

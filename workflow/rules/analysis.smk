@@ -4,6 +4,7 @@
 rule aggregate:
     input:
         records=all_run_records,
+        scores=score_files,
     output:
         runs=report(
             f"{OUT}/runs.csv",

@@ -31,6 +31,8 @@ TRAIN_FLAGS = {  # config key -> engine flag (python -m adamixbench train --help
     "max_grad_norm": "--max-grad-norm", "max_steps": "--max-steps", "heldout_fraction": "--heldout-fraction",
     "data_seed": "--data-seed", "label_smoothing": "--label-smoothing", "length_penalty": "--length-penalty",
     "no_repeat_ngram_size": "--no-repeat-ngram-size", "precision": "--precision",
+    "checkpoint_every_steps": "--checkpoint-every-steps", "checkpoint_every_minutes": "--checkpoint-every-minutes",
+    "keep_checkpoint": "--keep-checkpoint", "save_full_weights": "--save-full-weights",  # booleans: flag if true
 }
 NLG_ONLY = ("num_beams", "max_new_tokens", "label_smoothing", "length_penalty", "no_repeat_ngram_size")
 
@@ -214,6 +216,7 @@ def build_runs(cfg: dict) -> dict:
                         "params": mdef.get("params", {}), "inference": mdef.get("inference"),
                         "train": train, "fewshot": exp.get("fewshot"),
                         "eval_inference_modes": exp.get("eval_inference_modes", []) if _is_adamix(mdef["method"]) else [],
+                        "score_splits": exp.get("score_splits", []),
                     }
     return runs
 
@@ -234,7 +237,9 @@ def engine_args(run: dict) -> list:
     args = ["--task", run["task"], "--method", run["method"], "--seed", str(run["seed"]), "--model", run["model"]]
     for key, flag in TRAIN_FLAGS.items():
         value = run["train"].get(key)
-        if value is not None:
+        if isinstance(value, bool):
+            args += [flag] if value else []
+        elif value is not None:
             args += [flag, _fmt_value(value)]
     if run["params"]:
         args += ["--method-params", json.dumps(run["params"], sort_keys=True)]
@@ -245,9 +250,7 @@ def engine_args(run: dict) -> list:
         split = run["seed"] if fs.get("split", "seed") == "seed" else fs["split"]
         args += ["--fewshot-k", str(fs["k"]), "--fewshot-split", str(split),
                  "--fewshot-protocol", fs.get("protocol", "list")]
-    if run["eval_inference_modes"]:
-        args += ["--eval-inference-modes", ",".join(run["eval_inference_modes"])]
-    return args
+    return args  # scoring options (eval_inference_modes, score_splits) are the score rule's: see score_args
 
 
 def run_record(task, label, seed) -> str:
@@ -267,6 +270,22 @@ def _run_of(wildcards) -> dict:
 
 def train_args(wildcards) -> list:
     return engine_args(_run_of(wildcards))
+
+
+def _scored_again(key) -> bool:
+    """Runs the score rule re-scores from their saved weights (extra inference modes or splits)."""
+    return bool(RUNS[key]["eval_inference_modes"] or RUNS[key]["score_splits"])
+
+
+def score_files(wildcards=None) -> list:
+    return [f"{RUNS_DIR}/{t}/{l}/seed{s}/scores.json" for (t, l, s) in RUNS if _scored_again((t, l, s))]
+
+
+def score_args(wildcards) -> list:
+    """`python -m adamixbench rescore` options of one run: the only params of rule score, so that changing
+    them reruns scoring only, never training."""
+    run = _run_of(wildcards)
+    return ["--inference-modes", ",".join(run["eval_inference_modes"]), "--splits", ",".join(run["score_splits"])]
 
 
 def train_family(wildcards) -> str:
@@ -333,7 +352,7 @@ def plot_kinds(table: str) -> list:
 def final_outputs(wildcards=None) -> list:
     # every run record is a target itself: a lost or interrupted record is redone even when the
     # aggregate files downstream of it are still present
-    out = all_run_records() + [f"{OUT}/runs.csv", f"{OUT}/history.csv", f"{OUT}/summary.csv", f"{OUT}/tables/failed_runs.md"]
+    out = all_run_records() + score_files() + [f"{OUT}/runs.csv", f"{OUT}/history.csv", f"{OUT}/summary.csv", f"{OUT}/tables/failed_runs.md"]
     for name in TABLES:
         out += [f"{OUT}/tables/{name}.{ext}" for ext in ("md", "tex", "csv", "html")]
         out += [f"{OUT}/tables/{name}_paired.{ext}" for ext in ("md", "csv")]

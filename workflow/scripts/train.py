@@ -3,16 +3,26 @@
 Thin on purpose: argv comes from workflow/rules/common.smk (engine_args); this script only sets the
 environment (offline by default, one BLAS thread per Snakemake thread, a local GPU slot) and calls
 `python -m adamixbench train ... --out <run dir>`, logging to the rule's log file.
+
+The engine never outlives the workflow: it gets SIGTERM when this script dies (Linux PR_SET_PDEATHSIG),
+SIGTERM / SIGINT sent to this script are forwarded to it, and a watchdog stops it when Snakemake itself
+disappears (a kill -9 of Snakemake kills neither the shell nor this script that it started). On SIGTERM
+the engine writes a checkpoint and exits 75; rerunning the same Snakemake command resumes the run.
 """
 
 import contextlib
+import ctypes
 import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+
+from adamixbench.cli import EXIT_INTERRUPTED
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 record = Path(sm.output.record)
@@ -72,18 +82,107 @@ def gpu_slot(n_gpus: int):
             fh.close()
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+STOP_GRACE_S = 60  # after SIGTERM the engine finishes its step and writes its checkpoint; then SIGKILL
+
+
+def _die_with_parent() -> None:
+    """preexec_fn of the engine: the kernel sends it SIGTERM when this script exits, however it exits."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the watchdog and the signal forwarding still apply
+        pass
+
+
+def _workflow_pids() -> list[int]:
+    """This script's ancestors up to the Snakemake process that runs the job (the shell Snakemake starts
+    the script with is in between): when any of them is gone, the workflow was killed."""
+    pids, pid = [], os.getppid()
+    for _ in range(6):
+        if pid <= 1:
+            break
+        pids.append(pid)
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            break
+        if b"snakemake" in cmdline:
+            break
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    """Running (a killed process that its parent has not reaped yet is a zombie: not alive)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        pass
+    try:
+        os.kill(pid, 0)  # no /proc (not Linux)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def run_engine(argv: list[str], log_handle) -> int:
+    proc = subprocess.Popen(argv, stdout=log_handle, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
+
+    def forward(signum, frame):
+        if proc.poll() is None:
+            proc.send_signal(signum)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, forward)
+    watched = _workflow_pids()
+
+    def watchdog():
+        while proc.poll() is None:
+            if not all(_alive(pid) for pid in watched):
+                _stop(proc)
+                return
+            time.sleep(1)
+    threading.Thread(target=watchdog, daemon=True).start()
+    return proc.wait()
+
+
+def failure_message(rc: int) -> str:
+    resume = (f"rerun the same snakemake command to resume from {run_dir / 'checkpoint'} (if Snakemake itself was "
+              f"killed, its lock is stale: run `snakemake --unlock` with the same arguments first)")
+    if rc == EXIT_INTERRUPTED:
+        return f"engine stopped by SIGTERM/SIGINT (killed/preempted) after writing a checkpoint; {resume}"
+    if rc < 0:
+        name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
+        return (f"engine killed by {name} (killed/preempted: kill -9, the OOM killer or a node failure); {resume} "
+                f"(from its latest checkpoint, if it wrote one)")
+    if rc == 2:
+        return "engine exited with code 2 (bad input; nothing trained)"
+    return f"engine exited with code {rc} (crash outside the training loop)"
+
+
 run_dir.mkdir(parents=True, exist_ok=True)
 argv = [sys.executable, "-m", "adamixbench", "train", *sm.params.args, "--out", str(run_dir)]
 name = f"{sm.wildcards.task}/{sm.wildcards.label}/seed{sm.wildcards.seed}"
 t0 = time.time()
-with gpu_slot(int(sm.resources.get("gpu", 0))), open(log, "w") as fh:
-    fh.write("$ " + " ".join(argv) + "\n")
+with gpu_slot(int(sm.resources.get("gpu", 0))), open(log, "a") as fh:
+    fh.write("$ " + " ".join(argv) + "\n")  # appended: the log of a resumed run keeps the interrupted part
     fh.flush()
-    rc = subprocess.call(argv, stdout=fh, stderr=subprocess.STDOUT, env=env)
+    rc = run_engine(argv, fh)
 took = time.time() - t0
 if rc != 0:
     tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-25:])
-    sys.exit(f"[train] {name}: engine exited with code {rc} (bad input; nothing trained). Log {log}:\n{tail}")
+    sys.exit(f"[train] {name}: {failure_message(rc)}. Log {log}:\n{tail}")
 if not record.exists():
     sys.exit(f"[train] {name}: the engine exited 0 but wrote no {record}; see {log}")
 rec = json.loads(record.read_text())
@@ -91,4 +190,6 @@ status = rec.get("status")
 score = rec.get("scores", {}).get(rec.get("primary_metric"), float("nan")) if status == "ok" else None
 msg = (f"[train] {name}: ok, {rec.get('primary_metric')}={score:.2f}" if status == "ok"
        else f"[train] {name}: FAILED ({rec.get('failure_reason')})")
+if rec.get("resumed_from_step"):
+    msg += f" (resumed from step {rec['resumed_from_step']})"
 print(f"{msg} [{took:.0f} s]", file=sys.stderr, flush=True)
