@@ -15,6 +15,17 @@ Frames
 ``summarize(runs)``          one row per (row_label, task, metric): n ok / failed and the statistics of
                              :func:`adamixbench.stats.describe` over seeds.
 
+Comparisons
+-----------
+``paired_tests``           each reference row against every other row per column, paired by seed:
+                           t-test and Wilcoxon with Holm-adjusted p over the table's family, and
+                           deepsig's ASO eps_min (Bonferroni over the family).
+``normalized_scores``      per row a seeds x columns matrix of normalised scores (the runs x tasks
+                           input of rliable's aggregates), higher = better in every column.
+``aggregate_comparison``   IQM / mean of the normalised scores with stratified bootstrap intervals,
+                           probability of improvement of each reference over every other row, the
+                           mean rank and the Friedman test across tasks (autorank) where it applies.
+
 Tables
 ------
 A *layout* lists the table's columns as (task, metric, header) and says whether an ``Avg`` column is
@@ -27,7 +38,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
@@ -38,12 +48,13 @@ import pandas as pd
 from adamixbench import stats
 
 __all__ = [
-    "Column", "Layout", "LAYOUTS", "parse_run_path", "load_record", "load_records", "runs_frame",
+    "Column", "Layout", "LAYOUTS", "record_identity", "load_record", "load_records", "runs_frame",
     "history_frame", "summarize", "resolve_layout", "load_paper", "paper_lookup", "build_table",
-    "table_markdown", "table_latex", "paired_tests", "failed_runs", "is_adamix", "format_params",
+    "table_markdown", "table_latex", "paired_tests", "failed_runs", "is_adamix", "format_params", "read_runs",
+    "TASK_NAMES", "task_name", "NORMALIZATIONS", "normalized_scores", "aggregate_comparison", "critical_difference",
+    "aggregate_markdown",
 ]
 
-RUN_PATH_RE = re.compile(r"(?:^|/)runs/(?P<task>[^/]+)/(?P<label>[^/]+)/seed(?P<seed>-?\d+)/metrics\.json$")
 PAIRED_SOURCE = "scores"
 DASH = "—"
 
@@ -71,7 +82,8 @@ def _cols(spec: Sequence[tuple[str, str, str]]) -> tuple[Column, ...]:
 
 
 _GLUE_ORDER = ("mnli", "qnli", "sst2", "qqp", "mrpc", "cola", "rte", "stsb")
-_HEADERS = {"mnli": "MNLI", "qnli": "QNLI", "sst2": "SST-2", "qqp": "QQP", "mrpc": "MRPC", "cola": "CoLA",
+#: display name of every task (tables, figure titles, claims).
+TASK_NAMES = {"mnli": "MNLI", "qnli": "QNLI", "sst2": "SST-2", "qqp": "QQP", "mrpc": "MRPC", "cola": "CoLA",
             "rte": "RTE", "stsb": "STS-B", "subj": "Subj", "mpqa": "MPQA", "e2e": "E2E", "webnlg": "WebNLG",
             "dart": "DART"}
 _METRIC_HEADERS = {"accuracy": "Acc", "f1": "F1", "matthews_correlation": "MCC", "pearson": "Pearson",
@@ -80,14 +92,18 @@ _METRIC_HEADERS = {"accuracy": "Acc", "f1": "F1", "matthews_correlation": "MCC",
 TABLE1_METRIC = {"mnli": "accuracy", "qnli": "accuracy", "sst2": "accuracy", "qqp": "accuracy", "mrpc": "accuracy",
                  "cola": "matthews_correlation", "rte": "accuracy", "stsb": "pearson"}
 TABLE2_METRIC = {**TABLE1_METRIC, "qqp": "f1", "mrpc": "f1"}
-#: metrics where lower is better (the Pareto plot and "best" marks use this).
+#: metrics where lower is better (Pareto fronts, normalised scores, ASO and claims flip their sign).
 LOWER_IS_BETTER = frozenset({"ter"})
 
+
+def task_name(task: str) -> str:
+    return TASK_NAMES.get(task, task)
+
 LAYOUTS: dict[str, Layout] = {
-    "table1": Layout("table1", _cols([(t, TABLE1_METRIC[t], _HEADERS[t]) for t in _GLUE_ORDER]), True,
+    "table1": Layout("table1", _cols([(t, TABLE1_METRIC[t], TASK_NAMES[t]) for t in _GLUE_ORDER]), True,
                      "GLUE dev, RoBERTa-large layout (paper Table 1): Avg over the 8 tasks with QQP/MRPC accuracy, "
                      "CoLA MCC, STS-B Pearson."),
-    "table2": Layout("table2", _cols([(t, TABLE2_METRIC[t], _HEADERS[t] + (" F1" if t in ("qqp", "mrpc") else ""))
+    "table2": Layout("table2", _cols([(t, TABLE2_METRIC[t], TASK_NAMES[t] + (" F1" if t in ("qqp", "mrpc") else ""))
                                       for t in _GLUE_ORDER]), True,
                      "GLUE dev, BERT-base layout (paper Table 2): Avg over the 8 tasks with QQP/MRPC F1, CoLA MCC, "
                      "STS-B Pearson."),
@@ -97,7 +113,7 @@ LAYOUTS: dict[str, Layout] = {
     "nlg_webnlg_dart": Layout("nlg_webnlg_dart", _cols([("webnlg", "bleu", "WebNLG BLEU"), ("webnlg", "ter", "WebNLG TER"),
                                                         ("dart", "bleu", "DART BLEU"), ("dart", "ter", "DART TER")]),
                               False, "WebNLG (all) and DART: BLEU (percent, higher is better), TER (raw, lower is better)."),
-    "fewshot": Layout("fewshot", _cols([(t, "accuracy", _HEADERS[t]) for t in ("mnli", "rte", "qqp", "sst2", "subj", "mpqa")]),
+    "fewshot": Layout("fewshot", _cols([(t, "accuracy", TASK_NAMES[t]) for t in ("mnli", "rte", "qqp", "sst2", "subj", "mpqa")]),
                       True, "Few-shot accuracy (LiST protocol); Avg over the six tasks."),
 }
 
@@ -114,7 +130,7 @@ def resolve_layout(name: str, runs: Optional[pd.DataFrame] = None, tasks: Option
         for t in order:
             prim = runs.loc[(runs["task"] == t) & runs["is_primary"].astype(bool), "metric"]
             metric = prim.iloc[0] if len(prim) else "accuracy"
-            cols.append(Column(t, metric, f"{_HEADERS.get(t, t)} {_METRIC_HEADERS.get(metric, metric)}"))
+            cols.append(Column(t, metric, f"{task_name(t)} {_METRIC_HEADERS.get(metric, metric)}"))
         avg = len(cols) > 1 if average is None else average
         return Layout("primary", tuple(cols), avg, "Primary metric of each task.")
     if name not in LAYOUTS:
@@ -127,27 +143,46 @@ def resolve_layout(name: str, runs: Optional[pd.DataFrame] = None, tasks: Option
 # --------------------------------------------------------------------------------------------------
 # records -> frames
 # --------------------------------------------------------------------------------------------------
-def parse_run_path(path: str | Path) -> tuple[str, str, int]:
-    """(task, method label, seed) from ``.../runs/<task>/<label>/seed<k>/metrics.json``."""
-    m = RUN_PATH_RE.search(Path(path).as_posix())
-    if not m:
-        raise ValueError(f"not a run record path (.../runs/<task>/<label>/seed<k>/metrics.json): {path}")
-    return m["task"], m["label"], int(m["seed"])
+IDENTITY = ("suite", "experiment", "label", "task", "seed")
 
 
-def load_record(path: str | Path, scores_path: str | Path | None = None) -> dict:
-    """Read one run record; the run's identity (task, label, seed) comes from its path. An unreadable
-    record becomes a failed record, so it shows in the tables instead of breaking the aggregation.
-    `scores_path`: the run's scores.json (`python -m adamixbench rescore`), whose scores are laid over
-    the record's (same keys: scores, scores_by_inference)."""
-    task, label, seed = parse_run_path(path)
+def record_identity(rec: Mapping) -> dict:
+    """(suite, experiment, label, task, seed) of a run, read from its record (top level, else its embedded
+    run spec); a record written without a label (engine run by hand, schema 1) is labelled by its method."""
+    spec = rec.get("spec") if isinstance(rec.get("spec"), Mapping) else {}
+    ident = {key: rec.get(key, spec.get(key)) for key in IDENTITY}
+    if ident["label"] is None:
+        ident["label"] = rec.get("method", spec.get("method"))
+    return ident
+
+
+def load_record(path: str | Path, expected: Optional[Mapping] = None, scores_path: str | Path | None = None) -> dict:
+    """Read one run record; the run's identity (suite, experiment, label, task, seed) comes from the record,
+    never from its path. `expected` is the identity the caller (the pipeline's run matrix) expects at this
+    path: an unreadable record becomes a failed run of that identity, and a record of ANOTHER run (a moved or
+    copied folder) a failed run that says so, so neither breaks the aggregation nor is silently dropped.
+    `scores_path`: the run's scores.json (`python -m adamixbench rescore`, rule score), laid over the
+    record's scores (same keys: scores, scores_by_inference)."""
     try:
         rec = json.loads(Path(path).read_text())
         if not isinstance(rec, dict):
             raise ValueError("record is not a JSON object")
     except (OSError, ValueError) as e:
-        rec = {"status": "failed", "failure_reason": f"unreadable run record: {type(e).__name__}: {e}",
-               "task": task, "seed": seed, "scores": {}}
+        ident = dict(expected or {"label": f"<unreadable {path}>"})
+        rec = {"status": "failed", "failure_class": "unreadable_record",
+               "failure_reason": f"unreadable run record: {type(e).__name__}: {e}",
+               "task": ident.get("task"), "seed": ident.get("seed"), "scores": {}}
+    else:
+        ident = record_identity(rec)
+        if expected is not None:
+            want = {k: expected.get(k) for k in ("label", "task", "seed")}
+            got = {k: ident[k] for k in want}
+            if got != want:
+                rec = {**rec, "status": "failed", "failure_class": "misplaced_record", "scores": {},
+                       "scores_by_inference": {},
+                       "failure_reason": f"the record at {path} belongs to run {got}, not to {want} "
+                                         f"(moved or copied run folder?): delete it and rerun"}
+                ident = dict(expected)
     rec = dict(rec)
     if scores_path is not None and rec.get("status") == "ok":
         rescored = json.loads(Path(scores_path).read_text())
@@ -157,14 +192,29 @@ def load_record(path: str | Path, scores_path: str | Path | None = None) -> dict
             by_mode[mode] = {**by_mode.get(mode, {}), **scores}
         if by_mode:
             rec["scores_by_inference"] = by_mode
-    rec["_task"], rec["_label"], rec["_seed"], rec["_path"] = task, label, seed, str(path)
+    rec.update({f"_{key}": ident.get(key) for key in IDENTITY})
+    rec["_path"] = str(path)
     return rec
 
 
-def load_records(paths: Iterable[str | Path], score_paths: Iterable[str | Path] = ()) -> list[dict]:
-    """Records, each with its run folder's scores.json from `score_paths` on top (if listed)."""
+def load_records(paths: Iterable[str | Path], expected: Optional[Sequence[Mapping]] = None,
+                 score_paths: Iterable[str | Path] = ()) -> list[dict]:
+    """`expected`: one identity per path (same order), as `load_record` takes it. `score_paths`: scores.json
+    files (rule score), each laid over the record in the same folder."""
+    paths = list(paths)
+    if expected is not None and len(expected) != len(paths):
+        raise ValueError(f"{len(paths)} record paths but {len(expected)} expected identities")
     scores = {Path(p).parent: p for p in score_paths}
-    return [load_record(p, scores.get(Path(p).parent)) for p in paths]
+    return [load_record(p, None if expected is None else expected[i], scores.get(Path(p).parent))
+            for i, p in enumerate(paths)]
+
+
+def read_runs(path: str | Path) -> pd.DataFrame:
+    """``runs.csv`` as :func:`runs_frame` wrote it (empty strings come back as NaN from CSV: restored)."""
+    runs = pd.read_csv(path, dtype={"failure_reason": str})
+    for col in ("metric", "inference", "failure_reason", "score_source"):
+        runs[col] = runs[col].fillna("")
+    return runs
 
 
 def is_adamix(method: str) -> bool:
@@ -183,9 +233,8 @@ def runs_frame(records: Sequence[dict], suite: str = "") -> pd.DataFrame:
     """The tidy run table (see the module docstring)."""
     rows = []
     for rec in records:
-        label = rec.get("_label") or rec.get("method_label") or rec.get("method", "")
-        task = rec.get("_task") or rec.get("task", "")
-        seed = rec.get("_seed", rec.get("seed"))
+        ident = {key: rec.get(f"_{key}") for key in IDENTITY} if "_path" in rec else record_identity(rec)
+        label, task, seed = ident["label"] or "", ident["task"] or "", ident["seed"]
         status = rec.get("status", "failed")
         if status not in ("ok", "failed"):
             status = "failed"
@@ -193,9 +242,10 @@ def runs_frame(records: Sequence[dict], suite: str = "") -> pd.DataFrame:
         cost = rec.get("cost") or {}
         prov = rec.get("provenance") or {}
         base = {
-            "suite": suite, "task": task, "task_family": rec.get("task_family", ""), "method_label": label,
+            "suite": ident["suite"] or suite, "experiment": ident["experiment"] or "", "task": task, "task_family": rec.get("task_family", ""), "method_label": label,
             "method": rec.get("method", label), "seed": seed, "model": rec.get("model", ""), "status": status,
-            "failure_reason": rec.get("failure_reason") or "", "selection": rec.get("selection", ""),
+            "failure_class": rec.get("failure_class") or "", "failure_reason": rec.get("failure_reason") or "",
+            "selection": rec.get("selection", ""),
             "best_epoch": _num(rec.get("best_epoch")),
             "params_trainable": _num(params.get("trainable")), "params_inference": _num(params.get("inference")),
             "params_backbone": _num(params.get("backbone")), "params_head": _num(params.get("head")),
@@ -223,8 +273,8 @@ def runs_frame(records: Sequence[dict], suite: str = "") -> pd.DataFrame:
                 rows.append({**base, "inference": mode, "score_source": "scores_by_inference",
                              "row_label": f"{label} @{mode}", "metric": metric, "value": _num(value),
                              "is_primary": metric == primary})
-    cols = ["suite", "task", "task_family", "method_label", "method", "seed", "model", "status", "failure_reason",
-            "selection", "inference", "score_source", "row_label", "metric", "value", "is_primary", "best_epoch",
+    cols = ["suite", "experiment", "task", "task_family", "method_label", "method", "seed", "model", "status",
+            "failure_class", "failure_reason", "selection", "inference", "score_source", "row_label", "metric", "value", "is_primary", "best_epoch",
             "params_trainable", "params_inference", "params_backbone", "params_head", "train_time_s", "eval_time_s",
             "train_tokens_per_s", "peak_memory_mb", "git_sha", "git_dirty", "device", "started_at", "finished_at",
             "run_dir"]
@@ -236,7 +286,8 @@ def history_frame(records: Sequence[dict]) -> pd.DataFrame:
     loss, ``"loss_curve"`` for the step-level running loss (``step`` set, ``epoch`` NaN) when recorded."""
     rows = []
     for rec in records:
-        label, task, seed = rec.get("_label", rec.get("method", "")), rec.get("_task", rec.get("task")), rec.get("_seed")
+        ident = {key: rec.get(f"_{key}") for key in IDENTITY} if "_path" in rec else record_identity(rec)
+        label, task, seed = ident["label"], ident["task"], ident["seed"]
         for h in rec.get("history") or []:
             base = {"task": task, "method_label": label, "seed": seed, "status": rec.get("status", ""),
                     "epoch": _num(h.get("epoch")), "step": _num(h.get("step"))}
@@ -435,10 +486,21 @@ def table_latex(display: pd.DataFrame, caption: str = "", label: str = "") -> st
 # --------------------------------------------------------------------------------------------------
 # paired tests, failures
 # --------------------------------------------------------------------------------------------------
-def paired_tests(runs: pd.DataFrame, layout: Layout, references: Sequence[str], others: Sequence[str]) -> pd.DataFrame:
-    """Each reference row label against each other row label, per layout column, paired by seed."""
+def _sign(metric: str) -> float:
+    """+1 where higher is better, -1 where lower is better: sign * value is always "higher = better"."""
+    return -1.0 if metric in LOWER_IS_BETTER else 1.0
+
+
+def paired_tests(runs: pd.DataFrame, layout: Layout, references: Sequence[str], others: Sequence[str],
+                 aso_boot: int = stats.DEFAULT_ASO_BOOTSTRAP, seed: int = stats.DEFAULT_BOOT_SEED) -> pd.DataFrame:
+    """Each reference row label against each other row label, per layout column, paired by seed.
+
+    The table's comparisons form one family: ``t_p_holm`` / ``wilcoxon_p_holm`` are Holm-adjusted over
+    every finite p of that test in the table; ``aso_eps`` is deepsig's eps_min for "reference better than
+    baseline" (sign flipped for lower-is-better metrics), Bonferroni over the comparisons with >= 2 runs a
+    side; ``aso_boot=0`` skips ASO (NaN)."""
     ok = runs[runs["status"] == "ok"]
-    out = []
+    out, samples = [], []
     for col in layout.columns:
         sel = ok[(ok["task"] == col.task) & (ok["metric"] == col.metric)]
         by_label = {lab: dict(zip(g["seed"].astype(int), g["value"].astype(float))) for lab, g in sel.groupby("row_label")}
@@ -454,8 +516,17 @@ def paired_tests(runs: pd.DataFrame, layout: Layout, references: Sequence[str], 
                             "n": res["n"], "seeds": " ".join(map(str, res["seeds"])), "mean_diff": res["mean_diff"],
                             "t_stat": res["t_stat"], "t_p": res["t_p"], "wilcoxon_stat": res["wilcoxon_stat"],
                             "wilcoxon_p": res["wilcoxon_p"], "note": res["note"]})
-    return pd.DataFrame(out, columns=["task", "metric", "reference", "baseline", "n", "seeds", "mean_diff", "t_stat",
-                                      "t_p", "wilcoxon_stat", "wilcoxon_p", "note"])
+                sign = _sign(col.metric)
+                samples.append(([sign * v for v in a.values()], [sign * v for v in b.values()]))
+    cols = ["task", "metric", "reference", "baseline", "n", "seeds", "mean_diff", "t_stat", "t_p", "t_p_holm",
+            "wilcoxon_stat", "wilcoxon_p", "wilcoxon_p_holm", "aso_eps", "note"]
+    tests = pd.DataFrame(out, columns=[c for c in cols if c not in ("t_p_holm", "wilcoxon_p_holm", "aso_eps")])
+    tests["t_p_holm"] = stats.holm(tests["t_p"].to_numpy(dtype=float))
+    tests["wilcoxon_p_holm"] = stats.holm(tests["wilcoxon_p"].to_numpy(dtype=float))
+    family = sum(1 for x, y in samples if len(x) >= 2 and len(y) >= 2)
+    tests["aso_eps"] = [stats.aso(x, y, num_comparisons=family, n_boot=aso_boot, seed=seed) if aso_boot else math.nan
+                        for x, y in samples]
+    return tests[cols]
 
 
 def paired_markdown(tests: pd.DataFrame) -> str:
@@ -466,14 +537,177 @@ def paired_markdown(tests: pd.DataFrame) -> str:
         "Task": tests["task"], "Metric": tests["metric"], "AdaMix / reference": tests["reference"],
         "vs": tests["baseline"], "n": tests["n"],
         "mean diff": [_fmt(x, 2) for x in tests["mean_diff"]],
-        "t-test p": [p(x) for x in tests["t_p"]], "Wilcoxon p (exact)": [p(x) for x in tests["wilcoxon_p"]],
+        "t-test p": [p(x) for x in tests["t_p"]], "t-test p (Holm)": [p(x) for x in tests["t_p_holm"]],
+        "Wilcoxon p": [p(x) for x in tests["wilcoxon_p"]],
+        "Wilcoxon p (Holm)": [p(x) for x in tests["wilcoxon_p_holm"]],
+        "ASO ε_min": [_fmt(x, 3) for x in tests["aso_eps"]],
         "note": tests["note"],
     })
-    return table_markdown(disp, "Paired tests across seeds (difference = reference - baseline). t-test: "
-                                "scipy ttest_rel (n >= 2); Wilcoxon signed-rank, exact, only for n >= 5.")
+    n_t, n_w = int(np.isfinite(tests["t_p"]).sum()), int(np.isfinite(tests["wilcoxon_p"]).sum())
+    return table_markdown(disp, "Paired tests across seeds (difference = reference - baseline). t-test: scipy "
+                                "ttest_rel (n >= 2); Wilcoxon signed-rank, exact, only for n >= 5. Holm: adjusted "
+                                f"over this table's family ({n_t} t-tests, {n_w} Wilcoxon tests). ASO ε_min "
+                                "(deepsig, not paired, Bonferroni over the family): < 0.5 means the reference is "
+                                "almost stochastically better, < 0.2 a confident claim; 1 the baseline is.")
 
 
 def failed_runs(runs: pd.DataFrame) -> pd.DataFrame:
     f = runs[runs["status"] == "failed"]
-    return (f[["task", "method_label", "seed", "failure_reason", "run_dir"]]
+    return (f[["task", "method_label", "seed", "failure_class", "failure_reason", "run_dir"]]
             .drop_duplicates(subset=["task", "method_label", "seed"]).reset_index(drop=True))
+
+
+# --------------------------------------------------------------------------------------------------
+# aggregates across tasks (rliable) and ranks across tasks (autorank)
+# --------------------------------------------------------------------------------------------------
+#: how scores of different columns are put on one scale before aggregating across them
+#: (``analysis.normalization`` in a suite; docs/PIPELINE.md):
+#: ``minmax``: per column, (v - min) / (max - min) over every ok run of the table's rows (flipped for
+#: lower-is-better metrics), so 0 = the worst run of the table and 1 = the best;
+#: ``baseline:<label>``: per column, v / (mean of <label>'s runs), flipped (mean / v) for lower-is-better,
+#: so 1 = on par with that row (e.g. ``baseline:full_ft``, as PEFT papers report "% of full fine-tuning").
+NORMALIZATIONS = ("minmax", "baseline:<label>")
+
+
+def normalized_scores(runs: pd.DataFrame, layout: Layout, rows: Sequence[str], normalization: str = "minmax"
+                      ) -> tuple[dict[str, np.ndarray], dict[str, list[int]], dict[str, str]]:
+    """({row: seeds x columns matrix}, {row: seeds}, {row: why it is left out}) of normalised scores,
+    higher = better. A row keeps the seeds whose runs are ok in EVERY column (a seed with a failed or
+    missing run is left out of the aggregate and counted in the note); a row without such a seed is
+    left out with the reason."""
+    ok = runs[(runs["status"] == "ok") & (runs["row_label"].isin(rows))]
+    cols = [(c.task, c.metric) for c in layout.columns]
+    if normalization.startswith("baseline:"):
+        base = normalization.split(":", 1)[1]
+        if base not in rows:
+            raise ValueError(f"analysis.normalization {normalization!r}: {base!r} is not a row of this table; "
+                             f"rows: {list(rows)}")
+    elif normalization != "minmax":
+        raise ValueError(f"analysis.normalization {normalization!r} is unknown; allowed: {', '.join(NORMALIZATIONS)}")
+    scale = {}
+    for task, metric in cols:
+        v = ok[(ok["task"] == task) & (ok["metric"] == metric)]
+        if normalization == "minmax":
+            scale[(task, metric)] = (float(v["value"].min()), float(v["value"].max())) if len(v) else (math.nan, math.nan)
+        else:
+            scale[(task, metric)] = float(v[v["row_label"] == base]["value"].mean()) if len(v) else math.nan
+
+    def norm(task, metric, x):
+        if normalization == "minmax":
+            lo, hi = scale[(task, metric)]
+            if not hi > lo:
+                return 1.0  # every run of the table scores the same: all are the best
+            z = (x - lo) / (hi - lo)
+            return 1.0 - z if metric in LOWER_IS_BETTER else z
+        ref = scale[(task, metric)]
+        return ref / x if metric in LOWER_IS_BETTER else x / ref
+
+    matrices, seeds_of, notes = {}, {}, {}
+    statuses = _run_status(runs)
+    for row in rows:
+        r = ok[ok["row_label"] == row]
+        per_col = [dict(zip(r[(r["task"] == t) & (r["metric"] == m)]["seed"].astype(int),
+                            r[(r["task"] == t) & (r["metric"] == m)]["value"].astype(float))) for t, m in cols]
+        seeds = sorted(set.intersection(*(set(d) for d in per_col))) if per_col else []
+        all_seeds = set(statuses[(statuses["row_label"] == row) & statuses["task"].isin([t for t, _ in cols])]["seed"])
+        if not seeds:
+            notes[row] = "left out: no seed with an ok run in every column"
+            continue
+        matrices[row] = np.array([[norm(t, m, per_col[j][s]) for j, (t, m) in enumerate(cols)] for s in seeds])
+        seeds_of[row] = seeds
+        if len(all_seeds) > len(seeds):
+            notes[row] = f"{len(all_seeds) - len(seeds)} seed(s) left out (a failed or missing run in some column)"
+    return matrices, seeds_of, notes
+
+
+#: autorank refuses fewer than this many blocks (samples per population)
+MIN_AUTORANK_BLOCKS = 5
+
+
+def critical_difference(runs: pd.DataFrame, layout: Layout, rows: Sequence[str], normalization: str = "minmax",
+                        alpha: float = 0.05):
+    """autorank (Friedman test, Nemenyi critical difference) of the rows across the table's columns.
+
+    Blocks: the columns (each row's mean normalised score there) when the table has >= 5 of them; with
+    3 or 4 columns (autorank needs >= 5 blocks) every (column, seed) pair over the seeds common to all
+    rows is a block, which also ranks within seeds. Returns (result, None), or (None, reason) where the
+    table has fewer than 3 columns, fewer than 3 complete rows, or too few blocks."""
+    matrices, seeds_of, _ = normalized_scores(runs, layout, rows, normalization)
+    if len(layout.columns) < 3 or len(matrices) < 3:
+        return None, (f"needs >= 3 columns and >= 3 rows with complete results; this table has "
+                      f"{len(layout.columns)} column(s) and {len(matrices)} complete row(s)")
+    headers = [c.header for c in layout.columns]
+    if len(headers) >= MIN_AUTORANK_BLOCKS:
+        data = pd.DataFrame({row: m.mean(axis=0) for row, m in matrices.items()}, index=headers)
+    else:
+        common = sorted(set.intersection(*(set(s) for s in seeds_of.values())))
+        if len(common) * len(headers) < MIN_AUTORANK_BLOCKS:
+            return None, (f"{len(headers)} columns x {len(common)} common seed(s) give fewer than "
+                          f"{MIN_AUTORANK_BLOCKS} blocks (autorank's minimum)")
+        data = pd.DataFrame({row: np.concatenate([m[seeds_of[row].index(s)] for s in common])
+                             for row, m in matrices.items()},
+                            index=[f"{h} seed {s}" for s in common for h in headers])
+    from autorank import autorank
+
+    return autorank(data, alpha=alpha, verbose=False, order="descending", force_mode="nonparametric"), None
+
+
+def aggregate_comparison(runs: pd.DataFrame, layout: Layout, rows: Sequence[str], references: Sequence[str],
+                         normalization: str = "minmax", n_boot: int = stats.DEFAULT_N_BOOT,
+                         seed: int = stats.DEFAULT_BOOT_SEED) -> pd.DataFrame:
+    """One row per table row (``kind == "aggregate"``: IQM and mean of its normalised scores with
+    stratified bootstrap 95% intervals, mean rank across the columns from autorank where it applies) and
+    one per (reference, other row) (``kind == "probability_of_improvement"``: P(reference > other) with
+    its interval)."""
+    matrices, seeds_of, notes = normalized_scores(runs, layout, rows, normalization)
+    ranks, cd_note = {}, ""
+    cd, why = critical_difference(runs, layout, rows, normalization)
+    if cd is not None:
+        ranks = dict(cd.rankdf["meanrank"])
+        cd_note = f"Friedman p = {cd.pvalue:.3g}, Nemenyi CD = {cd.cd:.2f}" if cd.cd is not None else ""
+    out = []
+    for row in rows:
+        base = {"kind": "aggregate", "row": row, "vs": "", "normalization": normalization,
+                "n_tasks": len(layout.columns), "n_seeds": len(seeds_of.get(row, [])),
+                "seeds": " ".join(map(str, seeds_of.get(row, []))), "note": notes.get(row, "")}
+        if row in matrices:
+            base.update(stats.aggregate_scores(matrices[row], n_boot=n_boot, seed=seed))
+            base["mean_rank"] = ranks.get(row, math.nan)
+        out.append(base)
+    for ref in references:
+        for other in rows:
+            if other == ref or ref not in matrices or other not in matrices:
+                continue
+            res = stats.probability_of_improvement(matrices[ref], matrices[other], n_boot=n_boot, seed=seed)
+            out.append({"kind": "probability_of_improvement", "row": ref, "vs": other, "normalization": normalization,
+                        "n_tasks": len(layout.columns), "n_seeds": min(len(seeds_of[ref]), len(seeds_of[other])),
+                        "seeds": "", "note": "", **res})
+    cols = ["kind", "row", "vs", "normalization", "n_tasks", "n_seeds", "seeds", "iqm", "iqm_low", "iqm_high", "mean",
+            "mean_low", "mean_high", "mean_rank", "p", "p_low", "p_high", "note"]
+    df = pd.DataFrame(out).reindex(columns=cols)
+    df.attrs["critical_difference"] = cd_note or (f"critical difference: {why}" if why else "")
+    return df
+
+
+def aggregate_markdown(agg_df: pd.DataFrame, caption: str = "") -> str:
+    """The aggregate comparison as Markdown: the aggregates, then the probabilities of improvement."""
+
+    def ci(x, lo, hi):
+        return DASH if not np.isfinite(x) else (f"{x:.3f} [{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else f"{x:.3f}")
+
+    a = agg_df[agg_df["kind"] == "aggregate"]
+    p = agg_df[agg_df["kind"] == "probability_of_improvement"]
+    parts = [table_markdown(pd.DataFrame({
+        "Method": a["row"], "seeds": a["n_seeds"], "tasks": a["n_tasks"],
+        "IQM [95% CI]": [ci(*v) for v in zip(a["iqm"], a["iqm_low"], a["iqm_high"])],
+        "Mean [95% CI]": [ci(*v) for v in zip(a["mean"], a["mean_low"], a["mean_high"])],
+        "mean rank": [_fmt(x, 2) for x in a["mean_rank"]], "note": a["note"]}), caption)]
+    if len(p):
+        parts.append(table_markdown(pd.DataFrame({
+            "Reference": p["row"], "vs": p["vs"],
+            "P(reference > other) [95% CI]": [ci(*v) for v in zip(p["p"], p["p_low"], p["p_high"])]}),
+            "Probability of improvement (rliable): the chance that a run of the reference beats a run of the other "
+            "row on a randomly chosen column, ties counted half; 0.5 = no difference."))
+    if agg_df.attrs.get("critical_difference"):
+        parts.append(agg_df.attrs["critical_difference"] + "\n")
+    return "\n".join(parts)

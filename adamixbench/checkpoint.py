@@ -12,9 +12,9 @@ expert routes of an uninterrupted run, so on CPU it ends with the same record.
 The folder is deliberately NOT a declared Snakemake output: Snakemake deletes the declared outputs of
 an incomplete or failed job before rerunning it, and the checkpoint must survive exactly that.
 
-The checkpoint stores a hash of the run's configuration (the options that change what is trained or
-how it is scored; not the output folder, device or checkpoint options). A checkpoint written under
-another configuration is refused with the options that differ.
+The checkpoint stores a hash of the run spec (the options that change what is trained; not the
+checkpoint options, nor the engine's output folder or device, which are not in the spec). A checkpoint
+written under another spec is refused with the options that differ.
 """
 
 from __future__ import annotations
@@ -32,12 +32,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .record import FILE_MODE
+
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.pt"
 FORMAT_VERSION = 1
 # Options that do not change what a run computes: a checkpoint stays valid when only these differ.
-NOT_HASHED = ("out", "device", "backbone_path", "checkpoint_every_steps", "checkpoint_every_minutes", "keep_checkpoint",
-              "save_full_weights", "eval_inference_modes")
+NOT_HASHED = ("checkpoint_every_steps", "checkpoint_every_minutes", "keep_checkpoint", "save_full_weights",
+              "eval_inference_modes")
 
 
 class CheckpointMismatch(ValueError):
@@ -98,6 +100,7 @@ class LoopState:
     train_time: float = 0.0
     eval_time: float = 0.0
     real_tokens: int = 0
+    last_losses: list = field(default_factory=list)  # [step, loss] of the latest steps (a failed record keeps them)
 
 
 def config_hash(config: dict) -> str:
@@ -152,6 +155,7 @@ class Checkpointer:
         payload = {"format_version": FORMAT_VERSION, "config_hash": self.hash, "config": self.config, **state}
         fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{STATE_FILE}.", suffix=".tmp")
         try:
+            os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600: the umask decides, as for every file the engine writes
             with os.fdopen(fd, "wb") as handle:
                 torch.save(payload, handle)
                 handle.flush()

@@ -7,6 +7,14 @@
 * :func:`routing_violin`   paper Fig. 5: the spread of random routing (over seeds) vs merged, with the
                            paper's published range where known.
 * :func:`training_curves`  eval metric and train loss per epoch, mean over seeds with one line per method.
+* :func:`aggregate_intervals`      rliable-style IQM and mean of normalised scores with 95% intervals.
+* :func:`probability_of_improvement`  P(reference > other) with 95% intervals.
+* :func:`performance_profile`      fraction of runs above each normalised score, with 95% bands.
+* :func:`critical_difference`      autorank's critical-difference diagram (or why there is none).
+
+Colours: :func:`palette` gives each method label of a suite one fixed colour (by its position in the
+suite's label list), and every figure of the suite takes its colours from it. Every error bar or band
+says in the figure what it shows.
 
 :func:`save` writes a figure as PNG and SVG.
 """
@@ -24,9 +32,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from adamixbench.aggregate import LOWER_IS_BETTER, Layout  # noqa: E402
+from adamixbench.aggregate import LOWER_IS_BETTER, Layout, task_name  # noqa: E402
 
-__all__ = ["seed_scores", "pareto", "cost", "routing_violin", "training_curves", "save", "empty"]
+__all__ = ["seed_scores", "pareto", "cost", "routing_violin", "training_curves", "aggregate_intervals",
+           "probability_of_improvement", "performance_profile", "critical_difference", "palette", "save", "empty"]
 
 
 def save(fig, stem: str | Path) -> list[Path]:
@@ -48,14 +57,19 @@ def empty(message: str):
     return fig
 
 
-def _title(task: str) -> str:
-    return {"sst2": "SST-2", "mnli": "MNLI", "qnli": "QNLI", "qqp": "QQP", "mrpc": "MRPC", "cola": "CoLA", "rte": "RTE",
-            "stsb": "STS-B", "e2e": "E2E", "webnlg": "WebNLG", "dart": "DART"}.get(task, task)
-
-
-def _colors(labels: Sequence[str]) -> dict[str, tuple]:
+def palette(labels: Sequence[str]) -> dict[str, tuple]:
+    """One colour per label, by position in `labels` (pass the suite's full label list, always in the same
+    order, so a method keeps its colour in every figure): tab10 up to 10 labels, tab20 up to 20, then
+    tab20 repeated."""
     cmap = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")
-    return {lab: cmap(i % cmap.N) for i, lab in enumerate(labels)}
+    return {lab: cmap(i % cmap.N) for i, lab in enumerate(dict.fromkeys(labels))}
+
+
+def _colors(labels: Sequence[str], colors: Optional[Mapping[str, tuple]]) -> dict[str, tuple]:
+    """`colors` (the suite's palette) where given, else a palette of `labels`; labels it lacks get grey."""
+    if not colors:
+        return palette(labels)
+    return {lab: colors.get(lab, (0.5, 0.5, 0.5, 1.0)) for lab in labels}
 
 
 def _grid(n: int, width: float = 4.2, height: float = 3.2):
@@ -68,13 +82,14 @@ def _grid(n: int, width: float = 4.2, height: float = 3.2):
 
 
 def seed_scores(runs: pd.DataFrame, layout: Layout, row_order: Sequence[str],
-                paper: Optional[Mapping[tuple[str, str, str], float]] = None, title: str = ""):
-    """One panel per layout column; x = method, y = score; one dot per seed."""
+                paper: Optional[Mapping[tuple[str, str, str], float]] = None, title: str = "",
+                colors: Optional[Mapping[str, tuple]] = None):
+    """One panel per layout column; x = method, y = score; one dot per seed, a bar at the mean."""
     paper = paper or {}
     if not layout.columns:
         return empty("no columns to plot")
     fig, axes = _grid(len(layout.columns), width=max(4.2, 0.55 * len(row_order) + 1.5))
-    colors = _colors(row_order)
+    colors = _colors(row_order, colors)
     rng = np.random.default_rng(0)
     for ax, col in zip(axes, layout.columns):
         sel = runs[(runs["task"] == col.task) & (runs["metric"] == col.metric)]
@@ -101,14 +116,15 @@ def seed_scores(runs: pd.DataFrame, layout: Layout, row_order: Sequence[str],
         ax.set_title(col.header)
         ax.set_ylabel(col.metric)
         ax.grid(axis="y", alpha=0.3)
-    if title:
-        fig.suptitle(title)
+    fig.suptitle((title + "\n" if title else "") + "dots: one run per seed; bar: mean over seeds; "
+                 "red x: failed run" + ("; diamond: paper" if paper else ""), fontsize=9)
     fig.tight_layout()
     return fig
 
 
 def _method_means(summary: pd.DataFrame, layout: Layout, xcol: str) -> pd.DataFrame:
-    """Per method: mean over the layout's columns of the per-column mean (only methods with every column)."""
+    """Per method: mean over the layout's columns of the per-column mean (only methods with every column),
+    and the 95% bootstrap interval of that mean's per-column means averaged (the summary's ci_low/high)."""
     rows = []
     cols = {(c.task, c.metric) for c in layout.columns}
     for lab, g in summary[summary["score_source"] == "scores"].groupby("method_label", sort=False):
@@ -117,20 +133,24 @@ def _method_means(summary: pd.DataFrame, layout: Layout, xcol: str) -> pd.DataFr
         if len(g) != len(cols) or not len(cols):
             continue
         rows.append({"method_label": lab, "score": g["mean"].mean(), "x": g[xcol].mean(),
-                     "std": g["std"].mean() if len(g) == 1 else math.nan})
-    return pd.DataFrame(rows, columns=["method_label", "score", "x", "std"])
+                     "lo": g["ci_low"].mean(), "hi": g["ci_high"].mean()})
+    return pd.DataFrame(rows, columns=["method_label", "score", "x", "lo", "hi"])
 
 
-def _scatter_front(df: pd.DataFrame, xlabel: str, ylabel: str, title: str, lower_better_y: bool, logx: bool):
+def _scatter_front(df: pd.DataFrame, xlabel: str, ylabel: str, title: str, lower_better_y: bool, logx: bool,
+                   colors: Optional[Mapping[str, tuple]] = None):
+    """Points with 95% interval bars, labelled through the legend (text beside close points overlaps)."""
     if df.empty or not np.isfinite(df["x"]).any():
         return empty(f"{title}: no method has complete results with {xlabel}")
     df = df[np.isfinite(df["x"]) & (df["x"] > 0 if logx else True)]
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    colors = _colors(list(df["method_label"]))
+    fig, ax = plt.subplots(figsize=(7.6, 4.4))
+    colors = _colors(list(df["method_label"]), colors)
     for _, r in df.iterrows():
-        ax.errorbar(r["x"], r["score"], yerr=r["std"] if np.isfinite(r["std"]) else None, fmt="o",
-                    color=colors[r["method_label"]], capsize=3)
-        ax.annotate(r["method_label"], (r["x"], r["score"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        err = None
+        if np.isfinite(r["lo"]) and np.isfinite(r["hi"]):
+            err = [[max(r["score"] - r["lo"], 0.0)], [max(r["hi"] - r["score"], 0.0)]]
+        ax.errorbar(r["x"], r["score"], yerr=err, fmt="o", color=colors[r["method_label"]], capsize=3,
+                    label=r["method_label"])
     # Pareto front: fewer x and better score
     d = df.sort_values(["x", "score"], ascending=[True, lower_better_y])
     front, best = [], None
@@ -142,29 +162,31 @@ def _scatter_front(df: pd.DataFrame, xlabel: str, ylabel: str, title: str, lower
     if len(front) > 1:
         fx, fy = zip(*front)
         ax.step(fx, fy, where="post", color="gray", linestyle="--", linewidth=1, label="Pareto front")
-        ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     if logx:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_title(title + "\nbars: 95% bootstrap interval of the mean over seeds (averaged over columns)", fontsize=9)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
 
-def pareto(summary: pd.DataFrame, layout: Layout, title: str = "Score vs inference parameters"):
+def pareto(summary: pd.DataFrame, layout: Layout, title: str = "Score vs inference parameters",
+           colors: Optional[Mapping[str, tuple]] = None):
     df = _method_means(summary, layout, "params_inference")
     lower = all(c.metric in LOWER_IS_BETTER for c in layout.columns)
     return _scatter_front(df, "inference parameters (after merging, head excluded)",
-                          f"mean score over {len(layout.columns)} column(s)", title, lower, True)
+                          f"mean score over {len(layout.columns)} column(s)", title, lower, True, colors)
 
 
-def cost(summary: pd.DataFrame, layout: Layout, title: str = "Score vs training cost"):
+def cost(summary: pd.DataFrame, layout: Layout, title: str = "Score vs training cost",
+         colors: Optional[Mapping[str, tuple]] = None):
     df = _method_means(summary, layout, "train_time_s")
     lower = all(c.metric in LOWER_IS_BETTER for c in layout.columns)
     return _scatter_front(df, "training time per run (s, mean over seeds and tasks)",
-                          f"mean score over {len(layout.columns)} column(s)", title, lower, True)
+                          f"mean score over {len(layout.columns)} column(s)", title, lower, True, colors)
 
 
 def routing_violin(runs: pd.DataFrame, layout: Layout, label: str,
@@ -211,7 +233,8 @@ def routing_violin(runs: pd.DataFrame, layout: Layout, label: str,
     return fig
 
 
-def training_curves(history: pd.DataFrame, layout: Layout, row_order: Sequence[str]):
+def training_curves(history: pd.DataFrame, layout: Layout, row_order: Sequence[str],
+                    colors: Optional[Mapping[str, tuple]] = None):
     """Per layout column: the eval metric per epoch (mean over seeds, band = min..max), one line per method;
     then, per task, the training loss: per step (running mean) when the records hold a step-level
     ``loss_curve``, else per epoch."""
@@ -222,13 +245,13 @@ def training_curves(history: pd.DataFrame, layout: Layout, row_order: Sequence[s
     for t in dict.fromkeys(c.task for c in layout.columns):
         h = history[history["task"] == t]
         if len(h[h["metric"] == "loss_curve"]):
-            panels.append((t, "loss_curve", f"{_title(t)} train loss (running mean)", "step"))
+            panels.append((t, "loss_curve", f"{task_name(t)} train loss (running mean)", "step"))
         elif len(h[h["metric"] == "train_loss"]):
-            panels.append((t, "train_loss", f"{_title(t)} train loss", "epoch"))
+            panels.append((t, "train_loss", f"{task_name(t)} train loss", "epoch"))
     if not panels:
         return empty("training curves: no history for the table's columns")
     fig, axes = _grid(len(panels))
-    colors = _colors(row_order)
+    colors = _colors(row_order, colors)
     for ax, (task, metric, header, xcol) in zip(axes, panels):
         h = history[(history["task"] == task) & (history["metric"] == metric)]
         for lab in row_order:
@@ -244,5 +267,93 @@ def training_curves(history: pd.DataFrame, layout: Layout, row_order: Sequence[s
         ax.set_ylabel("train loss" if "loss" in metric else metric)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
+    fig.suptitle("line: mean over seeds; band: min..max over seeds", fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# aggregate comparison (rliable-style figures) and the critical-difference diagram
+# --------------------------------------------------------------------------------------------------
+def aggregate_intervals(agg_df: pd.DataFrame, colors: Optional[Mapping[str, tuple]] = None, title: str = ""):
+    """IQM and mean of the normalised scores per row, point and 95% stratified bootstrap interval."""
+    a = agg_df[(agg_df["kind"] == "aggregate") & np.isfinite(agg_df["iqm"].astype(float))]
+    if a.empty:
+        return empty("aggregate: no row has a seed with ok runs in every column")
+    rows = list(a["row"])[::-1]
+    colors = _colors(rows, colors)
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 0.45 * len(rows) + 1.6), sharey=True)
+    for ax, stat, name in zip(axes, ("iqm", "mean"), ("IQM", "Mean")):
+        for y, (_, r) in enumerate(a.set_index("row").loc[rows].reset_index().iterrows()):
+            lo, hi = r[f"{stat}_low"], r[f"{stat}_high"]
+            if np.isfinite(lo) and np.isfinite(hi):
+                ax.hlines(y, lo, hi, color=colors[r["row"]], linewidth=6, alpha=0.6)
+            ax.plot([r[stat]], [y], "o", color=colors[r["row"]], markeredgecolor="black", markersize=7, zorder=3)
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels(rows, fontsize=8)
+        ax.set_title(name)
+        ax.set_xlabel(f"normalised score ({a['normalization'].iloc[0]})")
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle((title + "\n" if title else "") + "dot: point estimate; bar: 95% stratified bootstrap interval "
+                 "over seeds", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def probability_of_improvement(agg_df: pd.DataFrame, colors: Optional[Mapping[str, tuple]] = None, title: str = ""):
+    """P(reference > other) per pair with its 95% interval; 0.5 = no difference."""
+    p = agg_df[agg_df["kind"] == "probability_of_improvement"]
+    if p.empty:
+        return empty("probability of improvement: no reference row with complete results beside another row")
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(p) + 1.6))
+    colors = _colors(list(p["vs"]), colors)
+    for y, (_, r) in enumerate(p.iloc[::-1].iterrows()):
+        if np.isfinite(r["p_low"]) and np.isfinite(r["p_high"]):
+            ax.hlines(y, r["p_low"], r["p_high"], color=colors[r["vs"]], linewidth=6, alpha=0.6)
+        ax.plot([r["p"]], [y], "o", color=colors[r["vs"]], markeredgecolor="black", markersize=7, zorder=3)
+    ax.set_yticks(range(len(p)))
+    ax.set_yticklabels([f"P({r} > {v})" for r, v in zip(p["row"].iloc[::-1], p["vs"].iloc[::-1])], fontsize=8)
+    ax.axvline(0.5, color="gray", linestyle="--", linewidth=1)
+    ax.set_xlim(-0.03, 1.03)
+    ax.set_xlabel("probability of improvement")
+    ax.set_title((title + "\n" if title else "") + "dot: point estimate; bar: 95% stratified bootstrap interval; "
+                 "dashed: 0.5 (no difference)", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def performance_profile(matrices: Mapping[str, np.ndarray], taus: Sequence[float], profiles: Mapping[str, tuple],
+                        colors: Optional[Mapping[str, tuple]] = None, title: str = "", xlabel: str = ""):
+    """Fraction of runs x columns with a normalised score above tau, one curve per row, 95% bands.
+    `profiles` maps a row to (profile, low, high) over `taus` (stats.performance_profile)."""
+    if not profiles:
+        return empty("performance profile: no row has a seed with ok runs in every column")
+    colors = _colors(list(profiles), colors)
+    fig, ax = plt.subplots(figsize=(7.6, 4.4))
+    for row, (prof, lo, hi) in profiles.items():
+        ax.plot(taus, prof, color=colors[row], label=f"{row} ({matrices[row].shape[0]} seeds)")
+        if np.isfinite(lo).all():
+            ax.fill_between(taus, lo, hi, color=colors[row], alpha=0.15)
+    ax.set_xlabel(xlabel or "normalised score tau")
+    ax.set_ylabel("fraction of runs with score > tau")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    ax.set_title((title + "\n" if title else "") + "band: 95% stratified bootstrap interval over seeds", fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def critical_difference(result, reason: str = ""):
+    """autorank's critical-difference diagram (``autorank.plot_stats``), or a figure saying why none."""
+    if result is None:
+        return empty(f"critical-difference diagram: {reason}")
+    from autorank import plot_stats
+
+    ax = plot_stats(result, allow_insignificant=True)
+    fig = ax.get_figure()
+    cd = f"; Nemenyi CD = {result.cd:.2f}" if result.cd is not None else ""
+    fig.suptitle(f"Friedman p = {result.pvalue:.3g}{cd} (alpha {result.alpha}); methods joined by a bar are "
+                 "not significantly different", fontsize=9)
     return fig

@@ -9,7 +9,6 @@ run's record with its scores.json on top (adamixbench.aggregate.load_record).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -22,10 +21,8 @@ SCORES_FILE = "scores.json"
 
 
 def run_config(record: dict, run_dir: Path) -> RunConfig:
-    """The run's configuration as the record stores it, pointed at `run_dir`."""
-    names = {f.name for f in dataclasses.fields(RunConfig)}
-    values = {k: v for k, v in record["config"].items() if k in names}
-    return RunConfig(**{**values, "out": str(run_dir), "eval_inference_modes": []})
+    """The run's configuration: the run spec the record embeds, pointed at `run_dir`."""
+    return RunConfig(**{**record["spec"], "out": str(run_dir), "eval_inference_modes": []})
 
 
 def rescore(run_dir: str | Path, inference_modes: list[str] | None = None, splits: list[str] | None = None) -> dict:

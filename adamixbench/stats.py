@@ -1,6 +1,12 @@
-"""Statistics over seeds: summaries, percentile bootstrap intervals and paired tests.
+"""Statistics over seeds: summaries, bootstrap intervals, paired tests with multiplicity correction,
+almost stochastic order, aggregates across tasks (IQM, probability of improvement, performance
+profiles) and the power of a paired comparison.
 
-Pure functions on plain sequences / mappings (no I/O), used by :mod:`adamixbench.aggregate`.
+Pure functions on plain sequences / mappings / arrays (no I/O), used by :mod:`adamixbench.aggregate`
+and :mod:`adamixbench.claims`. The statistics come from maintained packages wherever one exists:
+scipy (t-test, Wilcoxon, t quantiles, noncentral t for power), statsmodels (Holm), deepsig (ASO); the
+aggregates across tasks are rliable's definitions, vectorised, with rliable as the reference in the tests
+(below: why rliable itself cannot run them here).
 
 Conventions (docs/PIPELINE.md, "Statistics"):
 
@@ -12,6 +18,28 @@ Conventions (docs/PIPELINE.md, "Statistics"):
   t-test (``scipy.stats.ttest_rel``) needs n >= 2 pairs; the exact Wilcoxon signed-rank test is only
   reported for n >= 5 (below that its smallest attainable two-sided p is 0.0625 or larger). Where the
   seeds do not pair (fewer than 2 common seeds) the test is "n/a", never silently skipped.
+* Holm's step-down correction (``statsmodels.stats.multitest.multipletests(method="holm")``) runs over
+  a table's whole family of comparisons (every reference x other row x column, one family per test
+  kind); tests that are "n/a" are not part of the family.
+* Almost stochastic order (deepsig ``aso``, Dror et al. 2019 / del Barrio et al. 2018): ``eps_min`` in
+  [0, 1] is the violation ratio of "A stochastically dominates B"; < 0.5 means A is (almost)
+  stochastically larger, the smaller the stronger (deepsig's guidance: eps_min < 0.2 for a confident
+  claim). It takes ``num_comparisons`` (Bonferroni) so the confidence level covers the family.
+* Aggregates across tasks follow rliable (Agarwal et al. 2021): runs x tasks matrices of normalised
+  scores; the interquartile mean (IQM) and mean of all runs; 95% intervals from the STRATIFIED
+  bootstrap (runs resampled with replacement independently within each task, tasks kept). rliable's
+  own bootstrap classes (``rliable.library.StratifiedBootstrap``) subclass ``arch``'s and pass it
+  ``random_state``, which arch >= 7 removed; arch <= 6.3 does not build against numpy 2 and 7.x fails
+  to import under pandas 3, so no arch version runs rliable 1.2.0's bootstrap in this stack (measured).
+  So the resampling (a few lines, below) is rliable's scheme with a seeded ``numpy.random.default_rng``
+  (rliable's draws from the global numpy state), vectorised over the resamples, and the statistics
+  are rliable's definitions vectorised too: rliable's own functions take one resample per call
+  (10,000 x scipy Mann-Whitney per pair of rows: minutes per table). tests/pipeline/test_stats.py
+  checks every one against ``rliable.metrics`` / ``rliable.library``.
+* Minimum detectable effect of a paired comparison with n seeds: the smallest true mean difference a
+  two-sided paired t-test at ``alpha`` detects with probability ``power`` (noncentral t, scipy; see
+  :func:`paired_power` for why not statsmodels' TTestPower), i.e. Cohen's d times the standard deviation
+  of the paired differences.
 """
 
 from __future__ import annotations
@@ -21,13 +49,18 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["describe", "bootstrap_ci", "paired_test", "NA", "MIN_WILCOXON_N"]
+__all__ = ["describe", "bootstrap_ci", "paired_test", "holm", "aso", "paired_effect", "min_detectable_effect",
+           "seeds_needed", "paired_power", "stratified_bootstrap", "aggregate_scores", "probability_of_improvement",
+           "performance_profile", "NA", "MIN_WILCOXON_N"]
 
 NA = "n/a"
 MIN_WILCOXON_N = 5
 DEFAULT_N_BOOT = 10_000
 DEFAULT_LEVEL = 0.95
 DEFAULT_BOOT_SEED = 0
+DEFAULT_ALPHA = 0.05
+DEFAULT_POWER = 0.8
+DEFAULT_ASO_BOOTSTRAP = 1000
 
 
 def _clean(values: Sequence[float]) -> np.ndarray:
@@ -117,3 +150,180 @@ def paired_test(a: Mapping[int, float], b: Mapping[int, float]) -> dict:
         notes.append(f"Wilcoxon {NA} (n < {MIN_WILCOXON_N})")
     out["note"] = "; ".join(notes)
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# multiplicity, almost stochastic order
+# --------------------------------------------------------------------------------------------------
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm-adjusted p-values over the family of the finite entries; NaN entries stay NaN (not tested)."""
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(p.shape, math.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method="holm")[1]
+    return out
+
+
+def aso(a: Sequence[float], b: Sequence[float], *, num_comparisons: int = 1, level: float = DEFAULT_LEVEL,
+        n_boot: int = DEFAULT_ASO_BOOTSTRAP, seed: int = DEFAULT_BOOT_SEED) -> float:
+    """deepsig's eps_min for "`a` is stochastically larger than `b`" (NaN with fewer than 2 scores a side).
+
+    Not paired: ASO compares the two score distributions. ``num_comparisons`` applies deepsig's
+    Bonferroni correction of the confidence level over a family of that size.
+    """
+    from deepsig import aso as deepsig_aso
+
+    x, y = _clean(a), _clean(b)
+    if x.size < 2 or y.size < 2:
+        return math.nan
+    return float(deepsig_aso(x, y, confidence_level=level, num_comparisons=max(1, num_comparisons),
+                             num_bootstrap_iterations=n_boot, num_jobs=1, show_progress=False, seed=seed))
+
+
+# --------------------------------------------------------------------------------------------------
+# paired effects and power
+# --------------------------------------------------------------------------------------------------
+def paired_effect(diffs: Sequence[float], level: float = DEFAULT_LEVEL) -> dict:
+    """Mean paired difference, its t interval (scipy t quantile) and the differences' std (ddof=1).
+    With fewer than 2 differences the interval and std are NaN."""
+    from scipy import stats
+
+    d = _clean(diffs)
+    n = int(d.size)
+    out = {"n": n, "effect": float(d.mean()) if n else math.nan, "ci_low": math.nan, "ci_high": math.nan,
+           "sd_diff": math.nan}
+    if n >= 2:
+        sd = float(d.std(ddof=1))
+        half = float(stats.t.ppf(0.5 + level / 2.0, n - 1)) * sd / math.sqrt(n)
+        out.update(sd_diff=sd, ci_low=out["effect"] - half, ci_high=out["effect"] + half)
+    return out
+
+
+def paired_power(d: float, n: int, alpha: float = DEFAULT_ALPHA) -> float:
+    """Power of the two-sided paired t-test with `n` pairs at standardised effect `d` (mean / sd of the
+    differences): P(|T| > t_crit) for T ~ noncentral t(n - 1, d sqrt(n)) (scipy). The far tail, which
+    scipy returns as NaN when it underflows for a large noncentrality, counts as 0 (statsmodels'
+    TTestPower returns NaN there: measured, e.g. d = 8.3 with n = 2..4)."""
+    from scipy import stats
+
+    if n < 2:
+        return math.nan
+    crit = stats.t.ppf(1.0 - alpha / 2.0, n - 1)
+    nc = abs(d) * math.sqrt(n)
+    far = float(stats.nct.cdf(-crit, n - 1, nc))
+    return float(stats.nct.sf(crit, n - 1, nc)) + (far if np.isfinite(far) else 0.0)
+
+
+def min_detectable_effect(sd_diff: float, n: int, alpha: float = DEFAULT_ALPHA, power: float = DEFAULT_POWER) -> float:
+    """Smallest mean paired difference a two-sided paired t-test with `n` pairs detects with `power`
+    (the standardised effect solved with scipy's brentq on :func:`paired_power`, times `sd_diff`)."""
+    from scipy.optimize import brentq
+
+    if n < 2 or not np.isfinite(sd_diff):
+        return math.nan
+    if sd_diff == 0.0:
+        return 0.0
+    d = brentq(lambda x: paired_power(x, n, alpha) - power, 1e-9, 1e4, xtol=1e-10)
+    return float(d) * sd_diff
+
+
+def seeds_needed(effect: float, sd_diff: float, alpha: float = DEFAULT_ALPHA, power: float = DEFAULT_POWER,
+                 max_n: int = 10_000) -> float:
+    """The smallest number of pairs (seeds, >= 2) with which a two-sided paired t-test detects `effect` with
+    `power`, given the std of the paired differences (integer search on :func:`paired_power`); NaN when
+    undefined, ``inf`` for a zero effect or beyond `max_n`."""
+    if not (np.isfinite(effect) and np.isfinite(sd_diff)):
+        return math.nan
+    if effect == 0.0:
+        return math.inf
+    if sd_diff == 0.0:
+        return 2.0
+    d = abs(effect) / sd_diff
+
+    def enough(n: int) -> bool:
+        return paired_power(d, n, alpha) >= power
+
+    if not enough(max_n):
+        return math.inf
+    lo, hi = 1, 2  # invariant: not enough(lo) (n = 1 has no test), enough(hi) once found
+    while not enough(hi):
+        lo, hi = hi, min(2 * hi, max_n)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if enough(mid) else (mid, hi)
+    return float(hi)
+
+
+# --------------------------------------------------------------------------------------------------
+# aggregates across tasks (rliable)
+# --------------------------------------------------------------------------------------------------
+def stratified_bootstrap(scores: Sequence[np.ndarray], func, n_boot: int = DEFAULT_N_BOOT, level: float = DEFAULT_LEVEL,
+                         seed: int = DEFAULT_BOOT_SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(point, low, high) of ``func(*scores)``, each ``scores[i]`` a runs x tasks matrix. Every resample draws
+    runs with replacement independently within each task column, separately per matrix (rliable's
+    StratifiedBootstrap / StratifiedIndependentBootstrap); percentile interval. `func` is vectorised:
+    it takes arrays with a leading resample axis (boots x runs x tasks) and returns boots x k."""
+    mats = [np.asarray(m, dtype=float) for m in scores]
+    point = np.asarray(func(*[m[None] for m in mats]), dtype=float)[0]
+    if any(m.shape[0] < 2 for m in mats):
+        nan = np.full(point.shape, math.nan)
+        return point, nan, nan.copy()
+    rng = np.random.default_rng(seed)
+    boots = []
+    for m in mats:
+        idx = rng.integers(0, m.shape[0], size=(n_boot, *m.shape))
+        boots.append(np.take_along_axis(np.broadcast_to(m, (n_boot, *m.shape)), idx, axis=1))
+    values = np.asarray(func(*boots), dtype=float)
+    alpha = (1.0 - level) / 2.0
+    lo, hi = np.quantile(values, [alpha, 1.0 - alpha], axis=0)
+    return point, lo, hi
+
+
+def _iqm_and_mean(m: np.ndarray) -> np.ndarray:
+    """boots x runs x tasks -> boots x 2: rliable's aggregate_iqm (scipy trim_mean, 25% cut, all scores
+    pooled) and aggregate_mean (mean over tasks of the per-task mean over runs)."""
+    from scipy.stats import trim_mean
+
+    flat = m.reshape(m.shape[0], -1)
+    return np.stack([trim_mean(flat, proportiontocut=0.25, axis=1), m.mean(axis=1).mean(axis=1)], axis=1)
+
+
+def _prob_improvement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """boots x runs x tasks (x and y) -> boots x 1: rliable's probability_of_improvement (per task the
+    Mann-Whitney U / (n_x n_y), i.e. P(X > Y) + P(X = Y) / 2, then the mean over tasks)."""
+    gt = (x[:, :, None, :] > y[:, None, :, :]).mean(axis=(1, 2))
+    eq = (x[:, :, None, :] == y[:, None, :, :]).mean(axis=(1, 2))
+    return (gt + 0.5 * eq).mean(axis=1)[:, None]
+
+
+def aggregate_scores(matrix: np.ndarray, n_boot: int = DEFAULT_N_BOOT, level: float = DEFAULT_LEVEL,
+                     seed: int = DEFAULT_BOOT_SEED) -> dict:
+    """IQM and mean of a runs x tasks matrix of normalised scores (rliable's definitions, vectorised over
+    the resamples; the tests check them against ``rliable.metrics``), with stratified bootstrap intervals."""
+    point, lo, hi = stratified_bootstrap([matrix], _iqm_and_mean, n_boot=n_boot, level=level, seed=seed)
+    return {"iqm": float(point[0]), "iqm_low": float(lo[0]), "iqm_high": float(hi[0]),
+            "mean": float(point[1]), "mean_low": float(lo[1]), "mean_high": float(hi[1])}
+
+
+def probability_of_improvement(x: np.ndarray, y: np.ndarray, n_boot: int = DEFAULT_N_BOOT, level: float = DEFAULT_LEVEL,
+                               seed: int = DEFAULT_BOOT_SEED) -> dict:
+    """P(X > Y) averaged over tasks (rliable), x and y runs x tasks matrices with the same task columns
+    (any number of runs each), with a stratified bootstrap interval (x and y resampled independently)."""
+    point, lo, hi = stratified_bootstrap([x, y], _prob_improvement, n_boot=n_boot, level=level, seed=seed)
+    return {"p": float(point[0]), "p_low": float(lo[0]), "p_high": float(hi[0])}
+
+
+def performance_profile(matrix: np.ndarray, taus: Sequence[float], n_boot: int = DEFAULT_N_BOOT,
+                        level: float = DEFAULT_LEVEL, seed: int = DEFAULT_BOOT_SEED) -> tuple[np.ndarray, ...]:
+    """Run-score distribution (rliable's performance profile): the fraction of all runs x tasks scores
+    above each tau, with stratified bootstrap bands; returns (profile, low, high)."""
+    taus = np.asarray(taus, dtype=float)
+
+    def profile(m):
+        flat = m.reshape(m.shape[0], -1)
+        return (flat[:, :, None] > taus[None, None, :]).mean(axis=1)
+
+    return stratified_bootstrap([matrix], profile, n_boot=n_boot, level=level, seed=seed)

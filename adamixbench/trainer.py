@@ -12,6 +12,7 @@ override of Trainer internals; here they are a few readable lines each.
 from __future__ import annotations
 
 import math
+import shutil
 import time
 import traceback
 from contextlib import nullcontext
@@ -29,9 +30,10 @@ from baselines import PreparedModel, prepare_model
 from .backbones import resolve_backbone
 from .checkpoint import Checkpointer, Interrupted, LoopState, StopRequest, rng_state, set_rng_state
 from .config import NLG_TASKS, RunConfig
-from .record import SCHEMA_VERSION, now, peak_memory_mb, provenance
+from .record import DIR_MODE, FAILURE_CLASSES, FILE_MODE, SCHEMA_VERSION, now, peak_memory_mb, provenance
 
 ARTIFACTS_DIR = "artifacts"
+LAST_LOSSES = 20  # [step, loss] of the latest steps, kept in a failed record
 
 
 class NonFiniteLoss(RuntimeError):
@@ -124,7 +126,7 @@ class Run:
 
     @property
     def name(self) -> str:
-        return f"{self.cfg.task}/{self.cfg.method}/seed{self.cfg.seed}"
+        return f"{self.cfg.task}/{self.cfg.label}/seed{self.cfg.seed}"
 
 
 def load_task_and_model(cfg: RunConfig):
@@ -161,14 +163,13 @@ def setup(cfg: RunConfig) -> Run:
 def new_record(run: Run) -> dict:
     cfg, model = run.cfg, run.model
     return {
-        "schema_version": SCHEMA_VERSION, "status": "ok", "failure_reason": None,
-        "task": cfg.task, "task_family": run.task.family, "method": cfg.method, "seed": cfg.seed, "model": cfg.model,
+        "schema_version": SCHEMA_VERSION, "status": "ok", "failure_class": None, "failure_reason": None,
+        "suite": cfg.suite, "experiment": cfg.experiment, "label": cfg.label, "task": cfg.task, "task_family": run.task.family, "method": cfg.method, "seed": cfg.seed, "model": cfg.model,
         "selection": cfg.selection,
         "inference_mode": model.config.inference if hasattr(model, "set_inference") else None,
         "primary_metric": run.task.primary_metric, "scores": {}, "best_epoch": None, "history": [], "loss_curve": [],
         "params": run.prepared.param_counts(), "cost": {}, "method_params": run.prepared.describe().get("params", {}),
-        "config": {**cfg.to_dict(), "selection": cfg.selection, "learning_rate": cfg.learning_rate,
-                   "backbone_path": run.backbone},
+        "spec": cfg.spec(), "resolved": {"learning_rate": cfg.learning_rate, "backbone_path": run.backbone},
         "resumed_from_step": None, "artifacts": None,
     }
 
@@ -217,7 +218,8 @@ def train_epoch(run: Run, state: LoopState, checkpointer: Checkpointer, stop: St
             batch["consistency_mask"] = mask
         with autocast(cfg, device):
             loss, _ = prepared.training_loss(batch, task.loss)
-        if not torch.isfinite(loss):
+        state.last_losses = [*state.last_losses[-(LAST_LOSSES - 1):], [state.step + 1, loss.item()]]
+        if not math.isfinite(state.last_losses[-1][1]):
             raise NonFiniteLoss(f"nan loss at step {state.step + 1} (epoch {state.epoch})")
         run.scaler.scale(loss).backward()  # fp16 needs loss scaling; a no-op scaler otherwise
         run.scaler.unscale_(run.optimizer)
@@ -229,7 +231,7 @@ def train_epoch(run: Run, state: LoopState, checkpointer: Checkpointer, stop: St
         run.optimizer.zero_grad(set_to_none=True)
         state.step += 1
         state.batches_done += 1
-        state.epoch_loss_sum += loss.item()
+        state.epoch_loss_sum += state.last_losses[-1][1]
         state.epoch_batches += 1
         if state.step % cfg.log_every == 0:
             state.loss_curve.append([state.step, state.epoch_loss_sum / state.epoch_batches])
@@ -338,20 +340,17 @@ def score(run: Run, record: dict, check_stop) -> float:
 
 
 def save_artifacts(run: Run) -> dict | None:
-    """The trained weights in their library's format under <out>/artifacts (replaced atomically)."""
+    """The trained weights in their library's format under <out>/artifacts (replaced as a whole)."""
     target = Path(run.cfg.out) / ARTIFACTS_DIR
     tmp = target.with_name(f".{ARTIFACTS_DIR}.tmp")
-    if tmp.exists():
-        import shutil
-        shutil.rmtree(tmp)
+    shutil.rmtree(tmp, ignore_errors=True)
     saved = run.prepared.save_trained(tmp, full_weights=run.cfg.save_full_weights)
+    for path in [tmp, *tmp.rglob("*")]:  # safetensors writes 0600: the umask decides, as for the record
+        path.chmod(DIR_MODE if path.is_dir() else FILE_MODE)
     if saved is None:
-        if tmp.exists():
-            tmp.rmdir()
+        shutil.rmtree(tmp)
         return None
-    if target.exists():
-        import shutil
-        shutil.rmtree(target)
+    shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     return {"path": ARTIFACTS_DIR, **saved}
 
@@ -369,7 +368,7 @@ def train_and_evaluate(cfg: RunConfig, stop: StopRequest | None = None) -> dict:
     stop = stop or StopRequest()
     run = setup(cfg)
     record = new_record(run)
-    checkpointer = Checkpointer(cfg.out, record["config"], cfg.checkpoint_every_steps, cfg.checkpoint_every_minutes)
+    checkpointer = Checkpointer(cfg.out, record["spec"], cfg.checkpoint_every_steps, cfg.checkpoint_every_minutes)
     saved = checkpointer.load()
     state = LoopState()
     if saved is not None:
@@ -388,14 +387,16 @@ def train_and_evaluate(cfg: RunConfig, stop: StopRequest | None = None) -> dict:
         record["artifacts"] = save_artifacts(run)
         primary = record["scores"].get(run.task.primary_metric)
         if primary is None or not math.isfinite(primary):
-            record["status"], record["failure_reason"] = "failed", f"{run.task.primary_metric} is undefined (constant predictions)"
+            _fail(record, "undefined_metric", f"{run.task.primary_metric} is undefined (constant predictions)")
     except Interrupted:
         raise
     except NonFiniteLoss as error:
-        record["status"], record["failure_reason"] = "failed", str(error)
+        _fail(record, "non_finite_loss", str(error))
     except Exception as error:  # noqa: BLE001 - any crash during training is recorded, not lost
-        record["status"], record["failure_reason"] = "failed", f"{type(error).__name__}: {error}"
+        _fail(record, "crash", f"{type(error).__name__}: {error}")
         record["traceback"] = traceback.format_exc()
+    if record["status"] == "failed":
+        record["failed_at"] = {"step": state.step, "epoch": state.epoch, "last_losses": state.last_losses}
     record["history"], record["loss_curve"] = state.history, state.loss_curve
     record["cost"] = {
         "train_time_s": round(state.train_time, 3), "eval_time_s": round(state.eval_time, 3),
@@ -407,3 +408,8 @@ def train_and_evaluate(cfg: RunConfig, stop: StopRequest | None = None) -> dict:
     record["metric_notes"] = dict(getattr(run.task, "notes", {}))  # e.g. METEOR unavailable without Java, and why
     record["provenance"] = provenance(run.device, started)
     return record  # the caller writes it, then removes the checkpoint (remove_checkpoint)
+
+
+def _fail(record: dict, failure_class: str, reason: str) -> None:
+    assert failure_class in FAILURE_CLASSES, failure_class
+    record.update(status="failed", failure_class=failure_class, failure_reason=reason)

@@ -2,7 +2,7 @@
 
 AdapterHub `DoubleSeqBnConfig`. Presets reproduce the paper rows (#Param = 2 adapters x layers x
 (2*hidden*b + b + hidden)):
-  table1_6.0M  RoBERTa-large, b=64 (LoRA paper, Table 9): 6,343,680 -- printed 6.0M, see paper_rows.py
+  table1_6.0M  RoBERTa-large, b=64 (LoRA paper, Table 9): 6,343,680 -- printed 6.0M, see tests/baselines/paper_rows.py
   table1_0.8M  RoBERTa-large, b=8:                          835,968
   table2_0.9M  BERT-base,     b=24:                          903,744
 """

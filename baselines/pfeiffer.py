@@ -1,7 +1,7 @@
 """Pfeiffer adapter (Pfeiffer et al., 2021): one bottleneck adapter per layer, after the FFN.
 
 AdapterHub `SeqBnConfig`. Presets reproduce the paper rows (#Param = layers x (2*hidden*b + b + hidden)):
-  table1_3.0M  RoBERTa-large, b=64 (LoRA paper, Table 9): 3,171,840 -- printed 3.0M, see paper_rows.py
+  table1_3.0M  RoBERTa-large, b=64 (LoRA paper, Table 9): 3,171,840 -- printed 3.0M, see tests/baselines/paper_rows.py
   table1_0.8M  RoBERTa-large, b=16:                          811,392
   table2_0.9M  BERT-base,     b=48:                          894,528 (UniPELT's adapter: FFN-only, b=48)
 """

@@ -3,12 +3,11 @@
 Definitions are GLUE's: scikit-learn accuracy, binary F1 of the positive class (MRPC "equivalent", QQP
 "duplicate"), Matthews correlation; scipy Pearson and Spearman. Values are multiplied by 100 because run
 records and the paper's tables report percent (docs/CONTRACTS.md). The hub's `evaluate.load("glue")` is not
-used: its script lives on the hub and fails offline; `load_glue_metric` wraps this module instead.
+used: its script lives on the hub and fails offline, and it computes the same scikit-learn / scipy values.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -32,9 +31,6 @@ _METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "pearson": lambda p, r: pearsonr(p, r)[0],
     "spearmanr": lambda p, r: spearmanr(p, r)[0],
 }
-
-METRIC_MODULE = Path(__file__).resolve().parent / "glue_evaluate" / "glue_metric.py"
-
 
 def _as_vector(values: Sequence, name: str, regression: bool) -> np.ndarray:
     array = np.asarray(values)
@@ -65,9 +61,3 @@ def compute_glue_metrics(task: str, predictions: Sequence, references: Sequence)
         raise ValueError("cannot score an empty evaluation set")
     return {name: 100.0 * float(_METRICS[name](preds, refs)) for name in TASK_METRICS[task]}
 
-
-def load_glue_metric(task: str):
-    """The `evaluate` metric for `task`, loaded from this repository's module (works offline)."""
-    import evaluate
-
-    return evaluate.load(str(METRIC_MODULE), task)

@@ -1,13 +1,11 @@
-"""Corpus BLEU and NIST exactly as e2e-metrics computes them with ``measure_scores.py -p``.
+"""Corpus NIST exactly as e2e-metrics computes it with ``measure_scores.py -p``.
 
-A re-implementation of e2e-metrics ``metrics/pymteval.py`` (BLEUScore / NISTScore), which the
+A re-implementation of e2e-metrics ``metrics/pymteval.py`` (NISTScore; no maintained package computes
+this variant -- BLEU comes from sacrebleu, see :mod:`.nlg`), which the
 microsoft/LoRA and AdaMix NLG pipelines use (``python eval/e2e/measure_scores.py ref pred -p``):
 
 * tokenisation: mteval-v13a's (the same regexes as sacrebleu's ``13a``), then CASE-INSENSITIVE matching
   (n-grams are lower-cased);
-* BLEU: 4-gram, clipped counts against the max count over the references, brevity penalty from the
-  reference CLOSEST in length to each hypothesis (ties -> the shorter one); zero precisions are floored at
-  1e-15 (so BLEU is tiny, not exactly 0, when a precision is 0);
 * NIST: 5-gram, information weights ``log2(count(w1..wn-1) / count(w1..wn))`` from the n-gram counts of
   ALL references of the evaluated corpus (0-gram count = total reference length), length penalty
   ``exp(-beta * log(ratio)^2)`` with beta = -log(0.5)/log(1.5)^2 against the SUM over segments of the
@@ -25,10 +23,8 @@ import re
 from collections import Counter, defaultdict
 from typing import Sequence
 
-__all__ = ["mteval_tokenize", "pymteval_bleu", "pymteval_nist"]
+__all__ = ["mteval_tokenize", "pymteval_nist"]
 
-_TINY = 1e-15
-_SMALL = 1e-9
 _NIST_BETA = -math.log(0.5) / math.log(1.5) ** 2
 
 _PUNCT = re.compile(r"([\{-\~\[-\` -\&\(-\+\:-\@\/])")
@@ -72,27 +68,6 @@ def _prep(hyps: Sequence[str], refs: Sequence[Sequence[str]]):
         if not r:
             raise ValueError(f"segment {i} has no reference")
     return [mteval_tokenize(h) for h in hyps], [[mteval_tokenize(r) for r in rs] for rs in refs]
-
-
-def pymteval_bleu(hyps: Sequence[str], refs: Sequence[Sequence[str]], max_ngram: int = 4) -> float:
-    """Corpus BLEU in [0, 1] (multiply by 100 for the paper scale)."""
-    H, R = _prep(hyps, refs)
-    hits = [0] * max_ngram
-    cand_lens = [0] * max_ngram
-    ref_len = 0
-    for h, rs in zip(H, R):
-        for n in range(1, max_ngram + 1):
-            merged = _max_ref_counts(n, rs)
-            hits[n - 1] += sum(min(merged.get(ng, 0), c) for ng, c in Counter(_ngrams(n, h)).items())
-            cand_lens[n - 1] += len(h) - (n - 1)
-        ref_len += len(min(rs, key=lambda r: (abs(len(r) - len(h)), len(r))))
-    bp = 1.0
-    if cand_lens[0] <= ref_len:
-        bp = math.exp(1.0 - ref_len / (float(cand_lens[0]) if cand_lens[0] else 1e-5))
-    log_sum = 0.0
-    for n_hits, n_len in zip(hits, cand_lens):
-        log_sum += math.log(max(n_hits, _TINY) / max(n_len, _SMALL))
-    return bp * math.exp(log_sum / max_ngram)
 
 
 def pymteval_nist(hyps: Sequence[str], refs: Sequence[Sequence[str]], max_ngram: int = 5) -> float:

@@ -1,5 +1,5 @@
 """Parameter counts on the paper's backbone SHAPES (random weights on the meta device: nothing is
-allocated) against the #Param columns of Tables 1 and 2 (see baselines/paper_rows.py for each row)."""
+allocated) against the #Param columns of Tables 1 and 2 (see tests/baselines/paper_rows.py for each row)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from baselines import prepare_model
-from baselines.paper_rows import PAPER_ROWS, build_backbone
+from paper_rows import PAPER_ROWS, build_backbone
 
 torch.set_num_threads(1)
 

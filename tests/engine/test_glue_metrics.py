@@ -1,10 +1,6 @@
-"""GLUE metrics: hand-computed values, agreement with scikit-learn/scipy, and the offline evaluate module."""
+"""GLUE metrics: hand-computed values, agreement with scikit-learn/scipy."""
 
-import json
 import math
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -79,20 +75,3 @@ def test_input_errors():
         compute_glue_metrics("rte", [], [])
     with pytest.raises(ValueError, match="known tasks"):
         compute_glue_metrics("squad", [1], [1])
-
-
-@pytest.mark.slow  # `import evaluate` pulls in transformers pipelines: ~10-25 s on 2 busy cores
-def test_evaluate_module_loads_offline():
-    """`load_glue_metric` must work with the hub switched off (fresh process, env set before import)."""
-    code = (
-        "import json; from adamixbench.metrics import load_glue_metric\n"
-        "m = load_glue_metric('mrpc'); s = load_glue_metric('stsb')\n"
-        "print(json.dumps([m.compute(predictions=[1, 0, 1, 1], references=[1, 0, 0, 1]),\n"
-        "                  s.compute(predictions=[1.0, 2.0, 3.0], references=[1.0, 2.0, 4.0])]))\n"
-    )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_EVALUATE_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    mrpc, stsb = json.loads(out.stdout.strip().splitlines()[-1])
-    assert mrpc == pytest.approx({"accuracy": 75.0, "f1": 80.0})
-    assert stsb == pytest.approx({"pearson": 100 * 9 / math.sqrt(84), "spearmanr": 100.0})

@@ -51,7 +51,7 @@ def run_prompt(tmp_path, model, method, *extra, task="sst2"):
 def test_prompt_run_writes_a_complete_record(tmp_path, tiny_mlm_dir, method):
     code, record = run_prompt(tmp_path, tiny_mlm_dir, method)
     assert code == 0 and record["status"] == "ok", record.get("traceback") if record else "no record"
-    assert record["task_family"] == "fewshot" and record["config"]["prompt"] is True
+    assert record["task_family"] == "fewshot" and record["spec"]["prompt"] is True
     assert record["selection"] == "last" and record["best_epoch"] == 2
     accuracy = record["scores"]["accuracy"]
     assert set(record["scores"]) == {"accuracy"} and 0 <= accuracy <= 100

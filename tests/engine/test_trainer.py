@@ -2,6 +2,7 @@
 
 import importlib.resources
 import json
+import os
 
 import pytest
 import torch
@@ -52,7 +53,14 @@ def test_run_writes_a_complete_record(tmp_path, tiny_model_dir):
     assert 0 < cost["train_real_tokens"] < 2 * 64 * 32  # real tokens only, not padding
     prov = record["provenance"]
     assert prov["versions"]["torch"] and prov["device"].startswith("cpu") and prov["started_at"] <= prov["finished_at"]
-    assert record["config"]["learning_rate"] == 5e-4 and record["loss_curve"]
+    assert record["resolved"]["learning_rate"] == 5e-4 and record["loss_curve"]
+    assert record["failure_class"] is None and record["label"] == "adamix_adapter" and record["spec"]["seed"] == 1
+    umask = os.umask(0)
+    os.umask(umask)
+    written = list((tmp_path / "sst2-adamix_adapter").rglob("*"))  # the record and the saved weights
+    files, folders = [f for f in written if f.is_file()], [f for f in written if f.is_dir()]
+    assert files and all(f.stat().st_mode & 0o777 == 0o666 & ~umask for f in files)  # group-readable as umask allows
+    assert all(f.stat().st_mode & 0o777 == 0o777 & ~umask for f in folders)
     assert record["history"][0]["lr"] < 5e-4  # linear decay after warmup
 
 
@@ -73,19 +81,25 @@ def test_last_selection_and_regression_task(tmp_path, tiny_model_dir):
     assert record["method_params"]["consistency_kind"] == "mse"
 
 
-def test_nan_loss_is_recorded_as_a_failed_run(tmp_path, tiny_model_dir):
-    code, record = run(tmp_path, tiny_model_dir, method="tests.engine.nan_method:prepare")
+def test_nan_loss_is_recorded_as_a_failed_run_that_keeps_where_it_stopped(tmp_path, tiny_model_dir):
+    code, record = run(tmp_path, tiny_model_dir, "--method-params", '{"nan_at_step": 3}',
+                       method="tests.engine.nan_method:prepare")
     assert code == 0
-    assert record["status"] == "failed" and record["failure_reason"].startswith("nan loss at step 1")
+    assert record["status"] == "failed" and record["failure_class"] == "non_finite_loss"
+    assert record["failure_reason"].startswith("nan loss at step 3")
+    at = record["failed_at"]
+    assert at["step"] == 2 and at["epoch"] == 1 and [s for s, _ in at["last_losses"]] == [1, 2, 3]
+    assert all(loss > 0 for _, loss in at["last_losses"][:2]) and at["last_losses"][2][1] is None  # NaN -> null
+    assert record["params"]["trainable"] > 0 and record["params"]["backbone"] > 0
 
 
 @pytest.mark.parametrize("args, message", [
     (["--method", "no_such_method"], "Registered methods: "),
-    (["--method", "lora", "--method-params", "{bad json"], "--method-params is not valid JSON"),
+    (["--method", "lora", "--method-params", "{bad json"], "--method-params): cannot read '{bad json'; allowed: JSON object"),
     (["--method", "lora", "--method-params", '{"rank": 8}'], "unknown parameter(s) ['rank']"),
     (["--method", "lora", "--task", "sts"], "unknown task 'sts'"),
-    (["--method", "lora", "--epochs", "0"], "--epochs=0.0 is invalid"),
-    (["--method", "lora", "--warmup-steps", "-1"], "--warmup-steps=-1 is invalid"),
+    (["--method", "lora", "--epochs", "0"], "option epochs (--epochs): invalid value 0.0; allowed: number > 0"),
+    (["--method", "lora", "--warmup-steps", "-1"], "(--warmup-steps): invalid value -1; allowed: integer >= 0"),
     (["--method", "lora", "--data-dir", "does/not/exist"], "does/not/exist"),
 ])
 def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(tmp_path, tiny_model_dir, capsys, args, message):

@@ -38,7 +38,8 @@ def make_record(task: str, method: str, seed: int, *, failed: bool = False, infe
             scores[m] = base + rng.normal(0, 0.5)
     primary = metrics[0]
     rec = {
-        "schema_version": 1, "status": "failed" if failed else "ok",
+        "schema_version": 2, "status": "failed" if failed else "ok",
+        "failure_class": "non_finite_loss" if failed else None,
         "failure_reason": "nan loss at step 37" if failed else None,
         "task": task, "task_family": family, "method": method, "seed": seed, "model": model,
         "selection": "paper", "inference_mode": "merge" if method.startswith("adamix") else None,
@@ -50,7 +51,9 @@ def make_record(task: str, method: str, seed: int, *, failed: bool = False, infe
                    "backbone": 22_700_000, "head": 770},
         "cost": {"train_time_s": 50.0 + rng.normal(0, 2), "eval_time_s": 5.0, "train_tokens_per_s": 900.0,
                  "peak_memory_mb": 800.0},
-        "config": {"task": task, "method": method, "seed": seed},
+        "suite": "test", "experiment": family, "label": label or method,
+        "spec": {"suite": "test", "experiment": family, "label": label or method, "task": task, "method": method,
+                 "seed": seed, "model": model},
         "provenance": {"versions": {}, "git_sha": "0" * 40, "git_dirty": False, "device": "cpu",
                        "hostname": "test", "started_at": "2026-01-01T00:00:00", "finished_at": "2026-01-01T00:01:00",
                        "command": "python -m adamixbench train ..."},

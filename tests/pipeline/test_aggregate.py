@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from adamixbench import aggregate as agg
-from adamixbench import plots
+from adamixbench import plots, stats
 
 from .synthetic import make_record, write_record
 
@@ -19,7 +19,7 @@ METHODS = ["full_ft", "lora", "adamix_adapter"]
 
 @pytest.fixture
 def records(tmp_path):
-    paths = []
+    paths, expected = [], []
     for task in ("sst2", "mrpc"):
         for m in METHODS:
             for seed in (1, 2, 3, 4, 5):
@@ -27,11 +27,13 @@ def records(tmp_path):
                 modes = ("merge", "random_sequence", "fixed:0") if m == "adamix_adapter" else ()
                 paths.append(write_record(tmp_path, task, m, seed,
                                           make_record(task, m, seed, failed=failed, inference_modes=modes)))
+                expected.append({"task": task, "label": m, "seed": seed})
     (tmp_path / "runs" / "sst2" / "bitfit" / "seed1").mkdir(parents=True)
     bad = tmp_path / "runs" / "sst2" / "bitfit" / "seed1" / "metrics.json"
     bad.write_text("{ truncated")
     paths.append(bad)
-    return agg.load_records(paths)
+    expected.append({"task": "sst2", "label": "bitfit", "seed": 1})
+    return agg.load_records(paths, expected)
 
 
 @pytest.fixture
@@ -39,11 +41,18 @@ def runs(records):
     return agg.runs_frame(records, suite="test")
 
 
-def test_parse_run_path():
-    assert agg.parse_run_path("results/s/runs/rte/adamix_adapter[share=none]/seed3/metrics.json") == \
-        ("rte", "adamix_adapter[share=none]", 3)
-    with pytest.raises(ValueError):
-        agg.parse_run_path("results/s/rte/metrics.json")
+def test_identity_comes_from_the_record_never_from_the_path(tmp_path):
+    rec = make_record("rte", "adamix_adapter", 3, label="adamix_adapter[share=none]")
+    path = write_record(tmp_path / "anywhere", "x", "y", 9, rec)  # a path that names another run
+    loaded = agg.load_record(path)
+    assert (loaded["_task"], loaded["_label"], loaded["_seed"], loaded["_suite"]) == \
+        ("rte", "adamix_adapter[share=none]", 3, "test")
+    runs = agg.runs_frame([loaded])
+    assert set(runs["method_label"]) == {"adamix_adapter[share=none]"} and set(runs["task"]) == {"rte"}
+    # the pipeline expects another run at this path (a copied folder): a failed run that says so
+    moved = agg.load_record(path, {"task": "rte", "label": "lora", "seed": 3})
+    assert moved["status"] == "failed" and moved["_label"] == "lora" and "belongs to run" in moved["failure_reason"]
+    assert agg.load_record(path, {"task": "rte", "label": "adamix_adapter[share=none]", "seed": 3})["status"] == "ok"
 
 
 def test_runs_frame_keeps_failed_runs(runs):
@@ -52,6 +61,7 @@ def test_runs_frame_keeps_failed_runs(runs):
     assert failed["value"].isna().all()
     assert "nan loss" in failed[failed["method_label"] == "lora"]["failure_reason"].iloc[0]
     assert "unreadable" in failed[failed["method_label"] == "bitfit"]["failure_reason"].iloc[0]
+    assert set(failed["failure_class"]) == {"non_finite_loss", "unreadable_record"}
     # scores_by_inference rows
     modes = runs[runs["score_source"] == "scores_by_inference"]
     assert set(modes["row_label"]) == {"adamix_adapter @merge", "adamix_adapter @random_sequence", "adamix_adapter @fixed:0"}
@@ -84,7 +94,7 @@ def test_table_cells_failed_and_paired(runs):
     assert md.count("\n|") >= 5 and "caption" in md
     tex = agg.table_latex(display, "cap 95%", "tab:x")
     assert r"\pm" in tex and r"95\%" in tex and r"\begin{tabular}" in tex
-    tests = agg.paired_tests(runs, layout, ["adamix_adapter"], ["full_ft", "lora", "bitfit"])
+    tests = agg.paired_tests(runs, layout, ["adamix_adapter"], ["full_ft", "lora", "bitfit"], aso_boot=0)
     t = tests[(tests["task"] == "mrpc") & (tests["baseline"] == "lora")].iloc[0]
     assert t["n"] == 4 and t["seeds"] == "1 3 4 5" and np.isfinite(t["t_p"]) and math.isnan(t["wilcoxon_p"])
     t = tests[(tests["task"] == "sst2") & (tests["baseline"] == "full_ft")].iloc[0]
@@ -161,3 +171,96 @@ def test_history_and_plots(tmp_path, records, runs):
     for name, fig in figs.items():
         png, svg = plots.save(fig, tmp_path / "plots" / name)
         assert png.stat().st_size > 1000 and svg.read_text().lstrip().startswith("<?xml")
+
+
+# ------------------------------------------------------------------------------ comparisons across tasks
+def test_paired_tests_holm_over_the_table_family(runs):
+    layout = agg.resolve_layout("table1", runs, tasks=["sst2", "mrpc"])
+    tests = agg.paired_tests(runs, layout, ["adamix_adapter"], ["full_ft", "lora", "bitfit"], aso_boot=0)
+    finite = np.isfinite(tests["t_p"])
+    assert finite.sum() == 4  # bitfit has no ok run to pair: not part of the family
+    assert tests.loc[finite, "t_p_holm"].to_numpy() == pytest.approx(stats_holm(tests.loc[finite, "t_p"]))
+    assert (tests.loc[finite, "t_p_holm"] >= tests.loc[finite, "t_p"]).all()
+    assert tests["aso_eps"].isna().all()  # ASO switched off
+    md = agg.paired_markdown(tests)
+    assert "Holm" in md and "4 t-tests" in md
+
+
+def stats_holm(p):
+    """Holm by hand: sorted p_(i) * (m - i), running maximum, capped at 1, back in the original order."""
+    p = np.asarray(p, dtype=float)
+    order = np.argsort(p)
+    adj = np.minimum(1.0, np.maximum.accumulate(p[order] * (len(p) - np.arange(len(p)))))
+    out = np.empty_like(adj)
+    out[order] = adj
+    return out
+
+
+def _grid_runs(values: dict) -> pd.DataFrame:
+    """runs frame from {(label, task, seed): accuracy}; None = a failed run."""
+    recs = []
+    for (label, task, seed), v in values.items():
+        r = make_record(task, "lora", seed, label=label, failed=v is None)
+        if v is not None:
+            r["scores"] = {"accuracy": v}
+        recs.append(r)
+    return agg.runs_frame(recs)
+
+
+def test_normalized_scores_minmax_baseline_and_failed_seeds():
+    v = {("a", "sst2", 1): 90.0, ("a", "sst2", 2): 80.0, ("b", "sst2", 1): 70.0, ("b", "sst2", 2): 60.0,
+         ("a", "rte", 1): 50.0, ("a", "rte", 2): 70.0, ("b", "rte", 1): 60.0, ("b", "rte", 2): None}
+    runs = _grid_runs(v)
+    layout = agg.resolve_layout("primary", runs, tasks=["sst2", "rte"])
+    m, seeds, notes = agg.normalized_scores(runs, layout, ["a", "b"])
+    # sst2: min 60, max 90; rte: min 50, max 70 (the failed run is no score)
+    assert m["a"] == pytest.approx(np.array([[1.0, 0.0], [20 / 30, 1.0]]))
+    assert seeds["b"] == [1] and m["b"] == pytest.approx(np.array([[10 / 30, 0.5]]))
+    assert "1 seed(s) left out" in notes["b"]
+    mb, _, _ = agg.normalized_scores(runs, layout, ["a", "b"], "baseline:a")
+    assert mb["b"] == pytest.approx(np.array([[70 / 85, 60 / 60]]))
+    with pytest.raises(ValueError, match="not a row of this table"):
+        agg.normalized_scores(runs, layout, ["a", "b"], "baseline:zzz")
+    with pytest.raises(ValueError, match="allowed: minmax"):
+        agg.normalized_scores(runs, layout, ["a", "b"], "zscore")
+
+
+def test_aggregate_comparison_and_critical_difference(tmp_path):
+    rng = np.random.default_rng(0)
+    base = {"ada": 85.0, "lora": 82.0, "ft": 80.0, "bitfit": 78.0}
+    tasks = ["sst2", "rte", "mrpc", "cola"]
+    runs = _grid_runs({(lab, t, s): mu + rng.normal(0, 0.3) for lab, mu in base.items() for t in tasks
+                       for s in (1, 2, 3)})
+    layout = agg.resolve_layout("primary", runs, tasks=tasks)
+    res = agg.aggregate_comparison(runs, layout, list(base), ["ada"], n_boot=300)
+    a = res[res["kind"] == "aggregate"].set_index("row")
+    assert a.loc["ada", "iqm"] == pytest.approx(1.0, abs=0.05) and a.loc["bitfit", "iqm"] < 0.05
+    assert (a["iqm_low"] <= a["iqm"]).all() and (a["iqm"] <= a["iqm_high"]).all()
+    assert list(a["mean_rank"]) == pytest.approx([1.0, 2.0, 3.0, 4.0])  # autorank: ada best on every task
+    p = res[res["kind"] == "probability_of_improvement"].set_index("vs")
+    assert set(p.index) == {"lora", "ft", "bitfit"} and (p["p"] == 1.0).all()
+    assert "Friedman p" in res.attrs["critical_difference"]
+    assert "P(reference > other)" in agg.aggregate_markdown(res, "cap")
+    result, why = agg.critical_difference(runs, layout, list(base))
+    assert why is None and result.pvalue < 0.05
+    two = agg.resolve_layout("primary", runs, tasks=["sst2", "rte"])
+    none, why = agg.critical_difference(runs, two, list(base))
+    assert none is None and "2 column(s)" in why
+    matrices, _, _ = agg.normalized_scores(runs, layout, list(base))
+    taus = np.linspace(0, 1, 11)
+    profiles = {r: stats.performance_profile(m, taus, n_boot=100) for r, m in matrices.items()}
+    colors = plots.palette(["ft", "lora", "bitfit", "ada"])
+    figs = {"agg": plots.aggregate_intervals(res, colors), "poi": plots.probability_of_improvement(res, colors),
+            "prof": plots.performance_profile(matrices, taus, profiles, colors),
+            "cd": plots.critical_difference(result), "cd_none": plots.critical_difference(None, why)}
+    for name, fig in figs.items():
+        png, _ = plots.save(fig, tmp_path / name)
+        assert png.stat().st_size > 1000
+
+
+def test_palette_is_fixed_per_label():
+    suite_labels = ["full_ft", "lora", "adamix_adapter", "bitfit"]
+    pal = plots.palette(suite_labels)
+    assert len(set(pal.values())) == 4
+    # a figure with a subset of the rows, in another order, keeps each label's colour
+    assert plots._colors(["bitfit", "lora"], pal) == {"bitfit": pal["bitfit"], "lora": pal["lora"]}

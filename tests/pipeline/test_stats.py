@@ -83,3 +83,99 @@ def test_paired_degenerate_differences():
     assert same["t_p"] == 1.0 and same["mean_diff"] == 0.0
     shift = stats.paired_test({1: 2.0, 2: 3.0, 3: 4.0}, {1: 1.0, 2: 2.0, 3: 3.0})
     assert shift["t_p"] == 0.0 and shift["t_stat"] == math.inf and "constant" in shift["note"]
+
+
+# ------------------------------------------------------------------------------------ multiplicity
+def test_holm_on_a_known_family():
+    # sorted p: 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1 = 0.02, 0.03, 0.06, 0.04 -> running max: 0.06 for 0.04
+    got = stats.holm([0.01, 0.04, 0.03, float("nan"), 0.005])
+    assert got[[0, 1, 2, 4]] == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert math.isnan(got[3])  # not tested: not part of the family (a family of 4, not 5)
+    assert stats.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+    assert stats.holm([]).size == 0
+
+
+@pytest.mark.slow  # deepsig ASO: 5-20 s per call on 2 busy cores
+def test_aso_direction_and_small_samples():
+    better, worse = [86.0, 85.5, 86.4, 85.9, 86.2], [80.0, 80.6, 79.8, 80.3, 80.1]
+    assert stats.aso(better, worse, n_boot=100) < 0.2    # clearly stochastically larger
+    assert stats.aso(worse, better, n_boot=100) > 0.8
+    assert math.isnan(stats.aso([1.0], [2.0, 3.0]))
+
+
+# ------------------------------------------------------------------------------------ effect and power
+def _paired_power(d: float, n: int, alpha: float = 0.05) -> float:
+    """Power of the two-sided paired t-test from the noncentral t (independent of statsmodels)."""
+    crit = sps.t.ppf(1 - alpha / 2, n - 1)
+    nc = d * math.sqrt(n)
+    return sps.nct.sf(crit, n - 1, nc) + sps.nct.cdf(-crit, n - 1, nc)
+
+
+def test_paired_effect_t_interval_by_hand():
+    e = stats.paired_effect([1.0, 2.0, 3.0])
+    half = 4.302652729911275 * 1.0 / math.sqrt(3)  # t(0.975, 2) * sd / sqrt(n), sd = 1
+    assert (e["n"], e["effect"], e["sd_diff"]) == (3, 2.0, 1.0)
+    assert (e["ci_low"], e["ci_high"]) == pytest.approx((2.0 - half, 2.0 + half))
+    one = stats.paired_effect([0.7])
+    assert one["effect"] == 0.7 and math.isnan(one["ci_low"]) and math.isnan(one["sd_diff"])
+
+
+def test_minimum_detectable_effect_has_the_stated_power():
+    for n in (3, 5, 10):
+        mde = stats.min_detectable_effect(2.0, n)
+        assert _paired_power(mde / 2.0, n) == pytest.approx(0.8, abs=1e-3)
+    assert stats.min_detectable_effect(2.0, 3) > stats.min_detectable_effect(2.0, 10)  # more seeds, smaller
+    assert math.isnan(stats.min_detectable_effect(1.0, 1)) and stats.min_detectable_effect(0.0, 4) == 0.0
+
+
+def test_seeds_needed_is_the_smallest_n_with_power():
+    n = stats.seeds_needed(0.5, 1.0)  # d = 0.5
+    assert _paired_power(0.5, int(n)) >= 0.8 > _paired_power(0.5, int(n) - 1)
+    assert n == 34  # G*Power / Cohen's tables: paired t, d = 0.5, alpha 0.05 two-sided, power 0.8 -> 34 pairs
+    assert stats.seeds_needed(0.0, 1.0) == math.inf and math.isnan(stats.seeds_needed(math.nan, 1.0))
+    # a large effect: statsmodels' power is NaN at n = 2..4 here (scipy's far tail underflows); 3 seeds suffice
+    assert stats.seeds_needed(3.11, 0.376) == 3.0
+    assert stats.seeds_needed(0.01, 1.0) == math.inf  # beyond 10,000 seeds
+
+
+# ------------------------------------------------------------------------------------ rliable aggregates
+@pytest.mark.parametrize("shape", [(3, 1), (5, 4), (10, 7)])
+def test_aggregates_equal_rliable(shape):
+    from rliable import library, metrics
+
+    rng = np.random.default_rng(sum(shape))
+    x = rng.normal(size=shape).round(1)  # rounding makes ties, which P(X > Y) counts half
+    y = rng.normal(size=(shape[0] + 2, shape[1])).round(1)
+    agg = stats.aggregate_scores(x, n_boot=200)
+    assert agg["iqm"] == pytest.approx(metrics.aggregate_iqm(x))
+    assert agg["mean"] == pytest.approx(metrics.aggregate_mean(x))
+    assert stats.probability_of_improvement(x, y, n_boot=200)["p"] == pytest.approx(
+        metrics.probability_of_improvement(x, y))
+    taus = [-1.0, 0.0, 0.35]
+    prof = stats.performance_profile(x, taus, n_boot=200)[0]
+    assert prof == pytest.approx([library.run_score_deviation(x, t) for t in taus])
+
+
+def test_stratified_bootstrap_resamples_within_each_task():
+    # every column constant: resampling runs WITHIN a column cannot move any statistic (pooling across
+    # columns would), so the interval collapses on the point estimate
+    m = np.array([[0.1, 0.9], [0.1, 0.9], [0.1, 0.9]])
+    a = stats.aggregate_scores(m, n_boot=500)
+    assert a["iqm_low"] == pytest.approx(a["iqm"]) and a["iqm_high"] == pytest.approx(a["iqm"])
+    # one column: the interval of the mean is the plain percentile bootstrap of the mean
+    x = np.array([[80.1], [81.3], [79.8], [82.0], [80.7]])
+    b = stats.aggregate_scores(x, n_boot=4000, seed=3)
+    ref = stats.bootstrap_ci(x[:, 0], n_boot=4000, seed=3)
+    assert (b["mean_low"], b["mean_high"]) == pytest.approx(ref, abs=0.15)
+    assert b["mean_low"] < b["mean"] < b["mean_high"]
+    assert stats.aggregate_scores(m, n_boot=500, seed=1) == stats.aggregate_scores(m, n_boot=500, seed=1)
+    single = stats.aggregate_scores(np.array([[0.3, 0.4]]))
+    assert single["mean"] == pytest.approx(0.35) and math.isnan(single["mean_low"])
+
+
+def test_probability_of_improvement_known_values():
+    x, y = np.array([[2.0], [3.0]]), np.array([[1.0], [2.0]])
+    # pairs (2,1) > , (2,2) tie, (3,1) >, (3,2) > : (3 + 0.5) / 4
+    assert stats.probability_of_improvement(x, y, n_boot=100)["p"] == pytest.approx(0.875)
+    r = stats.probability_of_improvement(x + 10, y, n_boot=100)
+    assert (r["p"], r["p_low"], r["p_high"]) == (1.0, 1.0, 1.0)

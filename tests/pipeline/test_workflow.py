@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from .helpers import REPO, fake_engine_env, snakemake
 
@@ -74,6 +75,7 @@ analysis:
     - {name: e2e, layout: nlg_e2e, paper_table: nlg_e2e}
   paper_rows: {lora: "LoRA|0.35M", adamix_lora: "AdaMix LoRA"}
   bootstrap: {n: 200}
+  aso: {bootstrap: 50}
 """
 
 
@@ -122,6 +124,36 @@ def test_schema_rejects_bad_inference_mode(tmp_path):
     assert "eval_inference_modes[2]" in out and "'merge'" in out and "fixed:[0-9]+" in out
 
 
+def test_suite_file_without_suite_key_is_rejected(tmp_path):
+    cfg = _write(tmp_path, TINY.replace("suite: tiny\n", "", 1))
+    r = snakemake(["-n", "--configfile", str(cfg)], tmp_path)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and "Job stats" not in out
+    assert "suite.yaml: the suite file has no `suite:` key; add `suite: <name>`" in out
+
+
+def test_yaml_number_read_as_string_gets_a_hint(tmp_path):
+    out = _bad(tmp_path, "max_seq_len: 32}", "max_seq_len: 32, lr: 5e-3}")
+    assert "experiments[0].train.lr" in out and "'5e-3'" in out and "5.0e-3" in out
+
+
+def test_family_option_in_an_experiment_of_another_family_is_rejected(tmp_path):
+    out = _bad(tmp_path, "max_seq_len: 32}", "max_seq_len: 32, num_beams: 4}")
+    assert "experiments[0] ('cls')" in out and "num_beams" in out and "nlg runs only" in out
+
+
+def test_config_override_merges_into_the_suite(tmp_path):
+    """`--config 'defaults={max_steps: 2}'` adds max_steps and keeps the suite's other defaults."""
+    calls = tmp_path / "calls.jsonl"
+    target = "results/mini/runs/sst2/lora/seed1/metrics.json"
+    r = snakemake(["--cores", "1", target, "--config", "defaults={max_steps: 2}"], tmp_path, fake_engine_env(calls))
+    assert r.returncode == 0, r.stderr[-3000:]
+    spec = json.loads(calls.read_text().splitlines()[0])
+    defaults = yaml.safe_load((REPO / "config" / "suites" / "mini.yaml").read_text())["defaults"]
+    assert spec["max_steps"] == 2 and defaults and all(spec[k] == v for k, v in defaults.items())
+    assert (spec["suite"], spec["label"], spec["task"], spec["seed"]) == ("mini", "lora", "sst2", 1)
+
+
 @pytest.mark.slow
 def test_end_to_end_with_fake_engine_and_resume(tmp_path):
     """Tiny suite, synthetic engine: run records -> runs.csv, tables, plots, HTML report; failed runs
@@ -138,13 +170,18 @@ def test_end_to_end_with_fake_engine_and_resume(tmp_path):
     assert len(first) == 4 * 3 + 2 * 2 and len(rescored) == 3  # the AdaMix runs' extra inference modes
     assert all(c["inference_modes"] == "merge,random_sequence,fixed:0" for c in rescored)
     ada = next(c for c in first if c["method"] == "adamix_adapter")
-    assert ada["eval_inference_modes"] is None and ada["epochs"] == 1  # scoring options are not training's
-    assert json.loads(ada["method_params"]) == {"bottleneck": 8, "num_experts": 2}
+    assert ada["eval_inference_modes"] == [] and ada["epochs"] == 1  # scoring options are rule score's
+    assert ada["method_params"] == {"bottleneck": 8, "num_experts": 2}
+    assert (ada["suite"], ada["experiment"], ada["label"]) == ("tiny", "cls", "adamix_adapter")
+    assert ada["max_grad_norm"] == 1.0 and ada["selection"] == "paper"  # every option, defaults filled in
     full = next(c for c in first if c["method"] == "full_ft")
-    assert full["lr"] == 5e-5 and full["eval_inference_modes"] is None
+    assert full["lr"] == 5e-5 and "eval_inference_modes" not in {k for k, v in full.items() if v}
     nlg = next(c for c in first if c["task"] == "e2e")
     assert nlg["num_beams"] == 1 and nlg["model"] == "smollm2-135m"
-    assert all(c["num_beams"] is None for c in first if c["task"] == "sst2")
+    assert all("num_beams" not in c for c in first if c["task"] == "sst2")
+    spec_file = out / "runs" / "sst2" / "adamix_adapter" / "seed1" / "spec.json"
+    assert json.loads(spec_file.read_text()) == json.loads((out / "runs" / "sst2" / "adamix_adapter" / "seed1" /
+                                                            "metrics.json").read_text())["spec"]
 
     runs = pd.read_csv(out / "runs.csv")
     failed = runs[runs["status"] == "failed"]
@@ -160,7 +197,13 @@ def test_end_to_end_with_fake_engine_and_resume(tmp_path):
     assert set(paired["reference"]) == {"adamix_adapter"}
     assert paired[paired["baseline"] == "lora[fail]"]["note"].str.startswith("n/a").all()
     assert (paired[paired["baseline"] == "lora"]["n"] == 3).all()
-    for kind in ("seed_scores", "pareto", "cost", "training_curves", "routing_violin"):
+    assert {"t_p_holm", "wilcoxon_p_holm", "aso_eps"} <= set(paired.columns)
+    aggregate = pd.read_csv(out / "tables" / "sst2_aggregate.csv")
+    assert set(aggregate["kind"]) == {"aggregate", "probability_of_improvement"}
+    assert "IQM [95% CI]" in (out / "tables" / "sst2_aggregate.md").read_text()
+    assert "No claims" in (out / "tables" / "claims.md").read_text()  # no claim of claims.yaml names `tiny`
+    for kind in ("seed_scores", "pareto", "cost", "training_curves", "routing_violin", "aggregate",
+                 "prob_improvement", "performance_profile", "critical_difference"):
         assert (out / "plots" / "sst2" / f"{kind}.png").stat().st_size > 1000
         assert (out / "plots" / "sst2" / f"{kind}.svg").exists()
 
@@ -172,7 +215,7 @@ def test_end_to_end_with_fake_engine_and_resume(tmp_path):
     r = snakemake(["--cores", "2", "--configfile", str(cfg)], tmp_path, env)
     assert r.returncode == 0, r.stderr[-4000:]
     new = calls.read_text().splitlines()[len(lines):]
-    assert [(json.loads(x)["task"], json.loads(x)["method"], json.loads(x)["seed"]) for x in new] == [("sst2", "lora", 2)]
+    assert [(json.loads(x)["task"], json.loads(x)["label"], json.loads(x)["seed"]) for x in new] == [("sst2", "lora", 2)]
 
     # one more inference mode: scoring reruns from the saved weights, training does not
     done = len(calls.read_text().splitlines())

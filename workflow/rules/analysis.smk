@@ -1,4 +1,9 @@
-# Aggregation: every run record -> tidy CSVs -> tables (Markdown, LaTeX, CSV, HTML) and plots.
+# Aggregation: every run record -> tidy CSVs -> tables (Markdown, LaTeX, CSV, HTML), aggregate comparisons,
+# claim verdicts and plots.
+
+
+wildcard_constraints:
+    table=wildcard_choice(TABLES),
 
 
 rule aggregate:
@@ -30,6 +35,7 @@ rule aggregate:
         f"{LOGS_DIR}/aggregate.log",
     params:
         suite=SUITE_NAME,
+        identities=run_identities,
         bootstrap=SUITE["analysis"].get("bootstrap", {}),
     conda:
         "../envs/adamix.yaml"
@@ -69,12 +75,57 @@ rule table:
         "../scripts/table.py"
 
 
+rule compare:
+    input:
+        runs=f"{OUT}/runs.csv",
+    output:
+        md=f"{OUT}/tables/{{table}}_aggregate.md",
+        csv=report(
+            f"{OUT}/tables/{{table}}_aggregate.csv",
+            caption="../report/aggregate.rst",
+            category="Aggregate comparison",
+            labels={"table": "{table}"},
+        ),
+    log:
+        f"{LOGS_DIR}/compare_{{table}}.log",
+    params:
+        spec=table_spec,
+    conda:
+        "../envs/adamix.yaml"
+    script:
+        "../scripts/compare.py"
+
+
+rule claims:
+    input:
+        runs=f"{OUT}/runs.csv",
+        claims=CLAIMS_FILE,
+    output:
+        md=f"{OUT}/tables/claims.md",
+        csv=report(
+            f"{OUT}/tables/claims.csv",
+            caption="../report/claims.rst",
+            category="Claims",
+            labels={"file": "claims.csv"},
+        ),
+    log:
+        f"{LOGS_DIR}/claims.log",
+    params:
+        suite=SUITE_NAME,
+        tables=all_table_specs,
+    conda:
+        "../envs/adamix.yaml"
+    script:
+        "../scripts/claims.py"
+
+
 rule plot:
     input:
         runs=f"{OUT}/runs.csv",
         summary=f"{OUT}/summary.csv",
         history=f"{OUT}/history.csv",
         paper=PAPER_RESULTS,
+        aggregate=f"{OUT}/tables/{{table}}_aggregate.csv",
     output:
         png=report(
             f"{OUT}/plots/{{table}}/{{kind}}.png",

@@ -3,7 +3,6 @@
 # dry-runs (`snakemake -n`) and `--lint` are fast and offline.
 
 import copy
-import json
 import os
 import re
 import sys
@@ -22,19 +21,12 @@ REPO_ROOT = WORKFLOW_DIR.parent
 SUITES_DIR = REPO_ROOT / "config" / "suites"
 SCHEMA_PATH = WORKFLOW_DIR / "schemas" / "config.schema.yaml"
 PAPER_RESULTS = str(WORKFLOW_DIR / "resources" / "paper_results.csv")
+CLAIMS_FILE = str(WORKFLOW_DIR / "resources" / "claims.yaml")
 
-TRAIN_FLAGS = {  # config key -> engine flag (python -m adamixbench train --help)
-    "epochs": "--epochs", "lr": "--lr", "batch_size": "--batch-size", "max_seq_len": "--max-seq-len",
-    "max_train_samples": "--max-train-samples", "max_eval_samples": "--max-eval-samples",
-    "warmup_ratio": "--warmup-ratio", "warmup_steps": "--warmup-steps", "weight_decay": "--weight-decay", "selection": "--selection",
-    "num_beams": "--num-beams", "max_new_tokens": "--max-new-tokens", "eval_batch_size": "--eval-batch-size",
-    "max_grad_norm": "--max-grad-norm", "max_steps": "--max-steps", "heldout_fraction": "--heldout-fraction",
-    "data_seed": "--data-seed", "label_smoothing": "--label-smoothing", "length_penalty": "--length-penalty",
-    "no_repeat_ngram_size": "--no-repeat-ngram-size", "precision": "--precision",
-    "checkpoint_every_steps": "--checkpoint-every-steps", "checkpoint_every_minutes": "--checkpoint-every-minutes",
-    "keep_checkpoint": "--keep-checkpoint", "save_full_weights": "--save-full-weights",  # booleans: flag if true
-}
-NLG_ONLY = ("num_beams", "max_new_tokens", "label_smoothing", "length_penalty", "no_repeat_ngram_size")
+# The workflow runs the engine of THIS checkout: put it first on the path of the DAG-building process too.
+sys.path.insert(0, str(REPO_ROOT))
+from adamixbench.spec import family_of  # noqa: E402  (pure Python: no torch in the DAG-building process)
+from adamixbench.suite import SuiteError, deep_merge, expand, is_adamix  # noqa: E402
 
 
 class ConfigError(Exception):
@@ -90,12 +82,23 @@ def _describe_error(err) -> str:
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
         allowed = sorted(err.schema.get("properties", {}))
         return (f"config key {where}: unknown key(s) {extra}; allowed keys: {allowed}")
+    if err.validator == "type" and isinstance(err.instance, str) and _looks_numeric(err.instance):
+        return (f"config key {where}: {err.message}. YAML 1.1 reads {err.instance!r} as a string: write the number "
+                f"with a dot and a signed exponent (5.0e-3) or as a decimal (0.005)")
     if err.validator in ("enum", "const", "anyOf", "oneOf", "pattern"):
         allowed = _allowed(err.schema)
         return f"config key {where}: invalid value {err.instance!r}; allowed: {', '.join(allowed) or err.message}"
     if err.validator == "required":
         return f"config key {where}: {err.message}"
     return f"config key {where}: {err.message}"
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def validate_suite(cfg: dict) -> None:
@@ -136,6 +139,10 @@ def validate_suite(cfg: dict) -> None:
         for lab in tab.get("methods", []) + ([tab["routing_violin"]] if "routing_violin" in tab else []):
             if lab not in labels:
                 problems.append(f"config key analysis.tables[{k}]: unknown method label {lab!r}; allowed: {sorted(labels)}")
+    norm = analysis.get("normalization", "minmax")
+    if norm.startswith("baseline:") and norm.split(":", 1)[1] not in labels:
+        problems.append(f"config key analysis.normalization: unknown method label {norm.split(':', 1)[1]!r}; "
+                        f"allowed: baseline:<one of {sorted(labels)}> or minmax")
     tnames = [t["name"] for t in analysis.get("tables", [])]
     if len(tnames) != len(set(tnames)):
         problems.append(f"config key analysis.tables: table names must be unique, got {tnames}")
@@ -143,9 +150,38 @@ def validate_suite(cfg: dict) -> None:
         raise ConfigError(f"suite '{cfg['suite']}' is invalid:\n  - " + "\n  - ".join(problems))
 
 
+def read_yaml(path: Path) -> dict:
+    """A YAML mapping; a syntax error names the file, line and column."""
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read it ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: YAML syntax error: {getattr(error, 'problem', None) or error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a suite file must be a YAML mapping (suite:, methods:, experiments:, ...), "
+                          f"got a {type(data).__name__}")
+    return data
+
+
+def check_suite_files(configfiles) -> None:
+    """A suite file given with --configfile must name its suite: otherwise it would inherit `suite: mini`
+    from config/config.yaml and write into results/mini."""
+    for path in configfiles or []:
+        data = read_yaml(Path(path))
+        if "experiments" in data and "suite" not in data:
+            raise ConfigError(f"{path}: the suite file has no `suite:` key; add `suite: <name>` (its outputs go to "
+                              f"<output_root>/<name>/)")
+
+
 def load_suite(config: dict) -> dict:
     """The resolved suite: `config` itself when it holds `experiments` (e.g. --configfile a suite file),
-    else config/suites/<suite>.yaml with `config`'s other top-level keys (e.g. output_root) on top."""
+    else config/suites/<suite>.yaml with `config`'s other keys merged on top (deep merge: `--config
+    'defaults={max_steps: 2}'` changes max_steps and keeps the suite's other defaults)."""
     cfg = copy.deepcopy(dict(config))
     if "experiments" not in cfg:
         name = cfg.get("suite", "mini")
@@ -154,11 +190,7 @@ def load_suite(config: dict) -> dict:
             known = sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))
             raise ConfigError(f"config key suite: unknown suite {name!r}; allowed: {known} "
                               f"(or --configfile <your suite file>)")
-        suite = yaml.safe_load(path.read_text()) or {}
-        for key, value in cfg.items():
-            if key != "suite":
-                suite[key] = value
-        cfg = suite
+        cfg = deep_merge(read_yaml(path), {k: v for k, v in cfg.items() if k != "suite"})
     validate_suite(cfg)
     cfg.setdefault("output_root", "results")
     cfg.setdefault("analysis", {})
@@ -174,8 +206,31 @@ def _make_report_folder(argv) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
+def _typed(value):
+    """Snakemake reads a structured --config value (`defaults={max_steps: 2}`) with YAML's BaseLoader, which
+    keeps every scalar a string; read those scalars as YAML values (2 -> int, 5.0e-3 -> float, null)."""
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    if isinstance(value, str):
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+    return value
+
+
+def command_line_config(config: dict, overrides) -> dict:
+    """`config` with the --config values given as structures typed (their top-level scalars Snakemake
+    already reads as int / float / bool)."""
+    structured = {k: _typed(v) for k, v in dict(overrides or {}).items() if isinstance(v, (dict, list))}
+    return deep_merge(config, structured)
+
+
 _make_report_folder(sys.argv)
-SUITE = load_suite(config)
+check_suite_files(workflow.overwrite_configfiles)
+SUITE = load_suite(command_line_config(config, workflow.config_settings.config))
 SUITE_NAME = SUITE["suite"]
 OUT = f"{SUITE['output_root'].rstrip('/')}/{SUITE_NAME}"
 RUNS_DIR = f"{OUT}/runs"
@@ -186,71 +241,17 @@ BENCH_DIR = f"{OUT}/benchmarks"
 # --------------------------------------------------------------------------------------------------
 # the run matrix
 # --------------------------------------------------------------------------------------------------
-def _is_adamix(method: str) -> bool:
-    return method.startswith("adamix")
-
-
 def build_runs(cfg: dict) -> dict:
-    """{(task, label, seed): run spec} over every experiment; a run listed twice is an error."""
-    runs = {}
-    for exp in cfg["experiments"]:
-        seeds = exp.get("seeds", cfg.get("seeds", [1, 2, 3]))
-        for task in exp["tasks"]:
-            for label in exp["methods"]:
-                mdef = cfg["methods"][label]
-                train = {**cfg.get("defaults", {}), **exp.get("train", {}), **mdef.get("train", {})}
-                for ov in exp.get("overrides", []):
-                    if task in ov.get("tasks", [task]) and label in ov.get("methods", [label]):
-                        train.update(ov["train"])
-                if exp["family"] != "nlg":
-                    train = {k: v for k, v in train.items() if k not in NLG_ONLY}
-                for seed in seeds:
-                    key = (task, label, int(seed))
-                    if key in runs:
-                        raise ConfigError(
-                            f"run {task}/{label}/seed{seed} is defined by experiments '{runs[key]['experiment']}' "
-                            f"and '{exp['name']}'; give one of them other seeds or a distinct method label")
-                    runs[key] = {
-                        "experiment": exp["name"], "family": exp["family"], "task": task, "label": label,
-                        "seed": int(seed), "model": exp["model"], "method": mdef["method"],
-                        "params": mdef.get("params", {}), "inference": mdef.get("inference"),
-                        "train": train, "fewshot": exp.get("fewshot"),
-                        "eval_inference_modes": exp.get("eval_inference_modes", []) if _is_adamix(mdef["method"]) else [],
-                        "score_splits": exp.get("score_splits", []),
-                    }
-    return runs
+    """{(task, label, seed): run spec} (adamixbench/suite.py)."""
+    try:
+        return expand(cfg)
+    except SuiteError as error:
+        raise ConfigError(str(error)) from None
 
 
 RUNS = build_runs(SUITE)
 TASKS = sorted({k[0] for k in RUNS})
 LABELS = sorted({k[1] for k in RUNS})
-
-
-def _fmt_value(v) -> str:
-    if isinstance(v, float):
-        return repr(v)
-    return str(v)
-
-
-def engine_args(run: dict) -> list:
-    """The engine's command-line arguments for one run (everything but --out)."""
-    args = ["--task", run["task"], "--method", run["method"], "--seed", str(run["seed"]), "--model", run["model"]]
-    for key, flag in TRAIN_FLAGS.items():
-        value = run["train"].get(key)
-        if isinstance(value, bool):
-            args += [flag] if value else []
-        elif value is not None:
-            args += [flag, _fmt_value(value)]
-    if run["params"]:
-        args += ["--method-params", json.dumps(run["params"], sort_keys=True)]
-    if run["inference"]:
-        args += ["--inference", run["inference"]]
-    if run["fewshot"]:
-        fs = run["fewshot"]
-        split = run["seed"] if fs.get("split", "seed") == "seed" else fs["split"]
-        args += ["--fewshot-k", str(fs["k"]), "--fewshot-split", str(split),
-                 "--fewshot-protocol", fs.get("protocol", "list")]
-    return args  # scoring options (eval_inference_modes, score_splits) are the score rule's: see score_args
 
 
 def run_record(task, label, seed) -> str:
@@ -268,28 +269,33 @@ def _run_of(wildcards) -> dict:
     return RUNS[key]
 
 
-def train_args(wildcards) -> list:
-    return engine_args(_run_of(wildcards))
+def train_spec(wildcards) -> dict:
+    """The run spec the train rule hands to the engine (written to <run dir>/spec.json). Without the
+    scoring options (eval_inference_modes): those are rule score's params, so changing them never retrains."""
+    return {**_run_of(wildcards), "eval_inference_modes": []}
 
 
-def _scored_again(key) -> bool:
-    """Runs the score rule re-scores from their saved weights (extra inference modes or splits)."""
-    return bool(RUNS[key]["eval_inference_modes"] or RUNS[key]["score_splits"])
+def _score_options(key) -> tuple:
+    """(AdaMix inference modes, splits) rule score scores from a run's saved weights; both empty: no rescoring."""
+    spec = RUNS[key]
+    experiment = next(e for e in SUITE["experiments"] if e["name"] == spec["experiment"])
+    return list(spec.get("eval_inference_modes", [])), list(experiment.get("score_splits", []))
 
 
 def score_files(wildcards=None) -> list:
-    return [f"{RUNS_DIR}/{t}/{l}/seed{s}/scores.json" for (t, l, s) in RUNS if _scored_again((t, l, s))]
+    """scores.json of every run with something to re-score (rule score; aggregation lays it over the record)."""
+    return [f"{RUNS_DIR}/{t}/{l}/seed{s}/scores.json" for (t, l, s) in RUNS if any(_score_options((t, l, s)))]
 
 
 def score_args(wildcards) -> list:
-    """`python -m adamixbench rescore` options of one run: the only params of rule score, so that changing
-    them reruns scoring only, never training."""
-    run = _run_of(wildcards)
-    return ["--inference-modes", ",".join(run["eval_inference_modes"]), "--splits", ",".join(run["score_splits"])]
+    """`python -m adamixbench rescore` options of one run: the only params of rule score."""
+    modes, splits = _score_options((wildcards.task, wildcards.label, int(wildcards.seed)))
+    return ["--inference-modes", ",".join(modes), "--splits", ",".join(splits)]
 
 
-def train_family(wildcards) -> str:
-    return _run_of(wildcards)["family"]
+def run_identities(wildcards=None) -> list:
+    """(suite, experiment, label, task, seed) of each run record, in all_run_records() order."""
+    return [{k: RUNS[key][k] for k in ("suite", "experiment", "label", "task", "seed")} for key in RUNS]
 
 
 def wildcard_choice(values) -> str:
@@ -306,7 +312,7 @@ def table_specs() -> list:
         return tables
     fams = {}
     for r in RUNS.values():
-        fams.setdefault(r["family"], []).append(r["task"])
+        fams.setdefault(family_of(r["task"], r["fewshot_k"]), []).append(r["task"])
     return [{"name": fam, "layout": "primary", "tasks": list(dict.fromkeys(tasks))} for fam, tasks in fams.items()]
 
 
@@ -327,22 +333,39 @@ def table_spec(wildcards) -> dict:
         expanded = []
         for lab in rows:
             expanded.append(lab)
-            modes = [m for (t, l, s), r in RUNS.items() if l == lab for m in r["eval_inference_modes"]]
+            modes = [m for (t, l, s), r in RUNS.items() if l == lab for m in r.get("eval_inference_modes", [])]
             main = SUITE["methods"][lab].get("inference") or "merge"
             expanded += [f"{lab} @{m}" for m in dict.fromkeys(modes) if m != main]
         rows = expanded
     refs = SUITE["analysis"].get("references") or [lab for lab in SUITE["methods"]
-                                                  if _is_adamix(SUITE["methods"][lab]["method"])]
+                                                  if is_adamix(SUITE["methods"][lab]["method"])]
+    analysis = SUITE["analysis"]
     return {
         "name": spec["name"], "layout": spec["layout"], "tasks": spec.get("tasks"), "average": spec.get("average"),
         "rows": rows, "references": [r for r in refs if r in rows], "paper_table": spec.get("paper_table"),
         "paper_rows": SUITE["analysis"].get("paper_rows", {}), "routing_violin": spec.get("routing_violin"),
         "title": spec.get("title", f"{SUITE_NAME}: {spec['name']}"), "suite": SUITE_NAME,
-        "bootstrap": SUITE["analysis"].get("bootstrap", {}),
+        "bootstrap": analysis.get("bootstrap", {}), "normalization": analysis.get("normalization", "minmax"),
+        "aso_bootstrap": analysis.get("aso", {}).get("bootstrap", 1000), "palette": palette_order(),
     }
 
 
-PLOT_KINDS = ["seed_scores", "pareto", "cost", "training_curves"]
+def palette_order() -> list:
+    """Every row label of the suite in one fixed order (the suite's methods, then inference rows), so a
+    label gets the same colour in every figure (adamixbench.plots.palette)."""
+    rows = list(SUITE["methods"])
+    for (t, lab, s), r in RUNS.items():
+        rows += [f"{lab} @{m}" for m in r.get("eval_inference_modes") or []]
+    return list(dict.fromkeys(rows))
+
+
+def all_table_specs(wildcards=None) -> dict:
+    """{table name: table_spec} for the claims rule (which resolves every table's layout)."""
+    return {name: table_spec(type("W", (), {"table": name})) for name in TABLES}
+
+
+PLOT_KINDS = ["seed_scores", "pareto", "cost", "training_curves", "aggregate", "prob_improvement",
+              "performance_profile", "critical_difference"]
 
 
 def plot_kinds(table: str) -> list:
@@ -353,8 +376,9 @@ def final_outputs(wildcards=None) -> list:
     # every run record is a target itself: a lost or interrupted record is redone even when the
     # aggregate files downstream of it are still present
     out = all_run_records() + score_files() + [f"{OUT}/runs.csv", f"{OUT}/history.csv", f"{OUT}/summary.csv", f"{OUT}/tables/failed_runs.md"]
+    out += [f"{OUT}/tables/claims.{ext}" for ext in ("md", "csv")]
     for name in TABLES:
         out += [f"{OUT}/tables/{name}.{ext}" for ext in ("md", "tex", "csv", "html")]
-        out += [f"{OUT}/tables/{name}_paired.{ext}" for ext in ("md", "csv")]
+        out += [f"{OUT}/tables/{name}_{kind}.{ext}" for kind in ("paired", "aggregate") for ext in ("md", "csv")]
         out += [f"{OUT}/plots/{name}/{kind}.{ext}" for kind in plot_kinds(name) for ext in ("png", "svg")]
     return out

@@ -1,6 +1,8 @@
-# One training run = one engine call = one run record (metrics.json). The engine writes the record
-# atomically and exits 0 even when the run failed (status "failed" in the record), so a failed run
-# shows in the tables; it exits non-zero only on bad input, which fails this job with the engine's message.
+# One training run = one run spec (adamixbench/suite.py) = one engine call = one run record (metrics.json).
+# The script writes the spec to <run dir>/spec.json and calls `python -m adamixbench train --spec ...`.
+# The engine writes the record atomically and exits 0 even when the run failed (status "failed" in the
+# record), so a failed run shows in the tables; it exits 2 on bad input, which fails this job with the
+# engine's message. A change of the spec (params) reruns the run.
 
 
 wildcard_constraints:
@@ -17,8 +19,7 @@ rule train:
     benchmark:
         f"{BENCH_DIR}/train/{{task}}/{{label}}/seed{{seed}}.tsv"
     params:
-        args=train_args,
-        family=train_family,
+        spec=train_spec,
     threads: 1
     resources:
         # Local GPUs: `--resources gpu=<n>` plus `--set-resources train:gpu=1` (profiles/gpu);

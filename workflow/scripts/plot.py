@@ -1,28 +1,30 @@
 """Rule `plot`: one figure of one table (PNG + SVG), see adamixbench/plots.py."""
 
+import numpy as np
 import pandas as pd
 
 from adamixbench import aggregate as agg
-from adamixbench import plots
+from adamixbench import plots, stats
 
 sm = snakemake  # noqa: F821
 spec, kind = sm.params.spec, sm.wildcards.kind
-runs = pd.read_csv(sm.input.runs, dtype={"failure_reason": str})
-runs["metric"] = runs["metric"].fillna("")
-runs["inference"] = runs["inference"].fillna("")
+runs = agg.read_runs(sm.input.runs)
 summary = pd.read_csv(sm.input.summary)
 layout = agg.resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
 paper_df = agg.load_paper(sm.input.paper)
 paper = agg.paper_lookup(paper_df, spec["paper_table"], spec["paper_rows"]) if spec.get("paper_table") else {}
+colors = plots.palette(spec["palette"])  # the suite's labels in one fixed order: same colour in every figure
 main_rows = [r for r in spec["rows"] if " @" not in r]
+rows_run = [r for r in spec["rows"] if len(runs[runs["row_label"] == r])]
+boot = spec["bootstrap"]
 if kind == "seed_scores":
-    fig = plots.seed_scores(runs, layout, spec["rows"], paper, spec["title"])
+    fig = plots.seed_scores(runs, layout, spec["rows"], paper, spec["title"], colors=colors)
 elif kind == "pareto":
-    fig = plots.pareto(summary[summary["method_label"].isin(main_rows)], layout)
+    fig = plots.pareto(summary[summary["method_label"].isin(main_rows)], layout, colors=colors)
 elif kind == "cost":
-    fig = plots.cost(summary[summary["method_label"].isin(main_rows)], layout)
+    fig = plots.cost(summary[summary["method_label"].isin(main_rows)], layout, colors=colors)
 elif kind == "training_curves":
-    fig = plots.training_curves(pd.read_csv(sm.input.history), layout, main_rows)
+    fig = plots.training_curves(pd.read_csv(sm.input.history), layout, main_rows, colors=colors)
 elif kind == "routing_violin":
     f5 = paper_df[paper_df["table"] == "fig5"]
     ranges = {}  # the paper's Fig. 5 ranges (RoBERTa-large) only beside a table compared with the paper
@@ -30,6 +32,20 @@ elif kind == "routing_violin":
         v = dict(zip(g["variant"], g["value"]))
         ranges[task] = (v["random routing min"], v["random routing max"], v["merged"])
     fig = plots.routing_violin(runs, layout, spec["routing_violin"], paper_ranges=ranges)
+elif kind in ("aggregate", "prob_improvement"):
+    res = pd.read_csv(sm.input.aggregate)
+    draw = plots.aggregate_intervals if kind == "aggregate" else plots.probability_of_improvement
+    fig = draw(res, colors=colors, title=spec["title"])
+elif kind == "performance_profile":
+    matrices, _, _ = agg.normalized_scores(runs, layout, rows_run, spec["normalization"])
+    taus = np.linspace(0.0, max([1.0] + [float(m.max()) for m in matrices.values()]), 101)
+    profiles = {row: stats.performance_profile(m, taus, n_boot=min(boot.get("n", 10_000), 2000), seed=boot.get("seed", 0))
+                for row, m in matrices.items()}
+    fig = plots.performance_profile(matrices, taus, profiles, colors=colors, title=spec["title"],
+                                    xlabel=f"normalised score tau ({spec['normalization']})")
+elif kind == "critical_difference":
+    result, why = agg.critical_difference(runs, layout, rows_run, spec["normalization"])
+    fig = plots.critical_difference(result, why)
 else:
     raise ValueError(f"unknown plot kind {kind!r}")
 plots.save(fig, sm.output.png[: -len(".png")])

@@ -8,8 +8,7 @@ from adamixbench import aggregate as agg
 
 sm = snakemake  # noqa: F821
 spec = sm.params.spec
-runs = pd.read_csv(sm.input.runs, keep_default_na=True, dtype={"failure_reason": str})
-runs["metric"] = runs["metric"].fillna("")
+runs = agg.read_runs(sm.input.runs)
 summary = pd.read_csv(sm.input.summary)
 layout = agg.resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
 paper = agg.paper_lookup(agg.load_paper(sm.input.paper), spec["paper_table"], spec["paper_rows"]) if spec.get("paper_table") else {}
@@ -26,7 +25,8 @@ Path(sm.output.html).write_text(
     + display.to_html(index=False, border=0) + "<h4>All statistics</h4>"
     + long.to_html(index=False, border=0, float_format=lambda x: f"{x:.3f}") + "</body></html>\n")
 others = [r for r in spec["rows"] if r not in spec["references"]]
-tests = agg.paired_tests(runs, layout, spec["references"], others)
+tests = agg.paired_tests(runs, layout, spec["references"], others, aso_boot=spec["aso_bootstrap"],
+                         seed=spec["bootstrap"].get("seed", 0))
 tests.to_csv(sm.output.paired_csv, index=False)
 Path(sm.output.paired_md).write_text(agg.paired_markdown(tests) if len(tests) else
                                      "No paired tests (no AdaMix / reference row in this table).\n")

@@ -1,13 +1,16 @@
 """Rule `train`: run ONE engine command for one (task, method label, seed) and check its run record.
 
-Thin on purpose: argv comes from workflow/rules/common.smk (engine_args); this script only sets the
-environment (offline by default, one BLAS thread per Snakemake thread, a local GPU slot) and calls
-`python -m adamixbench train ... --out <run dir>`, logging to the rule's log file.
+Thin on purpose: the run spec comes from the suite's expansion (adamixbench/suite.py, params.spec); this
+script writes it to <run dir>/spec.json, sets the environment (offline by default, one BLAS thread per
+Snakemake thread, a local GPU slot) and calls `python -m adamixbench train --spec <run dir>/spec.json
+--out <run dir>`, logging to the rule's log file. The engine's exit code says what happened (cli.py):
+0 record written (status ok or failed), 2 bad input (nothing trained or written), 75 stopped by SIGTERM /
+SIGINT after writing a checkpoint, a negative code a kill by that signal; anything else is a crash of
+the engine itself. After 75 or a kill, rerunning the same Snakemake command resumes from the checkpoint.
 
 The engine never outlives the workflow: it gets SIGTERM when this script dies (Linux PR_SET_PDEATHSIG),
 SIGTERM / SIGINT sent to this script are forwarded to it, and a watchdog stops it when Snakemake itself
-disappears (a kill -9 of Snakemake kills neither the shell nor this script that it started). On SIGTERM
-the engine writes a checkpoint and exits 75; rerunning the same Snakemake command resumes the run.
+disappears (a kill -9 of Snakemake kills neither the shell nor this script that it started).
 """
 
 import contextlib
@@ -80,6 +83,13 @@ def gpu_slot(n_gpus: int):
     finally:
         for _, fh in held:
             fh.close()
+
+
+def write_spec(path: Path, spec: dict) -> None:
+    """Atomically (a reader never sees half a file); mode from the umask, as every file the engine writes."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(spec, indent=2) + "\n")
+    os.replace(tmp, path)
 
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -157,22 +167,25 @@ def run_engine(argv: list[str], log_handle) -> int:
     return proc.wait()
 
 
-def failure_message(rc: int) -> str:
+def exit_message(rc: int) -> str:
+    """What a non-zero exit of the engine means (cli.py's exit codes)."""
     resume = (f"rerun the same snakemake command to resume from {run_dir / 'checkpoint'} (if Snakemake itself was "
               f"killed, its lock is stale: run `snakemake --unlock` with the same arguments first)")
-    if rc == EXIT_INTERRUPTED:
-        return f"engine stopped by SIGTERM/SIGINT (killed/preempted) after writing a checkpoint; {resume}"
-    if rc < 0:
-        name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
-        return (f"engine killed by {name} (killed/preempted: kill -9, the OOM killer or a node failure); {resume} "
-                f"(from its latest checkpoint, if it wrote one)")
     if rc == 2:
-        return "engine exited with code 2 (bad input; nothing trained)"
-    return f"engine exited with code {rc} (crash outside the training loop)"
+        return "bad input; nothing trained, nothing written"
+    if rc == EXIT_INTERRUPTED:
+        return f"killed/preempted: stopped by SIGTERM/SIGINT after writing a checkpoint; {resume}"
+    if rc < 0:
+        name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else f"signal {-rc}"
+        return (f"killed/preempted: killed by {name} (out of memory, a time limit, preemption or a user); {resume} "
+                f"(from its latest checkpoint, if it wrote one)")
+    return "the engine crashed before writing a record"
 
 
 run_dir.mkdir(parents=True, exist_ok=True)
-argv = [sys.executable, "-m", "adamixbench", "train", *sm.params.args, "--out", str(run_dir)]
+spec_file = run_dir / "spec.json"
+write_spec(spec_file, dict(sm.params.spec))
+argv = [sys.executable, "-m", "adamixbench", "train", "--spec", str(spec_file), "--out", str(run_dir)]
 name = f"{sm.wildcards.task}/{sm.wildcards.label}/seed{sm.wildcards.seed}"
 t0 = time.time()
 with gpu_slot(int(sm.resources.get("gpu", 0))), open(log, "a") as fh:
@@ -182,14 +195,14 @@ with gpu_slot(int(sm.resources.get("gpu", 0))), open(log, "a") as fh:
 took = time.time() - t0
 if rc != 0:
     tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-25:])
-    sys.exit(f"[train] {name}: {failure_message(rc)}. Log {log}:\n{tail}")
+    sys.exit(f"[train] {name}: engine exited with code {rc} ({exit_message(rc)}). Log {log}:\n{tail}")
 if not record.exists():
     sys.exit(f"[train] {name}: the engine exited 0 but wrote no {record}; see {log}")
 rec = json.loads(record.read_text())
 status = rec.get("status")
 score = rec.get("scores", {}).get(rec.get("primary_metric"), float("nan")) if status == "ok" else None
 msg = (f"[train] {name}: ok, {rec.get('primary_metric')}={score:.2f}" if status == "ok"
-       else f"[train] {name}: FAILED ({rec.get('failure_reason')})")
+       else f"[train] {name}: FAILED [{rec.get('failure_class')}] ({rec.get('failure_reason')})")
 if rec.get("resumed_from_step"):
     msg += f" (resumed from step {rec['resumed_from_step']})"
 print(f"{msg} [{took:.0f} s]", file=sys.stderr, flush=True)

@@ -1,4 +1,5 @@
-"""The paper's #Param rows, as (method, preset, backbone) -> expected count; used by the tests and reports.
+"""The paper's #Param rows, as (method, preset, backbone) -> expected count (test data of
+test_baselines_param_counts.py).
 
 `exact` is the closed-form count of our configuration (inference parameters, task head excluded);
 `paper` is the number printed in the paper. `tolerance` is 5% unless a row's note explains why the

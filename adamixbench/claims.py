@@ -1,0 +1,199 @@
+"""Claims of the paper as data, and their verdicts at the number of seeds a suite ran.
+
+A claim file (``workflow/resources/claims.yaml``) lists testable statements, each with its source::
+
+    - id: t1-adamix-gt-lora-avg
+      claim: "AdaMix > LoRA on the GLUE average"
+      source: "AdaMix paper, Table 1 (RoBERTa-large): Avg 89.9 vs 88.6"
+      suites: [glue_roberta_large]        # suites that can test it
+      table: table1                       # a table of the suite (analysis.tables[].name)
+      a: adamix_adapter                   # row label claimed better
+      b: lora                             # row label, or a list: the best of those rows per seed and column
+      relation: ">"                       # ">": a better than b; ">=": a not worse than b by more than `margin`
+      margin: 0.0                         # in the metric's units (">=" only)
+      over: average                       # average (the table's Avg over its columns) | each (one claim per column)
+      tasks: [sst2]                       # optional: restrict to these tasks of the table
+      equal_params: true                  # optional: the claim presumes equal #Param (checked, 10% tolerance)
+
+Every comparison pairs the two rows' runs by seed (same seed, both ok). Scores are oriented so that
+higher = better (TER is negated). The effect is the mean paired difference a - b with its 95% t interval;
+the verdict at the run's seeds:
+
+* ``">"``:  supported if the interval lies above 0, contradicted if it lies below 0, else inconclusive;
+* ``">="``: supported if the interval lies above ``-margin``, contradicted if it lies below ``-margin``,
+  else inconclusive;
+* fewer than 2 paired seeds: inconclusive (no interval).
+
+Beside it: the minimum detectable effect at that number of seeds (two-sided paired t-test, alpha 0.05,
+power 0.8) and the seeds a paired t-test would need to detect the observed effect, so a reader sees
+whether "inconclusive" means "no difference" or "too few seeds". Each claim is tested at its own 95%
+level (no correction across claims; the per-cell tests carry the Holm correction).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from adamixbench import aggregate as agg
+from adamixbench import stats
+
+__all__ = ["load_claims", "evaluate_claims", "claims_markdown", "RELATIONS", "PARAMS_TOLERANCE"]
+
+RELATIONS = (">", ">=")
+OVER = ("average", "each")
+PARAMS_TOLERANCE = 0.10
+_REQUIRED = ("id", "claim", "source", "suites", "table", "a", "b", "relation")
+_OPTIONAL = ("margin", "over", "tasks", "equal_params")
+COLUMNS = ["id", "claim", "source", "table", "column", "a", "b", "relation", "margin", "n_seeds", "seeds", "a_mean",
+           "b_mean", "effect", "ci_low", "ci_high", "sd_diff", "mde", "seeds_needed", "verdict", "note"]
+
+
+def load_claims(path: str | Path, suite: str) -> list[dict]:
+    """The claims of `path` that name `suite`, validated (a bad entry fails with its id and the fix)."""
+    import yaml
+
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    entries = data.get("claims")
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: expected a top-level `claims:` list")
+    seen, out = set(), []
+    for i, c in enumerate(entries):
+        where = f"{path}: claims[{i}] ({c.get('id', '?') if isinstance(c, dict) else '?'})"
+        if not isinstance(c, dict):
+            raise ValueError(f"{where}: each claim is a mapping with keys {list(_REQUIRED)}")
+        missing = [k for k in _REQUIRED if k not in c]
+        unknown = sorted(set(c) - set(_REQUIRED) - set(_OPTIONAL))
+        if missing or unknown:
+            raise ValueError(f"{where}: missing key(s) {missing}, unknown key(s) {unknown}; "
+                             f"allowed: {list(_REQUIRED) + list(_OPTIONAL)}")
+        if c["relation"] not in RELATIONS:
+            raise ValueError(f"{where}: relation {c['relation']!r}; allowed: {list(RELATIONS)}")
+        if c.get("over", "average") not in OVER:
+            raise ValueError(f"{where}: over {c['over']!r}; allowed: {list(OVER)}")
+        if c["id"] in seen:
+            raise ValueError(f"{where}: duplicate id {c['id']!r}")
+        seen.add(c["id"])
+        if suite in c["suites"]:
+            out.append(c)
+    return out
+
+
+def _per_seed(runs: pd.DataFrame, labels: Sequence[str], columns: Sequence[agg.Column]) -> dict[int, float]:
+    """seed -> the mean over `columns` of the (higher = better) score, taking per column the best of
+    `labels`; only seeds with an ok run in every column (of at least one label)."""
+    ok = runs[(runs["status"] == "ok") & runs["row_label"].isin(labels)]
+    per_col = []
+    for col in columns:
+        sel = ok[(ok["task"] == col.task) & (ok["metric"] == col.metric)]
+        sign = -1.0 if col.metric in agg.LOWER_IS_BETTER else 1.0
+        per_col.append((sign * sel["value"]).groupby(sel["seed"].astype(int)).max().to_dict())
+    if not per_col:
+        return {}
+    seeds = set.intersection(*(set(d) for d in per_col))
+    return {s: float(np.mean([d[s] for d in per_col])) for s in sorted(seeds)}
+
+
+def _params(runs: pd.DataFrame, labels: Sequence[str]) -> float:
+    sel = runs[(runs["status"] == "ok") & runs["row_label"].isin(labels)]
+    return float(sel["params_inference"].mean()) if len(sel) else math.nan
+
+
+def _verdict(relation: str, margin: float, n: int, lo: float, hi: float) -> str:
+    if n < 2 or not (np.isfinite(lo) and np.isfinite(hi)):
+        return "inconclusive"
+    bound = 0.0 if relation == ">" else -margin
+    if lo > bound:
+        return "supported"
+    if hi < bound:
+        return "contradicted"
+    return "inconclusive"
+
+
+def evaluate_claims(runs: pd.DataFrame, claims: Sequence[dict], layouts: Mapping[str, agg.Layout],
+                    level: float = stats.DEFAULT_LEVEL, alpha: float = stats.DEFAULT_ALPHA,
+                    power: float = stats.DEFAULT_POWER) -> pd.DataFrame:
+    """One row per tested statement (a claim with ``over: each`` gives one per column); `layouts` maps the
+    suite's table names to their resolved layouts."""
+    out = []
+    for c in claims:
+        b_labels = [c["b"]] if isinstance(c["b"], str) else list(c["b"])
+        b_name = c["b"] if isinstance(c["b"], str) else "best of " + ", ".join(b_labels)
+        margin = float(c.get("margin", 0.0))
+        base = {"id": c["id"], "claim": c["claim"], "source": c["source"], "table": c["table"], "a": c["a"],
+                "b": b_name, "relation": c["relation"], "margin": margin}
+        layout = layouts.get(c["table"])
+        if layout is None:
+            out.append({**base, "column": "", "n_seeds": 0, "verdict": "not testable",
+                        "note": f"this suite has no table {c['table']!r} (tables: {sorted(layouts)})"})
+            continue
+        cols = [col for col in layout.columns if not c.get("tasks") or col.task in c["tasks"]]
+        groups = [("Avg" if len(cols) > 1 else cols[0].header, cols)] if c.get("over", "average") == "average" \
+            else [(col.header, [col]) for col in cols]
+        params_note = ""
+        if c.get("equal_params"):
+            pa, pb = _params(runs, [c["a"]]), _params(runs, b_labels)
+            if np.isfinite(pa) and np.isfinite(pb) and abs(pa - pb) > PARAMS_TOLERANCE * max(pa, pb):
+                params_note = (f"#Param differ: {agg.format_params(pa)} vs {agg.format_params(pb)} "
+                               f"(> {PARAMS_TOLERANCE:.0%}): the claim's premise does not hold")
+        for name, group in groups:
+            a, b = _per_seed(runs, [c["a"]], group), _per_seed(runs, b_labels, group)
+            seeds = sorted(set(a) & set(b))
+            eff = stats.paired_effect([a[s] - b[s] for s in seeds], level=level)
+            n = eff["n"]
+            row = {**base, "column": name, "n_seeds": n, "seeds": " ".join(map(str, seeds)),
+                   "a_mean": float(np.mean([a[s] for s in seeds])) if n else math.nan,
+                   "b_mean": float(np.mean([b[s] for s in seeds])) if n else math.nan,
+                   "effect": eff["effect"], "ci_low": eff["ci_low"], "ci_high": eff["ci_high"],
+                   "sd_diff": eff["sd_diff"],
+                   "mde": stats.min_detectable_effect(eff["sd_diff"], n, alpha=alpha, power=power),
+                   "seeds_needed": stats.seeds_needed(eff["effect"], eff["sd_diff"], alpha=alpha, power=power)}
+            notes = []
+            if not a or not b:
+                row["verdict"] = "not run"
+                notes.append(f"no complete seed of {c['a'] if not a else b_name}")
+            elif params_note:
+                row["verdict"] = "not testable"
+                notes.append(params_note)
+            else:
+                row["verdict"] = _verdict(c["relation"], margin, n, eff["ci_low"], eff["ci_high"])
+                if n < 2:
+                    notes.append(f"{n} paired seed(s): no interval")
+            if any(col.metric in agg.LOWER_IS_BETTER for col in group):
+                notes.append("lower-is-better metric negated (higher = better)")
+            row["note"] = "; ".join(notes)
+            out.append(row)
+    return pd.DataFrame(out).reindex(columns=COLUMNS)
+
+
+def claims_markdown(claims: pd.DataFrame, suite: str) -> str:
+    """The claims table as Markdown with its caption."""
+    if claims.empty:
+        return (f"No claims of workflow/resources/claims.yaml name the suite {suite!r}: add entries with "
+                f"`suites: [{suite}]` to test some.\n")
+
+    def f(x, d=2):
+        return agg.DASH if x is None or not np.isfinite(x) else f"{x:.{d}f}"
+
+    def need(x):
+        return agg.DASH if not np.isfinite(x) else (">10,000" if math.isinf(x) else f"{int(x)}")
+
+    disp = pd.DataFrame({
+        "Claim": claims["claim"], "Column": claims["column"], "a vs b": claims["a"] + " vs " + claims["b"],
+        "seeds": claims["n_seeds"].fillna(0).astype(int),
+        "effect a - b [95% CI]": [f"{f(e)} [{f(lo)}, {f(hi)}]" if np.isfinite(lo) else f(e)
+                                  for e, lo, hi in zip(claims["effect"], claims["ci_low"], claims["ci_high"])],
+        "MDE": [f(x) for x in claims["mde"]], "seeds needed": [need(x) for x in claims["seeds_needed"]],
+        "verdict": claims["verdict"], "source": claims["source"], "note": claims["note"].fillna(""),
+    })
+    return agg.table_markdown(disp, (
+        f"Claims tested by the {suite} suite (workflow/resources/claims.yaml). Effect: mean over paired seeds of "
+        "a - b in the column's units (Avg: the mean over the table's columns), higher = better, with its 95% t "
+        "interval. Verdict at these seeds: supported / contradicted when the interval excludes the claim's bound "
+        "(0 for '>', -margin for '>='), else inconclusive. MDE: the smallest true effect a paired t-test with this "
+        "many seeds detects with power 0.8 at alpha 0.05; seeds needed: pairs needed to detect the observed effect.")
+    )

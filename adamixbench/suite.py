@@ -1,0 +1,84 @@
+"""A suite (config/suites/*.yaml, validated by workflow/schemas/config.schema.yaml) -> one run spec per run.
+
+Pure Python (no torch): the Snakemake workflow expands a suite here while it builds the DAG. A run spec
+is the flat {option: value} object of adamixbench/spec.py with every option of the run's family filled in
+(identity: suite, experiment, label, task, method, method_params, seed, model; then the training options).
+
+Precedence of training options: `defaults` < experiment `train` < method `train` < matching `overrides`.
+Options limited to other task families (e.g. NLG beam search on a GLUE experiment) are dropped when they
+come from the shared `defaults` or a method's `train`, so one suite can hold GLUE and NLG experiments.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Mapping
+
+from .spec import BY_NAME, SpecError, complete_spec
+
+RunKey = tuple  # (task, label, seed)
+
+
+class SuiteError(ValueError):
+    """A suite that cannot run; the message names the key, the value and the fix."""
+
+
+def deep_merge(base: Mapping, override: Mapping) -> dict:
+    """`override` on top of `base`, recursively for mappings (lists and scalars replace):
+    `--config 'defaults={max_steps: 2}'` changes max_steps and keeps the rest of `defaults`."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def is_adamix(method: str) -> bool:
+    return str(method).startswith("adamix")
+
+
+def _family_filter(train: Mapping, family: str) -> dict:
+    return {k: v for k, v in train.items() if family in BY_NAME[k].families}
+
+
+def expand(cfg: Mapping) -> dict[RunKey, dict]:
+    """{(task, label, seed): run spec} over every experiment of a schema-valid suite; a run defined twice, or
+    a combination no single key can express (e.g. inference modes on a non-AdaMix label), is a SuiteError."""
+    runs: dict[RunKey, dict] = {}
+    for i, exp in enumerate(cfg["experiments"]):
+        family = exp["family"]
+        seeds = exp.get("seeds", cfg.get("seeds", [1, 2, 3]))
+        for task in exp["tasks"]:
+            for label in exp["methods"]:
+                mdef = cfg["methods"][label]
+                train = {**_family_filter(cfg.get("defaults", {}), family), **exp.get("train", {}),
+                         **_family_filter(mdef.get("train", {}), family)}
+                for ov in exp.get("overrides", []):
+                    if task in ov.get("tasks", [task]) and label in ov.get("methods", [label]):
+                        train.update(ov["train"])
+                for seed in seeds:
+                    key = (task, label, int(seed))
+                    if key in runs:
+                        raise SuiteError(
+                            f"run {task}/{label}/seed{seed} is defined by experiments '{runs[key]['experiment']}' "
+                            f"and '{exp['name']}'; give one of them other seeds or a distinct method label")
+                    values = {"suite": cfg["suite"], "experiment": exp["name"], "label": label, "task": task,
+                              "method": mdef["method"], "method_params": dict(mdef.get("params", {})),
+                              "seed": int(seed), "model": exp["model"], **train}
+                    if mdef.get("inference") is not None:
+                        values["inference"] = mdef["inference"]
+                    if is_adamix(mdef["method"]):
+                        values["eval_inference_modes"] = list(exp.get("eval_inference_modes", []))
+                    if family == "fewshot":
+                        fs = exp["fewshot"]
+                        split = fs.get("split", "seed")
+                        values.update(fewshot_k=fs["k"], fewshot_split=int(seed) if split == "seed" else split,
+                                      fewshot_protocol=fs.get("protocol", "list"))
+                    try:
+                        runs[key] = complete_spec(values)
+                    except SpecError as error:
+                        raise SuiteError(f"suite '{cfg['suite']}', experiments[{i}] ('{exp['name']}'), run "
+                                         f"{task}/{label}/seed{seed}: {error}") from None
+    return runs

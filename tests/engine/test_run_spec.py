@@ -1,0 +1,156 @@
+"""The run spec (adamixbench/spec.py) is the only source of run options: the CLI, RunConfig, the suite
+schema's train block and docs/RUN_OPTIONS.md agree with it; a suite expands into complete run specs;
+--config-style overrides merge; `--spec` and flags build the same run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from adamixbench import spec as run_spec
+from adamixbench.cli import _parser, config_from_args
+from adamixbench.config import RunConfig
+from adamixbench.suite import SuiteError, deep_merge, expand
+
+BASE = dict(task="sst2", method="lora", seed=1, model="minilm-l6", out="o")
+
+
+def test_generated_schema_block_and_docs_table_are_up_to_date():
+    assert run_spec.SCHEMA_FILE.read_text() == run_spec.render_schema(run_spec.SCHEMA_FILE.read_text()), \
+        "workflow/schemas/config.schema.yaml is stale: python -m adamixbench.spec --write"
+    assert run_spec.DOCS_FILE.read_text() == run_spec.docs_table(), \
+        "docs/RUN_OPTIONS.md is stale: python -m adamixbench.spec --write"
+
+
+def test_schema_train_block_is_exactly_the_train_options():
+    schema = yaml.safe_load(run_spec.SCHEMA_FILE.read_text())
+    train = schema["$defs"]["train"]["properties"]
+    assert list(train) == [o.name for o in run_spec.TRAIN_OPTIONS]
+    for option in run_spec.TRAIN_OPTIONS:
+        assert train[option.name] == run_spec.json_schema(option)
+
+
+def test_every_option_is_a_flag_with_its_type():
+    parser = _parser()
+    train = parser._subparsers._group_actions[0].choices["train"]
+    flags = {a.dest: a for a in train._actions if a.option_strings}
+    assert set(flags) - {"help", "spec"} == set(run_spec.BY_NAME)
+    for option in run_spec.OPTIONS:
+        assert flags[option.name].option_strings == [option.flag]
+
+
+NUMERIC_BOUNDS = [(o, bound, is_open, step) for o in run_spec.OPTIONS if o.kind in (int, float)
+                  for bound, is_open, step in ((o.low, o.low_open, -1), (o.high, o.high_open, +1)) if bound is not None]
+
+
+@pytest.mark.parametrize("option,bound,is_open,step", NUMERIC_BOUNDS,
+                         ids=[f"{o.name}-{'low' if s < 0 else 'high'}" for o, _, _, s in NUMERIC_BOUNDS])
+def test_numeric_bounds_are_the_same_in_runconfig_and_schema(option, bound, is_open, step):
+    """A value on the bound passes both or fails both; a value just outside fails both."""
+    import jsonschema
+
+    schema = run_spec.json_schema(option)
+    delta = 1 if option.kind is int else 1e-6
+    outside = option.kind(bound if is_open else bound + step * delta)
+    on_bound = option.kind(bound)
+    nlg = {**BASE, "task": "e2e"}  # every numeric option applies to NLG runs except the few-shot ones
+    family = {"fewshot_k": 16} if "fewshot" in option.families and "nlg" not in option.families else {}
+    values = {**BASE, **family} if family else nlg
+    with pytest.raises(ValueError, match=option.name):
+        RunConfig(**{**values, option.name: outside})
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(outside, schema)
+    if is_open:
+        with pytest.raises(ValueError, match=option.name):
+            RunConfig(**{**values, option.name: on_bound})
+    else:
+        assert getattr(RunConfig(**{**values, option.name: on_bound}), option.name) == on_bound
+        jsonschema.validate(on_bound, schema)
+
+
+def test_drift_listed_in_issue_8_is_fixed():
+    with pytest.raises(ValueError, match="warmup_ratio"):
+        RunConfig(**BASE, warmup_ratio=1.0)
+    with pytest.raises(ValueError, match="max_seq_len"):
+        RunConfig(**BASE, max_seq_len=2)
+    assert RunConfig(**BASE, max_grad_norm=0.0).max_grad_norm == 0.0  # 0 = no clipping, in both places
+    assert RunConfig(**{**BASE, "seed": 7}).data_seed == 0 == run_spec.BY_NAME["data_seed"].default
+    assert "default 0" in run_spec.BY_NAME["data_seed"].help
+
+
+def test_yaml_number_read_as_string_gets_a_hint():
+    with pytest.raises(ValueError, match=r"option lr .*'5e-3'.*5\.0e-3"):
+        RunConfig(**BASE, lr="5e-3")
+
+
+def test_family_specific_option_on_another_family_is_rejected():
+    with pytest.raises(ValueError, match="num_beams.*nlg runs only.*sst2 is a glue run"):
+        RunConfig(**BASE, num_beams=4)
+    assert RunConfig(**{**BASE, "task": "e2e"}, num_beams=4).num_beams == 4
+
+
+def test_spec_file_and_flags_build_the_same_run(tmp_path):
+    flags = ["train", "--task", "sst2", "--method", "lora", "--seed", "2", "--model", "minilm-l6", "--out", "x",
+             "--epochs", "1", "--method-params", '{"r": 4}', "--label", "lora_r4"]
+    by_flags = config_from_args(_parser().parse_args(flags))
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(by_flags.spec()))
+    by_spec = config_from_args(_parser().parse_args(["train", "--spec", str(path), "--out", "x"]))
+    assert by_spec == by_flags and by_spec.label == "lora_r4" and by_spec.method_params == {"r": 4}
+    # a flag given with --spec overrides the file
+    override = config_from_args(_parser().parse_args(["train", "--spec", str(path), "--out", "x", "--epochs", "3"]))
+    assert override.epochs == 3.0 and override.seed == 2
+
+
+def test_missing_required_option_names_the_flag():
+    with pytest.raises(ValueError, match="missing --task"):
+        config_from_args(_parser().parse_args(["train", "--method", "lora", "--seed", "1", "--model", "m",
+                                               "--out", "x"]))
+
+
+SUITE = {
+    "suite": "s", "seeds": [1, 2],
+    "defaults": {"selection": "last", "warmup_ratio": 0.1, "num_beams": 2},
+    "methods": {"lora": {"method": "lora", "params": {"r": 4}, "train": {"lr": 1e-3}},
+                "ada": {"method": "adamix_adapter", "params": {"num_experts": 2}}},
+    "experiments": [
+        {"name": "g", "family": "glue", "model": "minilm-l6", "tasks": ["sst2", "rte"], "methods": ["lora", "ada"],
+         "train": {"epochs": 1}, "eval_inference_modes": ["merge", "fixed:1"],
+         "overrides": [{"tasks": ["rte"], "methods": ["lora"], "train": {"epochs": 5}}]},
+        {"name": "n", "family": "nlg", "model": "smollm2-135m", "tasks": ["e2e"], "methods": ["lora"], "seeds": [3]},
+        {"name": "f", "family": "fewshot", "model": "minilm-l6", "tasks": ["subj"], "methods": ["ada"],
+         "seeds": [13], "fewshot": {"k": 30}},
+    ],
+}
+
+
+def test_suite_expands_into_one_complete_spec_per_run():
+    runs = expand(SUITE)
+    assert len(runs) == 2 * 2 * 2 + 1 + 1
+    lora = runs[("rte", "lora", 1)]
+    assert (lora["suite"], lora["experiment"], lora["label"], lora["method"]) == ("s", "g", "lora", "lora")
+    assert lora["epochs"] == 5.0 and lora["lr"] == 1e-3 and lora["warmup_ratio"] == 0.1 and lora["selection"] == "last"
+    assert "num_beams" not in lora and lora["max_grad_norm"] == 1.0  # defaults of every applicable option
+    assert "eval_inference_modes" in lora and lora["eval_inference_modes"] == []
+    assert runs[("sst2", "ada", 2)]["eval_inference_modes"] == ["merge", "fixed:1"]
+    assert runs[("e2e", "lora", 3)]["num_beams"] == 2
+    few = runs[("subj", "ada", 13)]
+    assert (few["fewshot_k"], few["fewshot_split"], few["fewshot_protocol"]) == (30, 13, "list")
+    # every spec is a valid RunConfig whose recorded spec is the spec itself
+    for values in runs.values():
+        assert RunConfig(**values, out="x").spec() == values
+
+
+def test_suite_run_defined_twice_is_an_error():
+    twice = deep_merge(SUITE, {})
+    twice["experiments"].append(dict(twice["experiments"][1], name="n2"))
+    with pytest.raises(SuiteError, match="e2e/lora/seed3 is defined by experiments 'n' and 'n2'"):
+        expand(twice)
+
+
+def test_config_override_merges_into_the_suite():
+    merged = deep_merge(SUITE, {"defaults": {"max_steps": 2}})
+    assert merged["defaults"] == {**SUITE["defaults"], "max_steps": 2}
+    assert merged["experiments"] == SUITE["experiments"] and SUITE["defaults"].get("max_steps") is None
