@@ -54,7 +54,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_record(tmp_path, tiny_mode
     assert stopped.returncode == code, stopped.stderr[-3000:]
     assert not (tmp_path / "run" / RECORD_FILE).exists() and saved_step(tmp_path / "run") == resumed_from
     if signal_name == "SIGTERM":
-        assert f"INTERRUPTED by SIGTERM at step 5/8, resumable" in stopped.stderr
+        assert "INTERRUPTED by SIGTERM at step 5/8 (killed/preempted), resumable" in stopped.stderr
     resumed = engine(args)  # the identical command
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming from the checkpoint at step {resumed_from}/8" in resumed.stdout
