@@ -365,8 +365,27 @@ def train_engine_args(wildcards) -> list:
 
 
 def train_spec(wildcards) -> dict:
-    """The run spec the train rule hands to the engine (written to <run dir>/spec.json)."""
-    return _run_of(wildcards)
+    """The run spec the train rule hands to the engine (written to <run dir>/spec.json). Without the
+    scoring options (eval_inference_modes): those are rule score's params, so changing them never retrains."""
+    return {**_run_of(wildcards), "eval_inference_modes": []}
+
+
+def _score_options(key) -> tuple:
+    """(AdaMix inference modes, splits) rule score scores from a run's saved weights; both empty: no rescoring."""
+    spec = RUNS[key]
+    experiment = next(e for e in SUITE["experiments"] if e["name"] == spec["experiment"])
+    return list(spec.get("eval_inference_modes", [])), list(experiment.get("score_splits", []))
+
+
+def score_files(wildcards=None) -> list:
+    """scores.json of every run with something to re-score (rule score; aggregation lays it over the record)."""
+    return [f"{RUNS_DIR}/{t}/{l}/seed{s}/scores.json" for (t, l, s) in RUNS if any(_score_options((t, l, s)))]
+
+
+def score_args(wildcards) -> list:
+    """`python -m adamixbench rescore` options of one run: the only params of rule score."""
+    modes, splits = _score_options((wildcards.task, wildcards.label, int(wildcards.seed)))
+    return ["--inference-modes", ",".join(modes), "--splits", ",".join(splits)]
 
 
 def run_identities(wildcards=None) -> list:
@@ -491,7 +510,7 @@ def plot_kinds(table: str) -> list:
 def final_outputs(wildcards=None) -> list:
     # every run record is a target itself: a lost or interrupted record is redone even when the
     # aggregate files downstream of it are still present
-    out = all_run_records() + [f"{OUT}/runs.csv", f"{OUT}/history.csv", f"{OUT}/summary.csv", f"{OUT}/tables/failed_runs.md"]
+    out = all_run_records() + score_files() + [f"{OUT}/runs.csv", f"{OUT}/history.csv", f"{OUT}/summary.csv", f"{OUT}/tables/failed_runs.md"]
     out += [f"{OUT}/tables/claims.{ext}" for ext in ("md", "csv")]
     for name in TABLES:
         out += [f"{OUT}/tables/{name}.{ext}" for ext in ("md", "tex", "csv", "html")]
