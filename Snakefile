@@ -20,6 +20,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/score.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/recipes.smk"
 

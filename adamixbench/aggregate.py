@@ -169,11 +169,13 @@ def record_identity(rec: Mapping) -> dict:
     return ident
 
 
-def load_record(path: str | Path, expected: Optional[Mapping] = None) -> dict:
+def load_record(path: str | Path, expected: Optional[Mapping] = None, scores_path: str | Path | None = None) -> dict:
     """Read one run record; the run's identity (suite, experiment, label, task, seed) comes from the record,
     never from its path. `expected` is the identity the caller (the pipeline's run matrix) expects at this
     path: an unreadable record becomes a failed run of that identity, and a record of ANOTHER run (a moved or
-    copied folder) a failed run that says so, so neither breaks the aggregation nor is silently dropped."""
+    copied folder) a failed run that says so, so neither breaks the aggregation nor is silently dropped.
+    `scores_path`: the run's scores.json (`python -m adamixbench rescore`, rule score), laid over the
+    record's scores (same keys: scores, scores_by_inference)."""
     try:
         rec = json.loads(Path(path).read_text())
         if not isinstance(rec, dict):
@@ -195,17 +197,29 @@ def load_record(path: str | Path, expected: Optional[Mapping] = None) -> dict:
                                          f"(moved or copied run folder?): delete it and rerun"}
                 ident = dict(expected)
     rec = dict(rec)
+    if scores_path is not None and rec.get("status") == "ok":
+        rescored = json.loads(Path(scores_path).read_text())
+        rec["scores"] = {**rec.get("scores", {}), **rescored.get("scores", {})}
+        by_mode = dict(rec.get("scores_by_inference") or {})
+        for mode, scores in rescored.get("scores_by_inference", {}).items():
+            by_mode[mode] = {**by_mode.get(mode, {}), **scores}
+        if by_mode:
+            rec["scores_by_inference"] = by_mode
     rec.update({f"_{key}": ident.get(key) for key in IDENTITY})
     rec["_path"] = str(path)
     return rec
 
 
-def load_records(paths: Iterable[str | Path], expected: Optional[Sequence[Mapping]] = None) -> list[dict]:
-    """`expected`: one identity per path (same order), as `load_record` takes it."""
+def load_records(paths: Iterable[str | Path], expected: Optional[Sequence[Mapping]] = None,
+                 score_paths: Iterable[str | Path] = ()) -> list[dict]:
+    """`expected`: one identity per path (same order), as `load_record` takes it. `score_paths`: scores.json
+    files (rule score), each laid over the record in the same folder."""
     paths = list(paths)
     if expected is not None and len(expected) != len(paths):
         raise ValueError(f"{len(paths)} record paths but {len(expected)} expected identities")
-    return [load_record(p, None if expected is None else expected[i]) for i, p in enumerate(paths)]
+    scores = {Path(p).parent: p for p in score_paths}
+    return [load_record(p, None if expected is None else expected[i], scores.get(Path(p).parent))
+            for i, p in enumerate(paths)]
 
 
 def read_runs(path: str | Path) -> pd.DataFrame:

@@ -1,14 +1,18 @@
-"""`python -m adamixbench train ...`: one run -> one run record (metrics.json). `methods`: list methods.
+"""`python -m adamixbench train ...`: one run -> one run record (metrics.json). `rescore`: score a finished
+run again from its saved weights. `methods`: list methods.
 
     python -m adamixbench train --task sst2 --method adamix_adapter --seed 1 --model minilm-l6 \
         --out results/demo/sst2/adamix_adapter/seed1 --max-train-samples 2000 --epochs 2
     python -m adamixbench train --spec spec.json --out results/demo/run   # a run spec (what the pipeline does)
+    python -m adamixbench rescore --run results/demo/run --inference-modes merge,fixed:0   # no training
 
 The flags are generated from the run options of adamixbench/spec.py (docs/RUN_OPTIONS.md). With --spec,
 the file gives the options and any flag given as well overrides it.
 
 Exit status: 0 when a record was written (also for a run that failed during training: the record says
-status "failed" and why), 2 for bad input (nothing is trained, nothing is written).
+status "failed" and why), 2 for bad input (nothing is trained, nothing is written), 75 when SIGTERM or
+SIGINT stopped the run (killed/preempted: Slurm preemption or time limit, scancel, Ctrl-C): a checkpoint
+was written and rerunning the same command resumes from it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from .config import RunConfig
 from .spec import BY_NAME, FAMILIES, OPTIONS, REQUIRED, SpecError
 
 RECORD_FILE = "metrics.json"
+# Exit status of a run stopped by SIGTERM / SIGINT after writing its checkpoint (sysexits EX_TEMPFAIL,
+# "temporary failure, retry"): distinct from bad input (2) and from "record written" (0).
+EXIT_INTERRUPTED = 75
 
 
 def _add_option(parser: argparse.ArgumentParser, option) -> None:
@@ -47,7 +54,17 @@ def _parser() -> argparse.ArgumentParser:
                                                  "flags given as well override it")
     for option in OPTIONS:
         _add_option(train, option)
+    rescore = commands.add_parser("rescore", help="score a finished run again from its saved weights (no training)")
+    rescore.add_argument("--run", required=True, help=f"the run folder (holds {RECORD_FILE} and artifacts/)")
+    rescore.add_argument("--inference-modes", default="",
+                         help="AdaMix routings to score, e.g. merge,random_sequence,fixed:0,ensemble")
+    rescore.add_argument("--splits", default="", help="splits to score (default: the run's report splits; "
+                                                      "'selection' = the held-out selection split)")
     return parser
+
+
+def _split_list(text: str) -> list[str]:
+    return [item for item in text.split(",") if item]
 
 
 def read_spec(path: Path) -> dict:
@@ -86,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in list_methods():
             print(f"{name:16s} {get_method(name).description}")
         return 0
+    if args.command == "rescore":
+        return _rescore(args)
+    from .checkpoint import Interrupted, StopRequest, remove_checkpoint
+
     try:
         cfg = config_from_args(args)
         from .validate import Validator
@@ -95,12 +116,32 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         from .record import write_json_atomic
         from .trainer import train_and_evaluate
-        record = train_and_evaluate(cfg)
+        with StopRequest() as stop:
+            record = train_and_evaluate(cfg, stop)
+    except Interrupted as stopped:
+        print(f"{cfg.task}/{cfg.label}/seed{cfg.seed}: INTERRUPTED by {stopped.signal_name} at step {stopped.step}/"
+              f"{stopped.total_steps} (killed/preempted), resumable: checkpoint {stopped.path}; rerun the same "
+              f"command to resume", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
     except (ValueError, FileNotFoundError, KeyError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     write_json_atomic(Path(cfg.out) / RECORD_FILE, record)
+    if not cfg.keep_checkpoint:
+        remove_checkpoint(cfg.out)  # only now: a kill before the record is written still resumes
     status = record["status"] if record["status"] == "ok" else \
         f"FAILED [{record['failure_class']}] ({record['failure_reason']})"
-    print(f"{cfg.task}/{cfg.label}/seed{cfg.seed}: {status} {record['scores']} -> {Path(cfg.out) / RECORD_FILE}")
+    resumed = f" (resumed from step {record['resumed_from_step']})" if record.get("resumed_from_step") else ""
+    print(f"{cfg.task}/{cfg.label}/seed{cfg.seed}: {status}{resumed} {record['scores']} -> {Path(cfg.out) / RECORD_FILE}")
+    return 0
+
+
+def _rescore(args) -> int:
+    from .rescore import SCORES_FILE, rescore
+    try:
+        result = rescore(args.run, _split_list(args.inference_modes), _split_list(args.splits))
+    except (ValueError, FileNotFoundError, KeyError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.run}: {result['scores']} -> {Path(args.run) / SCORES_FILE}")
     return 0

@@ -18,7 +18,8 @@ import json
 from .spec import BY_NAME
 
 NOT_STATED = "NOT STATED"
-PENDING = "pending (benchmarks/throughput.py)"
+#: the GPU-hour column until measured rows of benchmarks/throughput.py (on the suite's GPU) are stored here
+PENDING = "pending (benchmarks/throughput.py --project)"
 
 
 def _value(v) -> str:
@@ -56,7 +57,9 @@ def recipe_card(suite: dict, runs: list[dict]) -> str:
     lines = [f"# Recipe card: `{name}`", "",
              f"Generated from `config/suites/{name}.yaml` by `make recipes` (adamixbench/recipes.py); do not edit.",
              "", suite.get("description", ""), "",
-             f"**Runs: {len(runs)}** (every (row, task, seed) of the matrix). Projected GPU-hours: {PENDING}.", ""]
+             f"**Runs: {len(runs)}** (every (row, task, seed) of the matrix). Projected GPU-hours: {PENDING}: "
+             f"measure on the target GPU with `python benchmarks/throughput.py --preset <backbone> --device cuda "
+             f"--project {name}`.", ""]
     for exp in suite["experiments"]:
         exp_runs = [r for r in runs if r["experiment"] == exp["name"]]
         seeds = sorted({r["seed"] for r in exp_runs})

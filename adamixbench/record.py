@@ -21,19 +21,20 @@ SCHEMA_VERSION = 2  # 2: "spec" (the run spec) replaces "config"; suite, experim
 
 # A record's `status` is "ok" or "failed"; a failed record says why in `failure_class` (one of these) and
 # `failure_reason` (the details), and keeps where it stopped in `failed_at` ({step, epoch, last_losses}).
-# Bad input is not a class: it writes no record (the engine exits 2 before any work).
+# Bad input is not a class: it writes no record (the engine exits 2 before any work). Neither is a
+# killed/preempted run: it writes a checkpoint and no record (exit 75), and the rerun resumes it.
 STATUSES = ("ok", "failed")
 FAILURE_CLASSES = {
     "non_finite_loss": "the training loss became NaN or infinite (diverged)",
     "undefined_metric": "training finished but the primary metric is undefined (e.g. constant predictions)",
     "crash": "an exception during training or evaluation (the record keeps its traceback)",
-    "preempted": "stopped by a signal (Slurm preemption or time limit, a kill); resumable from its checkpoint",
 }
 # Files the engine writes get the permissions the user's umask allows (group-readable with the usual 022 /
 # 002), as files written by open() would: tempfile.mkstemp alone would make them owner-only (0600).
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK
+DIR_MODE = 0o777 & ~_UMASK
 PACKAGES = ("torch", "transformers", "peft", "adapters", "datasets", "accelerate", "numpy",
             "scikit-learn", "scipy", "sacrebleu", "adamix-suite")
 REPO_ROOT = Path(__file__).resolve().parents[1]

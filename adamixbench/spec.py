@@ -224,6 +224,14 @@ OPTIONS: tuple[Option, ...] = (
     O("no_repeat_ngram_size", int, 4, "no repeated n-grams of this size in a generation (paper 4); 0 = off",
       low=0, families=NLG),
     O("max_new_tokens", int, 64, "maximum generated tokens (paper 64)", low=1, families=NLG),
+    # ---- checkpoints and saved weights (adamixbench/checkpoint.py; not part of the checkpoint's config hash) --
+    O("checkpoint_every_steps", int, None, "write a resumable checkpoint to <out>/checkpoint every N optimiser "
+      "steps; null = by time only", low=1, nullable=True),
+    O("checkpoint_every_minutes", float, 10.0, "also every M minutes of training; 0 = off. Rerunning the same "
+      "command resumes from the latest checkpoint", low=0),
+    O("keep_checkpoint", bool, False, "keep <out>/checkpoint once the record is written (default: deleted)"),
+    O("save_full_weights", bool, False, "full fine-tuning: save the whole trained model in <out>/artifacts (a "
+      "backbone copy per run; the other methods always save their weights)"),
     # ---- this process ----------------------------------------------------------------------------------
     O("out", str, REQUIRED, "run folder; the record is <out>/metrics.json", "engine"),
     O("device", str, "auto", "auto (a GPU when torch sees one, else CPU) | cpu | cuda | cuda:<i> | mps", "engine"),

@@ -4,7 +4,7 @@ A smoke run (`snakemake --config suite=<suite> smoke=true`, docs/PIPELINE.md) tr
 suite for a couple of steps on CPU, offline. It must exercise the SAME code paths as the real suite: the
 same architecture classes (RoBERTa, BERT, GPT-2, LLaMA), the same head types (classification head,
 masked-LM head for prompt-based fine-tuning, causal-LM head), the same PEFT injection points and real
-tokenizers where the project ships them. Only the sizes shrink (2 layers, hidden 64), and the weights are
+tokenizers where the project ships them. Only the sizes shrink (2 layers, hidden 128), and the weights are
 random, so the scores mean nothing.
 
 Backbones: the model name ``standin:<name>`` (e.g. ``standin:roberta-large``) resolves, through
@@ -41,8 +41,9 @@ from .backbones import CACHE_DIR, REPO_ROOT
 PREFIX = "standin:"
 STANDIN_DIR = CACHE_DIR / "standins"
 GPT2_TOKENIZER = REPO_ROOT / ".cache" / "gpt2-tokenizer"
-#: the shape every stand-in shares: large enough for the suites' presets (bottlenecks up to 64).
-SIZE = {"layers": 2, "hidden": 64, "heads": 4, "intermediate": 128, "positions": 514}
+#: the shape every stand-in shares: hidden large enough for every adapter size of the paper suites
+#: (bottlenecks up to 112, the NLG Houlsby row; tests/pipeline/test_suite_overrides.py checks it).
+SIZE = {"layers": 2, "hidden": 128, "heads": 4, "intermediate": 256, "positions": 514}
 #: stand-in examples per split (train, and every dev split); the smoke suites subsample below that.
 ROWS_PER_SPLIT = 32
 
@@ -147,7 +148,7 @@ def _publish(target: Path, done_file: str, prefix: str):
 def standin_backbone(name: str) -> Path:
     """The directory of stand-in `name` (``standin:<model>``), built on first use."""
     arch = architecture_of(name)
-    target = STANDIN_DIR / arch
+    target = STANDIN_DIR / f"{arch}-{SIZE['layers']}x{SIZE['hidden']}"  # a new size never reuses an old build
     if (target / "config.json").is_file():
         return target
     import torch

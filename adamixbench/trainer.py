@@ -1,19 +1,23 @@
-"""The training loop shared by every method and task.
+"""The training loop shared by every method and task, in named steps: setup, train epoch (+ end of
+epoch), select, score, record.
 
 A lean loop rather than Hugging Face `Trainer`: AdaMix's step is a fused two-pass consistency step,
 every method is trained through the same `PreparedModel.training_loss`, model selection has two named
 protocols (best epoch on dev, or on a held-out split of train), a NaN loss must end the run as a
-recorded failure, and the record needs real (non-padding) token throughput. Each of those would be an
+recorded failure, the record needs real (non-padding) token throughput, and a killed or preempted run
+resumes from its checkpoint to the same record (adamixbench/checkpoint.py). Each of those would be an
 override of Trainer internals; here they are a few readable lines each.
 """
 
 from __future__ import annotations
 
 import math
+import shutil
 import time
 import traceback
-from collections import deque
 from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
@@ -21,14 +25,16 @@ from tqdm.auto import tqdm
 from transformers import AutoTokenizer, get_linear_schedule_with_warmup, set_seed
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
-from baselines import prepare_model
+from baselines import PreparedModel, prepare_model
 
 from .backbones import resolve_backbone
+from .checkpoint import Checkpointer, Interrupted, LoopState, StopRequest, rng_state, set_rng_state
 from .config import NLG_TASKS, RunConfig
 from .optim import parameter_groups
-from .record import FAILURE_CLASSES, SCHEMA_VERSION, now, peak_memory_mb, provenance
+from .record import DIR_MODE, FAILURE_CLASSES, FILE_MODE, SCHEMA_VERSION, now, peak_memory_mb, provenance
 
-LAST_LOSSES = 20
+ARTIFACTS_DIR = "artifacts"
+LAST_LOSSES = 20  # [step, loss] of the latest steps, kept in a failed record
 
 
 class NonFiniteLoss(RuntimeError):
@@ -65,14 +71,22 @@ def build_task(cfg: RunConfig, tokenizer):
     return build_nlu_task(cfg, tokenizer)
 
 
-def _loader(dataset, collate, batch_size: int, seed: int | None = None) -> DataLoader:
-    columns = [c for c in dataset.column_names if c != "length"]
-    features = dataset.select_columns(columns)
-    if seed is None:  # evaluation: fixed order
-        return DataLoader(features, batch_size=batch_size, collate_fn=collate)
-    # Training: length-grouped batches (less padding) in a seeded random order.
+def _features(dataset):
+    return dataset.select_columns([c for c in dataset.column_names if c != "length"])
+
+
+def _loader(dataset, collate, batch_size: int) -> DataLoader:
+    """Evaluation batches in a fixed order. The loader gets its own generator: iterating a DataLoader
+    draws a seed from its generator, which must not be the global one that dropout uses in training."""
+    return DataLoader(_features(dataset), batch_size=batch_size, collate_fn=collate, generator=torch.Generator())
+
+
+def epoch_batches(dataset, batch_size: int, seed: int) -> list[list[int]]:
+    """Training batches of one epoch: length-grouped (less padding), in an order seeded per epoch, so a
+    resumed run can skip exactly the batches it has already consumed."""
     sampler = LengthGroupedSampler(batch_size, lengths=dataset["length"], generator=torch.Generator().manual_seed(seed))
-    return DataLoader(features, batch_size=batch_size, sampler=sampler, collate_fn=collate)
+    order = list(sampler)
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def _set_inference(model, mode: str | None) -> None:
@@ -91,6 +105,115 @@ def _restore(model, state: dict[str, torch.Tensor]) -> None:
                 p.copy_(state[n])
 
 
+# ---------------------------------------------------------------------------------------- setup
+@dataclass
+class Run:
+    """What `setup` builds for one run: data, model and the optimisation machinery."""
+
+    cfg: RunConfig
+    device: torch.device
+    backbone: str
+    task: object
+    prepared: PreparedModel
+    collate: object
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    scaler: torch.amp.GradScaler
+    total_steps: int
+    warmup_steps: int
+
+    @property
+    def model(self):
+        return self.prepared.model
+
+    @property
+    def name(self) -> str:
+        return f"{self.cfg.task}/{self.cfg.label}/seed{self.cfg.seed}"
+
+
+def load_task_and_model(cfg: RunConfig):
+    """(device, backbone path, tokenizer, task, prepared model on the device): the same for training and
+    re-scoring, and for a fresh and a resumed run (same seed => same initial weights)."""
+    set_seed(cfg.seed)
+    device = pick_device(cfg)
+    backbone = resolve_backbone(cfg.model)
+    tokenizer = AutoTokenizer.from_pretrained(backbone)
+    task = build_task(cfg, tokenizer)
+    if cfg.selection != "last" and task.selection is None:
+        raise ValueError(f"--selection {cfg.selection} needs a selection split, which {task.family} task {cfg.task} "
+                         f"does not have; use --selection last")
+    set_seed(cfg.seed)  # same initial weights for a seed whatever the data loading consumed
+    model = task.load_model(backbone)
+    try:
+        prepared = prepare_model(cfg.method, model, task.task_type, cfg.method_params)
+    except ValueError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a plug-in's prepare() failed: its bug, named, before any training
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        raise ValueError(f"method {cfg.method!r}: prepare() raised {type(error).__name__}: {error} "
+                         f"(at {where.filename}:{where.lineno}); fix the method") from None
+    prepared.model.to(device)
+    _set_inference(prepared.model, cfg.inference)
+    return device, backbone, tokenizer, task, prepared
+
+
+def setup(cfg: RunConfig) -> Run:
+    device, backbone, tokenizer, task, prepared = load_task_and_model(cfg)
+    groups = parameter_groups(prepared.model, prepared.named_trainable_parameters(), cfg.weight_decay,
+                              cfg.weight_decay_scope)
+    optimizer = torch.optim.AdamW(groups, lr=cfg.learning_rate)
+    steps_per_epoch = math.ceil(len(task.train) / cfg.batch_size)
+    total_steps = max(1, math.ceil(steps_per_epoch * cfg.epochs))
+    if cfg.max_steps is not None:
+        total_steps = min(total_steps, cfg.max_steps)
+    warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(cfg.warmup_ratio * total_steps)
+    scheduler = get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
+    return Run(cfg, device, backbone, task, prepared, task.collator(tokenizer), optimizer, scheduler, scaler, total_steps,
+               warmup)
+
+
+def new_record(run: Run) -> dict:
+    cfg, model = run.cfg, run.model
+    return {
+        "schema_version": SCHEMA_VERSION, "status": "ok", "failure_class": None, "failure_reason": None,
+        "suite": cfg.suite, "experiment": cfg.experiment, "label": cfg.label, "task": cfg.task, "task_family": run.task.family, "method": cfg.method, "seed": cfg.seed, "model": cfg.model,
+        "selection": cfg.selection,
+        "inference_mode": model.config.inference if hasattr(model, "set_inference") else None,
+        "primary_metric": run.task.primary_metric, "scores": {}, "best_epoch": None, "history": [], "loss_curve": [],
+        "params": run.prepared.param_counts(), "cost": {}, "method_params": run.prepared.describe().get("params", {}),
+        "spec": cfg.spec(), "resolved": {"learning_rate": cfg.learning_rate, "backbone_path": run.backbone},
+        "resumed_from_step": None, "artifacts": None,
+        "schedule": {"total_steps": run.total_steps, "warmup_steps": run.warmup_steps},  # what the LR schedule used
+    }
+
+
+# ------------------------------------------------------------------------------- checkpointing
+def checkpoint_state(run: Run, state: LoopState) -> dict:
+    return {"loop": vars(state), "trainable": {n: p.detach() for n, p in run.model.named_parameters() if p.requires_grad},
+            "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
+            "scaler": run.scaler.state_dict(), "rng": rng_state(), "method_rng": run.prepared.rng_state()}
+
+
+def resume(run: Run, saved: dict) -> LoopState:
+    """Put the run back where the checkpoint left it; returns the loop state."""
+    _restore(run.model, saved["trainable"])
+    run.optimizer.load_state_dict(saved["optimizer"])
+    run.scheduler.load_state_dict(saved["scheduler"])
+    run.scaler.load_state_dict(saved["scaler"])
+    run.prepared.set_rng_state(saved["method_rng"])
+    set_rng_state(saved["rng"])
+    return LoopState(**saved["loop"])
+
+
+def _stop_if_requested(run: Run, state: LoopState, checkpointer: Checkpointer, stop: StopRequest, save: bool) -> None:
+    if stop.requested:
+        if save:
+            checkpointer.save(checkpoint_state(run, state))
+        raise Interrupted(stop.signal_name, state.step, run.total_steps, checkpointer.path)
+
+
+# ------------------------------------------------------------------------------------ training
 def train_step(prepared, task, batch: dict, optimizer, scheduler, scaler, cfg: RunConfig,
                device: torch.device) -> torch.Tensor:
     """One optimiser step on one batch already on `device`; returns the loss (a tensor, not synced).
@@ -114,138 +237,204 @@ def train_step(prepared, task, batch: dict, optimizer, scheduler, scaler, cfg: R
     return loss.detach()
 
 
-def train_and_evaluate(cfg: RunConfig) -> dict:
-    """Run one configuration; returns its run record. Bad input raises before training starts."""
-    started = now()
-    set_seed(cfg.seed)
-    device = pick_device(cfg)
-    backbone = resolve_backbone(cfg.model)
-    tokenizer = AutoTokenizer.from_pretrained(backbone)
-    task = build_task(cfg, tokenizer)
-    selection = cfg.selection
-    if selection != "last" and task.selection is None:
-        raise ValueError(f"--selection {selection} needs a selection split, which {task.family} task {cfg.task} "
-                         f"does not have; use --selection last")
-    set_seed(cfg.seed)  # same initial weights for a seed whatever the data loading consumed
-    model = task.load_model(backbone)
-    try:
-        prepared = prepare_model(cfg.method, model, task.task_type, cfg.method_params)
-    except ValueError:
-        raise
-    except Exception as error:  # noqa: BLE001 - a plug-in's prepare() failed: its bug, named, before any training
-        where = traceback.extract_tb(error.__traceback__)[-1]
-        raise ValueError(f"method {cfg.method!r}: prepare() raised {type(error).__name__}: {error} "
-                         f"(at {where.filename}:{where.lineno}); fix the method") from None
-    model = prepared.model.to(device)
-    _set_inference(model, cfg.inference)
-    counts = prepared.param_counts()
-    collate = task.collator(tokenizer)
-    record = {
-        "schema_version": SCHEMA_VERSION, "status": "ok", "failure_class": None, "failure_reason": None,
-        "suite": cfg.suite, "experiment": cfg.experiment, "label": cfg.label,
-        "task": cfg.task, "task_family": task.family, "method": cfg.method, "seed": cfg.seed, "model": cfg.model,
-        "selection": selection, "inference_mode": getattr(getattr(model, "config", None), "inference", None)
-        if hasattr(model, "set_inference") else None,
-        "primary_metric": task.primary_metric, "scores": {}, "best_epoch": None, "history": [], "loss_curve": [],
-        "params": counts, "cost": {}, "method_params": prepared.describe().get("params", {}),
-        "spec": cfg.spec(), "resolved": {"learning_rate": cfg.learning_rate, "backbone_path": backbone},
-    }
-    train_time = eval_time = 0.0
-    real_tokens = 0
-    step = epoch = 0
-    last_losses = deque(maxlen=LAST_LOSSES)  # [step, loss] of the latest steps: kept in a failed record
-    try:
-        groups = parameter_groups(model, prepared.named_trainable_parameters(), cfg.weight_decay, cfg.weight_decay_scope)
-        optimizer = torch.optim.AdamW(groups, lr=cfg.learning_rate)
-        steps_per_epoch = math.ceil(len(task.train) / cfg.batch_size)
-        total_steps = max(1, math.ceil(steps_per_epoch * cfg.epochs))
-        if cfg.max_steps is not None:
-            total_steps = min(total_steps, cfg.max_steps)
-        warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(cfg.warmup_ratio * total_steps)
-        scheduler = get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
-        record["schedule"] = {"total_steps": total_steps, "warmup_steps": warmup}  # what the LR schedule used
-        scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
-        best_score, best_state = -math.inf, None
-        progress = tqdm(total=total_steps, desc=f"{cfg.task}/{cfg.method}/seed{cfg.seed}", mininterval=5)
-        while step < total_steps:
-            epoch += 1
-            model.train()
-            tic = time.perf_counter()
-            running, seen = 0.0, 0
-            for batch in _loader(task.train, collate, cfg.batch_size, seed=cfg.seed * 1000 + epoch):
-                if step >= total_steps:
-                    break
-                batch = {k: v.to(device) for k, v in batch.items()}
-                real_tokens += int(batch["attention_mask"].sum()) if "attention_mask" in batch else batch["input_ids"].numel()
-                loss = train_step(prepared, task, batch, optimizer, scheduler, scaler, cfg, device)
-                last_losses.append([step + 1, loss.item()])
-                if not math.isfinite(last_losses[-1][1]):
-                    raise NonFiniteLoss(f"nan loss at step {step + 1} (epoch {epoch})")
-                step += 1
-                running += last_losses[-1][1]
-                seen += 1
-                if step % cfg.log_every == 0:
-                    record["loss_curve"].append([step, running / seen])
-                progress.update(1)
-            train_time += time.perf_counter() - tic
-            entry = {"epoch": epoch, "step": step, "train_loss": running / max(seen, 1), "lr": scheduler.get_last_lr()[0]}
-            if task.selection is not None and selection != "last":
-                tic = time.perf_counter()
-                scores = task.evaluate(prepared.eval_model(), _loader(task.selection, collate, cfg.eval_batch_size),
-                                       device, "selection")
-                eval_time += time.perf_counter() - tic
-                entry["eval"] = scores
-                score = scores[task.primary_metric]
-                if score is not None and math.isfinite(score) and score > best_score:
-                    best_score, best_state, record["best_epoch"] = score, _trainable_state(model), epoch
-            record["history"].append(entry)
-            progress.set_postfix(loss=f"{entry['train_loss']:.4f}", **{k: f"{v:.2f}" for k, v in entry.get("eval", {}).items()})
-        progress.close()
-        if selection == "last" or best_state is None:
-            record["best_epoch"] = epoch
-        else:
-            _restore(model, best_state)
+def train_epoch(run: Run, state: LoopState, checkpointer: Checkpointer, stop: StopRequest, progress) -> None:
+    """The rest of epoch `state.epoch`: its batches not consumed yet, until the epoch or the step budget ends."""
+    cfg, task, prepared, device = run.cfg, run.task, run.prepared, run.device
+    run.model.train()
+    batches = epoch_batches(task.train, cfg.batch_size, seed=cfg.seed * 1000 + state.epoch)
+    loader = DataLoader(_features(task.train), batch_sampler=batches[state.batches_done:], collate_fn=run.collate,
+                        generator=torch.Generator())
+    tic = time.perf_counter()
+    for batch in loader:
+        if state.step >= run.total_steps:
+            break
+        batch = {k: v.to(device) for k, v in batch.items()}
+        state.real_tokens += int(batch["attention_mask"].sum()) if "attention_mask" in batch else batch["input_ids"].numel()
+        loss = train_step(prepared, task, batch, run.optimizer, run.scheduler, run.scaler, cfg, device)
+        state.last_losses = [*state.last_losses[-(LAST_LOSSES - 1):], [state.step + 1, loss.item()]]
+        if not math.isfinite(state.last_losses[-1][1]):
+            raise NonFiniteLoss(f"nan loss at step {state.step + 1} (epoch {state.epoch})")
+        state.step += 1
+        state.batches_done += 1
+        state.epoch_loss_sum += state.last_losses[-1][1]
+        state.epoch_batches += 1
+        if state.step % cfg.log_every == 0:
+            state.loss_curve.append([state.step, state.epoch_loss_sum / state.epoch_batches])
+        state.train_time += time.perf_counter() - tic  # checkpoint writes are counted apart (cost.checkpoint_*)
+        progress.update(1)
+        if checkpointer.due(state.step):
+            checkpointer.save(checkpoint_state(run, state))
+        _stop_if_requested(run, state, checkpointer, stop, save=True)
         tic = time.perf_counter()
-        record["scores"] = _score_report_splits(task, prepared, collate, cfg, device)
-        modes = [m for m in cfg.eval_inference_modes if hasattr(model, "set_inference")]
-        if modes:
-            default_mode = model.config.inference
-            record["scores_by_inference"] = {}
-            for mode in modes:
-                model.set_inference(mode)
-                record["scores_by_inference"][mode] = _score_report_splits(task, prepared, collate, cfg, device)
-            model.set_inference(default_mode)
-        eval_time += time.perf_counter() - tic
-        primary = record["scores"].get(task.primary_metric)
+
+
+def end_epoch(run: Run, state: LoopState, progress) -> None:
+    """History entry of the finished epoch; with a selection protocol, score it and keep the best weights."""
+    task = run.task
+    entry = {"epoch": state.epoch, "step": state.step, "train_loss": state.epoch_loss_sum / max(state.epoch_batches, 1),
+             "lr": run.scheduler.get_last_lr()[0]}
+    if task.selection is not None and run.cfg.selection != "last":
+        tic = time.perf_counter()
+        scores = task.evaluate(run.prepared.eval_model(), _loader(task.selection, run.collate, run.cfg.eval_batch_size),
+                               run.device, "selection")
+        state.eval_time += time.perf_counter() - tic
+        entry["eval"] = scores
+        score = scores[task.primary_metric]
+        if score is not None and math.isfinite(score) and score > state.best_score:
+            state.best_score, state.best_state, state.best_epoch = score, _trainable_state(run.model), state.epoch
+    state.history.append(entry)
+    state.batches_done = state.epoch_batches = 0
+    state.epoch_loss_sum = 0.0
+    progress.set_postfix(loss=f"{entry['train_loss']:.4f}", **{k: f"{v:.2f}" for k, v in entry.get("eval", {}).items()})
+
+
+def train(run: Run, state: LoopState, checkpointer: Checkpointer, stop: StopRequest) -> None:
+    """Epochs until the step budget is spent. An epoch is open from its first batch until `end_epoch`."""
+    progress = tqdm(total=run.total_steps, initial=state.step, desc=run.name, mininterval=5)
+    epoch_open = state.batches_done > 0  # a checkpoint taken inside an epoch, or after its last batch
+    while epoch_open or state.step < run.total_steps:
+        if not epoch_open:
+            state.epoch += 1
+        train_epoch(run, state, checkpointer, stop, progress)
+        end_epoch(run, state, progress)
+        epoch_open = False
+    progress.close()
+
+
+# -------------------------------------------------------------------------------- select, score
+def select(run: Run, state: LoopState) -> int:
+    """Load the selected weights into the model; returns the selected epoch."""
+    if run.cfg.selection == "last" or state.best_state is None:
+        return state.epoch
+    _restore(run.model, state.best_state)
+    return state.best_epoch
+
+
+def split_suffix(task, split: str) -> str:
+    """Suffix of a split's metric names in `scores`: none for the main report split, "_mm" for MNLI
+    mismatched (the paper's naming), "_<split>" for any other scored split."""
+    if split == "validation_mismatched":
+        return "_mm"
+    return "" if split == next(iter(task.report)) else f"_{split}"
+
+
+def scorable_splits(task) -> dict:
+    """Splits a run can be scored on: the report splits, and the selection split when it is separate."""
+    splits = dict(task.report)
+    if task.selection is not None and not any(task.selection is ds for ds in splits.values()):
+        splits["selection"] = task.selection
+    return splits
+
+
+def score_splits(task, prepared, collate, cfg, device, splits: list[str], check_stop=lambda: None) -> dict[str, float]:
+    available = scorable_splits(task)
+    scores = {}
+    for split in splits:
+        check_stop()
+        split_scores = task.evaluate(prepared.eval_model(), _loader(available[split], collate, cfg.eval_batch_size),
+                                     device, split)
+        scores.update({f"{name}{split_suffix(task, split)}": value for name, value in split_scores.items()})
+    return scores
+
+
+def score_modes(task, prepared, collate, cfg, device, modes: list[str], splits: list[str],
+                check_stop=lambda: None) -> dict[str, dict[str, float]]:
+    """Scores per AdaMix evaluation routing (the model's own mode is restored afterwards)."""
+    model = prepared.model
+    default_mode = model.config.inference
+    try:
+        result = {}
+        for mode in modes:
+            model.set_inference(mode)
+            result[mode] = score_splits(task, prepared, collate, cfg, device, splits, check_stop)
+        return result
+    finally:
+        model.set_inference(default_mode)
+
+
+def score(run: Run, record: dict, check_stop) -> float:
+    """Scores of the report splits (and per extra inference mode); returns the seconds spent."""
+    tic = time.perf_counter()
+    args = (run.task, run.prepared, run.collate, run.cfg, run.device)
+    report = list(run.task.report)
+    record["scores"] = score_splits(*args, report, check_stop)
+    modes = [m for m in run.cfg.eval_inference_modes if hasattr(run.model, "set_inference")]
+    if modes:
+        record["scores_by_inference"] = score_modes(*args, modes, report, check_stop)
+    return time.perf_counter() - tic
+
+
+def save_artifacts(run: Run) -> dict | None:
+    """The trained weights in their library's format under <out>/artifacts (replaced as a whole)."""
+    target = Path(run.cfg.out) / ARTIFACTS_DIR
+    tmp = target.with_name(f".{ARTIFACTS_DIR}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    saved = run.prepared.save_trained(tmp, full_weights=run.cfg.save_full_weights)
+    for path in [tmp, *tmp.rglob("*")]:  # safetensors writes 0600: the umask decides, as for the record
+        path.chmod(DIR_MODE if path.is_dir() else FILE_MODE)
+    if saved is None:
+        shutil.rmtree(tmp)
+        return None
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return {"path": ARTIFACTS_DIR, **saved}
+
+
+# ----------------------------------------------------------------------------------- the run
+def train_and_evaluate(cfg: RunConfig, stop: StopRequest | None = None) -> dict:
+    """Run one configuration (resuming from its checkpoint if there is one); returns its run record.
+
+    Bad input, including a checkpoint of another configuration, raises before training starts.
+    `stop` (SIGTERM / SIGINT) makes the run write a checkpoint and raise `Interrupted`: no record.
+    The checkpoint is left in place: remove it (`checkpoint.remove_checkpoint`) once the record is written,
+    so that a kill between the two never loses the run.
+    """
+    started = now()
+    stop = stop or StopRequest()
+    run = setup(cfg)
+    record = new_record(run)
+    checkpointer = Checkpointer(cfg.out, record["spec"], cfg.checkpoint_every_steps, cfg.checkpoint_every_minutes)
+    saved = checkpointer.load()
+    state = LoopState()
+    if saved is not None:
+        state = resume(run, saved)
+        record["resumed_from_step"] = state.step
+        print(f"{run.name}: resuming from the checkpoint at step {state.step}/{run.total_steps} ({checkpointer.path})",
+              flush=True)
+    try:
+        if state.step < run.total_steps or state.batches_done > 0:
+            train(run, state, checkpointer, stop)
+            if checkpointer.enabled:  # a kill while scoring then costs the scoring only
+                checkpointer.save(checkpoint_state(run, state))
+        record["best_epoch"] = select(run, state)
+        state.eval_time += score(run, record, lambda: _stop_if_requested(run, state, checkpointer, stop,
+                                                                          save=not checkpointer.path.exists()))
+        record["artifacts"] = save_artifacts(run)
+        primary = record["scores"].get(run.task.primary_metric)
         if primary is None or not math.isfinite(primary):
-            _fail(record, "undefined_metric", f"{task.primary_metric} is undefined (constant predictions)")
+            _fail(record, "undefined_metric", f"{run.task.primary_metric} is undefined (constant predictions)")
+    except Interrupted:
+        raise
     except NonFiniteLoss as error:
         _fail(record, "non_finite_loss", str(error))
     except Exception as error:  # noqa: BLE001 - any crash during training is recorded, not lost
         _fail(record, "crash", f"{type(error).__name__}: {error}")
         record["traceback"] = traceback.format_exc()
     if record["status"] == "failed":
-        record["failed_at"] = {"step": step, "epoch": epoch, "last_losses": list(last_losses)}
+        record["failed_at"] = {"step": state.step, "epoch": state.epoch, "last_losses": state.last_losses}
+    record["history"], record["loss_curve"] = state.history, state.loss_curve
     record["cost"] = {
-        "train_time_s": round(train_time, 3), "eval_time_s": round(eval_time, 3),
-        "train_tokens_per_s": round(real_tokens / train_time, 1) if train_time > 0 else None,
-        "train_real_tokens": real_tokens, "peak_memory_mb": round(peak_memory_mb(device), 1),
+        "train_time_s": round(state.train_time, 3), "eval_time_s": round(state.eval_time, 3),
+        "train_tokens_per_s": round(state.real_tokens / state.train_time, 1) if state.train_time > 0 else None,
+        "train_real_tokens": state.real_tokens, "peak_memory_mb": round(peak_memory_mb(run.device), 1),
+        **checkpointer.overhead(),
     }
-    record["report_splits"] = list(task.report)
-    record["metric_notes"] = dict(getattr(task, "notes", {}))  # e.g. METEOR unavailable without Java, and why
-    record["provenance"] = provenance(device, started)
-    return record
+    record["report_splits"] = list(run.task.report)
+    record["metric_notes"] = dict(getattr(run.task, "notes", {}))  # e.g. METEOR unavailable without Java, and why
+    record["provenance"] = provenance(run.device, started)
+    return record  # the caller writes it, then removes the checkpoint (remove_checkpoint)
 
 
 def _fail(record: dict, failure_class: str, reason: str) -> None:
     assert failure_class in FAILURE_CLASSES, failure_class
     record.update(status="failed", failure_class=failure_class, failure_reason=reason)
-
-
-def _score_report_splits(task, prepared, collate, cfg, device) -> dict[str, float]:
-    scores = {}
-    for split, dataset in task.report.items():
-        suffix = {"validation_mismatched": "_mm"}.get(split, "")
-        split_scores = task.evaluate(prepared.eval_model(), _loader(dataset, collate, cfg.eval_batch_size), device, split)
-        scores.update({f"{name}{suffix}": value for name, value in split_scores.items()})
-    return scores

@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch.nn as nn
 
 from baselines._common import check_int, check_number, hidden_size
-from baselines.prepared import PreparedModel, count_unique, find_head_name, freeze_parameters, lm_head_parameters
+from baselines.prepared import (PreparedModel, copy_parameters, require_file, count_unique, find_head_name,
+                                freeze_parameters, lm_head_parameters)
+
+HEAD_FILE = "head.safetensors"  # the model's own task head (AdapterHub saves adapters, not static heads)
 
 
 def reduction_factor(model: nn.Module, method: str, bottleneck=None, reduction=None) -> float:
@@ -76,6 +81,35 @@ def resolve_bottleneck(model: nn.Module, method: str, params: dict) -> tuple[flo
     return factor, {**params, "bottleneck": int(hidden_size(model) // factor), "reduction_factor": round(factor, 6)}
 
 
+@dataclass(repr=False)
+class AdapterHubPrepared(PreparedModel):
+    """Saved as AdapterHub saves adapters (`model.save_adapter`: adapter_config.json + weights, loadable
+    with `model.load_adapter(directory)` after `adapters.init(model)`), plus the trained task head of a
+    seq_cls model as safetensors (AdapterHub's save_adapter covers flex heads only)."""
+
+    def save_trained(self, directory, full_weights: bool = False):
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        self.model.save_adapter(str(directory), self.method)
+        if self.head_name is not None:
+            head = getattr(self.model, self.head_name)
+            save_file({f"{self.head_name}.{n}": p.detach().cpu().contiguous() for n, p in head.named_parameters()},
+                      str(directory / HEAD_FILE))
+        return {"format": "adapterhub", "files": sorted(p.name for p in directory.iterdir())}
+
+    def load_trained(self, directory) -> None:
+        from safetensors.torch import load_file
+
+        directory = Path(directory)
+        require_file(directory / "adapter_config.json")
+        with _setup_without_false_alarm():
+            self.model.delete_adapter(self.method)
+            self.model.load_adapter(str(directory), load_as=self.method, set_active=True)
+        if self.head_name is not None:
+            copy_parameters(self.model, load_file(str(require_file(directory / HEAD_FILE))), directory)
+
+
 def attach(method: str, model: nn.Module, task_type: str, params: dict, config) -> PreparedModel:
     import adapters
 
@@ -95,7 +129,7 @@ def attach(method: str, model: nn.Module, task_type: str, params: dict, config) 
         for p in getattr(model, head).parameters():
             p.requires_grad_(True)
     freeze_parameters(lm_head)
-    return PreparedModel(method, model, task_type, params, head_name=head, inference_params_fn=inference_params)
+    return AdapterHubPrepared(method, model, task_type, params, head_name=head, inference_params_fn=inference_params)
 
 
 def inference_params(prepared: PreparedModel) -> int:

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 from baselines._common import model_type
-from baselines.prepared import PreparedModel, find_head_name
+from baselines.prepared import PreparedModel, copy_parameters, require_file, find_head_name
 from baselines.registry import PRESET_KEY, register_method
 
+MERGED_FILE = "merged_adapter.safetensors"
 ADAPTER_BOTTLENECK = {"roberta": 16, "xlm-roberta": 16, "bert": 48, "gpt2": 8}
 COMMON_DEFAULTS = {"num_experts": None, "consistency_weight": None, "inference": "merge", "share": "up"}
 
@@ -45,6 +47,36 @@ class AdaMixPrepared(PreparedModel):
         batch = {k: v for k, v in batch.items() if k != "consistency_mask"}
         step = self.model.consistency_step(batch, task_loss_fn, mask=mask)
         return step.loss, step
+
+    def save_trained(self, directory, full_weights: bool = False):
+        """`AdaMixModel.save_pretrained` (experts + head: `AdaMixModel.from_pretrained(backbone, dir)`) plus
+        the merged plain adapter: the weights of `model.merge(fold_lora=False)` that are not the backbone's
+        (averaged adapter / LoRA update per layer, and the head), named as in the merged model's state_dict."""
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        self.model.save_pretrained(directory)
+        merged = self.model.merge(fold_lora=False).state_dict()
+        layers = tuple(f"{name}." for name in self.model.mixture_layers())
+        keep = {n: t.detach().cpu().contiguous() for n, t in merged.items()
+                if (n.startswith(layers) and ".base_layer." not in n) or n in self.model._head_names}
+        save_file(keep, str(directory / MERGED_FILE),
+                  metadata={"format": "adamix-merged", "adapter_type": self.model.config.adapter_type})
+        return {"format": "adamix", "files": sorted(p.name for p in directory.iterdir())}
+
+    def load_trained(self, directory) -> None:
+        from adamix.model import WEIGHTS_FILE
+        from safetensors.torch import load_file
+
+        weights = load_file(str(require_file(Path(directory) / WEIGHTS_FILE)))
+        copy_parameters(self.model.base_model, weights, Path(directory),
+                         expected={n for n, p in self.model.base_model.named_parameters() if p.requires_grad})
+
+    def rng_state(self) -> dict:
+        return {"router": self.model.router.generator.get_state()}
+
+    def set_rng_state(self, state: dict) -> None:
+        self.model.router.generator.set_state(state["router"])
 
     def param_counts(self) -> dict:
         counts = self.model.count_parameters()  # adamix.ParameterCounts, for either AdaMix model

@@ -6,6 +6,9 @@
     prepared.param_counts()             # {"trainable", "inference", "backbone", "head"}
     prepared.trainable_parameters()     # what goes to the optimizer
     prepared.describe()                 # {"method": ..., "params": {...resolved...}}
+    prepared.save_trained(dir)          # the trained weights in the method library's own format
+    prepared.load_trained(dir)          # ... loaded back into a model prepared the same way
+    prepared.rng_state(); prepared.set_rng_state(state)   # the method's own random generators (checkpoints)
 
 Parameter accounting follows the paper's #Param column:
   backbone  = parameters of the pretrained model, task head excluded (counted before the method ran);
@@ -22,10 +25,15 @@ Parameter accounting follows the paper's #Param column:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 import torch
 import torch.nn as nn
+
+# Trained weights of a method without a library format of its own (BitFit, plug-ins): the trainable
+# parameters by their names in `prepared.model`, as safetensors.
+TRAINABLE_FILE = "trainable.safetensors"
 
 # seq_cls:   *ForSequenceClassification (encoder + new classification / regression head, trainable).
 # causal_lm: *ForCausalLM / *LMHeadModel (decoder; the pretrained LM head is frozen for PEFT methods).
@@ -127,6 +135,9 @@ class PreparedModel:
     head_name: Optional[str] = None
     # Extra inference parameters of the method; None = every trainable non-head parameter.
     inference_params_fn: Optional[Callable[["PreparedModel"], int]] = None
+    # True when the method trains the whole model (full fine-tuning): its weights are a backbone copy per
+    # run, saved only on request (save_trained(full_weights=True)).
+    trains_whole_model: bool = False
 
     # ---- training / evaluation -------------------------------------------------------------
     def training_loss(self, batch: dict, task_loss_fn: TaskLossFn):
@@ -166,11 +177,72 @@ class PreparedModel:
             inference = count_unique(p for _, p in self.method_parameters())
         return {"trainable": trainable, "inference": inference, "backbone": int(self.backbone_params or 0), "head": head}
 
+    # ---- saved artifacts (each method family overrides these with its library's format) ---------
+    def save_trained(self, directory: str | Path, full_weights: bool = False) -> Optional[dict]:
+        """Save the trained weights into `directory`; returns {"format": ..., "files": [...]}, or None when
+        nothing is saved (a whole-model method without `full_weights`)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        if self.trains_whole_model:
+            if not full_weights:
+                return None
+            self.model.save_pretrained(directory)  # a plain Hugging Face checkpoint (from_pretrained)
+            return {"format": "transformers", "files": sorted(p.name for p in directory.iterdir())}
+        from safetensors.torch import save_file
+
+        tensors = {n: p.detach().cpu().contiguous() for n, p in self.named_trainable_parameters()}
+        save_file(tensors, str(directory / TRAINABLE_FILE), metadata={"method": self.method})
+        return {"format": "safetensors (trainable parameters)", "files": [TRAINABLE_FILE]}
+
+    def load_trained(self, directory: str | Path) -> None:
+        """Load weights written by `save_trained` into this (identically prepared) model."""
+        directory = Path(directory)
+        if self.trains_whole_model:
+            loaded = type(self.model).from_pretrained(directory)
+            copy_parameters(self.model, dict(loaded.named_parameters()), directory, strict=True)
+            return
+        from safetensors.torch import load_file
+
+        copy_parameters(self.model, load_file(str(require_file(directory / TRAINABLE_FILE))), directory,
+                         expected={n for n, _ in self.named_trainable_parameters()})
+
+    # ---- random state of the method (checkpoints) ------------------------------------------------
+    def rng_state(self) -> dict:
+        """Random generators the method owns besides torch's global one (AdaMix: its router)."""
+        return {}
+
+    def set_rng_state(self, state: dict) -> None:
+        pass
+
     def describe(self) -> dict:
         return {"method": self.method, "task_type": self.task_type, "params": dict(self.params)}
 
     def __repr__(self) -> str:  # keep printing a PreparedModel short
         return f"PreparedModel(method={self.method!r}, params={self.params!r}, counts={self.param_counts()!r})"
+
+
+def require_file(path: Path) -> Path:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: the run's saved weights are missing (a run saves them in "
+                                f"<run dir>/artifacts when it finishes; full fine-tuning only with save_full_weights)")
+    return path
+
+
+def copy_parameters(model: nn.Module, tensors: dict, source: Path, strict: bool = False,
+                     expected: Optional[set] = None) -> None:
+    """Copy saved tensors into `model`'s parameters of the same names; any mismatch is an error."""
+    params = dict(model.named_parameters())
+    expected = set(params) if strict else (expected if expected is not None else set(tensors))
+    missing, unknown = sorted(expected - set(tensors)), sorted(set(tensors) - set(params))
+    wrong = sorted(n for n in set(tensors) & set(params) if tensors[n].shape != params[n].shape)
+    if missing or unknown or wrong:
+        raise ValueError(f"saved weights in {source} do not fit this model (missing {missing[:3]}, unknown "
+                         f"{unknown[:3]}, other shapes {wrong[:3]}): load them into the method and backbone they were "
+                         f"trained with")
+    with torch.no_grad():
+        for n, t in tensors.items():
+            if n in params:
+                params[n].copy_(t)
 
 
 def wrap_module(method: str, module: nn.Module, task_type: str, params: dict) -> PreparedModel:

@@ -137,11 +137,13 @@ def test_run_writes_a_complete_record(tmp_path, tiny_model_dir):
     assert record["failure_class"] is None and record["label"] == "adamix_adapter" and record["spec"]["seed"] == 1
     umask = os.umask(0)
     os.umask(umask)
-    files = list((tmp_path / "sst2-adamix_adapter").iterdir())
+    written = list((tmp_path / "sst2-adamix_adapter").rglob("*"))  # the record and the saved weights
+    files, folders = [f for f in written if f.is_file()], [f for f in written if f.is_dir()]
     assert files and all(f.stat().st_mode & 0o777 == 0o666 & ~umask for f in files)  # group-readable as umask allows
     # 8 steps, warmup_ratio 0.06 -> 0 warmup steps: linear decay from the first step
     assert record["schedule"] == {"total_steps": 8, "warmup_steps": 0}
     assert record["history"][0]["lr"] == pytest.approx(5e-4 * (8 - 4) / 8)
+    assert all(f.stat().st_mode & 0o777 == 0o777 & ~umask for f in folders)
 
 
 def test_heldout_selection_never_uses_the_reported_dev_set(tmp_path, tiny_model_dir, monkeypatch):

@@ -31,6 +31,7 @@ def test_card_flags_a_value_without_source():
     runs = [{"experiment": "e", "label": "lora", "task": "rte", "seed": 1, "method": "lora", "params": {"r": 8},
              "train": {"lr": 1e-4}}]
     card = recipe_card(suite, runs)
-    assert [line for line in unstated(card)] == [f"| `lr` | 0.0001 | {NOT_STATED} |"]
+    assert unstated(card) == [f"Model `m`, family glue, tasks rte; seeds [1] ({NOT_STATED}); 1 runs.",
+                              f"| `lr` | 0.0001 | {NOT_STATED} |"]
     assert "| `lora` | `r` | 8 | LoRA paper |" in card
     assert "**Runs: 1**" in card

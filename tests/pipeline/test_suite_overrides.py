@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from adamixbench.smoke import SMOKE_TRAIN, SUFFIX, apply_smoke
-from adamixbench.standins import PREFIX
+from adamixbench.standins import PREFIX, SIZE
 
 from .helpers import REPO, snakemake
 
@@ -63,3 +63,12 @@ def test_data_dirs_reach_the_engine_flags(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     r = snakemake(["-n", "--config", "suite=fewshot", "data_dirs={gleu: /scratch/glue}"], tmp_path)
     assert r.returncode != 0 and "data_dirs" in r.stderr + r.stdout and "gleu" in r.stderr + r.stdout
+
+
+@pytest.mark.parametrize("name", PAPER_SUITES)
+def test_standins_are_wide_enough_for_every_adapter_size(name):
+    """An adapter bottleneck wider than the stand-in's hidden size is rejected by the method (a smoke run
+    of the NLG suite failed that way with Houlsby's bottleneck 112 on hidden 64)."""
+    suite = _suite(name)
+    sizes = [m.get("params", {}).get("bottleneck") for m in suite["methods"].values()]
+    assert all(b is None or b <= SIZE["hidden"] for b in sizes), (sizes, SIZE)

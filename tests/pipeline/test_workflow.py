@@ -165,10 +165,12 @@ def test_end_to_end_with_fake_engine_and_resume(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-6000:]
     out = tmp_path / "results" / "tiny"
     lines = calls.read_text().splitlines()
-    assert len(lines) == 4 * 3 + 2 * 2
-    first = [json.loads(x) for x in lines]
+    first = [json.loads(x) for x in lines if json.loads(x)["cmd"] == "train"]
+    rescored = [json.loads(x) for x in lines if json.loads(x)["cmd"] == "rescore"]
+    assert len(first) == 4 * 3 + 2 * 2 and len(rescored) == 3  # the AdaMix runs' extra inference modes
+    assert all(c["inference_modes"] == "merge,random_sequence,fixed:0" for c in rescored)
     ada = next(c for c in first if c["method"] == "adamix_adapter")
-    assert ada["eval_inference_modes"] == ["merge", "random_sequence", "fixed:0"] and ada["epochs"] == 1
+    assert ada["eval_inference_modes"] == [] and ada["epochs"] == 1  # scoring options are rule score's
     assert ada["method_params"] == {"bottleneck": 8, "num_experts": 2}
     assert (ada["suite"], ada["experiment"], ada["label"]) == ("tiny", "cls", "adamix_adapter")
     assert ada["max_grad_norm"] == 1.0 and ada["selection"] == "paper"  # every option, defaults filled in
@@ -214,6 +216,16 @@ def test_end_to_end_with_fake_engine_and_resume(tmp_path):
     assert r.returncode == 0, r.stderr[-4000:]
     new = calls.read_text().splitlines()[len(lines):]
     assert [(json.loads(x)["task"], json.loads(x)["label"], json.loads(x)["seed"]) for x in new] == [("sst2", "lora", 2)]
+
+    # one more inference mode: scoring reruns from the saved weights, training does not
+    done = len(calls.read_text().splitlines())
+    cfg.write_text(cfg.read_text().replace('eval_inference_modes: [merge, random_sequence, "fixed:0"]',
+                                           'eval_inference_modes: [merge, random_sequence, "fixed:0", ensemble]'))
+    r = snakemake(["--cores", "2", "--configfile", str(cfg)], tmp_path, env)
+    assert r.returncode == 0, r.stderr[-4000:]
+    new = [json.loads(x) for x in calls.read_text().splitlines()[done:]]
+    assert {c["cmd"] for c in new} == {"rescore"} and len(new) == 3
+    assert "adamix_adapter @ensemble" in (out / "tables" / "sst2.md").read_text()
 
     report = tmp_path / "reports" / "tiny" / "report.html"
     r = snakemake(["--configfile", str(cfg), "--report", str(report)], tmp_path, env)

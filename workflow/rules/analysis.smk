@@ -9,6 +9,7 @@ wildcard_constraints:
 rule aggregate:
     input:
         records=all_run_records,
+        scores=score_files,
     output:
         runs=report(
             f"{OUT}/runs.csv",

@@ -365,8 +365,27 @@ def train_engine_args(wildcards) -> list:
 
 
 def train_spec(wildcards) -> dict:
-    """The run spec the train rule hands to the engine (written to <run dir>/spec.json)."""
-    return _run_of(wildcards)
+    """The run spec the train rule hands to the engine (written to <run dir>/spec.json). Without the
+    scoring options (eval_inference_modes): those are rule score's params, so changing them never retrains."""
+    return {**_run_of(wildcards), "eval_inference_modes": []}
+
+
+def _score_options(key) -> tuple:
+    """(AdaMix inference modes, splits) rule score scores from a run's saved weights; both empty: no rescoring."""
+    spec = RUNS[key]
+    experiment = next(e for e in SUITE["experiments"] if e["name"] == spec["experiment"])
+    return list(spec.get("eval_inference_modes", [])), list(experiment.get("score_splits", []))
+
+
+def score_files(wildcards=None) -> list:
+    """scores.json of every run with something to re-score (rule score; aggregation lays it over the record)."""
+    return [f"{RUNS_DIR}/{t}/{l}/seed{s}/scores.json" for (t, l, s) in RUNS if any(_score_options((t, l, s)))]
+
+
+def score_args(wildcards) -> list:
+    """`python -m adamixbench rescore` options of one run: the only params of rule score."""
+    modes, splits = _score_options((wildcards.task, wildcards.label, int(wildcards.seed)))
+    return ["--inference-modes", ",".join(modes), "--splits", ",".join(splits)]
 
 
 def run_identities(wildcards=None) -> list:
@@ -454,23 +473,29 @@ def table_choices(rows: list) -> str:
     labels = list(dict.fromkeys(r.split(" @")[0] for r in rows))
     runs = [r for r in RUNS.values() if r["label"] in labels]
     def values(get):
-        return "/".join(sorted({str(get(r)) for r in runs})) or "-"
+        return ", ".join(sorted({str(get(r)) for r in runs})) or "-"
     parts = [f"Seeds per cell: {len({r['seed'] for r in runs})}",
              f"selection: {values(lambda r: r['selection'] or 'engine default')}",
              f"weight decay scope: {values(lambda r: r['weight_decay_scope'])}"]
     adamix = [r for r in runs if is_adamix(r["method"])]
     for key in ADAMIX_CHOICES if adamix else ():
-        found = "/".join(sorted({str(r["method_params"].get(key, "method default")) for r in adamix}))
+        found = ", ".join(sorted({str(r["method_params"].get(key, "method default")) for r in adamix}))
         parts.append(f"AdaMix {key}: {found}")
     if any(r["task"] == "stsb" and r["method_params"].get("consistency_kind", "sym_kl") == "sym_kl" for r in adamix):
         parts.append("on STS-B the sym_kl consistency term is identically 0 (one regression logit)")
-    text = "; ".join(parts) + "."
-    if SUITE["analysis"].get("notes"):
-        text += " " + SUITE["analysis"]["notes"].strip()
-    sources = [f"{lab}: {SUITE['methods'][lab]['source']}" for lab in labels if SUITE["methods"][lab].get("source")]
-    if sources:
-        text += " Row recipes: " + "; ".join(sources) + "."
+    notes = SUITE["analysis"].get("notes", "").strip()
+    sources = "; ".join(f"{lab}: {SUITE['methods'][lab]['source']}" for lab in labels if SUITE["methods"][lab].get("source"))
+    text = f"{'; '.join(parts)}."
+    text = f"{text} {notes}" if notes else text
+    text = f"{text} Row recipes: {sources}." if sources else text
     return text
+
+
+def recipe_card_text(wildcards=None) -> str:
+    """The suite's recipe card (rule recipe_card, workflow/rules/recipes.smk)."""
+    from adamixbench.recipes import recipe_card
+
+    return recipe_card(SUITE, list(RUNS.values()))
 
 
 PLOT_KINDS = ["seed_scores", "pareto", "cost", "training_curves", "aggregate", "prob_improvement",
@@ -485,7 +510,7 @@ def plot_kinds(table: str) -> list:
 def final_outputs(wildcards=None) -> list:
     # every run record is a target itself: a lost or interrupted record is redone even when the
     # aggregate files downstream of it are still present
-    out = all_run_records() + [f"{OUT}/runs.csv", f"{OUT}/history.csv", f"{OUT}/summary.csv", f"{OUT}/tables/failed_runs.md"]
+    out = all_run_records() + score_files() + [f"{OUT}/runs.csv", f"{OUT}/history.csv", f"{OUT}/summary.csv", f"{OUT}/tables/failed_runs.md"]
     out += [f"{OUT}/tables/claims.{ext}" for ext in ("md", "csv")]
     for name in TABLES:
         out += [f"{OUT}/tables/{name}.{ext}" for ext in ("md", "tex", "csv", "html")]

@@ -3,12 +3,6 @@
 #   snakemake --config suite=glue_bert_base -f docs/recipes/glue_bert_base.md
 
 
-def recipe_card_text(wildcards=None) -> str:
-    from adamixbench.recipes import recipe_card
-
-    return recipe_card(SUITE, list(RUNS.values()))
-
-
 rule recipe_card:
     output:
         card=f"docs/recipes/{SUITE_NAME}.md",

@@ -6,7 +6,7 @@ from adamixbench import aggregate as agg
 
 sm = snakemake  # noqa: F821
 # identities: what the run matrix expects at each path; each record's own identity is checked against it
-records = agg.load_records(sm.input.records, sm.params.identities)
+records = agg.load_records(sm.input.records, sm.params.identities, sm.input.scores)  # scores: rule score
 runs = agg.runs_frame(records, suite=sm.params.suite)
 runs.to_csv(sm.output.runs, index=False)
 agg.history_frame(records).to_csv(sm.output.history, index=False)

@@ -4,18 +4,28 @@ Thin on purpose: the run spec comes from the suite's expansion (adamixbench/suit
 script writes it to <run dir>/spec.json, sets the environment (offline by default, one BLAS thread per
 Snakemake thread, a local GPU slot) and calls `python -m adamixbench train --spec <run dir>/spec.json
 --out <run dir>`, logging to the rule's log file. The engine's exit code says what happened (cli.py):
-0 record written (status ok or failed), 2 bad input (nothing trained or written), a negative code a
-kill by that signal; anything else is a crash of the engine itself.
+0 record written (status ok or failed), 2 bad input (nothing trained or written), 75 stopped by SIGTERM /
+SIGINT after writing a checkpoint, a negative code a kill by that signal; anything else is a crash of
+the engine itself. After 75 or a kill, rerunning the same Snakemake command resumes from the checkpoint.
+
+The engine never outlives the workflow: it gets SIGTERM when this script dies (Linux PR_SET_PDEATHSIG),
+SIGTERM / SIGINT sent to this script are forwarded to it, and a watchdog stops it when Snakemake itself
+disappears (a kill -9 of Snakemake kills neither the shell nor this script that it started).
 """
 
 import contextlib
+import ctypes
 import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+
+from adamixbench.cli import EXIT_INTERRUPTED
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 record = Path(sm.output.record)
@@ -82,15 +92,93 @@ def write_spec(path: Path, spec: dict) -> None:
     os.replace(tmp, path)
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+STOP_GRACE_S = 60  # after SIGTERM the engine finishes its step and writes its checkpoint; then SIGKILL
+
+
+def _die_with_parent() -> None:
+    """preexec_fn of the engine: the kernel sends it SIGTERM when this script exits, however it exits."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the watchdog and the signal forwarding still apply
+        pass
+
+
+def _workflow_pids() -> list[int]:
+    """This script's ancestors up to the Snakemake process that runs the job (the shell Snakemake starts
+    the script with is in between): when any of them is gone, the workflow was killed."""
+    pids, pid = [], os.getppid()
+    for _ in range(6):
+        if pid <= 1:
+            break
+        pids.append(pid)
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            break
+        if b"snakemake" in cmdline:
+            break
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    """Running (a killed process that its parent has not reaped yet is a zombie: not alive)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        pass
+    try:
+        os.kill(pid, 0)  # no /proc (not Linux)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def run_engine(argv: list[str], log_handle) -> int:
+    proc = subprocess.Popen(argv, stdout=log_handle, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
+
+    def forward(signum, frame):
+        if proc.poll() is None:
+            proc.send_signal(signum)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, forward)
+    watched = _workflow_pids()
+
+    def watchdog():
+        while proc.poll() is None:
+            if not all(_alive(pid) for pid in watched):
+                _stop(proc)
+                return
+            time.sleep(1)
+    threading.Thread(target=watchdog, daemon=True).start()
+    return proc.wait()
+
+
 def exit_message(rc: int) -> str:
     """What a non-zero exit of the engine means (cli.py's exit codes)."""
+    resume = (f"rerun the same snakemake command to resume from {run_dir / 'checkpoint'} (if Snakemake itself was "
+              f"killed, its lock is stale: run `snakemake --unlock` with the same arguments first)")
     if rc == 2:
         return "bad input; nothing trained, nothing written"
+    if rc == EXIT_INTERRUPTED:
+        return f"killed/preempted: stopped by SIGTERM/SIGINT after writing a checkpoint; {resume}"
     if rc < 0:
-        import signal
-
         name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else f"signal {-rc}"
-        return f"killed by {name} (out of memory, a time limit, preemption or a user); rerun to redo it"
+        return (f"killed/preempted: killed by {name} (out of memory, a time limit, preemption or a user); {resume} "
+                f"(from its latest checkpoint, if it wrote one)")
     return "the engine crashed before writing a record"
 
 
@@ -101,10 +189,10 @@ argv = [sys.executable, "-m", "adamixbench", "train", "--spec", str(spec_file), 
         *sm.params.engine_args]  # data folders (suite `data_dirs`)
 name = f"{sm.wildcards.task}/{sm.wildcards.label}/seed{sm.wildcards.seed}"
 t0 = time.time()
-with gpu_slot(int(sm.resources.get("gpu", 0))), open(log, "w") as fh:
-    fh.write("$ " + " ".join(argv) + "\n")
+with gpu_slot(int(sm.resources.get("gpu", 0))), open(log, "a") as fh:
+    fh.write("$ " + " ".join(argv) + "\n")  # appended: the log of a resumed run keeps the interrupted part
     fh.flush()
-    rc = subprocess.call(argv, stdout=fh, stderr=subprocess.STDOUT, env=env)
+    rc = run_engine(argv, fh)
 took = time.time() - t0
 if rc != 0:
     tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-25:])
@@ -116,4 +204,6 @@ status = rec.get("status")
 score = rec.get("scores", {}).get(rec.get("primary_metric"), float("nan")) if status == "ok" else None
 msg = (f"[train] {name}: ok, {rec.get('primary_metric')}={score:.2f}" if status == "ok"
        else f"[train] {name}: FAILED [{rec.get('failure_class')}] ({rec.get('failure_reason')})")
+if rec.get("resumed_from_step"):
+    msg += f" (resumed from step {rec['resumed_from_step']})"
 print(f"{msg} [{took:.0f} s]", file=sys.stderr, flush=True)

@@ -1,5 +1,6 @@
 """Fake `python -m adamixbench train --spec spec.json --out DIR`: read the run spec the pipeline wrote,
 write a synthetic record atomically. `validate` accepts every spec (the tests' suites use made-up params).
+Fake `rescore --run DIR --inference-modes ...`: synthetic scores of those inference modes into DIR/scores.json.
 
 A method whose params contain {"fail": true} yields a failed record (exit 0), like the engine's contract.
 FAKE_ENGINE_CALLS (a file path), when set, gets one line per call (the spec as JSON), so tests can count
@@ -23,9 +24,32 @@ t.add_argument("--out", required=True)
 v = sub.add_parser("validate")  # the fake trains anything: nothing to check
 v.add_argument("--specs", required=True)
 v.add_argument("--resources")
+r = sub.add_parser("rescore")
+r.add_argument("--run", required=True)
+r.add_argument("--inference-modes", default="")
+r.add_argument("--splits", default="")
 a = p.parse_args()
 if a.cmd == "validate":
     raise SystemExit(0)
+
+
+def log_call(values: dict) -> None:
+    if os.environ.get("FAKE_ENGINE_CALLS"):
+        with open(os.environ["FAKE_ENGINE_CALLS"], "a") as fh:
+            fh.write(json.dumps(values) + "\n")
+
+
+if a.cmd == "rescore":
+    run = Path(a.run)
+    spec = json.loads((run / "metrics.json").read_text())["spec"]
+    modes = [m for m in a.inference_modes.split(",") if m]
+    rec = make_record(spec["task"], spec["method"], spec["seed"], inference_modes=modes, model=spec["model"],
+                      label=spec["label"])
+    (run / "scores.json.tmp").write_text(json.dumps({"scores": rec["scores"], "inference_modes": modes,
+                                                     "scores_by_inference": rec.get("scores_by_inference", {})}))
+    os.replace(run / "scores.json.tmp", run / "scores.json")
+    log_call({"cmd": "rescore", **vars(a)})
+    sys.exit(0)
 spec = json.loads(Path(a.spec).read_text())
 params = spec.get("method_params") or {}
 rec = make_record(spec["task"], spec["method"], spec["seed"], failed=bool(params.get("fail")),
@@ -36,7 +60,5 @@ out = Path(a.out)
 out.mkdir(parents=True, exist_ok=True)
 (out / "metrics.json.tmp").write_text(json.dumps(rec))
 os.replace(out / "metrics.json.tmp", out / "metrics.json")
-if os.environ.get("FAKE_ENGINE_CALLS"):
-    with open(os.environ["FAKE_ENGINE_CALLS"], "a") as fh:
-        fh.write(json.dumps(spec) + "\n")
+log_call({"cmd": "train", **spec})
 print(f"fake engine: {spec['task']} {spec['label']} seed {spec['seed']} -> {out}")

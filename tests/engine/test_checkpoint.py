@@ -1,0 +1,99 @@
+"""Checkpoint and resume: a run killed (SIGKILL) or preempted (SIGTERM) mid-training and rerun with the
+same command ends with the record of an uninterrupted run; checkpoints of another configuration are
+refused; checkpoints are removed once the record is written."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from adamixbench.checkpoint import CHECKPOINT_DIR, STATE_FILE
+from adamixbench.cli import EXIT_INTERRUPTED, RECORD_FILE, main
+from tests.engine.test_trainer import tiny_model_dir  # noqa: F401 - fixture
+
+REPO = Path(__file__).resolve().parents[2]
+METHOD = "tests.engine.signal_method:prepare"
+# Fields that must not depend on an interruption (timing, provenance and the resume marker excluded).
+SAME = ("status", "scores", "scores_by_inference", "history", "loss_curve", "best_epoch", "params", "method_params",
+        "spec", "resolved", "inference_mode", "report_splits", "failure_class")
+
+
+def engine_args(model: str, out: Path, *extra: str) -> list[str]:
+    return ["train", "--task", "sst2", "--method", METHOD, "--seed", "1", "--model", model, "--out", str(out),
+            "--max-train-samples", "64", "--max-eval-samples", "32", "--epochs", "2", "--batch-size", "16",
+            "--max-seq-len", "32", "--log-every", "1", "--eval-inference-modes", "merge,random_sequence", *extra]
+
+
+def engine(args: list[str], signal_at: int | None = None, signal_name: str = "SIGKILL") -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    if signal_at is not None:
+        env.update(SIGNAL_AT_STEP=str(signal_at), SIGNAL_NAME=signal_name)
+    return subprocess.run([sys.executable, "-m", "adamixbench", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def saved_step(out: Path) -> int:
+    return torch.load(out / CHECKPOINT_DIR / STATE_FILE, weights_only=True)["loop"]["step"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signal_name, signal_at, resumed_from, code", [
+    ("SIGKILL", 6, 3, -9),  # kill -9 in step 6: the checkpoint of step 3 (every 3 steps) survives
+    ("SIGTERM", 5, 5, EXIT_INTERRUPTED),  # preemption in step 5: step 5 finishes, is checkpointed, exit 75
+])
+def test_interrupted_run_resumes_to_the_uninterrupted_record(tmp_path, tiny_model_dir, signal_name, signal_at,
+                                                             resumed_from, code):
+    reference = engine(engine_args(tiny_model_dir, tmp_path / "reference", "--checkpoint-every-steps", "3"))
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    args = engine_args(tiny_model_dir, tmp_path / "run", "--checkpoint-every-steps", "3")
+    stopped = engine(args, signal_at=signal_at, signal_name=signal_name)
+    assert stopped.returncode == code, stopped.stderr[-3000:]
+    assert not (tmp_path / "run" / RECORD_FILE).exists() and saved_step(tmp_path / "run") == resumed_from
+    if signal_name == "SIGTERM":
+        assert "INTERRUPTED by SIGTERM at step 5/8 (killed/preempted), resumable" in stopped.stderr
+    resumed = engine(args)  # the identical command
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming from the checkpoint at step {resumed_from}/8" in resumed.stdout
+    want = json.loads((tmp_path / "reference" / RECORD_FILE).read_text())
+    got = json.loads((tmp_path / "run" / RECORD_FILE).read_text())
+    assert got["status"] == "ok", got.get("traceback")
+    assert len(got["loss_curve"]) == 8 and len(got["history"]) == 2
+    for key in SAME:
+        assert got[key] == want[key], key
+    assert want["resumed_from_step"] is None and got["resumed_from_step"] == resumed_from
+    assert not (tmp_path / "run" / CHECKPOINT_DIR).exists()  # removed once the record is written
+
+
+def quick(model: str, out: Path, *extra: str) -> int:
+    return main(["train", "--task", "sst2", "--method", "lora", "--seed", "1", "--model", model, "--out", str(out),
+                 "--max-train-samples", "32", "--max-eval-samples", "16", "--epochs", "1", "--batch-size", "16",
+                 "--max-seq-len", "32", "--selection", "last", *extra])
+
+
+def test_checkpoint_of_another_configuration_is_refused(tmp_path, tiny_model_dir, capsys):
+    out = tmp_path / "run"
+    assert quick(tiny_model_dir, out, "--checkpoint-every-steps", "1", "--keep-checkpoint") == 0
+    assert (out / CHECKPOINT_DIR / STATE_FILE).is_file()  # kept on request
+    (out / RECORD_FILE).unlink()
+    assert quick(tiny_model_dir, out, "--lr", "0.01") == 2
+    err = capsys.readouterr().err
+    assert "different configuration" in err and "lr: checkpoint None, now 0.01" in err and "delete" in err
+    assert not (out / RECORD_FILE).exists()
+
+
+def test_checkpoint_is_removed_after_the_record_and_options_that_do_not_matter_resume(tmp_path, tiny_model_dir):
+    out = tmp_path / "run"
+    assert quick(tiny_model_dir, out, "--checkpoint-every-steps", "1", "--keep-checkpoint") == 0
+    first = json.loads((out / RECORD_FILE).read_text())
+    assert first["cost"]["checkpoint_saves"] >= 2 and first["cost"]["checkpoint_mb"] > 0
+    (out / RECORD_FILE).unlink()
+    # device and checkpoint cadence are not part of the configuration hash: the run resumes (at its end)
+    assert quick(tiny_model_dir, out, "--device", "cpu", "--checkpoint-every-minutes", "0") == 0
+    second = json.loads((out / RECORD_FILE).read_text())
+    assert second["resumed_from_step"] == 2 and second["scores"] == first["scores"]
+    assert second["loss_curve"] == first["loss_curve"]
+    assert not (out / CHECKPOINT_DIR).exists()

@@ -1,0 +1,55 @@
+"""`python -m adamixbench rescore`: a finished run scored again from its saved weights gives the scores
+computed in the run; other splits and inference modes are scored without training."""
+
+import json
+
+import pytest
+
+from adamixbench.cli import RECORD_FILE, main
+from adamixbench.rescore import SCORES_FILE
+from tests.engine.test_trainer import tiny_model_dir  # noqa: F401 - fixture
+
+
+def train(tmp_path, model, method, *extra):
+    out = tmp_path / method
+    code = main(["train", "--task", "sst2", "--method", method, "--seed", "1", "--model", model, "--out", str(out),
+                 "--max-train-samples", "48", "--max-eval-samples", "32", "--epochs", "2", "--batch-size", "16",
+                 "--max-seq-len", "32", *extra])
+    record = json.loads((out / RECORD_FILE).read_text())
+    assert code == 0 and record["status"] == "ok", record.get("traceback")
+    return out, record
+
+
+@pytest.mark.parametrize("method, modes", [("adamix_adapter", "merge,fixed:1,ensemble"), ("lora", ""), ("pfeiffer", "")])
+def test_rescoring_equals_the_scores_computed_in_the_run(tmp_path, tiny_model_dir, method, modes):
+    out, record = train(tmp_path, tiny_model_dir, method, "--eval-inference-modes", modes)
+    assert record["artifacts"]["path"] == "artifacts" and (out / "artifacts").is_dir()
+    assert main(["rescore", "--run", str(out), "--inference-modes", modes]) == 0
+    rescored = json.loads((out / SCORES_FILE).read_text())
+    assert rescored["scores"] == record["scores"]  # best epoch of 2 (paper selection) restored, saved, reloaded
+    if modes:
+        assert rescored["scores_by_inference"] == record["scores_by_inference"]
+
+
+def test_rescoring_another_split(tmp_path, tiny_model_dir):
+    out, record = train(tmp_path, tiny_model_dir, "lora", "--selection", "heldout", "--heldout-fraction", "0.34")
+    assert main(["rescore", "--run", str(out), "--splits", "validation,selection"]) == 0
+    rescored = json.loads((out / SCORES_FILE).read_text())
+    assert rescored["scores"]["accuracy"] == record["scores"]["accuracy"]
+    best = record["history"][record["best_epoch"] - 1]["eval"]["accuracy"]
+    assert rescored["scores"]["accuracy_selection"] == best  # the held-out score that selected this epoch
+
+
+def test_rescore_errors_name_the_problem(tmp_path, tiny_model_dir, capsys):
+    out, _ = train(tmp_path, tiny_model_dir, "lora", "--epochs", "1", "--selection", "last")
+    assert main(["rescore", "--run", str(out), "--splits", "test"]) == 2
+    assert "--splits: ['test'] not scorable for this run; allowed: ['validation']" in capsys.readouterr().err
+    assert main(["rescore", "--run", str(out), "--inference-modes", "merge"]) == 2
+    assert "applies to AdaMix methods only" in capsys.readouterr().err
+    full, record = train(tmp_path, tiny_model_dir, "full_ft", "--epochs", "1", "--selection", "last", "--max-steps", "1")
+    assert record["artifacts"] is None and not (full / "artifacts").exists()
+    assert main(["rescore", "--run", str(full)]) == 2
+    assert "--save-full-weights" in capsys.readouterr().err
+    assert main(["rescore", "--run", str(tmp_path / "nothing")]) == 2
+    assert "must be the folder of a finished run" in capsys.readouterr().err
+    assert not (out / SCORES_FILE).exists()
