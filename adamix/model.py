@@ -232,7 +232,7 @@ class AdaMixModel(nn.Module):
 
         Everything is checked before `model` is touched: the files (complete, parseable, finite weights,
         consistent with each other) and their fit to `model`, by building the mixtures on a weightless
-        (meta-device) copy of it first. On any error `model` is left exactly as it was."""
+        (meta-device) copy of it first (a full copy for peft tuners, which initialise from real weights). On any error `model` is left exactly as it was."""
         directory = Path(directory)
         meta, config, tensors = _read_checkpoint(directory)
         saved_type = meta["base_model"]["model_type"]
@@ -240,8 +240,11 @@ class AdaMixModel(nn.Module):
         if saved_type != model_type:
             raise ValueError(f"checkpoint {directory} was trained on model_type={saved_type!r} but the given "
                              f"backbone is model_type={model_type!r}; load it into the same architecture")
+        # peft tuners initialise experts from real weights (copies of expert 0, DoRA's weight norms), which a
+        # meta-device copy has not got: they are tried on a full copy of the backbone instead.
+        trial = copy.deepcopy(model) if config.adapter_type == "peft" else _weightless_copy(model)
         try:
-            shadow = cls(_weightless_copy(model), config)
+            shadow = cls(trial, config)
         except ValueError as error:
             raise ValueError(f"checkpoint {directory} does not fit the given backbone: {error}") from error
         saved_shapes, shapes = meta["backbone_shapes"], shadow._backbone_shapes()

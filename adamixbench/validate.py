@@ -186,6 +186,14 @@ def check_model(name: str) -> list[Problem]:
         except FileNotFoundError as error:
             return _problem(error, resource=True)
         return []
+    if name.startswith("standin:"):  # a tiny random stand-in (smoke runs), built on first use
+        from .standins import architecture_of
+
+        try:
+            architecture_of(name)
+        except ValueError as error:
+            return [Problem(f"option model (--model): {error}")]
+        return []
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():

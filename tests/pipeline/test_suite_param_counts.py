@@ -18,7 +18,7 @@ import torch
 import yaml
 
 from baselines import prepare_model
-from baselines.paper_rows import build_backbone
+from tests.baselines.paper_rows import build_backbone
 
 REPO = Path(__file__).resolve().parents[2]
 SUITES = ("glue_roberta_large", "glue_bert_base", "nlg_gpt2_medium", "ablations", "fewshot")

@@ -11,11 +11,6 @@ from pathlib import Path
 
 import yaml
 
-# Offline by default (docs/PIPELINE.md): set before any job starts; a user's explicit value wins.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
 # workflow.current_basedir = this file's folder (workflow/rules).
 WORKFLOW_DIR = Path(workflow.current_basedir).parent
 REPO_ROOT = WORKFLOW_DIR.parent
@@ -26,6 +21,9 @@ CLAIMS_FILE = str(WORKFLOW_DIR / "resources" / "claims.yaml")
 
 # The workflow runs the engine of THIS checkout: put it first on the path of the DAG-building process too.
 sys.path.insert(0, str(REPO_ROOT))
+from adamixbench.offline import apply_offline_defaults  # noqa: E402
+
+apply_offline_defaults()  # offline by default (docs/PIPELINE.md), before anything reads the hub variables
 from adamixbench.spec import family_of  # noqa: E402  (pure Python: no torch in the DAG-building process)
 from adamixbench.suite import SuiteError, deep_merge, expand, is_adamix  # noqa: E402
 
@@ -318,7 +316,9 @@ def plans_only(argv) -> bool:
             return True
         if re.fullmatch(r"-[a-zA-Z]*n[a-zA-Z]*", arg):  # -n combined with other short flags, e.g. -np
             return True
-    return False
+    # building only recipe cards (`make recipes`) trains nothing: it needs neither backbones nor data
+    wanted = [a for a in argv[1:] if a.endswith(".md") or a.startswith(OUT) or a == "all"]
+    return bool(wanted) and all(a.startswith("docs/recipes/") for a in wanted)
 
 
 RUNS = build_runs(SUITE)
@@ -371,7 +371,7 @@ def train_spec(wildcards) -> dict:
 
 
 def _score_options(key) -> tuple:
-    """(AdaMix inference modes, splits) rule score scores from a run's saved weights; both empty: no rescoring."""
+    """(AdaMix inference modes, splits) to score again from the saved weights (rule `score`); none = no rescoring."""
     spec = RUNS[key]
     experiment = next(e for e in SUITE["experiments"] if e["name"] == spec["experiment"])
     return list(spec.get("eval_inference_modes", [])), list(experiment.get("score_splits", []))

@@ -34,9 +34,6 @@ log = Path(sm.log[0])
 log.parent.mkdir(parents=True, exist_ok=True)
 
 env = dict(os.environ)
-env.setdefault("HF_HUB_OFFLINE", "1")
-env.setdefault("HF_DATASETS_OFFLINE", "1")
-env.setdefault("TOKENIZERS_PARALLELISM", "false")
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     env[var] = str(sm.threads)
 
