@@ -38,7 +38,10 @@ cluster-test: setup
 	bash scripts/install_slurm.sh
 	ADAMIX_CLUSTER_TEST=1 $(BIN)/pytest -q -p no:cacheprovider -m cluster tests/cluster
 
+# ruff (lint + format, configured in pyproject.toml) and Snakemake's own linter
 lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/snakemake --lint
 
 # docs/recipes/<suite>.md from config/suites/<suite>.yaml (checked by tests/pipeline/test_recipe_cards.py)

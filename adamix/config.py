@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any
 
 from transformers.activations import ACT2FN
 
@@ -41,12 +41,12 @@ class AdaMixConfig:
     lora_dropout: float = 0.1
     # Module names (suffixes or regular expressions) to adapt; None = the architecture's default
     # (adamix/targets.py). For adapters these are the sublayer OUTPUT projections the adapter follows.
-    target_modules: Optional[list[str]] = None
+    target_modules: list[str] | None = None
     # Which projection is a single module shared by all experts. Upstream: "up" (adapter Up / LoRA B).
     # adapter_type="peft": "none", "up" / "down" (LoRA family: B / A), or a list of the tuner's parameter
     # fragments (peft `adapter_layer_names`, e.g. ["lora_B"]). None = the upstream choice: "up" for
     # "adapter" / "lora" and the LoRA family, "none" for other peft tuners (resolved on construction).
-    share: Union[str, list, None] = None
+    share: str | list | None = None
     # Adapter placement: "ffn" = upstream AdaMix (after the FFN output only);
     # "houlsby" = after the attention output projection too.
     placement: str = "ffn"
@@ -69,16 +69,16 @@ class AdaMixConfig:
     unselected_experts: str = "frozen"
     # Seed of the routing generator; None derives it from torch's global RNG (so torch.manual_seed
     # makes routing reproducible).
-    routing_seed: Optional[int] = None
+    routing_seed: int | None = None
     # Keep a task head (classifier / regression head) trainable. None = automatic: trainable when the
     # model has parameters outside its backbone that are not a language-model head.
-    train_head: Optional[bool] = None
+    train_head: bool | None = None
     # Fused GPT-2 `c_attn` (q|k|v in one Conv1D): which of its parts get LoRA. Upstream: q and v.
     fused_qkv_parts: list[str] = field(default_factory=lambda: ["q", "v"])
     # adapter_type="peft" only: the underlying tuner, a peft PeftConfig (e.g. LoraConfig(r=8, use_dora=True))
     # or its to_dict(); stored as a JSON-able dict. r, lora_alpha, bottleneck, target_modules, ... above
     # are the built-in types' options: with "peft" the tuner's own settings live here.
-    peft_config: Optional[Any] = None
+    peft_config: Any | None = None
 
     def __post_init__(self) -> None:
         if self.share is None and self.adapter_type != "peft":
@@ -104,7 +104,11 @@ class AdaMixConfig:
             validate_peft_options(self)
         else:
             if self.peft_config is not None:
-                _fail("peft_config", "<given>", f"None for adapter_type={self.adapter_type!r} (peft_config needs adapter_type='peft')")
+                _fail(
+                    "peft_config",
+                    "<given>",
+                    f"None for adapter_type={self.adapter_type!r} (peft_config needs adapter_type='peft')",
+                )
             if self.share not in SHARE_OPTIONS:
                 _fail("share", self.share, SHARE_OPTIONS)
         if self.placement not in PLACEMENTS:
@@ -119,20 +123,23 @@ class AdaMixConfig:
         if self.unselected_experts not in UNSELECTED_EXPERTS:
             _fail("unselected_experts", self.unselected_experts, UNSELECTED_EXPERTS)
         if self.target_modules is not None and (
-            isinstance(self.target_modules, str)
-            or not all(isinstance(t, str) and t for t in self.target_modules)
+            isinstance(self.target_modules, str) or not all(isinstance(t, str) and t for t in self.target_modules)
         ):
             _fail("target_modules", self.target_modules, "None or a list of non-empty strings")
-        if not self.fused_qkv_parts or not set(self.fused_qkv_parts) <= {"q", "k", "v"} or len(
-            set(self.fused_qkv_parts)
-        ) != len(self.fused_qkv_parts):
+        if (
+            not self.fused_qkv_parts
+            or not set(self.fused_qkv_parts) <= {"q", "k", "v"}
+            or len(set(self.fused_qkv_parts)) != len(self.fused_qkv_parts)
+        ):
             _fail("fused_qkv_parts", self.fused_qkv_parts, "a non-empty subset of ['q', 'k', 'v']")
-        if self.routing_seed is not None and (isinstance(self.routing_seed, bool) or not isinstance(self.routing_seed, int)):
+        if self.routing_seed is not None and (
+            isinstance(self.routing_seed, bool) or not isinstance(self.routing_seed, int)
+        ):
             _fail("routing_seed", self.routing_seed, "None or an integer")
         if self.train_head not in (None, True, False):
             _fail("train_head", self.train_head, "None, True or False")
 
-    def fixed_expert(self) -> Optional[int]:
+    def fixed_expert(self) -> int | None:
         """The expert index of a "fixed:<k>" inference mode (None for the other modes)."""
         mode = self.inference
         if not isinstance(mode, str):
@@ -154,7 +161,7 @@ class AdaMixConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "AdaMixConfig":
+    def from_dict(cls, data: dict) -> AdaMixConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -6,8 +6,9 @@ import torch
 import torch.nn.functional as F
 
 
-def consistency_loss(logits_a: torch.Tensor, logits_b: torch.Tensor, mask: torch.Tensor | None = None,
-                     kind: str = "sym_kl") -> torch.Tensor:
+def consistency_loss(
+    logits_a: torch.Tensor, logits_b: torch.Tensor, mask: torch.Tensor | None = None, kind: str = "sym_kl"
+) -> torch.Tensor:
     """Agreement loss between two passes.
 
     kind="sym_kl" (upstream): 0.5 * [KL(softmax(b) || softmax(a)) + KL(softmax(a) || softmax(b))], each
@@ -19,7 +20,9 @@ def consistency_loss(logits_a: torch.Tensor, logits_b: torch.Tensor, mask: torch
     logit, log_softmax is identically 0 and the upstream KL term vanishes).
     """
     if logits_a.shape != logits_b.shape:
-        raise ValueError(f"consistency_loss needs equal shapes, got {tuple(logits_a.shape)} and {tuple(logits_b.shape)}")
+        raise ValueError(
+            f"consistency_loss needs equal shapes, got {tuple(logits_a.shape)} and {tuple(logits_b.shape)}"
+        )
     if kind not in ("sym_kl", "mse"):
         raise ValueError(f"consistency_loss kind={kind!r} is invalid; allowed: ('sym_kl', 'mse')")
     # Positions are selected BEFORE the fp32 cast: with bf16 / fp16 logits of a language model only the
@@ -28,7 +31,9 @@ def consistency_loss(logits_a: torch.Tensor, logits_b: torch.Tensor, mask: torch
     b = logits_b.reshape(-1, logits_b.shape[-1])
     if mask is not None:
         if mask.shape != logits_a.shape[:-1]:
-            raise ValueError(f"consistency mask shape {tuple(mask.shape)} must equal logits.shape[:-1]={tuple(logits_a.shape[:-1])}")
+            raise ValueError(
+                f"consistency mask shape {tuple(mask.shape)} must equal logits.shape[:-1]={tuple(logits_a.shape[:-1])}"
+            )
         keep = mask.reshape(-1).bool()
         a, b = a[keep], b[keep]
         if a.shape[0] == 0:

@@ -37,12 +37,15 @@ def linear_shape(module: nn.Module) -> tuple[int, int]:
 class ExpertLinear(nn.Module):
     """`num_experts` linear maps of the same shape (weight (out, in), optional bias)."""
 
-    def __init__(self, in_features: int, out_features: int, num_experts: int, bias: bool,
-                 unselected_experts: str = "frozen"):
+    def __init__(
+        self, in_features: int, out_features: int, num_experts: int, bias: bool, unselected_experts: str = "frozen"
+    ):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = nn.ParameterList(nn.Parameter(torch.zeros(out_features, in_features)) for _ in range(num_experts))
-        self.bias = nn.ParameterList(nn.Parameter(torch.zeros(out_features)) for _ in range(num_experts)) if bias else None
+        self.bias = (
+            nn.ParameterList(nn.Parameter(torch.zeros(out_features)) for _ in range(num_experts)) if bias else None
+        )
         self.unselected_experts = unselected_experts
         self._merged_cache: tuple | None = None
 
@@ -164,8 +167,12 @@ class MixtureAdapterLayer(MixtureLayer):
         super().__init__(base_layer, config, router)
         _, hidden = linear_shape(base_layer)
         m = config.num_experts
-        self.down = ExpertLinear(hidden, config.bottleneck, 1 if config.share == "down" else m, True, config.unselected_experts)
-        self.up = ExpertLinear(config.bottleneck, hidden, 1 if config.share == "up" else m, True, config.unselected_experts)
+        self.down = ExpertLinear(
+            hidden, config.bottleneck, 1 if config.share == "down" else m, True, config.unselected_experts
+        )
+        self.up = ExpertLinear(
+            config.bottleneck, hidden, 1 if config.share == "up" else m, True, config.unselected_experts
+        )
         self.act = ACT2FN[config.activation]
         for proj in (self.down, self.up):  # experts drawn independently from N(0, init_std), zero biases
             for w in proj.weight:
@@ -196,14 +203,17 @@ class MixtureLoRALayer(MixtureLayer):
 
     route_names = ("A", "B")  # all parts' B matrices share one route, as upstream's single B module
 
-    def __init__(self, base_layer: nn.Module, config: AdaMixConfig, router: Router,
-                 slices: list[tuple[int, int]] | None = None):
+    def __init__(
+        self, base_layer: nn.Module, config: AdaMixConfig, router: Router, slices: list[tuple[int, int]] | None = None
+    ):
         super().__init__(base_layer, config, router)
         in_features, out_features = linear_shape(base_layer)
         self.out_features = out_features
         self.slices = slices or [(0, out_features)]
         m, r = config.num_experts, config.r
-        self.lora_A = ExpertLinear(in_features, r * len(self.slices), 1 if config.share == "down" else m, False, config.unselected_experts)
+        self.lora_A = ExpertLinear(
+            in_features, r * len(self.slices), 1 if config.share == "down" else m, False, config.unselected_experts
+        )
         self.lora_B = nn.ModuleList(
             ExpertLinear(r, end - start, 1 if config.share == "up" else m, False, config.unselected_experts)
             for start, end in self.slices
@@ -226,7 +236,7 @@ class MixtureLoRALayer(MixtureLayer):
     def _mix(self, x: torch.Tensor, routes: dict[str, Route]) -> torch.Tensor:
         a = self.lora_A(self.dropout(x), routes["A"])
         r = self.config.r
-        parts = [b(a[..., i * r:(i + 1) * r], routes["B"]) for i, b in enumerate(self.lora_B)]
+        parts = [b(a[..., i * r : (i + 1) * r], routes["B"]) for i, b in enumerate(self.lora_B)]
         return self.scaling * self._scatter(parts, a.shape[:-1], a)
 
     def _scatter(self, parts: list[torch.Tensor], lead: torch.Size, like: torch.Tensor) -> torch.Tensor:
@@ -249,7 +259,7 @@ class MixtureLoRALayer(MixtureLayer):
         r = self.config.r
         delta = a.new_zeros(self.out_features, a.shape[1])
         for i, ((start, end), b) in enumerate(zip(self.slices, self.lora_B)):
-            delta[start:end] = b.merged()[0] @ a[i * r:(i + 1) * r]
+            delta[start:end] = b.merged()[0] @ a[i * r : (i + 1) * r]
         return self.scaling * delta
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

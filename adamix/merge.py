@@ -64,8 +64,12 @@ def fold_lora(layer: MixtureLoRALayer) -> nn.Module:
 def merged_module(layer: MixtureLayer, fold: bool) -> nn.Module:
     """The plain module that replaces one mixture layer in a merged model."""
     if isinstance(layer, MixtureAdapterLayer):
-        return BottleneckAdapter(copy.deepcopy(layer.base_layer), _merged_linear(layer.down),
-                                 _merged_linear(layer.up), layer.config.activation)
+        return BottleneckAdapter(
+            copy.deepcopy(layer.base_layer),
+            _merged_linear(layer.down),
+            _merged_linear(layer.up),
+            layer.config.activation,
+        )
     if fold:
         return fold_lora(layer)
     return LoRALinear(copy.deepcopy(layer.base_layer), layer.merged_delta_weight())

@@ -80,7 +80,11 @@ class AdaMixModel(nn.Module):
         self.config = copy.deepcopy(config)
         self.base_model = model
         model_type = getattr(getattr(model, "config", None), "model_type", None)
-        seed = config.routing_seed if config.routing_seed is not None else int(torch.randint(2**62, (1,), device="cpu").item())
+        seed = (
+            config.routing_seed
+            if config.routing_seed is not None
+            else int(torch.randint(2**62, (1,), device="cpu").item())
+        )
         self.router = Router(seed)
         names = find_target_modules(model, model_type, config.adapter_type, config.placement, config.target_modules)
         self.config.target_modules = names  # resolved: saved checkpoints name exactly what was adapted
@@ -98,8 +102,11 @@ class AdaMixModel(nn.Module):
             setattr(parent, attr, layer)
             self._layers[name] = layer
         self._head_names = _head_parameter_names(model)
-        train_head = config.train_head if config.train_head is not None else (
-            bool(self._head_names) and not _is_language_model(model))
+        train_head = (
+            config.train_head
+            if config.train_head is not None
+            else (bool(self._head_names) and not _is_language_model(model))
+        )
         adamix_ids = {id(p) for layer in self._layers.values() for p in self._expert_parameters(layer)}
         for n, p in model.named_parameters():
             p.requires_grad_(id(p) in adamix_ids or (train_head and n in self._head_names))
@@ -138,8 +145,9 @@ class AdaMixModel(nn.Module):
             layer.inference, layer.fixed_expert = mode, checked.fixed_expert()
 
     # ------------------------------------------------------------------------------- consistency
-    def consistency_step(self, batch: dict, task_loss_fn, mask: torch.Tensor | None = None,
-                         fused: bool = True) -> ConsistencyStepOutput:
+    def consistency_step(
+        self, batch: dict, task_loss_fn, mask: torch.Tensor | None = None, fused: bool = True
+    ) -> ConsistencyStepOutput:
         """Task loss on one routed pass + consistency_weight * agreement with a second routed pass.
 
         `batch` holds the model inputs (a "labels" entry is passed to `task_loss_fn(logits, batch)` but
@@ -157,8 +165,10 @@ class AdaMixModel(nn.Module):
         routes = draw_training_routes(self.router, list(self._layers.values()), 2)
         if fused:
             size = next(v.shape[0] for v in inputs.values() if torch.is_tensor(v) and v.dim() > 0)
-            doubled = {k: torch.cat([v, v]) if torch.is_tensor(v) and v.dim() > 0 and v.shape[0] == size else v
-                       for k, v in inputs.items()}
+            doubled = {
+                k: torch.cat([v, v]) if torch.is_tensor(v) and v.dim() > 0 and v.shape[0] == size else v
+                for k, v in inputs.items()
+            }
             self._assign_routes(routes)
             logits_a, logits_b = _logits(self.base_model(**doubled)).chunk(2)
         else:
@@ -167,8 +177,11 @@ class AdaMixModel(nn.Module):
             self._assign_routes(select_pass(routes, 1))
             logits_b = _logits(self.base_model(**inputs))
         if self.config.consistency_kind == "sym_kl" and logits_a.shape[-1] == 1 and not self._warned_regression:
-            warnings.warn("consistency_kind='sym_kl' on a single-logit (regression) head is identically zero, as "
-                          "upstream; use consistency_kind='mse' for a real regulariser", stacklevel=2)
+            warnings.warn(
+                "consistency_kind='sym_kl' on a single-logit (regression) head is identically zero, as "
+                "upstream; use consistency_kind='mse' for a real regulariser",
+                stacklevel=2,
+            )
             self._warned_regression = True
         task = task_loss_fn(logits_a, batch)
         agreement = consistency_loss(logits_a, logits_b, mask, self.config.consistency_kind)
@@ -204,8 +217,11 @@ class AdaMixModel(nn.Module):
 
     def _backbone_shapes(self) -> dict[str, list[int]]:
         """Shapes of the frozen pretrained weights: the fingerprint a checkpoint must be loaded into."""
-        return {n: list(p.shape) for n, p in self.base_model.named_parameters()
-                if not p.requires_grad and n not in self._head_names}
+        return {
+            n: list(p.shape)
+            for n, p in self.base_model.named_parameters()
+            if not p.requires_grad and n not in self._head_names
+        }
 
     def save_pretrained(self, directory: str | Path) -> None:
         """Trainable weights (experts + head) as safetensors, and the config as JSON."""
@@ -227,19 +243,22 @@ class AdaMixModel(nn.Module):
         (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
 
     @classmethod
-    def from_pretrained(cls, model: nn.Module, directory: str | Path) -> "AdaMixModel":
+    def from_pretrained(cls, model: nn.Module, directory: str | Path) -> AdaMixModel:
         """Rebuild the mixtures on `model` and load saved weights; any mismatch is an error.
 
         Everything is checked before `model` is touched: the files (complete, parseable, finite weights,
         consistent with each other) and their fit to `model`, by building the mixtures on a weightless
-        (meta-device) copy of it first (a full copy for peft tuners, which initialise from real weights). On any error `model` is left exactly as it was."""
+        (meta-device) copy of it first (a full copy for peft tuners, which initialise from real weights).
+        On any error `model` is left exactly as it was."""
         directory = Path(directory)
         meta, config, tensors = _read_checkpoint(directory)
         saved_type = meta["base_model"]["model_type"]
         model_type = getattr(getattr(model, "config", None), "model_type", None)
         if saved_type != model_type:
-            raise ValueError(f"checkpoint {directory} was trained on model_type={saved_type!r} but the given "
-                             f"backbone is model_type={model_type!r}; load it into the same architecture")
+            raise ValueError(
+                f"checkpoint {directory} was trained on model_type={saved_type!r} but the given "
+                f"backbone is model_type={model_type!r}; load it into the same architecture"
+            )
         # peft tuners initialise experts from real weights (copies of expert 0, DoRA's weight norms), which a
         # meta-device copy has not got: they are tried on a full copy of the backbone instead.
         trial = copy.deepcopy(model) if config.adapter_type == "peft" else _weightless_copy(model)
@@ -252,13 +271,16 @@ class AdaMixModel(nn.Module):
             differ = sorted(n for n in set(saved_shapes) | set(shapes) if saved_shapes.get(n) != shapes.get(n))
             raise ValueError(
                 f"checkpoint {directory} was trained on a different backbone: {len(differ)} backbone weights differ "
-                f"in name or shape (e.g. {differ[:3]}). Load it into the backbone it was trained on ({meta['base_model']})."
+                f"in name or shape (e.g. {differ[:3]}). Load it into the backbone it was trained on "
+                f"({meta['base_model']})."
             )
         expected = {n: tuple(p.shape) for n, p in shadow._saved_parameters().items()}
         problems = _name_shape_problems(expected, {n: tuple(t.shape) for n, t in tensors.items()}, "model")
         if problems:
-            raise ValueError(f"checkpoint {directory} does not match the given backbone ({problems}). "
-                             f"Load it into the backbone it was trained on ({meta['base_model']}).")
+            raise ValueError(
+                f"checkpoint {directory} does not match the given backbone ({problems}). "
+                f"Load it into the backbone it was trained on ({meta['base_model']})."
+            )
         adamix = cls(model, config)  # checked on the copy above: cannot fail half-way on the caller's model
         with torch.no_grad():
             for n, p in adamix._saved_parameters().items():
@@ -279,8 +301,10 @@ def _read_checkpoint(directory: Path) -> tuple[dict, AdaMixConfig, dict[str, tor
     config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
     for path in (config_path, weights_path):
         if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: an AdaMix checkpoint directory holds "
-                                    f"{CONFIG_FILE} and {WEIGHTS_FILE} (written by AdaMixModel.save_pretrained)")
+            raise FileNotFoundError(
+                f"{path} not found: an AdaMix checkpoint directory holds "
+                f"{CONFIG_FILE} and {WEIGHTS_FILE} (written by AdaMixModel.save_pretrained)"
+            )
     resave = "the checkpoint is corrupt or truncated: save it again with AdaMixModel.save_pretrained"
     try:
         meta = json.loads(config_path.read_text())
@@ -292,11 +316,13 @@ def _read_checkpoint(directory: Path) -> tuple[dict, AdaMixConfig, dict[str, tor
     if not missing and not (isinstance(meta["base_model"], dict) and "model_type" in meta["base_model"]):
         missing = ["base_model.model_type"]
     if missing:
-        raise CheckpointError(f"{config_path}: incomplete, missing {missing} (a complete file has {list(META_KEYS)}); "
-                              f"{resave}")
+        raise CheckpointError(
+            f"{config_path}: incomplete, missing {missing} (a complete file has {list(META_KEYS)}); {resave}"
+        )
     if meta["format_version"] != FORMAT_VERSION:
-        raise CheckpointError(f"{config_path}: format_version {meta['format_version']!r} is not supported "
-                              f"(expected {FORMAT_VERSION})")
+        raise CheckpointError(
+            f"{config_path}: format_version {meta['format_version']!r} is not supported (expected {FORMAT_VERSION})"
+        )
     try:
         config = AdaMixConfig.from_dict(meta["config"])
     except (TypeError, ValueError) as error:
@@ -304,16 +330,24 @@ def _read_checkpoint(directory: Path) -> tuple[dict, AdaMixConfig, dict[str, tor
     try:
         tensors = load_file(str(weights_path))
     except Exception as error:  # noqa: BLE001 - safetensors raises its own SafetensorError, OSError, ...
-        raise CheckpointError(f"{weights_path}: cannot read it as safetensors ({type(error).__name__}: {error}); "
-                              f"{resave}") from None
-    problems = _name_shape_problems({n: tuple(s) for n, s in meta["parameters"].items()},
-                                    {n: tuple(t.shape) for n, t in tensors.items()}, CONFIG_FILE)
+        raise CheckpointError(
+            f"{weights_path}: cannot read it as safetensors ({type(error).__name__}: {error}); {resave}"
+        ) from None
+    problems = _name_shape_problems(
+        {n: tuple(s) for n, s in meta["parameters"].items()},
+        {n: tuple(t.shape) for n, t in tensors.items()},
+        CONFIG_FILE,
+    )
     if problems:
-        raise CheckpointError(f"{weights_path} does not hold the weights {config_path.name} lists ({problems}); {resave}")
+        raise CheckpointError(
+            f"{weights_path} does not hold the weights {config_path.name} lists ({problems}); {resave}"
+        )
     bad = sorted(n for n, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all()))
     if bad:
-        raise CheckpointError(f"{weights_path}: non-finite weights (NaN or inf) in {len(bad)} tensor(s), e.g. "
-                              f"{bad[:3]}: the run that saved it diverged; retrain (or load an earlier checkpoint)")
+        raise CheckpointError(
+            f"{weights_path}: non-finite weights (NaN or inf) in {len(bad)} tensor(s), e.g. "
+            f"{bad[:3]}: the run that saved it diverged; retrain (or load an earlier checkpoint)"
+        )
     return meta, config, tensors
 
 
@@ -322,13 +356,18 @@ def _name_shape_problems(expected: dict, found: dict, what: str) -> str:
     shape mismatches) in words."""
     missing = sorted(set(expected) - set(found))
     unexpected = sorted(set(found) - set(expected))
-    wrong = sorted(f"{n}: checkpoint {found[n]} vs {what} {expected[n]}"
-                   for n in set(expected) & set(found) if tuple(found[n]) != tuple(expected[n]))
+    wrong = sorted(
+        f"{n}: checkpoint {found[n]} vs {what} {expected[n]}"
+        for n in set(expected) & set(found)
+        if tuple(found[n]) != tuple(expected[n])
+    )
     if not (missing or unexpected or wrong):
         return ""
-    return (f"missing: {missing[:5]}{'...' if len(missing) > 5 else ''}; "
-            f"unexpected: {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}; "
-            f"shape mismatches: {wrong[:5]}{'...' if len(wrong) > 5 else ''}")
+    return (
+        f"missing: {missing[:5]}{'...' if len(missing) > 5 else ''}; "
+        f"unexpected: {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}; "
+        f"shape mismatches: {wrong[:5]}{'...' if len(wrong) > 5 else ''}"
+    )
 
 
 def _weightless_copy(model: nn.Module) -> nn.Module:
@@ -338,8 +377,9 @@ def _weightless_copy(model: nn.Module) -> nn.Module:
     for tensor in [*model.parameters(), *model.buffers()]:
         if id(tensor) not in memo:
             empty = torch.empty_like(tensor, device="meta")
-            memo[id(tensor)] = nn.Parameter(empty, requires_grad=tensor.requires_grad) \
-                if isinstance(tensor, nn.Parameter) else empty
+            memo[id(tensor)] = (
+                nn.Parameter(empty, requires_grad=tensor.requires_grad) if isinstance(tensor, nn.Parameter) else empty
+            )
     return copy.deepcopy(model, memo)
 
 

@@ -19,7 +19,7 @@ each by sqrt(weight)). Task heads saved by the adapters (peft `modules_to_save`)
 from __future__ import annotations
 
 import copy
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -47,25 +47,36 @@ def average_peft_adapters(models: Sequence, adapter_name: str = "default"):
         if not isinstance(model, PeftModel):
             raise TypeError(f"average_peft_adapters: models[{i}] is a {type(model).__name__}, not a peft PeftModel")
         if adapter_name not in model.peft_config:
-            raise ValueError(f"average_peft_adapters: models[{i}] has no adapter {adapter_name!r} "
-                             f"(it has {sorted(model.peft_config)})")
+            raise ValueError(
+                f"average_peft_adapters: models[{i}] has no adapter {adapter_name!r} "
+                f"(it has {sorted(model.peft_config)})"
+            )
 
     def structure(model) -> dict:
         config = model.peft_config[adapter_name].to_dict()
-        return {k: sorted(v) if isinstance(v, (set, frozenset)) else v
-                for k, v in config.items() if k not in PEFT_PROVENANCE_FIELDS + ("inference_mode",)}
+        return {
+            k: sorted(v) if isinstance(v, (set, frozenset)) else v
+            for k, v in config.items()
+            if k not in PEFT_PROVENANCE_FIELDS + ("inference_mode",)
+        }
 
     reference = structure(models[0])
     for i, model in enumerate(models[1:], start=1):
-        differ = sorted(k for k in set(reference) | set(structure(model)) if reference.get(k) != structure(model).get(k))
+        differ = sorted(
+            k for k in set(reference) | set(structure(model)) if reference.get(k) != structure(model).get(k)
+        )
         if differ:
-            raise ValueError(f"average_peft_adapters: models[{i}] has another adapter configuration than models[0] "
-                             f"(fields {differ}); only adapters of one tuner and configuration can be averaged")
+            raise ValueError(
+                f"average_peft_adapters: models[{i}] has another adapter configuration than models[0] "
+                f"(fields {differ}); only adapters of one tuner and configuration can be averaged"
+            )
     states = [get_peft_model_state_dict(m, adapter_name=adapter_name) for m in models]
     for i, state in enumerate(states[1:], start=1):
         if state.keys() != states[0].keys() or any(state[k].shape != states[0][k].shape for k in state):
-            raise ValueError(f"average_peft_adapters: models[{i}]'s adapter weights differ from models[0]'s in names or "
-                             "shapes (different backbones?)")
+            raise ValueError(
+                f"average_peft_adapters: models[{i}]'s adapter weights differ from models[0]'s in names or "
+                "shapes (different backbones?)"
+            )
     averaged = {k: uniform_average([s[k] for s in states]) for k in states[0]}
     soup = copy.deepcopy(models[0])
     set_peft_model_state_dict(soup, averaged, adapter_name=adapter_name)

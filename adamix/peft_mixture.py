@@ -40,7 +40,7 @@ import copy
 import dataclasses
 import enum
 import itertools
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 import torch.nn as nn
@@ -56,8 +56,17 @@ MERGED_ADAPTER = "adamix_merged"
 LORA_FAMILY_FRAGMENTS = {"up": ("lora_B", "lora_embedding_B"), "down": ("lora_A", "lora_embedding_A")}
 LORA_FAMILY = ("LORA",)
 # AdaMixConfig fields that configure the built-in adapter / LoRA mixtures; the peft tuner has its own.
-BUILT_IN_ONLY_FIELDS = ("bottleneck", "r", "lora_alpha", "lora_dropout", "target_modules", "placement",
-                        "activation", "init_std", "fused_qkv_parts")
+BUILT_IN_ONLY_FIELDS = (
+    "bottleneck",
+    "r",
+    "lora_alpha",
+    "lora_dropout",
+    "target_modules",
+    "placement",
+    "activation",
+    "init_std",
+    "fused_qkv_parts",
+)
 
 
 def _import_peft():
@@ -90,7 +99,9 @@ def _jsonable(value):
 def peft_config_to_dict(peft_config) -> dict:
     """A PeftConfig (or its dict) as a JSON-able dict (sets as sorted lists, enums as strings)."""
     data = peft_config.to_dict() if hasattr(peft_config, "to_dict") else dict(peft_config)
-    for name in PEFT_PROVENANCE_FIELDS:  # the checkpoint's metadata records the backbone; peft's version is not a setting
+    for (
+        name
+    ) in PEFT_PROVENANCE_FIELDS:  # the checkpoint's metadata records the backbone; peft's version is not a setting
         data.pop(name, None)
     return _jsonable(data)
 
@@ -99,7 +110,9 @@ def peft_config_from_dict(data: dict):
     """The peft PeftConfig of the tuner a dict describes."""
     peft = _import_peft()
     if "peft_type" not in data:
-        raise ValueError("AdaMixConfig.peft_config needs a 'peft_type' (pass a peft config object, e.g. peft.LoraConfig(...))")
+        raise ValueError(
+            "AdaMixConfig.peft_config needs a 'peft_type' (pass a peft config object, e.g. peft.LoraConfig(...))"
+        )
     return peft.PeftConfig.from_peft_type(**copy.deepcopy(data))
 
 
@@ -127,21 +140,31 @@ def validate_peft_options(config: AdaMixConfig) -> None:
         raise ValueError(
             f"AdaMixConfig.peft_config.modules_to_save={sorted(peft_config.modules_to_save)}: peft would keep one "
             "copy of those modules per expert. AdaMix trains the task head once, outside the mixture "
-            "(AdaMixConfig.train_head); remove modules_to_save from the peft config.")
-    defaults = {f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
-                for f in dataclasses.fields(AdaMixConfig)}
+            "(AdaMixConfig.train_head); remove modules_to_save from the peft config."
+        )
+    defaults = {
+        f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
+        for f in dataclasses.fields(AdaMixConfig)
+    }
     for name in BUILT_IN_ONLY_FIELDS:
         if getattr(config, name) != defaults[name]:
-            _fail(name, getattr(config, name),
-                  f"its default ({defaults[name]!r}) with adapter_type='peft': it configures the built-in "
-                  "mixtures; set the tuner's own options in peft_config")
+            _fail(
+                name,
+                getattr(config, name),
+                f"its default ({defaults[name]!r}) with adapter_type='peft': it configures the built-in "
+                "mixtures; set the tuner's own options in peft_config",
+            )
     share = config.share
     if share is None:
         share = "up" if _is_lora_family(peft_config) else "none"
     if isinstance(share, str):
         if share in ("up", "down") and not _is_lora_family(peft_config):
-            _fail("share", share, f"'none' or a list of {peft_config.peft_type.value} parameter fragments (its "
-                  "peft adapter_layer_names, e.g. LoHa's ['hada_w1_a']): 'up' / 'down' name LoRA's B / A")
+            _fail(
+                "share",
+                share,
+                f"'none' or a list of {peft_config.peft_type.value} parameter fragments (its "
+                "peft adapter_layer_names, e.g. LoHa's ['hada_w1_a']): 'up' / 'down' name LoRA's B / A",
+            )
         if share not in ("up", "down", "none"):
             _fail("share", share, "'none', 'up', 'down' or a list of parameter fragments (e.g. ['lora_B'])")
     elif not isinstance(share, (list, tuple)) or not all(isinstance(s, str) and s for s in share):
@@ -192,8 +215,9 @@ class PeftMixtureLayer:
         self.inference, self.fixed_expert = config.inference, config.fixed_expert()
         # The tuner's weight fragments present in this layer, in peft's order.
         # (dict.fromkeys: peft may list a fragment twice, e.g. DoRA's lora_magnitude_vector.)
-        self.fragments = tuple(dict.fromkeys(f for f in tuner.adapter_layer_names
-                                             if self.experts[0] in _entries(getattr(tuner, f, None))))
+        self.fragments = tuple(
+            dict.fromkeys(f for f in tuner.adapter_layer_names if self.experts[0] in _entries(getattr(tuner, f, None)))
+        )
         self.shared = tuple(f for f in self.fragments if f in shared)
         self.route_names = tuple(f for f in self.fragments if f not in self.shared)
         self._merged_key: tuple | None = None
@@ -274,13 +298,19 @@ class PeftMixtureLayer:
         if x.shape[0] % k:
             raise ValueError(f"a batch of {x.shape[0]} rows cannot be split into {k} routed chunks")
         chunks = x.split(x.shape[0] // k)
-        return torch.cat([self._run({f: r[i] for f, r in routes.items()}, chunk, args, kwargs)
-                          for i, chunk in enumerate(chunks)])
+        return torch.cat(
+            [self._run({f: r[i] for f, r in routes.items()}, chunk, args, kwargs) for i, chunk in enumerate(chunks)]
+        )
 
     def _with_zero_grads_for_unselected(self, out: torch.Tensor, routes: dict[str, tuple]) -> torch.Tensor:
         """unselected_experts="decay": put every expert in the graph, so unselected ones get zero grads."""
-        unused = [p for f, r in routes.items() for i, e in enumerate(self.experts) if i not in r
-                  for p in self.expert_parameters(e, (f,))]
+        unused = [
+            p
+            for f, r in routes.items()
+            for i, e in enumerate(self.experts)
+            if i not in r
+            for p in self.expert_parameters(e, (f,))
+        ]
         if not unused:
             return out
         return out + 0.0 * sum(p.sum() for p in unused).to(out.dtype)
@@ -306,10 +336,13 @@ class PeftMixtureLayer:
             finally:
                 self.tuner._active_adapter = previous
         if self.inference == "ensemble":  # mean of the M experts' outputs
-            return torch.stack([self._run({f: i for f in self.route_names}, x, args, kwargs)
-                                for i in range(self.num_experts)]).mean(0)
-        routes = {f: evaluation_route(self.inference, self.fixed_expert, self.router, self.num_experts, x)
-                  for f in self.route_names}
+            return torch.stack(
+                [self._run({f: i for f in self.route_names}, x, args, kwargs) for i in range(self.num_experts)]
+            ).mean(0)
+        routes = {
+            f: evaluation_route(self.inference, self.fixed_expert, self.router, self.num_experts, x)
+            for f in self.route_names
+        }
         if not routes or not isinstance(next(iter(routes.values())), torch.Tensor):
             return self._run_chunks(routes, x, args, kwargs)
         # random_token: every combination of experts over the routed fragments, then one per token.
@@ -335,15 +368,20 @@ class PeftAdaMixModel(AdaMixModel):
             raise ValueError("this model already contains peft tuner layers; pass the original Hugging Face model")
         config.validate()
         self.config = copy.deepcopy(config)
-        seed = config.routing_seed if config.routing_seed is not None else int(torch.randint(2**62, (1,), device="cpu").item())
+        seed = (
+            config.routing_seed
+            if config.routing_seed is not None
+            else int(torch.randint(2**62, (1,), device="cpu").item())
+        )
         self.router = Router(seed)
         experts = expert_names(config.num_experts)
 
         head_names = _head_parameter_names(model)
         head_params = {id(p) for n, p in model.named_parameters() if n in head_names}
         self._head_modules = sorted({n.split(".")[0] for n in head_names})
-        train_head = config.train_head if config.train_head is not None else (
-            bool(head_names) and not _is_language_model(model))
+        train_head = (
+            config.train_head if config.train_head is not None else (bool(head_names) and not _is_language_model(model))
+        )
 
         user_config = peft_config_from_dict(self.config.peft_config)
         peft_type = user_config.peft_type.value
@@ -354,24 +392,36 @@ class PeftAdaMixModel(AdaMixModel):
             try:
                 peft_model.add_adapter(name, copy.deepcopy(inner))
             except (ValueError, TypeError, NotImplementedError) as error:
-                raise ValueError(f"AdaMix cannot mix {peft_type}: peft refuses to hold several {peft_type} adapters "
-                                 f"in one model ({error})") from error
+                raise ValueError(
+                    f"AdaMix cannot mix {peft_type}: peft refuses to hold several {peft_type} adapters "
+                    f"in one model ({error})"
+                ) from error
         self.base_model = peft_model
         resolved = peft_config_to_dict(peft_model.peft_config[experts[0]])
         resolved["task_type"] = self.config.peft_config.get("task_type")
         self.config.peft_config = resolved  # target_modules as peft resolved them: checkpoints name what was adapted
 
         shared = shared_fragments(self.config)
-        tuners = {n: m for n, m in peft_model.named_modules()
-                  if isinstance(m, BaseTunerLayer) and any(experts[0] in _entries(getattr(m, f, None)) for f in m.adapter_layer_names)}
+        tuners = {
+            n: m
+            for n, m in peft_model.named_modules()
+            if isinstance(m, BaseTunerLayer)
+            and any(experts[0] in _entries(getattr(m, f, None)) for f in m.adapter_layer_names)
+        }
         if not tuners:
-            raise ValueError(f"AdaMix cannot mix {peft_type}: its trainable weights live in no peft tuner layer "
-                             "(nothing to hold per-module experts)")
-        fragments = {f for m in tuners.values() for f in m.adapter_layer_names if experts[0] in _entries(getattr(m, f, None))}
+            raise ValueError(
+                f"AdaMix cannot mix {peft_type}: its trainable weights live in no peft tuner layer "
+                "(nothing to hold per-module experts)"
+            )
+        fragments = {
+            f for m in tuners.values() for f in m.adapter_layer_names if experts[0] in _entries(getattr(m, f, None))
+        }
         unknown = sorted(set(shared) - fragments - set(LORA_FAMILY_FRAGMENTS["up"] + LORA_FAMILY_FRAGMENTS["down"]))
         if unknown:
-            raise ValueError(f"AdaMixConfig.share names {unknown}, which are not {peft_type} parameter fragments here; "
-                             f"the fragments of its tuner layers are {sorted(fragments)}")
+            raise ValueError(
+                f"AdaMixConfig.share names {unknown}, which are not {peft_type} parameter fragments here; "
+                f"the fragments of its tuner layers are {sorted(fragments)}"
+            )
         self._layers: dict[str, PeftMixtureLayer] = {}
         with torch.no_grad():
             for name, tuner in tuners.items():
@@ -390,7 +440,7 @@ class PeftAdaMixModel(AdaMixModel):
 
         expert_ids = {id(p) for layer in self._layers.values() for p in layer.all_expert_parameters()}
         self._head_names = {n for n, p in peft_model.named_parameters() if id(p) in head_params}
-        for n, p in peft_model.named_parameters():
+        for _n, p in peft_model.named_parameters():
             p.requires_grad_(id(p) in expert_ids or (train_head and id(p) in head_params))
         self._train_head = train_head
         self._warned_regression = False
@@ -403,15 +453,21 @@ class PeftAdaMixModel(AdaMixModel):
                 for p in layer.expert_parameters(e, layer.route_names):
                     if owners.setdefault(id(p), name) != name:
                         raise ValueError(
-                            f"AdaMix cannot mix {self.config.peft_config['peft_type']}: its trainable weights are shared "
-                            f"between tuner layers ({owners[id(p)]} and {name}), so per-layer experts cannot be routed")
+                            f"AdaMix cannot mix {self.config.peft_config['peft_type']}: "
+                            f"its trainable weights are shared "
+                            f"between tuner layers ({owners[id(p)]} and {name}), so per-layer experts cannot be routed"
+                        )
         reachable = {id(p) for layer in self._layers.values() for e in experts for p in layer.expert_parameters(e)}
-        outside = [n for n, p in self.base_model.named_parameters(remove_duplicate=False)
-                   if any(f".{e}." in f".{n}." for e in experts) and id(p) not in reachable]
+        outside = [
+            n
+            for n, p in self.base_model.named_parameters(remove_duplicate=False)
+            if any(f".{e}." in f".{n}." for e in experts) and id(p) not in reachable
+        ]
         if outside:
             raise ValueError(
                 f"AdaMix cannot mix {self.config.peft_config['peft_type']}: some of its trainable weights live outside "
-                f"the tuner layers' adapter fragments (e.g. {outside[:3]}), where they cannot be routed per module")
+                f"the tuner layers' adapter fragments (e.g. {outside[:3]}), where they cannot be routed per module"
+            )
 
     # ----------------------------------------------------------------------------------- plumbing
     def peft_layers(self) -> dict[str, PeftMixtureLayer]:
@@ -422,8 +478,12 @@ class PeftAdaMixModel(AdaMixModel):
 
     def _adapter_parameter_ids(self) -> set[int]:
         """Every expert's and the merged adapter's weights."""
-        return {id(p) for layer in self._layers.values()
-                for a in layer.experts + [MERGED_ADAPTER] for p in layer.expert_parameters(a)}
+        return {
+            id(p)
+            for layer in self._layers.values()
+            for a in layer.experts + [MERGED_ADAPTER]
+            for p in layer.expert_parameters(a)
+        }
 
     def count_parameters(self) -> ParameterCounts:
         params = {id(p): p for p in self.base_model.parameters()}
@@ -438,8 +498,11 @@ class PeftAdaMixModel(AdaMixModel):
 
     def _backbone_shapes(self) -> dict[str, list[int]]:
         adapters = self._adapter_parameter_ids()
-        return {n: list(p.shape) for n, p in self.base_model.named_parameters()
-                if id(p) not in adapters and n not in self._head_names}
+        return {
+            n: list(p.shape)
+            for n, p in self.base_model.named_parameters()
+            if id(p) not in adapters and n not in self._head_names
+        }
 
     # -------------------------------------------------------------------------------------- merge
     def merged_state_dict(self) -> dict[str, torch.Tensor]:

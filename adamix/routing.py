@@ -19,12 +19,10 @@ A route handed to a projection is one of
 
 from __future__ import annotations
 
-from typing import Union
-
 import torch
 
 MERGED = "merged"
-Route = Union[tuple, str, torch.Tensor]
+Route = tuple | str | torch.Tensor
 
 
 class Router:
@@ -57,8 +55,7 @@ def select_pass(routes: list[dict[str, tuple]], index: int) -> list[dict[str, tu
     return [{name: (experts[index],) for name, experts in layer.items()} for layer in routes]
 
 
-def evaluation_route(mode: str, fixed_expert: int | None, router: Router, num_experts: int,
-                     x: torch.Tensor) -> Route:
+def evaluation_route(mode: str, fixed_expert: int | None, router: Router, num_experts: int, x: torch.Tensor) -> Route:
     """The route one projection uses in eval mode for input `x` (batch-first)."""
     if mode == "merge":
         return MERGED

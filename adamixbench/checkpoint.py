@@ -38,8 +38,13 @@ CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.pt"
 FORMAT_VERSION = 1
 # Options that do not change what a run computes: a checkpoint stays valid when only these differ.
-NOT_HASHED = ("checkpoint_every_steps", "checkpoint_every_minutes", "keep_checkpoint", "save_full_weights",
-              "eval_inference_modes")
+NOT_HASHED = (
+    "checkpoint_every_steps",
+    "checkpoint_every_minutes",
+    "keep_checkpoint",
+    "save_full_weights",
+    "eval_inference_modes",
+)
 
 
 class CheckpointMismatch(ValueError):
@@ -73,7 +78,7 @@ class StopRequest:
     def _handle(self, signum, frame) -> None:
         self.signal_name = signal.Signals(signum).name
 
-    def __enter__(self) -> "StopRequest":
+    def __enter__(self) -> StopRequest:
         self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
         return self
 
@@ -112,8 +117,11 @@ def rng_state() -> dict:
     """Every global generator; numpy's and python's as plain values (loadable with weights_only=True)."""
     name, keys, pos, has_gauss, gauss = np.random.get_state()
     version, internal, gauss_next = random.getstate()
-    state = {"python": [version, list(internal), gauss_next], "numpy": [name, keys.tolist(), pos, has_gauss, gauss],
-             "torch": torch.get_rng_state()}
+    state = {
+        "python": [version, list(internal), gauss_next],
+        "numpy": [name, keys.tolist(), pos, has_gauss, gauss],
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -176,23 +184,31 @@ class Checkpointer:
         try:
             payload = torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception as error:  # noqa: BLE001 - any unreadable file gets the same advice
-            raise CheckpointMismatch(f"{self.path} cannot be read ({type(error).__name__}: {error}); delete "
-                                     f"{self.dir} to train this run from the start") from None
+            raise CheckpointMismatch(
+                f"{self.path} cannot be read ({type(error).__name__}: {error}); delete "
+                f"{self.dir} to train this run from the start"
+            ) from None
         if payload.get("format_version") != FORMAT_VERSION:
-            raise CheckpointMismatch(f"{self.path} has format version {payload.get('format_version')!r}, this "
-                                     f"engine writes {FORMAT_VERSION}; delete {self.dir} to train from the start")
+            raise CheckpointMismatch(
+                f"{self.path} has format version {payload.get('format_version')!r}, this "
+                f"engine writes {FORMAT_VERSION}; delete {self.dir} to train from the start"
+            )
         if payload["config_hash"] != self.hash:
             saved = payload.get("config", {})
             differ = sorted(k for k in set(saved) | set(self.config) if saved.get(k) != self.config.get(k))
             details = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, now {self.config.get(k)!r}" for k in differ[:6])
             raise CheckpointMismatch(
                 f"{self.path} was written by a run with a different configuration ({details}). Rerun with the "
-                f"original options to resume it, or delete {self.dir} (or pick another --out) to start afresh")
+                f"original options to resume it, or delete {self.dir} (or pick another --out) to start afresh"
+            )
         return payload
 
     def overhead(self) -> dict:
-        return {"checkpoint_saves": self.saves, "checkpoint_time_s": round(self.seconds_spent, 3),
-                "checkpoint_mb": round(self.bytes_written / 2**20, 3)}
+        return {
+            "checkpoint_saves": self.saves,
+            "checkpoint_time_s": round(self.seconds_spent, 3),
+            "checkpoint_mb": round(self.bytes_written / 2**20, 3),
+        }
 
 
 def remove_checkpoint(run_dir: str | Path) -> None:

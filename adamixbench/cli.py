@@ -35,8 +35,11 @@ def _add_option(parser: argparse.ArgumentParser, option) -> None:
     # default=SUPPRESS: a flag that is not given is absent, so a --spec file's value stands.
     shown = "required unless given by --spec" if option.required else f"default: {json.dumps(option.default)}"
     families = "" if option.families == FAMILIES else f"[{' / '.join(option.families)} only] "
-    kwargs = {"default": argparse.SUPPRESS, "help": f"{families}{option.help} [{option.allowed()}; {shown}]",
-              "dest": option.name}
+    kwargs = {
+        "default": argparse.SUPPRESS,
+        "help": f"{families}{option.help} [{option.allowed()}; {shown}]",
+        "dest": option.name,
+    }
     if option.kind is bool:
         parser.add_argument(option.flag, action="store_true", **kwargs)
     else:  # read as text; Option.parse converts it with a message naming the flag (not argparse's)
@@ -48,18 +51,28 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("methods", help="list the registered fine-tuning methods")
     commands.add_parser("validate", help="check run specs before any job (the pipeline runs this)", add_help=False)
-    train = commands.add_parser("train", help="train and evaluate one run (task, method, seed, options)",
-                                description="Train and evaluate one run. Options: docs/RUN_OPTIONS.md.")
-    train.add_argument("--spec", type=Path, help="run spec: a JSON object {option: value} (as the pipeline writes); "
-                                                 "flags given as well override it")
+    train = commands.add_parser(
+        "train",
+        help="train and evaluate one run (task, method, seed, options)",
+        description="Train and evaluate one run. Options: docs/RUN_OPTIONS.md.",
+    )
+    train.add_argument(
+        "--spec",
+        type=Path,
+        help="run spec: a JSON object {option: value} (as the pipeline writes); flags given as well override it",
+    )
     for option in OPTIONS:
         _add_option(train, option)
     rescore = commands.add_parser("rescore", help="score a finished run again from its saved weights (no training)")
     rescore.add_argument("--run", required=True, help=f"the run folder (holds {RECORD_FILE} and artifacts/)")
-    rescore.add_argument("--inference-modes", default="",
-                         help="AdaMix routings to score, e.g. merge,random_sequence,fixed:0,ensemble")
-    rescore.add_argument("--splits", default="", help="splits to score (default: the run's report splits; "
-                                                      "'selection' = the held-out selection split)")
+    rescore.add_argument(
+        "--inference-modes", default="", help="AdaMix routings to score, e.g. merge,random_sequence,fixed:0,ensemble"
+    )
+    rescore.add_argument(
+        "--splits",
+        default="",
+        help="splits to score (default: the run's report splits; 'selection' = the held-out selection split)",
+    )
     return parser
 
 
@@ -96,10 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["validate"]:
         from .validate import main as validate_main
+
         return validate_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "methods":
         from baselines import get_method, list_methods
+
         for name in list_methods():
             print(f"{name:16s} {get_method(name).description}")
         return 0
@@ -110,18 +125,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = config_from_args(args)
         from .validate import Validator
+
         problems = Validator(engine=True).problems(cfg)
         if problems:
             print("error: " + "\nerror: ".join(p.message for p in problems), file=sys.stderr)
             return 2
         from .record import write_json_atomic
         from .trainer import train_and_evaluate
+
         with StopRequest() as stop:
             record = train_and_evaluate(cfg, stop)
     except Interrupted as stopped:
-        print(f"{cfg.task}/{cfg.label}/seed{cfg.seed}: INTERRUPTED by {stopped.signal_name} at step {stopped.step}/"
-              f"{stopped.total_steps} (killed/preempted), resumable: checkpoint {stopped.path}; rerun the same "
-              f"command to resume", file=sys.stderr, flush=True)
+        print(
+            f"{cfg.task}/{cfg.label}/seed{cfg.seed}: INTERRUPTED by {stopped.signal_name} at step {stopped.step}/"
+            f"{stopped.total_steps} (killed/preempted), resumable: checkpoint {stopped.path}; rerun the same "
+            f"command to resume",
+            file=sys.stderr,
+            flush=True,
+        )
         return EXIT_INTERRUPTED
     except (ValueError, FileNotFoundError, KeyError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -129,15 +150,21 @@ def main(argv: list[str] | None = None) -> int:
     write_json_atomic(Path(cfg.out) / RECORD_FILE, record)
     if not cfg.keep_checkpoint:
         remove_checkpoint(cfg.out)  # only now: a kill before the record is written still resumes
-    status = record["status"] if record["status"] == "ok" else \
-        f"FAILED [{record['failure_class']}] ({record['failure_reason']})"
+    status = (
+        record["status"]
+        if record["status"] == "ok"
+        else f"FAILED [{record['failure_class']}] ({record['failure_reason']})"
+    )
     resumed = f" (resumed from step {record['resumed_from_step']})" if record.get("resumed_from_step") else ""
-    print(f"{cfg.task}/{cfg.label}/seed{cfg.seed}: {status}{resumed} {record['scores']} -> {Path(cfg.out) / RECORD_FILE}")
+    print(
+        f"{cfg.task}/{cfg.label}/seed{cfg.seed}: {status}{resumed} {record['scores']} -> {Path(cfg.out) / RECORD_FILE}"
+    )
     return 0
 
 
 def _rescore(args) -> int:
     from .rescore import SCORES_FILE, rescore
+
     try:
         result = rescore(args.run, _split_list(args.inference_modes), _split_list(args.splits))
     except (ValueError, FileNotFoundError, KeyError, OSError) as error:

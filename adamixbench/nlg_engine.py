@@ -22,6 +22,7 @@ from .tasks.nlg import load_nlg_splits
 
 IGNORE = -100
 
+
 @dataclass
 class NLGCollator:
     """Right-pads training rows (with labels); left-pads generation prompts (no labels)."""
@@ -73,8 +74,12 @@ class NLGTask:
         # (autocast casts its input), on every position; the last one and the prompt / padding are ignored.
         labels = batch["labels"]
         targets = torch.cat([labels[:, 1:], labels.new_full((labels.shape[0], 1), IGNORE)], dim=1)
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE,
-                               label_smoothing=self.cfg.label_smoothing)
+        return F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]),
+            targets.reshape(-1),
+            ignore_index=IGNORE,
+            label_smoothing=self.cfg.label_smoothing,
+        )
 
     def consistency_mask(self, batch: dict) -> torch.Tensor:
         """Logit positions that predict a completion token (the upstream NLG consistency positions)."""
@@ -88,9 +93,15 @@ class NLGTask:
         cfg, tok = self.cfg, self.tokenizer
         beam = {"num_beams": cfg.num_beams, "length_penalty": cfg.length_penalty} if cfg.num_beams > 1 else {}
         generated = model.generate(
-            **batch, **beam, no_repeat_ngram_size=cfg.no_repeat_ngram_size, max_new_tokens=cfg.max_new_tokens,
-            eos_token_id=tok.eos_token_id, pad_token_id=self.collator(tok).pad_id, do_sample=False)
-        return generated[:, batch["input_ids"].shape[1]:]
+            **batch,
+            **beam,
+            no_repeat_ngram_size=cfg.no_repeat_ngram_size,
+            max_new_tokens=cfg.max_new_tokens,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=self.collator(tok).pad_id,
+            do_sample=False,
+        )
+        return generated[:, batch["input_ids"].shape[1] :]
 
     @torch.no_grad()
     def evaluate(self, model, loader, device, split: str) -> dict[str, float]:
@@ -121,8 +132,11 @@ def decoding_model(model):
     (W + (alpha / r) * mean(B) @ mean(A), as loralib merges LoRA for evaluation upstream), which makes
     every decoding step cost the plain backbone; any other model decodes as it is."""
     config = getattr(model, "config", None)
-    if (hasattr(model, "merge") and getattr(config, "adapter_type", None) == "lora"
-            and getattr(config, "inference", None) == "merge"):
+    if (
+        hasattr(model, "merge")
+        and getattr(config, "adapter_type", None) == "lora"
+        and getattr(config, "inference", None) == "merge"
+    ):
         return model.merge(fold_lora=True)
     return model
 
@@ -164,7 +178,11 @@ def build_nlg_task(cfg, tokenizer) -> NLGTask:
         references["selection"] = [list(g.references) for g in held]
         selection = _generation_rows(held, tokenizer, cfg.max_seq_len)
     return NLGTask(
-        name=cfg.task, cfg=cfg, tokenizer=tokenizer, train=_training_rows(train, tokenizer, cfg.max_seq_len),
-        selection=selection, report={report_split: _generation_rows(report_groups, tokenizer, cfg.max_seq_len)},
+        name=cfg.task,
+        cfg=cfg,
+        tokenizer=tokenizer,
+        train=_training_rows(train, tokenizer, cfg.max_seq_len),
+        selection=selection,
+        report={report_split: _generation_rows(report_groups, tokenizer, cfg.max_seq_len)},
         references=references,
     )

@@ -14,6 +14,7 @@ from .metrics.glue import compute_glue_metrics
 from .tasks.fewshot import FEWSHOT_TASKS, load_fewshot
 from .tasks.glue import default_data_dir, get_task, hub_disabled, load_glue
 
+
 @dataclass
 class NLUTask:
     """Tokenised splits plus the loss and scoring rules of one classification / regression task."""
@@ -31,8 +32,9 @@ class NLUTask:
 
     def load_model(self, path: str):
         # A checkpoint fine-tuned on another task keeps its backbone; the task head is re-initialised.
-        return AutoModelForSequenceClassification.from_pretrained(path, num_labels=self.num_labels,
-                                                                  ignore_mismatched_sizes=True)
+        return AutoModelForSequenceClassification.from_pretrained(
+            path, num_labels=self.num_labels, ignore_mismatched_sizes=True
+        )
 
     def collator(self, tokenizer):
         return DataCollatorWithPadding(tokenizer)
@@ -66,6 +68,7 @@ def _tokenize(dataset: datasets.Dataset, tokenizer, text_fields, max_len: int) -
         encoded = tokenizer(*[rows[f] for f in text_fields], truncation=True, max_length=max_len)
         encoded["labels"] = rows["label"]
         return encoded
+
     tokenized = dataset.map(encode, batched=True, remove_columns=dataset.column_names)
     return tokenized.add_column("length", [len(ids) for ids in tokenized["input_ids"]])
 
@@ -98,11 +101,15 @@ class NLUSplits:
         sentences of similar length and carry little padding. Every GLUE metric is a function of the
         (prediction, label) pairs, not of their order, so no score depends on it.
         """
+
         def for_evaluation(ds):
             return encode(ds).sort("length")
+
         report = {split: for_evaluation(ds) for split, ds in self.report.items()}
         same = [split for split, ds in self.report.items() if ds is self.selection]
-        selection = report[same[0]] if same else (for_evaluation(self.selection) if self.selection is not None else None)
+        selection = (
+            report[same[0]] if same else (for_evaluation(self.selection) if self.selection is not None else None)
+        )
         return encode(self.train), selection, report
 
 
@@ -111,8 +118,14 @@ def load_nlu_splits(cfg) -> NLUSplits:
     few_shot = cfg.fewshot_k is not None
     if few_shot:
         spec = FEWSHOT_TASKS[cfg.task]
-        train, evaluation = load_fewshot(cfg.task, cfg.fewshot_k, cfg.fewshot_split, protocol=cfg.fewshot_protocol,
-                                         data_dir=cfg.data_dir, glue_data_dir=cfg.glue_data_dir)
+        train, evaluation = load_fewshot(
+            cfg.task,
+            cfg.fewshot_k,
+            cfg.fewshot_split,
+            protocol=cfg.fewshot_protocol,
+            data_dir=cfg.data_dir,
+            glue_data_dir=cfg.glue_data_dir,
+        )
         report = {"validation": evaluation}
         text_fields, regression = spec.text_fields, False
         num_labels, primary = len(spec.label_names), "accuracy"
@@ -128,13 +141,17 @@ def load_nlu_splits(cfg) -> NLUSplits:
     selection = None
     if cfg.selection == "heldout":
         # Carve the selection split out of train, so the reported dev set never influences the choice.
-        parts = train.train_test_split(test_size=cfg.heldout_fraction, seed=cfg.data_seed,
-                                       stratify_by_column=None if regression or few_shot else "label")
+        parts = train.train_test_split(
+            test_size=cfg.heldout_fraction,
+            seed=cfg.data_seed,
+            stratify_by_column=None if regression or few_shot else "label",
+        )
         train, selection = parts["train"], parts["test"]
     elif cfg.selection == "paper":
         selection = report[next(iter(report))]  # upstream: best epoch on the dev set that is reported
-    return NLUSplits("fewshot" if few_shot else "glue", text_fields, num_labels, regression, primary,
-                     train, selection, report)
+    return NLUSplits(
+        "fewshot" if few_shot else "glue", text_fields, num_labels, regression, primary, train, selection, report
+    )
 
 
 def build_nlu_task(cfg, tokenizer) -> NLUTask:
@@ -142,7 +159,13 @@ def build_nlu_task(cfg, tokenizer) -> NLUTask:
     splits = load_nlu_splits(cfg)
     train, selection, report = splits.encoded(lambda ds: _tokenize(ds, tokenizer, splits.text_fields, cfg.max_seq_len))
     return NLUTask(
-        name=cfg.task, family=splits.family, text_fields=splits.text_fields, num_labels=splits.num_labels,
-        is_regression=splits.is_regression, primary_metric=splits.primary_metric, train=train,
-        selection=selection, report=report,
+        name=cfg.task,
+        family=splits.family,
+        text_fields=splits.text_fields,
+        num_labels=splits.num_labels,
+        is_regression=splits.is_regression,
+        primary_metric=splits.primary_metric,
+        train=train,
+        selection=selection,
+        report=report,
     )

@@ -30,6 +30,8 @@ def parameter_groups(model, named_trainable, weight_decay: float, scope: str = "
     if scope == "all":
         return [{"params": [p for _, p in named_trainable], "weight_decay": weight_decay}]
     exempt = decay_exempt_names(model)
-    groups = [{"params": [p for n, p in named_trainable if n not in exempt], "weight_decay": weight_decay},
-              {"params": [p for n, p in named_trainable if n in exempt], "weight_decay": 0.0}]
+    groups = [
+        {"params": [p for n, p in named_trainable if n not in exempt], "weight_decay": weight_decay},
+        {"params": [p for n, p in named_trainable if n in exempt], "weight_decay": 0.0},
+    ]
     return [g for g in groups if g["params"]]

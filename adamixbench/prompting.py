@@ -71,7 +71,9 @@ def load_masked_lm(path: str, name: str | None = None):
             model, info = AutoModelForMaskedLM.from_pretrained(path, output_loading_info=True)
     except ValueError as error:  # an architecture without a masked-LM class (GPT-2, LLaMA, ...)
         if "Unrecognized configuration class" in str(error):
-            raise no_mlm_head_error(name, f"AutoModelForMaskedLM cannot load it: {str(error).splitlines()[0]}") from None
+            raise no_mlm_head_error(
+                name, f"AutoModelForMaskedLM cannot load it: {str(error).splitlines()[0]}"
+            ) from None
         raise
     prefix = f"{model.base_model_prefix}."
     missing = sorted(k for k in info.get("missing_keys", []) if not k.startswith(prefix))
@@ -97,8 +99,10 @@ class PromptTask(NLUTask):
         """(B, T, V) MLM logits -> (B, num_labels): the label words' logits at each row's mask token."""
         at_mask = input_ids == self.mask_token_id
         if at_mask.shape != logits.shape[:-1] or not bool((at_mask.sum(-1) == 1).all()):
-            raise ValueError(f"prompt scoring needs exactly one mask token (id {self.mask_token_id}) per row; "
-                             f"found {at_mask.sum(-1).tolist()} for logits of shape {tuple(logits.shape)}")
+            raise ValueError(
+                f"prompt scoring needs exactly one mask token (id {self.mask_token_id}) per row; "
+                f"found {at_mask.sum(-1).tolist()} for logits of shape {tuple(logits.shape)}"
+            )
         return logits[at_mask][:, list(self.label_words)].float()
 
     def loss(self, logits: torch.Tensor, batch: dict) -> torch.Tensor:
@@ -117,6 +121,7 @@ def _encode(dataset: datasets.Dataset, tokenizer, task: str, max_len: int) -> da
         enc["labels"] = enc.pop("label")
         enc["length"] = len(enc["input_ids"])
         return enc
+
     return dataset.map(encode, remove_columns=dataset.column_names)
 
 
@@ -131,7 +136,16 @@ def build_prompt_task(cfg, tokenizer) -> PromptTask:
         raise ValueError(f"the {cfg.task} prompt has {len(words)} label words for {splits.num_labels} classes")
     train, selection, report = splits.encoded(lambda ds: _encode(ds, tokenizer, cfg.task, cfg.max_seq_len))
     return PromptTask(
-        name=cfg.task, family=splits.family, text_fields=splits.text_fields, num_labels=splits.num_labels,
-        is_regression=False, primary_metric=splits.primary_metric, train=train, selection=selection, report=report,
-        mask_token_id=tokenizer.mask_token_id, label_words=words, backbone_name=cfg.model,
+        name=cfg.task,
+        family=splits.family,
+        text_fields=splits.text_fields,
+        num_labels=splits.num_labels,
+        is_regression=False,
+        primary_metric=splits.primary_metric,
+        train=train,
+        selection=selection,
+        report=report,
+        mask_token_id=tokenizer.mask_token_id,
+        label_words=words,
+        backbone_name=cfg.model,
     )

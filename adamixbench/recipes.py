@@ -54,48 +54,81 @@ def recipe_card(suite: dict, runs: list[dict]) -> str:
     """The card of a resolved suite; `runs` = its run specs (adamixbench/suite.py: dicts with at least
     experiment, label, seed)."""
     name = suite["suite"]
-    lines = [f"# Recipe card: `{name}`", "",
-             f"Generated from `config/suites/{name}.yaml` by `make recipes` (adamixbench/recipes.py); do not edit.",
-             "", suite.get("description", ""), "",
-             f"**Runs: {len(runs)}** (every (row, task, seed) of the matrix). Projected GPU-hours: {PENDING}: "
-             f"measure on the target GPU with `python benchmarks/throughput.py --preset <backbone> --device cuda "
-             f"--project {name}`.", ""]
+    lines = [
+        f"# Recipe card: `{name}`",
+        "",
+        f"Generated from `config/suites/{name}.yaml` by `make recipes` (adamixbench/recipes.py); do not edit.",
+        "",
+        suite.get("description", ""),
+        "",
+        f"**Runs: {len(runs)}** (every (row, task, seed) of the matrix). Projected GPU-hours: {PENDING}: "
+        f"measure on the target GPU with `python benchmarks/throughput.py --preset <backbone> --device cuda "
+        f"--project {name}`.",
+        "",
+    ]
     for exp in suite["experiments"]:
         exp_runs = [r for r in runs if r["experiment"] == exp["name"]]
         seeds = sorted({r["seed"] for r in exp_runs})
-        lines += [f"## Experiment `{exp['name']}`", "",
-                  f"Model `{exp['model']}`, family {exp['family']}, tasks {', '.join(exp['tasks'])}; seeds {seeds} "
-                  f"({_shared_source(suite, 'seeds')}); {len(exp_runs)} runs.", ""]
+        lines += [
+            f"## Experiment `{exp['name']}`",
+            "",
+            f"Model `{exp['model']}`, family {exp['family']}, tasks {', '.join(exp['tasks'])}; seeds {seeds} "
+            f"({_shared_source(suite, 'seeds')}); {len(exp_runs)} runs.",
+            "",
+        ]
         if exp.get("fewshot"):
             lines += [f"Few-shot: {_value(exp['fewshot'])}.", ""]
         shared = {**_for_family(suite.get("defaults", {}), exp["family"]), **exp.get("train", {})}
         lines += ["### Options shared by every row", ""]
-        lines += _md([[f"`{k}`", _value(v), _shared_source(suite, k)] for k, v in sorted(shared.items())],
-                     ["option", "value", "source"])
+        lines += _md(
+            [[f"`{k}`", _value(v), _shared_source(suite, k)] for k, v in sorted(shared.items())],
+            ["option", "value", "source"],
+        )
         lines += ["### Rows", ""]
         table, own = [], []
         for label in exp["methods"]:
             mdef = suite["methods"][label]
             label_runs = [r for r in exp_runs if r["label"] == label]
             train = _for_family(mdef.get("train", {}), exp["family"])
-            table.append([f"`{label}`", mdef["method"], _value(mdef.get("params", {})) or "{}",
-                          _value(train) if train else "—", len(label_runs), PENDING, mdef.get("source", NOT_STATED)])
+            table.append(
+                [
+                    f"`{label}`",
+                    mdef["method"],
+                    _value(mdef.get("params", {})) or "{}",
+                    _value(train) if train else "—",
+                    len(label_runs),
+                    PENDING,
+                    mdef.get("source", NOT_STATED),
+                ]
+            )
             for key, value in sorted({**mdef.get("params", {}), **train}.items()):
                 own.append([f"`{label}`", f"`{key}`", _value(value), _row_source(suite, mdef, key, shared)])
             if mdef.get("inference"):
-                own.append([f"`{label}`", "`inference`", mdef["inference"], _row_source(suite, mdef, "inference", shared)])
-        lines += _md(table, ["row", "method", "method params", "own training options", "runs",
-                             "projected GPU-h", "recipe source"])
+                own.append(
+                    [f"`{label}`", "`inference`", mdef["inference"], _row_source(suite, mdef, "inference", shared)]
+                )
+        lines += _md(
+            table,
+            ["row", "method", "method params", "own training options", "runs", "projected GPU-h", "recipe source"],
+        )
         if own:
             lines += ["### Values set by a row itself", ""]
             lines += _md(own, ["row", "option / parameter", "value", "source"])
         overrides = exp.get("overrides", [])
         if overrides:
             lines += ["### Per-task / per-row overrides (win over everything above)", ""]
-            lines += _md([[", ".join(o.get("tasks", ["all"])), ", ".join(o.get("methods", ["all"])),
-                           _value(o.get("train", {})) if o.get("train") else "—",
-                           _value(o.get("params", {})) if o.get("params") else "—"] for o in overrides],
-                         ["tasks", "rows", "training options", "method params"])
+            lines += _md(
+                [
+                    [
+                        ", ".join(o.get("tasks", ["all"])),
+                        ", ".join(o.get("methods", ["all"])),
+                        _value(o.get("train", {})) if o.get("train") else "—",
+                        _value(o.get("params", {})) if o.get("params") else "—",
+                    ]
+                    for o in overrides
+                ],
+                ["tasks", "rows", "training options", "method params"],
+            )
     notes = suite.get("analysis", {}).get("notes")
     if notes:
         lines += ["## Notes that change the numbers", "", notes.strip(), ""]

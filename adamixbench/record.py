@@ -35,8 +35,19 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK
 DIR_MODE = 0o777 & ~_UMASK
-PACKAGES = ("torch", "transformers", "peft", "adapters", "datasets", "accelerate", "numpy",
-            "scikit-learn", "scipy", "sacrebleu", "adamix-suite")
+PACKAGES = (
+    "torch",
+    "transformers",
+    "peft",
+    "adapters",
+    "datasets",
+    "accelerate",
+    "numpy",
+    "scikit-learn",
+    "scipy",
+    "sacrebleu",
+    "adamix-suite",
+)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -46,8 +57,9 @@ def now() -> str:
 
 def _git(*args: str) -> str | None:
     try:
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True,
-                              timeout=10).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -66,7 +78,9 @@ def versions() -> dict[str, str | None]:
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    return (
+        f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    )
 
 
 def peak_memory_mb(device: torch.device) -> float:

@@ -4,7 +4,7 @@ splits. `python -m adamixbench rescore --run <run dir> [--inference-modes merge,
 The scores go to a sibling of the record, `<run dir>/scores.json` (written atomically), never into the
 record itself: in the pipeline the record is the `train` rule's output and `scores.json` the `score`
 rule's, so adding an inference mode or a split to a suite reruns scoring only. Aggregation reads a
-run's record with its scores.json on top (adamixbench.aggregate.load_record).
+run's record with its scores.json on top (adamixbench.analysis.aggregate.load_record).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .config import RunConfig
 from .record import now, write_json_atomic
-from .trainer import ARTIFACTS_DIR, load_task_and_model, score_modes, score_splits, scorable_splits
+from .trainer import ARTIFACTS_DIR, load_task_and_model, scorable_splits, score_modes, score_splits
 
 RECORD_FILE = "metrics.json"
 SCORES_FILE = "scores.json"
@@ -35,12 +35,17 @@ def rescore(run_dir: str | Path, inference_modes: list[str] | None = None, split
     run_dir = Path(run_dir)
     record_path = run_dir / RECORD_FILE
     if not record_path.is_file():
-        raise FileNotFoundError(f"{record_path} not found: --run must be the folder of a finished run "
-                                f"(the --out of `python -m adamixbench train`)")
+        raise FileNotFoundError(
+            f"{record_path} not found: --run must be the folder of a finished run "
+            f"(the --out of `python -m adamixbench train`)"
+        )
     record = json.loads(record_path.read_text())
     if record.get("artifacts") is None:
-        why = ("it failed: " + str(record.get("failure_reason"))) if record.get("status") != "ok" else (
-            "its weights were not saved (full fine-tuning saves them only with --save-full-weights)")
+        why = (
+            ("it failed: " + str(record.get("failure_reason")))
+            if record.get("status") != "ok"
+            else ("its weights were not saved (full fine-tuning saves them only with --save-full-weights)")
+        )
         raise ValueError(f"run {run_dir} cannot be re-scored: {why}")
     cfg = run_config(record, run_dir)
     device, _, tokenizer, task, prepared = load_task_and_model(cfg)
@@ -56,8 +61,13 @@ def rescore(run_dir: str | Path, inference_modes: list[str] | None = None, split
         prepared.model.set_inference(mode)  # validates the mode (e.g. fixed:k with k < num_experts) before scoring
     prepared.load_trained(run_dir / record["artifacts"].get("path", ARTIFACTS_DIR))
     args = (task, prepared, task.collator(tokenizer), cfg, device)
-    result = {"run": str(run_dir), "rescored_at": now(), "record_finished_at": record.get("provenance", {}).get("finished_at"),
-              "splits": splits, "inference_modes": modes}
+    result = {
+        "run": str(run_dir),
+        "rescored_at": now(),
+        "record_finished_at": record.get("provenance", {}).get("finished_at"),
+        "splits": splits,
+        "inference_modes": modes,
+    }
     if modes:
         result["scores_by_inference"] = score_modes(*args, modes, splits)
         default_mode = prepared.model.config.inference
@@ -66,4 +76,3 @@ def rescore(run_dir: str | Path, inference_modes: list[str] | None = None, split
         result["scores"] = score_splits(*args, splits)
     write_json_atomic(run_dir / SCORES_FILE, result)
     return result
-

@@ -13,8 +13,9 @@ only), the same engine, aggregation, tables, plots and report. What changes:
 * data: GLUE runs read a GLUE-layout directory with a few examples per split (stand-in files for the
   GLUE files the repository does not ship); few-shot runs read the shipped LiST splits and evaluate
   MNLI / QQP on that directory; NLG runs read the shipped development files;
-* training: the options of :data:`SMOKE_TRAIN` (NLG: and :data:`SMOKE_NLG`) win over every suite option (they are appended as the
-  last override of every experiment), e.g. 2 optimiser steps, 16 examples, greedy-ish short decoding.
+* training: the options of :data:`SMOKE_TRAIN` (NLG: and :data:`SMOKE_NLG`) win over every suite option
+  (they are appended as the last override of every experiment), e.g. 2 optimiser steps, 16 examples,
+  greedy-ish short decoding.
 
 Scores of a smoke run mean nothing; tables and the report say so in their titles.
 """
@@ -28,8 +29,14 @@ from .standins import PREFIX, standin_glue_dir
 SUFFIX = "-smoke"
 #: training options of every smoke run (engine option names); they override the suite's.
 SMOKE_TRAIN = {
-    "epochs": 1, "max_steps": 2, "max_train_samples": 16, "max_eval_samples": 16, "batch_size": 8,
-    "eval_batch_size": 16, "max_seq_len": 64, "warmup_steps": 0,
+    "epochs": 1,
+    "max_steps": 2,
+    "max_train_samples": 16,
+    "max_eval_samples": 16,
+    "batch_size": 8,
+    "eval_batch_size": 16,
+    "max_seq_len": 64,
+    "warmup_steps": 0,
 }
 SMOKE_NLG = {"num_beams": 2, "max_new_tokens": 8}  # decoding of NLG runs
 BOOTSTRAP_RESAMPLES = 100  # one seed per cell: the interval is "—" anyway

@@ -24,7 +24,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from .optim import WEIGHT_DECAY_SCOPES
 
@@ -57,11 +57,11 @@ class Option:
     default: Any
     help: str
     scope: str = "train"
-    low: Optional[float] = None
-    high: Optional[float] = None
+    low: float | None = None
+    high: float | None = None
     low_open: bool = False
     high_open: bool = False
-    choices: Optional[tuple] = None
+    choices: tuple | None = None
     nullable: bool = False
     families: tuple = FAMILIES
 
@@ -109,8 +109,9 @@ class Option:
                 return value
         except ValueError:
             example = ", e.g. '{\"r\": 8}'" if self.kind is dict else ""
-            raise SpecError(f"option {self.name} ({self.flag}): cannot read {text!r}; allowed: {self.allowed()}"
-                            f"{example}") from None
+            raise SpecError(
+                f"option {self.name} ({self.flag}): cannot read {text!r}; allowed: {self.allowed()}{example}"
+            ) from None
         return text
 
     def check(self, value: Any) -> Any:
@@ -140,8 +141,10 @@ class Option:
     def error(self, value: Any) -> SpecError:
         hint = ""
         if isinstance(value, str) and self.kind in (int, float) and _looks_numeric(value):
-            hint = (f" (the string {value!r} looks like a number: YAML 1.1 reads '5e-3' as a string; "
-                    f"write it with a dot and a signed exponent, 5.0e-3, or as 0.005)")
+            hint = (
+                f" (the string {value!r} looks like a number: YAML 1.1 reads '5e-3' as a string; "
+                f"write it with a dot and a signed exponent, 5.0e-3, or as 0.005)"
+            )
         return SpecError(f"option {self.name} ({self.flag}): invalid value {value!r}; allowed: {self.allowed()}{hint}")
 
 
@@ -159,94 +162,277 @@ def _looks_numeric(text: str) -> bool:
 
 NLG = ("nlg",)
 CLS = ("glue", "fewshot")
-O = Option
 OPTIONS: tuple[Option, ...] = (
     # ---- run identity and structure ------------------------------------------------------------------
-    O("suite", str, None, "suite the run belongs to (set by the pipeline; recorded for aggregation)", "run", nullable=True),
-    O("experiment", str, None, "experiment of the suite (set by the pipeline)", "run", nullable=True),
-    O("label", str, None, "method label: the table row (suite `methods:` key); default the method name", "run",
-      nullable=True),
-    O("task", str, REQUIRED, "GLUE task (sst2, rte, ...), few-shot task with --fewshot-k, or NLG task (e2e, webnlg, dart)",
-      "run"),
-    O("method", str, REQUIRED, "registered method (see `python -m adamixbench methods`) or 'package.module:callable'",
-      "run"),
-    O("method_params", dict, {}, "the method's parameters as a JSON object, e.g. '{\"r\": 8}' or '{\"preset\": "
-      "\"table1_0.8M\"}'; each method checks its own keys, types and ranges", "run"),
-    O("seed", int, REQUIRED, "run seed: initial weights, data order, AdaMix routing", "run", low=0),
-    O("model", str, REQUIRED, "backbone: minilm-l6 | smollm2-135m (offline, packaged) | hub name | local path", "run"),
-    O("fewshot_k", int, None, "few-shot: labelled examples (LiST: in total; LM-BFF: per class); makes the run few-shot",
-      "run", low=1, nullable=True),
-    O("fewshot_split", int, 1, "few-shot: id of the released split (the pipeline uses the run seed)", "run", low=0,
-      families=("fewshot",)),
-    O("fewshot_protocol", str, "list", "few-shot protocol: list (LiST, no dev set) | lmbff (LM-BFF, dev set of k per class)",
-      "run", choices=("list", "lmbff"), families=("fewshot",)),
-    O("inference", str, None, "AdaMix only: routing of the main score: merge | random_sequence | random_token | "
-      "ensemble | fixed:<k> (default: the method's, merge)", "run", nullable=True),
-    O("eval_inference_modes", list, [], "AdaMix only: also score these routings at the end (one training run), "
-      "e.g. merge,random_sequence,fixed:0,ensemble", "run"),
+    Option(
+        "suite",
+        str,
+        None,
+        "suite the run belongs to (set by the pipeline; recorded for aggregation)",
+        "run",
+        nullable=True,
+    ),
+    Option("experiment", str, None, "experiment of the suite (set by the pipeline)", "run", nullable=True),
+    Option(
+        "label",
+        str,
+        None,
+        "method label: the table row (suite `methods:` key); default the method name",
+        "run",
+        nullable=True,
+    ),
+    Option(
+        "task",
+        str,
+        REQUIRED,
+        "GLUE task (sst2, rte, ...), few-shot task with --fewshot-k, or NLG task (e2e, webnlg, dart)",
+        "run",
+    ),
+    Option(
+        "method",
+        str,
+        REQUIRED,
+        "registered method (see `python -m adamixbench methods`) or 'package.module:callable'",
+        "run",
+    ),
+    Option(
+        "method_params",
+        dict,
+        {},
+        "the method's parameters as a JSON object, e.g. '{\"r\": 8}' or '{\"preset\": "
+        '"table1_0.8M"}\'; each method checks its own keys, types and ranges',
+        "run",
+    ),
+    Option("seed", int, REQUIRED, "run seed: initial weights, data order, AdaMix routing", "run", low=0),
+    Option(
+        "model", str, REQUIRED, "backbone: minilm-l6 | smollm2-135m (offline, packaged) | hub name | local path", "run"
+    ),
+    Option(
+        "fewshot_k",
+        int,
+        None,
+        "few-shot: labelled examples (LiST: in total; LM-BFF: per class); makes the run few-shot",
+        "run",
+        low=1,
+        nullable=True,
+    ),
+    Option(
+        "fewshot_split",
+        int,
+        1,
+        "few-shot: id of the released split (the pipeline uses the run seed)",
+        "run",
+        low=0,
+        families=("fewshot",),
+    ),
+    Option(
+        "fewshot_protocol",
+        str,
+        "list",
+        "few-shot protocol: list (LiST, no dev set) | lmbff (LM-BFF, dev set of k per class)",
+        "run",
+        choices=("list", "lmbff"),
+        families=("fewshot",),
+    ),
+    Option(
+        "inference",
+        str,
+        None,
+        "AdaMix only: routing of the main score: merge | random_sequence | random_token | "
+        "ensemble | fixed:<k> (default: the method's, merge)",
+        "run",
+        nullable=True,
+    ),
+    Option(
+        "eval_inference_modes",
+        list,
+        [],
+        "AdaMix only: also score these routings at the end (one training run), "
+        "e.g. merge,random_sequence,fixed:0,ensemble",
+        "run",
+    ),
     # ---- training (suite `train` blocks) ---------------------------------------------------------------
-    O("epochs", float, 3.0, "training epochs (fractions allowed)", low=0, low_open=True),
-    O("lr", float, None, "peak learning rate; null = per method (2e-5 full_ft, 1e-3 bitfit / prefix_tuning, 3e-3 ia3, "
-      "5e-4 otherwise)", low=0, low_open=True, nullable=True),
-    O("batch_size", int, 32, "training batch size", low=1),
-    O("eval_batch_size", int, 128, "evaluation batch size", low=1),
-    O("max_seq_len", int, 128, "maximum tokens per example (longer inputs are truncated)", low=8),
-    O("warmup_ratio", float, 0.06, "share of the optimiser steps spent on linear warm-up (AdaMix GLUE scripts: 0.06); "
-      "then linear decay to 0", low=0, high=1, high_open=True),
-    O("warmup_steps", int, None, "warm-up steps; overrides warmup_ratio (AdaMix NLG scripts: 2000 / 2500 / 2000)",
-      low=0, nullable=True),
-    O("weight_decay", float, 0.1, "AdamW weight decay (AdaMix GLUE scripts: 0.1)", low=0),
-    O("weight_decay_scope", str, "trainer", "which parameters weight decay applies to (adamixbench/optim.py): trainer = "
-      "all but biases and LayerNorm weights, as the Hugging Face Trainer of the reference code; all = every "
-      "trainable parameter", choices=WEIGHT_DECAY_SCOPES),
-    O("max_grad_norm", float, 1.0, "gradient clipping norm; 0 disables clipping", low=0),
-    O("selection", str, None, "model selection: paper = best epoch on dev, reported on dev (upstream GLUE); heldout = "
-      "select on a held-out split of train, report dev untouched; last = last epoch. null = paper for GLUE, last "
-      "for few-shot and NLG", choices=("paper", "heldout", "last"), nullable=True),
-    O("heldout_fraction", float, 0.1, "selection heldout: share of train held out", low=0, high=1, low_open=True,
-      high_open=True),
-    O("max_train_samples", int, None, "subsample the training set: examples (NLG: inputs, each with all its "
-      "references); null = all", low=1, nullable=True),
-    O("max_eval_samples", int, None, "subsample the evaluation sets: examples (NLG: inputs); null = all", low=1,
-      nullable=True),
-    O("data_seed", int, 0, "seed of subsamples and held-out splits; the same for every run seed and method, so runs "
-      "pair (default 0, not the run seed)", low=0),
-    O("max_steps", int, None, "stop after this many optimiser steps (smoke tests); null = no limit", low=1, nullable=True),
-    O("log_every", int, 10, "optimiser steps between loss-curve points", low=1),
-    O("precision", str, "auto", "auto = bf16 autocast on a GPU that supports it, fp32 on CPU",
-      choices=("auto", "fp32", "bf16", "fp16")),
-    O("prompt", bool, False, "prompt-based fine-tuning (LM-BFF / LiST style): label words at a [MASK] scored by the "
-      "backbone's masked-LM head instead of a classifier head", families=CLS),
-    O("label_smoothing", float, 0.0, "label smoothing (paper 0.1 E2E / WebNLG, 0.0 DART)", low=0, high=1,
-      high_open=True, families=NLG),
-    O("num_beams", int, 10, "beam size (paper 10)", low=1, families=NLG),
-    O("length_penalty", float, 0.8, "beam-search length penalty (paper 0.8)", families=NLG),
-    O("no_repeat_ngram_size", int, 4, "no repeated n-grams of this size in a generation (paper 4); 0 = off",
-      low=0, families=NLG),
-    O("max_new_tokens", int, 64, "maximum generated tokens (paper 64)", low=1, families=NLG),
+    Option("epochs", float, 3.0, "training epochs (fractions allowed)", low=0, low_open=True),
+    Option(
+        "lr",
+        float,
+        None,
+        "peak learning rate; null = per method (2e-5 full_ft, 1e-3 bitfit / prefix_tuning, 3e-3 ia3, 5e-4 otherwise)",
+        low=0,
+        low_open=True,
+        nullable=True,
+    ),
+    Option("batch_size", int, 32, "training batch size", low=1),
+    Option("eval_batch_size", int, 128, "evaluation batch size", low=1),
+    Option("max_seq_len", int, 128, "maximum tokens per example (longer inputs are truncated)", low=8),
+    Option(
+        "warmup_ratio",
+        float,
+        0.06,
+        "share of the optimiser steps spent on linear warm-up (AdaMix GLUE scripts: 0.06); then linear decay to 0",
+        low=0,
+        high=1,
+        high_open=True,
+    ),
+    Option(
+        "warmup_steps",
+        int,
+        None,
+        "warm-up steps; overrides warmup_ratio (AdaMix NLG scripts: 2000 / 2500 / 2000)",
+        low=0,
+        nullable=True,
+    ),
+    Option("weight_decay", float, 0.1, "AdamW weight decay (AdaMix GLUE scripts: 0.1)", low=0),
+    Option(
+        "weight_decay_scope",
+        str,
+        "trainer",
+        "which parameters weight decay applies to (adamixbench/optim.py): trainer = "
+        "all but biases and LayerNorm weights, as the Hugging Face Trainer of the reference code; all = every "
+        "trainable parameter",
+        choices=WEIGHT_DECAY_SCOPES,
+    ),
+    Option("max_grad_norm", float, 1.0, "gradient clipping norm; 0 disables clipping", low=0),
+    Option(
+        "selection",
+        str,
+        None,
+        "model selection: paper = best epoch on dev, reported on dev (upstream GLUE); heldout = "
+        "select on a held-out split of train, report dev untouched; last = last epoch. null = paper for GLUE, last "
+        "for few-shot and NLG",
+        choices=("paper", "heldout", "last"),
+        nullable=True,
+    ),
+    Option(
+        "heldout_fraction",
+        float,
+        0.1,
+        "selection heldout: share of train held out",
+        low=0,
+        high=1,
+        low_open=True,
+        high_open=True,
+    ),
+    Option(
+        "max_train_samples",
+        int,
+        None,
+        "subsample the training set: examples (NLG: inputs, each with all its references); null = all",
+        low=1,
+        nullable=True,
+    ),
+    Option(
+        "max_eval_samples",
+        int,
+        None,
+        "subsample the evaluation sets: examples (NLG: inputs); null = all",
+        low=1,
+        nullable=True,
+    ),
+    Option(
+        "data_seed",
+        int,
+        0,
+        "seed of subsamples and held-out splits; the same for every run seed and method, so runs "
+        "pair (default 0, not the run seed)",
+        low=0,
+    ),
+    Option(
+        "max_steps",
+        int,
+        None,
+        "stop after this many optimiser steps (smoke tests); null = no limit",
+        low=1,
+        nullable=True,
+    ),
+    Option("log_every", int, 10, "optimiser steps between loss-curve points", low=1),
+    Option(
+        "precision",
+        str,
+        "auto",
+        "auto = bf16 autocast on a GPU that supports it, fp32 on CPU",
+        choices=("auto", "fp32", "bf16", "fp16"),
+    ),
+    Option(
+        "prompt",
+        bool,
+        False,
+        "prompt-based fine-tuning (LM-BFF / LiST style): label words at a [MASK] scored by the "
+        "backbone's masked-LM head instead of a classifier head",
+        families=CLS,
+    ),
+    Option(
+        "label_smoothing",
+        float,
+        0.0,
+        "label smoothing (paper 0.1 E2E / WebNLG, 0.0 DART)",
+        low=0,
+        high=1,
+        high_open=True,
+        families=NLG,
+    ),
+    Option("num_beams", int, 10, "beam size (paper 10)", low=1, families=NLG),
+    Option("length_penalty", float, 0.8, "beam-search length penalty (paper 0.8)", families=NLG),
+    Option(
+        "no_repeat_ngram_size",
+        int,
+        4,
+        "no repeated n-grams of this size in a generation (paper 4); 0 = off",
+        low=0,
+        families=NLG,
+    ),
+    Option("max_new_tokens", int, 64, "maximum generated tokens (paper 64)", low=1, families=NLG),
     # ---- checkpoints and saved weights (adamixbench/checkpoint.py; not part of the checkpoint's config hash) --
-    O("checkpoint_every_steps", int, None, "write a resumable checkpoint to <out>/checkpoint every N optimiser "
-      "steps; null = by time only", low=1, nullable=True),
-    O("checkpoint_every_minutes", float, 10.0, "also every M minutes of training; 0 = off. Rerunning the same "
-      "command resumes from the latest checkpoint", low=0),
-    O("keep_checkpoint", bool, False, "keep <out>/checkpoint once the record is written (default: deleted)"),
-    O("save_full_weights", bool, False, "full fine-tuning: save the whole trained model in <out>/artifacts (a "
-      "backbone copy per run; the other methods always save their weights)"),
+    Option(
+        "checkpoint_every_steps",
+        int,
+        None,
+        "write a resumable checkpoint to <out>/checkpoint every N optimiser steps; null = by time only",
+        low=1,
+        nullable=True,
+    ),
+    Option(
+        "checkpoint_every_minutes",
+        float,
+        10.0,
+        "also every M minutes of training; 0 = off. Rerunning the same command resumes from the latest checkpoint",
+        low=0,
+    ),
+    Option("keep_checkpoint", bool, False, "keep <out>/checkpoint once the record is written (default: deleted)"),
+    Option(
+        "save_full_weights",
+        bool,
+        False,
+        "full fine-tuning: save the whole trained model in <out>/artifacts (a "
+        "backbone copy per run; the other methods always save their weights)",
+    ),
     # ---- this process ----------------------------------------------------------------------------------
-    O("out", str, REQUIRED, "run folder; the record is <out>/metrics.json", "engine"),
-    O("device", str, "auto", "auto (a GPU when torch sees one, else CPU) | cpu | cuda | cuda:<i> | mps", "engine"),
-    O("data_dir", str, None, "data folder of the task (default: the shipped data/ or the hub)", "engine", nullable=True),
-    O("glue_data_dir", str, None, "few-shot: folder with the GLUE dev sets of MNLI / QQP (not shipped)", "engine",
-      nullable=True),
+    Option("out", str, REQUIRED, "run folder; the record is <out>/metrics.json", "engine"),
+    Option("device", str, "auto", "auto (a GPU when torch sees one, else CPU) | cpu | cuda | cuda:<i> | mps", "engine"),
+    Option(
+        "data_dir",
+        str,
+        None,
+        "data folder of the task (default: the shipped data/ or the hub)",
+        "engine",
+        nullable=True,
+    ),
+    Option(
+        "glue_data_dir",
+        str,
+        None,
+        "few-shot: folder with the GLUE dev sets of MNLI / QQP (not shipped)",
+        "engine",
+        nullable=True,
+    ),
 )
-del O
 BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
 TRAIN_OPTIONS = tuple(o for o in OPTIONS if o.scope == "train")
 INFERENCE_MODES = ("merge", "random_sequence", "random_token", "ensemble")
 INFERENCE_MODE_RE = re.compile(r"^(merge|random_sequence|random_token|ensemble|fixed:[0-9]+)$")
 
 
-def family_of(task: str, fewshot_k: Optional[int]) -> str:
+def family_of(task: str, fewshot_k: int | None) -> str:
     if task in NLG_TASKS:
         return "nlg"
     return "fewshot" if fewshot_k is not None else "glue"
@@ -273,13 +459,17 @@ def check_values(values: dict, engine: bool = True) -> dict:
     family = family_of(resolved["task"], resolved["fewshot_k"])
     for option in OPTIONS:
         if family not in option.families and option.name in values and values[option.name] != option.default:
-            raise SpecError(f"option {option.name} ({option.flag}={values[option.name]!r}) applies to "
-                            f"{' / '.join(option.families)} runs only; task {resolved['task']} is a {family} run: "
-                            f"remove it")
+            raise SpecError(
+                f"option {option.name} ({option.flag}={values[option.name]!r}) applies to "
+                f"{' / '.join(option.families)} runs only; task {resolved['task']} is a {family} run: "
+                f"remove it"
+            )
     for mode in ([resolved["inference"]] if resolved["inference"] else []) + resolved["eval_inference_modes"]:
         if not INFERENCE_MODE_RE.match(mode):
-            raise SpecError(f"inference mode {mode!r} (--inference / --eval-inference-modes) is unknown; allowed: "
-                            f"{', '.join(INFERENCE_MODES)}, fixed:<k> with k < num_experts")
+            raise SpecError(
+                f"inference mode {mode!r} (--inference / --eval-inference-modes) is unknown; allowed: "
+                f"{', '.join(INFERENCE_MODES)}, fixed:<k> with k < num_experts"
+            )
     if resolved["selection"] is None:  # upstream: best dev epoch for GLUE; last checkpoint for NLG; LiST has no dev
         resolved["selection"] = "paper" if family == "glue" else "last"
     if resolved["label"] is None:
@@ -341,8 +531,10 @@ def schema_block() -> str:
     """The generated `properties:` lines of `$defs.train` (flow-style YAML, one option per line)."""
     lines = [BEGIN]
     for option in TRAIN_OPTIONS:
-        items = ", ".join(f"{k}: {_yaml_scalar(v) if not isinstance(v, list) else '[' + ', '.join(_yaml_scalar(x) for x in v) + ']'}"
-                          for k, v in json_schema(option).items())
+        items = ", ".join(
+            f"{k}: {_yaml_scalar(v) if not isinstance(v, list) else '[' + ', '.join(_yaml_scalar(x) for x in v) + ']'}"
+            for k, v in json_schema(option).items()
+        )
         lines.append(f"      {option.name}: {{{items}}}")
     lines.append(END)
     return "\n".join(lines) + "\n"
@@ -360,19 +552,25 @@ def _md(text: str) -> str:
 
 
 def docs_table() -> str:
-    rows = ["# Run options", "",
-            "Generated from `adamixbench/spec.py` by `python -m adamixbench.spec --write`; do not edit by hand.",
-            "Every option is a flag of `python -m adamixbench train` (dashes for underscores) and a key of a run",
-            "spec (`--spec spec.json`). Options of scope `train` are also the keys of a suite's `train` blocks",
-            "(`defaults`, experiment `train`, method `train`, `overrides`); `run` options come from the suite's",
-            "structure (methods, experiments, seeds, `fewshot`, `eval_inference_modes`); `engine` options are",
-            "flags only. An option limited to some task families is an error with a non-default value on another.",
-            "", "| option | flag | scope | type / allowed | default | families | description |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "# Run options",
+        "",
+        "Generated from `adamixbench/spec.py` by `python -m adamixbench.spec --write`; do not edit by hand.",
+        "Every option is a flag of `python -m adamixbench train` (dashes for underscores) and a key of a run",
+        "spec (`--spec spec.json`). Options of scope `train` are also the keys of a suite's `train` blocks",
+        "(`defaults`, experiment `train`, method `train`, `overrides`); `run` options come from the suite's",
+        "structure (methods, experiments, seeds, `fewshot`, `eval_inference_modes`); `engine` options are",
+        "flags only. An option limited to some task families is an error with a non-default value on another.",
+        "",
+        "| option | flag | scope | type / allowed | default | families | description |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for o in OPTIONS:
         default = "required" if o.required else f"`{_yaml_scalar(o.default)}`"
         fams = "all" if o.families == FAMILIES else ", ".join(o.families)
-        rows.append(f"| `{o.name}` | `{o.flag}` | {o.scope} | {_md(o.allowed())} | {default} | {fams} | {_md(o.help)} |")
+        rows.append(
+            f"| `{o.name}` | `{o.flag}` | {o.scope} | {_md(o.allowed())} | {default} | {fams} | {_md(o.help)} |"
+        )
     return "\n".join(rows) + "\n"
 
 

@@ -54,14 +54,20 @@ def is_standin(name: str) -> bool:
 
 def architecture_of(name: str) -> str:
     """'roberta' | 'bert' | 'gpt2' | 'llama' for a model name (with or without the ``standin:`` prefix)."""
-    base = name[len(PREFIX):] if is_standin(name) else name
+    base = name[len(PREFIX) :] if is_standin(name) else name
     base = base.rsplit("/", 1)[-1].lower()
-    for arch, prefixes in (("roberta", ("roberta", "xlm-roberta", "distilroberta")), ("bert", ("bert", "minilm")),
-                           ("gpt2", ("gpt2",)), ("llama", ("smollm2", "llama"))):
+    for arch, prefixes in (
+        ("roberta", ("roberta", "xlm-roberta", "distilroberta")),
+        ("bert", ("bert", "minilm")),
+        ("gpt2", ("gpt2",)),
+        ("llama", ("smollm2", "llama")),
+    ):
         if base.startswith(prefixes):
             return arch
-    raise ValueError(f"no stand-in architecture for model {name!r}; stand-ins exist for RoBERTa (roberta-*), "
-                     f"BERT (bert-*, minilm-*), GPT-2 (gpt2*) and LLaMA (smollm2-*, llama*) models")
+    raise ValueError(
+        f"no stand-in architecture for model {name!r}; stand-ins exist for RoBERTa (roberta-*), "
+        f"BERT (bert-*, minilm-*), GPT-2 (gpt2*) and LLaMA (smollm2-*, llama*) models"
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -69,8 +75,10 @@ def architecture_of(name: str) -> str:
 # --------------------------------------------------------------------------------------------------
 def _gpt2_tokenizer_dir() -> Path:
     if not (GPT2_TOKENIZER / "vocab.json").is_file():
-        raise FileNotFoundError(f"the GPT-2 tokenizer is not in {GPT2_TOKENIZER}; run scripts/fetch_gpt2_tokenizer.sh "
-                                f"(or `make setup`) once to fetch it")
+        raise FileNotFoundError(
+            f"the GPT-2 tokenizer is not in {GPT2_TOKENIZER}; run scripts/fetch_gpt2_tokenizer.sh "
+            f"(or `make setup`) once to fetch it"
+        )
     return GPT2_TOKENIZER
 
 
@@ -79,6 +87,7 @@ def _tokenizer(arch: str, workdir: Path):
 
     if arch == "bert":
         from .backbones import MINILM, resolve_backbone
+
         return AutoTokenizer.from_pretrained(resolve_backbone(MINILM))
     source = _gpt2_tokenizer_dir()
     if arch == "roberta":
@@ -98,33 +107,69 @@ def _tokenizer(arch: str, workdir: Path):
 def _model(arch: str, tokenizer):
     """The stand-in with its pretrained-style LM head: *ForMaskedLM (encoders) or *ForCausalLM (decoders);
     seq_cls runs add their classification head on loading, as they do on the real checkpoints."""
-    from transformers import (BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel, LlamaConfig,
-                              LlamaForCausalLM, RobertaConfig, RobertaForMaskedLM)
+    from transformers import (
+        BertConfig,
+        BertForMaskedLM,
+        GPT2Config,
+        GPT2LMHeadModel,
+        LlamaConfig,
+        LlamaForCausalLM,
+        RobertaConfig,
+        RobertaForMaskedLM,
+    )
 
     s = SIZE
     vocab = len(tokenizer)
     if arch == "roberta":
-        config = RobertaConfig(vocab_size=vocab, hidden_size=s["hidden"], num_hidden_layers=s["layers"],
-                               num_attention_heads=s["heads"], intermediate_size=s["intermediate"],
-                               max_position_embeddings=s["positions"], type_vocab_size=1,
-                               pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                               eos_token_id=tokenizer.eos_token_id)
+        config = RobertaConfig(
+            vocab_size=vocab,
+            hidden_size=s["hidden"],
+            num_hidden_layers=s["layers"],
+            num_attention_heads=s["heads"],
+            intermediate_size=s["intermediate"],
+            max_position_embeddings=s["positions"],
+            type_vocab_size=1,
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
         return RobertaForMaskedLM(config)
     if arch == "bert":
-        config = BertConfig(vocab_size=vocab, hidden_size=s["hidden"], num_hidden_layers=s["layers"],
-                            num_attention_heads=s["heads"], intermediate_size=s["intermediate"],
-                            max_position_embeddings=s["positions"], pad_token_id=tokenizer.pad_token_id)
+        config = BertConfig(
+            vocab_size=vocab,
+            hidden_size=s["hidden"],
+            num_hidden_layers=s["layers"],
+            num_attention_heads=s["heads"],
+            intermediate_size=s["intermediate"],
+            max_position_embeddings=s["positions"],
+            pad_token_id=tokenizer.pad_token_id,
+        )
         return BertForMaskedLM(config)
     if arch == "gpt2":
-        config = GPT2Config(vocab_size=vocab, n_embd=s["hidden"], n_layer=s["layers"], n_head=s["heads"],
-                            n_positions=1024, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                            pad_token_id=tokenizer.pad_token_id)
+        config = GPT2Config(
+            vocab_size=vocab,
+            n_embd=s["hidden"],
+            n_layer=s["layers"],
+            n_head=s["heads"],
+            n_positions=1024,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
         return GPT2LMHeadModel(config)
-    config = LlamaConfig(vocab_size=vocab, hidden_size=s["hidden"], num_hidden_layers=s["layers"],
-                         num_attention_heads=s["heads"], num_key_value_heads=s["heads"],
-                         intermediate_size=s["intermediate"], max_position_embeddings=1024,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True)
+    config = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=s["hidden"],
+        num_hidden_layers=s["layers"],
+        num_attention_heads=s["heads"],
+        num_key_value_heads=s["heads"],
+        intermediate_size=s["intermediate"],
+        max_position_embeddings=1024,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
     return LlamaForCausalLM(config)
 
 
@@ -161,7 +206,8 @@ def standin_backbone(name: str) -> Path:
         tokenizer.save_pretrained(staging)
         (staging / "STANDIN.md").write_text(
             f"Randomly initialised {arch} stand-in (adamixbench/standins.py) for smoke runs of `{name}`; "
-            f"size {SIZE}. Its scores mean nothing.\n")
+            f"size {SIZE}. Its scores mean nothing.\n"
+        )
     return target
 
 

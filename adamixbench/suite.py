@@ -13,7 +13,7 @@ come from the shared `defaults` or a method's `train`, so one suite can hold GLU
 from __future__ import annotations
 
 import copy
-from typing import Mapping
+from collections.abc import Mapping
 
 from .spec import BY_NAME, SpecError, complete_spec
 
@@ -56,8 +56,11 @@ def expand(cfg: Mapping) -> dict[RunKey, dict]:
         for task in exp["tasks"]:
             for label in exp["methods"]:
                 mdef = cfg["methods"][label]
-                train = {**_family_filter(cfg.get("defaults", {}), family), **exp.get("train", {}),
-                         **_family_filter(mdef.get("train", {}), family)}
+                train = {
+                    **_family_filter(cfg.get("defaults", {}), family),
+                    **exp.get("train", {}),
+                    **_family_filter(mdef.get("train", {}), family),
+                }
                 params = dict(mdef.get("params", {}))
                 for ov in exp.get("overrides", []):
                     if task in ov.get("tasks", [task]) and label in ov.get("methods", [label]):
@@ -68,10 +71,19 @@ def expand(cfg: Mapping) -> dict[RunKey, dict]:
                     if key in runs:
                         raise SuiteError(
                             f"run {task}/{label}/seed{seed} is defined by experiments '{runs[key]['experiment']}' "
-                            f"and '{exp['name']}'; give one of them other seeds or a distinct method label")
-                    values = {"suite": cfg["suite"], "experiment": exp["name"], "label": label, "task": task,
-                              "method": mdef["method"], "method_params": params,
-                              "seed": int(seed), "model": exp["model"], **train}
+                            f"and '{exp['name']}'; give one of them other seeds or a distinct method label"
+                        )
+                    values = {
+                        "suite": cfg["suite"],
+                        "experiment": exp["name"],
+                        "label": label,
+                        "task": task,
+                        "method": mdef["method"],
+                        "method_params": params,
+                        "seed": int(seed),
+                        "model": exp["model"],
+                        **train,
+                    }
                     if mdef.get("inference") is not None:
                         values["inference"] = mdef["inference"]
                     if is_adamix(mdef["method"]):
@@ -79,11 +91,16 @@ def expand(cfg: Mapping) -> dict[RunKey, dict]:
                     if family == "fewshot":
                         fs = exp["fewshot"]
                         split = fs.get("split", "seed")
-                        values.update(fewshot_k=fs["k"], fewshot_split=int(seed) if split == "seed" else split,
-                                      fewshot_protocol=fs.get("protocol", "list"))
+                        values.update(
+                            fewshot_k=fs["k"],
+                            fewshot_split=int(seed) if split == "seed" else split,
+                            fewshot_protocol=fs.get("protocol", "list"),
+                        )
                     try:
                         runs[key] = complete_spec(values)
                     except SpecError as error:
-                        raise SuiteError(f"suite '{cfg['suite']}', experiments[{i}] ('{exp['name']}'), run "
-                                         f"{task}/{label}/seed{seed}: {error}") from None
+                        raise SuiteError(
+                            f"suite '{cfg['suite']}', experiments[{i}] ('{exp['name']}'), run "
+                            f"{task}/{label}/seed{seed}: {error}"
+                        ) from None
     return runs

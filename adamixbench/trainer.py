@@ -61,12 +61,16 @@ def build_task(cfg: RunConfig, tokenizer):
 
     if cfg.family == "nlg":
         from .nlg_engine import build_nlg_task
+
         return build_nlg_task(cfg, tokenizer)
     if cfg.family == "glue" and cfg.task not in GLUE_TASKS:
-        raise ValueError(f"unknown task {cfg.task!r}; GLUE tasks: {', '.join(sorted(GLUE_TASKS))}; NLG tasks: "
-                         f"{', '.join(NLG_TASKS)}; few-shot tasks ({', '.join(sorted(FEWSHOT_TASKS))}) need --fewshot-k")
+        raise ValueError(
+            f"unknown task {cfg.task!r}; GLUE tasks: {', '.join(sorted(GLUE_TASKS))}; NLG tasks: "
+            f"{', '.join(NLG_TASKS)}; few-shot tasks ({', '.join(sorted(FEWSHOT_TASKS))}) need --fewshot-k"
+        )
     if cfg.prompt:
         from .prompting import build_prompt_task
+
         return build_prompt_task(cfg, tokenizer)
     return build_nlu_task(cfg, tokenizer)
 
@@ -86,7 +90,7 @@ def epoch_batches(dataset, batch_size: int, seed: int) -> list[list[int]]:
     resumed run can skip exactly the batches it has already consumed."""
     sampler = LengthGroupedSampler(batch_size, lengths=dataset["length"], generator=torch.Generator().manual_seed(seed))
     order = list(sampler)
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def _set_inference(model, mode: str | None) -> None:
@@ -140,8 +144,10 @@ def load_task_and_model(cfg: RunConfig):
     tokenizer = AutoTokenizer.from_pretrained(backbone)
     task = build_task(cfg, tokenizer)
     if cfg.selection != "last" and task.selection is None:
-        raise ValueError(f"--selection {cfg.selection} needs a selection split, which {task.family} task {cfg.task} "
-                         f"does not have; use --selection last")
+        raise ValueError(
+            f"--selection {cfg.selection} needs a selection split, which {task.family} task {cfg.task} "
+            f"does not have; use --selection last"
+        )
     set_seed(cfg.seed)  # same initial weights for a seed whatever the data loading consumed
     model = task.load_model(backbone)
     try:
@@ -150,8 +156,10 @@ def load_task_and_model(cfg: RunConfig):
         raise
     except Exception as error:  # noqa: BLE001 - a plug-in's prepare() failed: its bug, named, before any training
         where = traceback.extract_tb(error.__traceback__)[-1]
-        raise ValueError(f"method {cfg.method!r}: prepare() raised {type(error).__name__}: {error} "
-                         f"(at {where.filename}:{where.lineno}); fix the method") from None
+        raise ValueError(
+            f"method {cfg.method!r}: prepare() raised {type(error).__name__}: {error} "
+            f"(at {where.filename}:{where.lineno}); fix the method"
+        ) from None
     prepared.model.to(device)
     _set_inference(prepared.model, cfg.inference)
     return device, backbone, tokenizer, task, prepared
@@ -159,8 +167,9 @@ def load_task_and_model(cfg: RunConfig):
 
 def setup(cfg: RunConfig) -> Run:
     device, backbone, tokenizer, task, prepared = load_task_and_model(cfg)
-    groups = parameter_groups(prepared.model, prepared.named_trainable_parameters(), cfg.weight_decay,
-                              cfg.weight_decay_scope)
+    groups = parameter_groups(
+        prepared.model, prepared.named_trainable_parameters(), cfg.weight_decay, cfg.weight_decay_scope
+    )
     optimizer = torch.optim.AdamW(groups, lr=cfg.learning_rate)
     steps_per_epoch = math.ceil(len(task.train) / cfg.batch_size)
     total_steps = max(1, math.ceil(steps_per_epoch * cfg.epochs))
@@ -169,30 +178,65 @@ def setup(cfg: RunConfig) -> Run:
     warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(cfg.warmup_ratio * total_steps)
     scheduler = get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
-    return Run(cfg, device, backbone, task, prepared, task.collator(tokenizer), optimizer, scheduler, scaler, total_steps,
-               warmup)
+    return Run(
+        cfg,
+        device,
+        backbone,
+        task,
+        prepared,
+        task.collator(tokenizer),
+        optimizer,
+        scheduler,
+        scaler,
+        total_steps,
+        warmup,
+    )
 
 
 def new_record(run: Run) -> dict:
     cfg, model = run.cfg, run.model
     return {
-        "schema_version": SCHEMA_VERSION, "status": "ok", "failure_class": None, "failure_reason": None,
-        "suite": cfg.suite, "experiment": cfg.experiment, "label": cfg.label, "task": cfg.task, "task_family": run.task.family, "method": cfg.method, "seed": cfg.seed, "model": cfg.model,
+        "schema_version": SCHEMA_VERSION,
+        "status": "ok",
+        "failure_class": None,
+        "failure_reason": None,
+        "suite": cfg.suite,
+        "experiment": cfg.experiment,
+        "label": cfg.label,
+        "task": cfg.task,
+        "task_family": run.task.family,
+        "method": cfg.method,
+        "seed": cfg.seed,
+        "model": cfg.model,
         "selection": cfg.selection,
         "inference_mode": model.config.inference if hasattr(model, "set_inference") else None,
-        "primary_metric": run.task.primary_metric, "scores": {}, "best_epoch": None, "history": [], "loss_curve": [],
-        "params": run.prepared.param_counts(), "cost": {}, "method_params": run.prepared.describe().get("params", {}),
-        "spec": cfg.spec(), "resolved": {"learning_rate": cfg.learning_rate, "backbone_path": run.backbone},
-        "resumed_from_step": None, "artifacts": None,
+        "primary_metric": run.task.primary_metric,
+        "scores": {},
+        "best_epoch": None,
+        "history": [],
+        "loss_curve": [],
+        "params": run.prepared.param_counts(),
+        "cost": {},
+        "method_params": run.prepared.describe().get("params", {}),
+        "spec": cfg.spec(),
+        "resolved": {"learning_rate": cfg.learning_rate, "backbone_path": run.backbone},
+        "resumed_from_step": None,
+        "artifacts": None,
         "schedule": {"total_steps": run.total_steps, "warmup_steps": run.warmup_steps},  # what the LR schedule used
     }
 
 
 # ------------------------------------------------------------------------------- checkpointing
 def checkpoint_state(run: Run, state: LoopState) -> dict:
-    return {"loop": vars(state), "trainable": {n: p.detach() for n, p in run.model.named_parameters() if p.requires_grad},
-            "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
-            "scaler": run.scaler.state_dict(), "rng": rng_state(), "method_rng": run.prepared.rng_state()}
+    return {
+        "loop": vars(state),
+        "trainable": {n: p.detach() for n, p in run.model.named_parameters() if p.requires_grad},
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict(),
+        "scaler": run.scaler.state_dict(),
+        "rng": rng_state(),
+        "method_rng": run.prepared.rng_state(),
+    }
 
 
 def resume(run: Run, saved: dict) -> LoopState:
@@ -214,8 +258,9 @@ def _stop_if_requested(run: Run, state: LoopState, checkpointer: Checkpointer, s
 
 
 # ------------------------------------------------------------------------------------ training
-def train_step(prepared, task, batch: dict, optimizer, scheduler, scaler, cfg: RunConfig,
-               device: torch.device) -> torch.Tensor:
+def train_step(
+    prepared, task, batch: dict, optimizer, scheduler, scaler, cfg: RunConfig, device: torch.device
+) -> torch.Tensor:
     """One optimiser step on one batch already on `device`; returns the loss (a tensor, not synced).
 
     The loop's step, and the one benchmarks/throughput.py times. A non-finite loss still steps the
@@ -242,16 +287,22 @@ def train_epoch(run: Run, state: LoopState, checkpointer: Checkpointer, stop: St
     cfg, task, prepared, device = run.cfg, run.task, run.prepared, run.device
     run.model.train()
     batches = epoch_batches(task.train, cfg.batch_size, seed=cfg.seed * 1000 + state.epoch)
-    loader = DataLoader(_features(task.train), batch_sampler=batches[state.batches_done:], collate_fn=run.collate,
-                        generator=torch.Generator())
+    loader = DataLoader(
+        _features(task.train),
+        batch_sampler=batches[state.batches_done :],
+        collate_fn=run.collate,
+        generator=torch.Generator(),
+    )
     tic = time.perf_counter()
     for batch in loader:
         if state.step >= run.total_steps:
             break
         batch = {k: v.to(device) for k, v in batch.items()}
-        state.real_tokens += int(batch["attention_mask"].sum()) if "attention_mask" in batch else batch["input_ids"].numel()
+        state.real_tokens += (
+            int(batch["attention_mask"].sum()) if "attention_mask" in batch else batch["input_ids"].numel()
+        )
         loss = train_step(prepared, task, batch, run.optimizer, run.scheduler, run.scaler, cfg, device)
-        state.last_losses = [*state.last_losses[-(LAST_LOSSES - 1):], [state.step + 1, loss.item()]]
+        state.last_losses = [*state.last_losses[-(LAST_LOSSES - 1) :], [state.step + 1, loss.item()]]
         if not math.isfinite(state.last_losses[-1][1]):
             raise NonFiniteLoss(f"nan loss at step {state.step + 1} (epoch {state.epoch})")
         state.step += 1
@@ -271,12 +322,20 @@ def train_epoch(run: Run, state: LoopState, checkpointer: Checkpointer, stop: St
 def end_epoch(run: Run, state: LoopState, progress) -> None:
     """History entry of the finished epoch; with a selection protocol, score it and keep the best weights."""
     task = run.task
-    entry = {"epoch": state.epoch, "step": state.step, "train_loss": state.epoch_loss_sum / max(state.epoch_batches, 1),
-             "lr": run.scheduler.get_last_lr()[0]}
+    entry = {
+        "epoch": state.epoch,
+        "step": state.step,
+        "train_loss": state.epoch_loss_sum / max(state.epoch_batches, 1),
+        "lr": run.scheduler.get_last_lr()[0],
+    }
     if task.selection is not None and run.cfg.selection != "last":
         tic = time.perf_counter()
-        scores = task.evaluate(run.prepared.eval_model(), _loader(task.selection, run.collate, run.cfg.eval_batch_size),
-                               run.device, "selection")
+        scores = task.evaluate(
+            run.prepared.eval_model(),
+            _loader(task.selection, run.collate, run.cfg.eval_batch_size),
+            run.device,
+            "selection",
+        )
         state.eval_time += time.perf_counter() - tic
         entry["eval"] = scores
         score = scores[task.primary_metric]
@@ -331,14 +390,16 @@ def score_splits(task, prepared, collate, cfg, device, splits: list[str], check_
     scores = {}
     for split in splits:
         check_stop()
-        split_scores = task.evaluate(prepared.eval_model(), _loader(available[split], collate, cfg.eval_batch_size),
-                                     device, split)
+        split_scores = task.evaluate(
+            prepared.eval_model(), _loader(available[split], collate, cfg.eval_batch_size), device, split
+        )
         scores.update({f"{name}{split_suffix(task, split)}": value for name, value in split_scores.items()})
     return scores
 
 
-def score_modes(task, prepared, collate, cfg, device, modes: list[str], splits: list[str],
-                check_stop=lambda: None) -> dict[str, dict[str, float]]:
+def score_modes(
+    task, prepared, collate, cfg, device, modes: list[str], splits: list[str], check_stop=lambda: None
+) -> dict[str, dict[str, float]]:
     """Scores per AdaMix evaluation routing (the model's own mode is restored afterwards)."""
     model = prepared.model
     default_mode = model.config.inference
@@ -399,16 +460,19 @@ def train_and_evaluate(cfg: RunConfig, stop: StopRequest | None = None) -> dict:
     if saved is not None:
         state = resume(run, saved)
         record["resumed_from_step"] = state.step
-        print(f"{run.name}: resuming from the checkpoint at step {state.step}/{run.total_steps} ({checkpointer.path})",
-              flush=True)
+        print(
+            f"{run.name}: resuming from the checkpoint at step {state.step}/{run.total_steps} ({checkpointer.path})",
+            flush=True,
+        )
     try:
         if state.step < run.total_steps or state.batches_done > 0:
             train(run, state, checkpointer, stop)
             if checkpointer.enabled:  # a kill while scoring then costs the scoring only
                 checkpointer.save(checkpoint_state(run, state))
         record["best_epoch"] = select(run, state)
-        state.eval_time += score(run, record, lambda: _stop_if_requested(run, state, checkpointer, stop,
-                                                                          save=not checkpointer.path.exists()))
+        state.eval_time += score(
+            run, record, lambda: _stop_if_requested(run, state, checkpointer, stop, save=not checkpointer.path.exists())
+        )
         record["artifacts"] = save_artifacts(run)
         primary = record["scores"].get(run.task.primary_metric)
         if primary is None or not math.isfinite(primary):
@@ -424,9 +488,11 @@ def train_and_evaluate(cfg: RunConfig, stop: StopRequest | None = None) -> dict:
         record["failed_at"] = {"step": state.step, "epoch": state.epoch, "last_losses": state.last_losses}
     record["history"], record["loss_curve"] = state.history, state.loss_curve
     record["cost"] = {
-        "train_time_s": round(state.train_time, 3), "eval_time_s": round(state.eval_time, 3),
+        "train_time_s": round(state.train_time, 3),
+        "eval_time_s": round(state.eval_time, 3),
         "train_tokens_per_s": round(state.real_tokens / state.train_time, 1) if state.train_time > 0 else None,
-        "train_real_tokens": state.real_tokens, "peak_memory_mb": round(peak_memory_mb(run.device), 1),
+        "train_real_tokens": state.real_tokens,
+        "peak_memory_mb": round(peak_memory_mb(run.device), 1),
         **checkpointer.overhead(),
     }
     record["report_splits"] = list(run.task.report)

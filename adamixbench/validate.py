@@ -54,15 +54,36 @@ class Validator:
     def problems(self, cfg: RunConfig) -> list[Problem]:
         found = self._cached(("task", cfg.task, cfg.family), lambda: check_task(cfg))
         if not found:
-            found = found + self._cached(("method", cfg.method, json.dumps(cfg.method_params, sort_keys=True),
-                                          task_type_of(cfg), cfg.inference, tuple(cfg.eval_inference_modes)),
-                                         lambda: check_method(cfg))
+            found = found + self._cached(
+                (
+                    "method",
+                    cfg.method,
+                    json.dumps(cfg.method_params, sort_keys=True),
+                    task_type_of(cfg),
+                    cfg.inference,
+                    tuple(cfg.eval_inference_modes),
+                ),
+                lambda: check_method(cfg),
+            )
             found = found + check_selection(cfg)
             if not found and not self.engine:
-                found = found + self._cached(("data", cfg.task, cfg.fewshot_k, cfg.fewshot_split,
-                                              cfg.fewshot_protocol, cfg.data_dir, cfg.glue_data_dir, cfg.selection,
-                                              cfg.heldout_fraction, cfg.max_train_samples, cfg.max_eval_samples,
-                                              cfg.data_seed), lambda: check_data(cfg))
+                found = found + self._cached(
+                    (
+                        "data",
+                        cfg.task,
+                        cfg.fewshot_k,
+                        cfg.fewshot_split,
+                        cfg.fewshot_protocol,
+                        cfg.data_dir,
+                        cfg.glue_data_dir,
+                        cfg.selection,
+                        cfg.heldout_fraction,
+                        cfg.max_train_samples,
+                        cfg.max_eval_samples,
+                        cfg.data_seed,
+                    ),
+                    lambda: check_data(cfg),
+                )
         found = found + self._cached(("model", cfg.model), lambda: check_model(cfg.model))
         if self.engine:
             found = found + self._cached(("device", cfg.device), lambda: check_device(cfg.device)) + check_out(cfg.out)
@@ -81,9 +102,13 @@ def check_task(cfg: RunConfig) -> list[Problem]:
     known = {"glue": GLUE_TASKS, "fewshot": FEWSHOT_TASKS, "nlg": NLG_TASKS}[cfg.family]
     if cfg.task in known:
         return []
-    return [Problem(f"option task (--task): unknown {cfg.family} task {cfg.task!r}; GLUE tasks: "
-                    f"{', '.join(sorted(GLUE_TASKS))}; NLG tasks: {', '.join(NLG_TASKS)}; few-shot tasks "
-                    f"({', '.join(sorted(FEWSHOT_TASKS))}) need --fewshot-k")]
+    return [
+        Problem(
+            f"option task (--task): unknown {cfg.family} task {cfg.task!r}; GLUE tasks: "
+            f"{', '.join(sorted(GLUE_TASKS))}; NLG tasks: {', '.join(NLG_TASKS)}; few-shot tasks "
+            f"({', '.join(sorted(FEWSHOT_TASKS))}) need --fewshot-k"
+        )
+    ]
 
 
 def check_method(cfg: RunConfig) -> list[Problem]:
@@ -101,25 +126,42 @@ def check_method(cfg: RunConfig) -> list[Problem]:
     if not requested:
         return []
     if method.inference_modes is None:
-        flags = [name for name, value in (("inference (--inference)", cfg.inference),
-                                          ("eval_inference_modes (--eval-inference-modes)", cfg.eval_inference_modes))
-                 if value]
-        return [Problem(f"option {' and '.join(flags)}: {requested} given, but method {cfg.method!r} has no "
-                        f"inference routing (AdaMix methods only); remove the option(s)")]
+        flags = [
+            name
+            for name, value in (
+                ("inference (--inference)", cfg.inference),
+                ("eval_inference_modes (--eval-inference-modes)", cfg.eval_inference_modes),
+            )
+            if value
+        ]
+        return [
+            Problem(
+                f"option {' and '.join(flags)}: {requested} given, but method {cfg.method!r} has no "
+                f"inference routing (AdaMix methods only); remove the option(s)"
+            )
+        ]
     allowed = list(method.inference_modes(params, task_type_of(cfg)))
     bad = [m for m in requested if m not in allowed]
     if bad:
         experts = sum(mode.startswith("fixed:") for mode in allowed)  # fixed:0 .. fixed:<num_experts - 1>
-        return [Problem(f"option inference / eval_inference_modes: {bad} not available for method {cfg.method!r}"
-                        + (f" with num_experts={experts}" if experts else "")
-                        + f"; allowed: {', '.join(allowed)}")]
+        return [
+            Problem(
+                f"option inference / eval_inference_modes: {bad} not available for method {cfg.method!r}"
+                + (f" with num_experts={experts}" if experts else "")
+                + f"; allowed: {', '.join(allowed)}"
+            )
+        ]
     return []
 
 
 def check_selection(cfg: RunConfig) -> list[Problem]:
     if cfg.family == "nlg" and cfg.selection == "paper":
-        return [Problem("option selection (--selection): 'paper' (best epoch on the reported set) is not used for "
-                        "NLG, which decodes the last checkpoint upstream; use last or heldout")]
+        return [
+            Problem(
+                "option selection (--selection): 'paper' (best epoch on the reported set) is not used for "
+                "NLG, which decodes the last checkpoint upstream; use last or heldout"
+            )
+        ]
     return []
 
 
@@ -143,8 +185,14 @@ def _load_splits(cfg: RunConfig) -> dict:
     if cfg.family == "fewshot":
         from .tasks.fewshot import load_fewshot
 
-        train, evaluation = load_fewshot(cfg.task, cfg.fewshot_k, cfg.fewshot_split, protocol=cfg.fewshot_protocol,
-                                         data_dir=cfg.data_dir, glue_data_dir=cfg.glue_data_dir)
+        train, evaluation = load_fewshot(
+            cfg.task,
+            cfg.fewshot_k,
+            cfg.fewshot_split,
+            protocol=cfg.fewshot_protocol,
+            data_dir=cfg.data_dir,
+            glue_data_dir=cfg.glue_data_dir,
+        )
         return {"train": train, "validation": evaluation}
     from .tasks.glue import default_data_dir, get_task, load_glue
 
@@ -165,8 +213,13 @@ def check_data(cfg: RunConfig) -> list[Problem]:
         return [Problem(f"data of task {cfg.task}: {error}", resource=True)]
     empty = [name for name, rows in splits.items() if len(rows) == 0]
     if empty:
-        return [Problem(f"data of task {cfg.task}: split(s) {empty} have no examples (data_dir "
-                        f"{cfg.data_dir or 'default'}); check the files", resource=True)]
+        return [
+            Problem(
+                f"data of task {cfg.task}: split(s) {empty} have no examples (data_dir "
+                f"{cfg.data_dir or 'default'}); check the files",
+                resource=True,
+            )
+        ]
     return []
 
 
@@ -197,12 +250,22 @@ def check_model(name: str) -> list[Problem]:
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
-            return [Problem(f"option model (--model): {name} is a local path without config.json; pass a folder "
-                            f"written by save_pretrained (config.json, weights, tokenizer)", resource=True)]
+            return [
+                Problem(
+                    f"option model (--model): {name} is a local path without config.json; pass a folder "
+                    f"written by save_pretrained (config.json, weights, tokenizer)",
+                    resource=True,
+                )
+            ]
         return []
     if name.startswith((".", "/", "~")) or name.count("/") > 1:  # a path, not an <org>/<name> hub id
-        return [Problem(f"option model (--model): local path {name} does not exist; pass an existing folder "
-                        f"written by save_pretrained, a hub name, or {' / '.join(PACKAGED)}", resource=True)]
+        return [
+            Problem(
+                f"option model (--model): local path {name} does not exist; pass an existing folder "
+                f"written by save_pretrained, a hub name, or {' / '.join(PACKAGED)}",
+                resource=True,
+            )
+        ]
     if not _offline():
         return []  # the hub resolves it when the run starts
     from huggingface_hub import try_to_load_from_cache
@@ -210,14 +273,22 @@ def check_model(name: str) -> list[Problem]:
     try:
         cached = try_to_load_from_cache(name, "config.json")
     except ValueError as error:  # not a valid repo id
-        return [Problem(f"option model (--model): {name!r} is neither a local folder nor a hub name ({error})",
-                        resource=True)]
+        return [
+            Problem(
+                f"option model (--model): {name!r} is neither a local folder nor a hub name ({error})", resource=True
+            )
+        ]
     if isinstance(cached, str):
         return []
-    return [Problem(f"option model (--model): {name} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1: "
-                    f"run once online (HF_HUB_OFFLINE=0 python -c \"from transformers import AutoModel, "
-                    f"AutoTokenizer; AutoModel.from_pretrained('{name}'); AutoTokenizer.from_pretrained('{name}')\") "
-                    f"or pass a local path", resource=True)]
+    return [
+        Problem(
+            f"option model (--model): {name} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1: "
+            f'run once online (HF_HUB_OFFLINE=0 python -c "from transformers import AutoModel, '
+            f"AutoTokenizer; AutoModel.from_pretrained('{name}'); AutoTokenizer.from_pretrained('{name}')\") "
+            f"or pass a local path",
+            resource=True,
+        )
+    ]
 
 
 def check_device(device: str) -> list[Problem]:
@@ -228,28 +299,50 @@ def check_device(device: str) -> list[Problem]:
     try:
         parsed = torch.device(device)
     except (RuntimeError, ValueError):
-        return [Problem(f"option device (--device): {device!r} is not a device; allowed: auto, cpu, cuda, "
-                        f"cuda:<index>, mps")]
+        return [
+            Problem(
+                f"option device (--device): {device!r} is not a device; allowed: auto, cpu, cuda, cuda:<index>, mps"
+            )
+        ]
     if parsed.type == "cuda":
         if not torch.cuda.is_available():
             built = "torch was built without CUDA" if torch.version.cuda is None else "torch sees no GPU"
-            return [Problem(f"option device (--device): {device!r} but {built} (torch {torch.__version__}); use "
-                            f"--device cpu or auto, or install a CUDA build of torch on a GPU machine")]
+            return [
+                Problem(
+                    f"option device (--device): {device!r} but {built} (torch {torch.__version__}); use "
+                    f"--device cpu or auto, or install a CUDA build of torch on a GPU machine"
+                )
+            ]
         if parsed.index is not None and parsed.index >= torch.cuda.device_count():
-            return [Problem(f"option device (--device): {device!r} but torch sees {torch.cuda.device_count()} "
-                            f"GPU(s) (cuda:0 .. cuda:{torch.cuda.device_count() - 1}); check CUDA_VISIBLE_DEVICES")]
+            return [
+                Problem(
+                    f"option device (--device): {device!r} but torch sees {torch.cuda.device_count()} "
+                    f"GPU(s) (cuda:0 .. cuda:{torch.cuda.device_count() - 1}); check CUDA_VISIBLE_DEVICES"
+                )
+            ]
         return []
     if parsed.type == "mps":
-        return [] if torch.backends.mps.is_available() else [
-            Problem(f"option device (--device): {device!r} but MPS is not available here; use --device cpu or auto")]
-    return [Problem(f"option device (--device): {device!r} is not supported; allowed: auto, cpu, cuda, cuda:<index>, mps")]
+        return (
+            []
+            if torch.backends.mps.is_available()
+            else [
+                Problem(f"option device (--device): {device!r} but MPS is not available here; use --device cpu or auto")
+            ]
+        )
+    return [
+        Problem(f"option device (--device): {device!r} is not supported; allowed: auto, cpu, cuda, cuda:<index>, mps")
+    ]
 
 
 def check_out(out: str) -> list[Problem]:
     path = Path(out)
     if path.exists() and not path.is_dir():
-        return [Problem(f"option out (--out): {out} is an existing file; the run folder must be a directory "
-                        f"(the record goes to <out>/metrics.json): pass another path")]
+        return [
+            Problem(
+                f"option out (--out): {out} is an existing file; the run folder must be a directory "
+                f"(the record goes to <out>/metrics.json): pass another path"
+            )
+        ]
     return []
 
 
@@ -289,11 +382,16 @@ def main(argv: list[str]) -> int:
     """`python -m adamixbench validate --specs FILE [--resources error|warn]`: exit 2 on an error."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m adamixbench validate",
-                                     description="Check run specs (a JSON list) before any job runs.")
+    parser = argparse.ArgumentParser(
+        prog="python -m adamixbench validate", description="Check run specs (a JSON list) before any job runs."
+    )
     parser.add_argument("--specs", type=Path, required=True, help="JSON file: a list of run specs")
-    parser.add_argument("--resources", choices=("error", "warn"), default="error",
-                        help="missing models / data files: errors (default) or warnings (dry-runs)")
+    parser.add_argument(
+        "--resources",
+        choices=("error", "warn"),
+        default="error",
+        help="missing models / data files: errors (default) or warnings (dry-runs)",
+    )
     args = parser.parse_args(argv)
     try:
         specs = json.loads(args.specs.read_text())
@@ -304,6 +402,8 @@ def main(argv: list[str]) -> int:
     if not found:
         return 0
     text, fatal = report(found, args.resources == "error")
-    print(f"{'invalid run specs' if fatal else 'warnings'} ({len(found)} problem(s) over {len(specs)} runs):\n{text}",
-          file=sys.stderr)
+    print(
+        f"{'invalid run specs' if fatal else 'warnings'} ({len(found)} problem(s) over {len(specs)} runs):\n{text}",
+        file=sys.stderr,
+    )
     return 2 if fatal else 0

@@ -22,8 +22,15 @@ from pathlib import Path
 import torch.nn as nn
 
 from baselines._common import check_int, check_number, hidden_size
-from baselines.prepared import (PreparedModel, copy_parameters, require_file, count_unique, find_head_name,
-                                freeze_parameters, lm_head_parameters)
+from baselines.prepared import (
+    PreparedModel,
+    copy_parameters,
+    count_unique,
+    find_head_name,
+    freeze_parameters,
+    lm_head_parameters,
+    require_file,
+)
 
 HEAD_FILE = "head.safetensors"  # the model's own task head (AdapterHub saves adapters, not static heads)
 
@@ -94,8 +101,10 @@ class AdapterHubPrepared(PreparedModel):
         self.model.save_adapter(str(directory), self.method)
         if self.head_name is not None:
             head = getattr(self.model, self.head_name)
-            save_file({f"{self.head_name}.{n}": p.detach().cpu().contiguous() for n, p in head.named_parameters()},
-                      str(directory / HEAD_FILE))
+            save_file(
+                {f"{self.head_name}.{n}": p.detach().cpu().contiguous() for n, p in head.named_parameters()},
+                str(directory / HEAD_FILE),
+            )
         return {"format": "adapterhub", "files": sorted(p.name for p in directory.iterdir())}
 
     def load_trained(self, directory) -> None:

@@ -28,12 +28,22 @@ def check_positive_int(method: str, name: str, value) -> int:
 
 # ---- parameter checks for the methods' `validate` hooks (run before any job, without a model) --------------
 def _bad(method: str, name: str, value, allowed: str) -> ValueError:
-    return ValueError(f"method '{method}': parameter {name!r}={value!r} is invalid; allowed: {allowed} "
-                      f"(set it in the suite's `params:` or --method-params)")
+    return ValueError(
+        f"method '{method}': parameter {name!r}={value!r} is invalid; allowed: {allowed} "
+        f"(set it in the suite's `params:` or --method-params)"
+    )
 
 
-def check_number(method: str, name: str, value, low: float | None = None, high: float | None = None,
-                 low_open: bool = False, high_open: bool = False, optional: bool = False) -> None:
+def check_number(
+    method: str,
+    name: str,
+    value,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    optional: bool = False,
+) -> None:
     """A real number (not a bool, not a string such as YAML's '5e-3') within the given bounds."""
     if value is None and optional:
         return
@@ -69,9 +79,15 @@ def check_names(method: str, name: str, value, optional: bool = True) -> None:
     """None (the method's per-architecture default) or a list of non-empty module names."""
     if value is None and optional:
         return
-    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value or \
-            not all(isinstance(v, str) and v for v in value):
-        raise _bad(method, name, value, "a non-empty list of module names" + (" or null (the default)" if optional else ""))
+    if (
+        isinstance(value, str)
+        or not isinstance(value, (list, tuple))
+        or not value
+        or not all(isinstance(v, str) and v for v in value)
+    ):
+        raise _bad(
+            method, name, value, "a non-empty list of module names" + (" or null (the default)" if optional else "")
+        )
 
 
 def check_activation(method: str, name: str, value) -> None:
@@ -79,5 +95,9 @@ def check_activation(method: str, name: str, value) -> None:
     from transformers.activations import ACT2FN
 
     if not isinstance(value, str) or (value.lower() not in ACT2FN and value.lower() != "leakyrelu"):
-        raise _bad(method, name, value, f"an activation name, e.g. relu, swish, gelu, tanh (transformers ACT2FN: "
-                                        f"{', '.join(sorted(ACT2FN))})")
+        raise _bad(
+            method,
+            name,
+            value,
+            f"an activation name, e.g. relu, swish, gelu, tanh (transformers ACT2FN: {', '.join(sorted(ACT2FN))})",
+        )

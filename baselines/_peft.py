@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch.nn as nn
 
-from baselines.prepared import PreparedModel, require_file, find_head_name, freeze_parameters, lm_head_parameters
+from baselines.prepared import PreparedModel, find_head_name, freeze_parameters, lm_head_parameters, require_file
 
 # peft has no masked-LM task type: task_type=None gives the plain `PeftModel`, whose forward passes the
 # batch through to the *ForMaskedLM model unchanged (TOKEN_CLS / FEATURE_EXTRACTION wrappers are for other
@@ -32,8 +32,10 @@ class PeftPrepared(PreparedModel):
         weights = load_file(str(require_file(Path(directory) / "adapter_model.safetensors")))
         result = set_peft_model_state_dict(self.model, weights)
         if result.unexpected_keys:
-            raise ValueError(f"saved adapter in {directory} does not fit this model (unexpected keys "
-                             f"{result.unexpected_keys[:3]}): load it into the method and backbone it was trained with")
+            raise ValueError(
+                f"saved adapter in {directory} does not fit this model (unexpected keys "
+                f"{result.unexpected_keys[:3]}): load it into the method and backbone it was trained with"
+            )
 
 
 def wrap(method: str, model: nn.Module, task_type: str, params: dict, config) -> PreparedModel:

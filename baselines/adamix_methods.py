@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from baselines._common import model_type
-from baselines.prepared import PreparedModel, copy_parameters, require_file, find_head_name
+from baselines.prepared import PreparedModel, copy_parameters, find_head_name, require_file
 from baselines.registry import PRESET_KEY, register_method
 
 MERGED_FILE = "merged_adapter.safetensors"
@@ -58,19 +58,30 @@ class AdaMixPrepared(PreparedModel):
         self.model.save_pretrained(directory)
         merged = self.model.merge(fold_lora=False).state_dict()
         layers = tuple(f"{name}." for name in self.model.mixture_layers())
-        keep = {n: t.detach().cpu().contiguous() for n, t in merged.items()
-                if (n.startswith(layers) and ".base_layer." not in n) or n in self.model._head_names}
-        save_file(keep, str(directory / MERGED_FILE),
-                  metadata={"format": "adamix-merged", "adapter_type": self.model.config.adapter_type})
+        keep = {
+            n: t.detach().cpu().contiguous()
+            for n, t in merged.items()
+            if (n.startswith(layers) and ".base_layer." not in n) or n in self.model._head_names
+        }
+        save_file(
+            keep,
+            str(directory / MERGED_FILE),
+            metadata={"format": "adamix-merged", "adapter_type": self.model.config.adapter_type},
+        )
         return {"format": "adamix", "files": sorted(p.name for p in directory.iterdir())}
 
     def load_trained(self, directory) -> None:
-        from adamix.model import WEIGHTS_FILE
         from safetensors.torch import load_file
 
+        from adamix.model import WEIGHTS_FILE
+
         weights = load_file(str(require_file(Path(directory) / WEIGHTS_FILE)))
-        copy_parameters(self.model.base_model, weights, Path(directory),
-                         expected={n for n, p in self.model.base_model.named_parameters() if p.requires_grad})
+        copy_parameters(
+            self.model.base_model,
+            weights,
+            Path(directory),
+            expected={n for n, p in self.model.base_model.named_parameters() if p.requires_grad},
+        )
 
     def rng_state(self) -> dict:
         return {"router": self.model.router.generator.get_state()}
@@ -86,8 +97,11 @@ class AdaMixPrepared(PreparedModel):
             # for an MLM head that is its pretrained transform (dense + LayerNorm), frozen (the library keeps
             # LM heads frozen). Our convention (baselines.prepared): head = TRAINABLE task-head parameters,
             # the pretrained MLM head belongs to the backbone, as for the other methods.
-            trainable_head = sum(p.numel() for n, p in self.model.base_model.named_parameters()
-                                 if n in self.model._head_names and p.requires_grad)
+            trainable_head = sum(
+                p.numel()
+                for n, p in self.model.base_model.named_parameters()
+                if n in self.model._head_names and p.requires_grad
+            )
             result["backbone"] += result["head"] - trainable_head
             result["head"] = trainable_head
         return result
@@ -133,7 +147,10 @@ def _validator(adapter_type: str, method: str):
         try:
             _config(adapter_type, _without_model(adapter_type, params, task_type))
         except (TypeError, ValueError) as error:
-            raise ValueError(f"method '{method}': {error} (set it in the suite's `params:` or --method-params)") from None
+            raise ValueError(
+                f"method '{method}': {error} (set it in the suite's `params:` or --method-params)"
+            ) from None
+
     return validate
 
 
@@ -142,6 +159,7 @@ def _inference_modes(adapter_type: str):
         """merge, random_sequence, random_token, ensemble and fixed:0 .. fixed:<num_experts - 1>."""
         experts = _without_model(adapter_type, params, task_type)["num_experts"]
         return ["merge", "random_sequence", "random_token", "ensemble"] + [f"fixed:{k}" for k in range(experts)]
+
     return modes
 
 
@@ -161,8 +179,11 @@ def _prepare(adapter_type: str, method: str, model, task_type: str, params: dict
     allowed_params=_adamix_fields,
     validate=_validator("adapter", "adamix_adapter"),
     inference_modes=_inference_modes("adapter"),
-    presets={"table1_0.8M": {"bottleneck": 16, "num_experts": 4}, "table2_0.9M": {"bottleneck": 48, "num_experts": 4},
-             "nlg_0.42M": {"bottleneck": 8, "num_experts": 8}},
+    presets={
+        "table1_0.8M": {"bottleneck": 16, "num_experts": 4},
+        "table2_0.9M": {"bottleneck": 48, "num_experts": 4},
+        "nlg_0.42M": {"bottleneck": 8, "num_experts": 8},
+    },
     description="AdaMix mixture of adapters (stochastic routing, consistency loss, merged at inference).",
     reference="Wang et al. 2022 (EMNLP); paper Table 1 'AdaMix 0.8M', Table 2 '0.9M', Table 3 'AdaMix Adapter 0.42M'",
 )
@@ -189,8 +210,19 @@ def prepare_lora(model, task_type: str, params: dict):
 # {<that tuner's peft config settings>}, + AdaMixConfig fields}. The experts are built from exactly the
 # peft config the plain method `tuner` builds from the same tuner_params, so AdaMix(X) and X have equal
 # inference parameters. share None = upstream choice (LoRA family: B shared; other tuners: none).
-PEFT_ONLY_EXCLUDED = ("adapter_type", "peft_config", "bottleneck", "r", "lora_alpha", "lora_dropout",
-                      "target_modules", "placement", "activation", "init_std", "fused_qkv_parts")
+PEFT_ONLY_EXCLUDED = (
+    "adapter_type",
+    "peft_config",
+    "bottleneck",
+    "r",
+    "lora_alpha",
+    "lora_dropout",
+    "target_modules",
+    "placement",
+    "activation",
+    "init_std",
+    "fused_qkv_parts",
+)
 
 
 def _adamix_peft_fields() -> list[str]:
@@ -206,12 +238,16 @@ def _validate_peft(params: dict, task_type: str) -> None:
 
     check_choice("adamix_peft", "tuner", params["tuner"], sorted(TUNERS))
     if not isinstance(params["tuner_params"], dict):
-        raise ValueError(f"method 'adamix_peft': parameter 'tuner_params'={params['tuner_params']!r} is invalid; "
-                         f"allowed: a mapping of {params['tuner']} settings")
+        raise ValueError(
+            f"method 'adamix_peft': parameter 'tuner_params'={params['tuner_params']!r} is invalid; "
+            f"allowed: a mapping of {params['tuner']} settings"
+        )
     unknown = sorted(set(params["tuner_params"]) - set(config_fields(params["tuner"])))
     if unknown:
-        raise ValueError(f"method 'adamix_peft': tuner_params {unknown} are not settings of peft's "
-                         f"{TUNERS[params['tuner']].config_class}; allowed: {sorted(config_fields(params['tuner']))}")
+        raise ValueError(
+            f"method 'adamix_peft': tuner_params {unknown} are not settings of peft's "
+            f"{TUNERS[params['tuner']].config_class}; allowed: {sorted(config_fields(params['tuner']))}"
+        )
     check_int("adamix_peft", "num_experts", params["num_experts"], optional=True)
     check_number("adamix_peft", "consistency_weight", params["consistency_weight"], low=0, optional=True)
     check_choice("adamix_peft", "share", params["share"], (None, "up", "down", "none"))
@@ -219,8 +255,14 @@ def _validate_peft(params: dict, task_type: str) -> None:
 
 @register_method(
     "adamix_peft",
-    defaults={"tuner": "lora", "tuner_params": {}, "num_experts": None, "consistency_weight": None,
-              "inference": "merge", "share": None},
+    defaults={
+        "tuner": "lora",
+        "tuner_params": {},
+        "num_experts": None,
+        "consistency_weight": None,
+        "inference": "merge",
+        "share": None,
+    },
     allowed_params=_adamix_peft_fields,
     validate=_validate_peft,
     inference_modes=_inference_modes("peft"),
@@ -229,18 +271,22 @@ def _validate_peft(params: dict, task_type: str) -> None:
 )
 def prepare_peft(model, task_type: str, params: dict):
     from adamix import AdaMixConfig, get_adamix_model
-
     from baselines.peft_tuners import TUNERS, peft_config
 
     resolved = _resolve("peft", model, task_type, params)
     tuner_params = resolved.get("tuner_params") or {}
     if not isinstance(tuner_params, dict):
-        raise ValueError(f"method 'adamix_peft': tuner_params must be a mapping of peft config settings, got {tuner_params!r}")
+        raise ValueError(
+            f"method 'adamix_peft': tuner_params must be a mapping of peft config settings, got {tuner_params!r}"
+        )
     config = peft_config(resolved["tuner"], model, None, tuner_params, "adamix_peft")
     fields = {k: v for k, v in resolved.items() if k not in (PRESET_KEY, "tuner", "tuner_params")}
     head = find_head_name(model, task_type)
     wrapped = get_adamix_model(model, AdaMixConfig.from_dict({"adapter_type": "peft", "peft_config": config, **fields}))
-    resolved["tuner_params"] = {**TUNERS[resolved["tuner"]].defaults, **tuner_params,
-                                "target_modules": wrapped.config.peft_config["target_modules"]}
+    resolved["tuner_params"] = {
+        **TUNERS[resolved["tuner"]].defaults,
+        **tuner_params,
+        "target_modules": wrapped.config.peft_config["target_modules"],
+    }
     resolved["share"] = wrapped.config.share
     return AdaMixPrepared("adamix_peft", wrapped, task_type, resolved, head_name=head)

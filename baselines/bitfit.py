@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from baselines.prepared import PreparedModel, find_head_name, is_head_param, lm_head_parameters
 from baselines._common import check_bool
+from baselines.prepared import PreparedModel, find_head_name, is_head_param, lm_head_parameters
 from baselines.registry import register_method
 
 
@@ -18,8 +18,9 @@ def prepare(model, task_type: str, params: dict) -> PreparedModel:
     head = find_head_name(model, task_type)
     lm_head_ids = {id(p) for p in lm_head_parameters(model, task_type)}  # pretrained LM / MLM head: frozen
     layernorm_modules = {
-        name for name, module in model.named_modules() if "layernorm" in type(module).__name__.lower()
-        or "rmsnorm" in type(module).__name__.lower()
+        name
+        for name, module in model.named_modules()
+        if "layernorm" in type(module).__name__.lower() or "rmsnorm" in type(module).__name__.lower()
     }
     n_bias = 0
     for name, p in model.named_parameters():

@@ -16,5 +16,6 @@ def prepare(model, task_type: str, params: dict) -> PreparedModel:
     for p in model.parameters():
         p.requires_grad_(True)
     # Paper #Param for full fine-tuning = the whole backbone (a full copy per task).
-    return PreparedModel("full_ft", model, task_type, params, inference_params_fn=lambda pm: pm.backbone_params,
-                         trains_whole_model=True)
+    return PreparedModel(
+        "full_ft", model, task_type, params, inference_params_fn=lambda pm: pm.backbone_params, trains_whole_model=True
+    )

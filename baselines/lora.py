@@ -43,7 +43,11 @@ def _validate(params: dict, task_type: str) -> None:
 @register_method(
     "lora",
     defaults={"r": 8, "alpha": 16, "dropout": 0.1, "target_modules": None},
-    presets={"table1_0.8M": {"r": 8, "alpha": 16}, "table2_0.3M": {"r": 8, "alpha": 16}, "nlg_0.35M": {"r": 4, "alpha": 32}},
+    presets={
+        "table1_0.8M": {"r": 8, "alpha": 16},
+        "table2_0.3M": {"r": 8, "alpha": 16},
+        "nlg_0.35M": {"r": 4, "alpha": 32},
+    },
     validate=_validate,
     description="LoRA via peft on W_q, W_v (r=8, alpha=16); seq_cls head trainable (modules_to_save).",
     reference="Hu et al. 2022; paper Table 1 'LoRA 0.8M', Table 2 'LoRA 0.3M', Table 3 'LoRA 0.35M'",

@@ -68,8 +68,9 @@ def peft_config(tuner: str, model, task_type: str | None, params: dict, method: 
     settings = {**TUNERS[tuner].defaults, **{k: v for k, v in params.items() if v is not None}}
     unknown = sorted(set(settings) - set(config_fields(tuner)))
     if unknown:
-        raise ValueError(f"method '{method}': {sorted(unknown)} are not {cls.__name__} settings; "
-                         f"allowed: {config_fields(tuner)}")
+        raise ValueError(
+            f"method '{method}': {sorted(unknown)} are not {cls.__name__} settings; allowed: {config_fields(tuner)}"
+        )
     if settings.get("target_modules") is None and TUNERS[tuner].attention_targets:
         settings["target_modules"] = targets_for(model, method)
     if model_type(model) in FAN_IN_FAN_OUT and "fan_in_fan_out" in config_fields(tuner):
@@ -86,19 +87,38 @@ def peft_config(tuner: str, model, task_type: str | None, params: dict, method: 
 def _register_plain(name: str, description: str, reference: str, task_types=("seq_cls", "causal_lm", "masked_lm")):
     def prepare(model, task_type: str, params: dict):
         config = peft_config(name, model, task_type, params, name)
-        resolved = {**TUNERS[name].defaults, **params,
-                    "target_modules": sorted(config.target_modules) if config.target_modules else None}
+        resolved = {
+            **TUNERS[name].defaults,
+            **params,
+            "target_modules": sorted(config.target_modules) if config.target_modules else None,
+        }
         return wrap(name, model, task_type, resolved, config)
 
-    register_method(name, prepare, defaults={**TUNERS[name].defaults, "target_modules": None},
-                    allowed_params=lambda: config_fields(name), description=description, reference=reference,
-                    task_types=task_types)
+    register_method(
+        name,
+        prepare,
+        defaults={**TUNERS[name].defaults, "target_modules": None},
+        allowed_params=lambda: config_fields(name),
+        description=description,
+        reference=reference,
+        task_types=task_types,
+    )
 
 
-_register_plain("dora", "DoRA via peft (LoraConfig use_dora) on W_q, W_v; seq_cls head trainable.",
-                "Liu et al. 2024 (ICML); not in the AdaMix paper")
-_register_plain("vera", "VeRA via peft on W_q, W_v: trained scaling vectors on shared frozen random projections.",
-                "Kopiczko et al. 2024 (ICLR); not in the AdaMix paper")
+_register_plain(
+    "dora",
+    "DoRA via peft (LoraConfig use_dora) on W_q, W_v; seq_cls head trainable.",
+    "Liu et al. 2024 (ICML); not in the AdaMix paper",
+)
+_register_plain(
+    "vera",
+    "VeRA via peft on W_q, W_v: trained scaling vectors on shared frozen random projections.",
+    "Kopiczko et al. 2024 (ICLR); not in the AdaMix paper",
+)
 # peft's LoHa adapts Linear / Conv layers, not GPT-2's Conv1D (the paper's NLG backbone): no causal_lm.
-_register_plain("loha", "LoHa via peft (Hadamard product of two low-rank updates) on W_q, W_v.",
-                "Hyeon-Woo et al. 2022 (FedPara; LyCORIS); not in the AdaMix paper", task_types=("seq_cls", "masked_lm"))
+_register_plain(
+    "loha",
+    "LoHa via peft (Hadamard product of two low-rank updates) on W_q, W_v.",
+    "Hyeon-Woo et al. 2022 (FedPara; LyCORIS); not in the AdaMix paper",
+    task_types=("seq_cls", "masked_lm"),
+)

@@ -24,9 +24,9 @@ Parameter accounting follows the paper's #Param column:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional
 
 import torch
 import torch.nn as nn
@@ -52,12 +52,14 @@ NON_MODEL_KEYS = ("labels", "consistency_mask")
 TaskLossFn = Callable[[torch.Tensor, dict], torch.Tensor]  # (logits, batch) -> scalar loss
 
 
-def find_head_name(model: nn.Module, task_type: str) -> Optional[str]:
+def find_head_name(model: nn.Module, task_type: str) -> str | None:
     """Name of the task-head submodule of a seq_cls model (None for causal_lm and masked_lm)."""
     if task_type == "masked_lm":
         if _output_embeddings(model) is None:
-            raise ValueError(f"{type(model).__name__} has no masked-LM head (get_output_embeddings() is None); "
-                             "task_type 'masked_lm' needs an *ForMaskedLM model")
+            raise ValueError(
+                f"{type(model).__name__} has no masked-LM head (get_output_embeddings() is None); "
+                "task_type 'masked_lm' needs an *ForMaskedLM model"
+            )
         return None
     if task_type != "seq_cls":
         return None
@@ -70,7 +72,7 @@ def find_head_name(model: nn.Module, task_type: str) -> Optional[str]:
     )
 
 
-def is_head_param(name: str, head_name: Optional[str]) -> bool:
+def is_head_param(name: str, head_name: str | None) -> bool:
     return head_name is not None and head_name in name.split(".")
 
 
@@ -83,12 +85,12 @@ def count_unique(params: Iterator[nn.Parameter]) -> int:
     return total
 
 
-def backbone_size(model: nn.Module, head_name: Optional[str]) -> int:
+def backbone_size(model: nn.Module, head_name: str | None) -> int:
     """Pretrained parameters (tied weights once), task head excluded."""
     return count_unique(p for n, p in model.named_parameters() if not is_head_param(n, head_name))
 
 
-def _output_embeddings(model: nn.Module) -> Optional[nn.Module]:
+def _output_embeddings(model: nn.Module) -> nn.Module | None:
     get = getattr(model, "get_output_embeddings", None)
     return get() if callable(get) else None
 
@@ -131,10 +133,10 @@ class PreparedModel:
     model: nn.Module
     task_type: str
     params: dict = field(default_factory=dict)
-    backbone_params: Optional[int] = None
-    head_name: Optional[str] = None
+    backbone_params: int | None = None
+    head_name: str | None = None
     # Extra inference parameters of the method; None = every trainable non-head parameter.
-    inference_params_fn: Optional[Callable[["PreparedModel"], int]] = None
+    inference_params_fn: Callable[[PreparedModel], int] | None = None
     # True when the method trains the whole model (full fine-tuning): its weights are a backbone copy per
     # run, saved only on request (save_trained(full_weights=True)).
     trains_whole_model: bool = False
@@ -144,8 +146,8 @@ class PreparedModel:
         """One forward pass and the task loss: returns (loss, outputs).
 
         Same convention as `adamix.AdaMixModel.consistency_step`: the model gets the batch without its
-        "labels" / "consistency_mask" entries and `task_loss_fn(logits, batch)` computes the loss, so every method is trained
-        on exactly the same loss definition. `outputs` has `.logits`.
+        "labels" / "consistency_mask" entries and `task_loss_fn(logits, batch)` computes the loss, so every method is
+        trained on exactly the same loss definition. `outputs` has `.logits`.
         """
         inputs = {k: v for k, v in batch.items() if k not in NON_MODEL_KEYS}
         outputs = self.model(**inputs)
@@ -175,10 +177,15 @@ class PreparedModel:
             inference = int(self.inference_params_fn(self))
         else:
             inference = count_unique(p for _, p in self.method_parameters())
-        return {"trainable": trainable, "inference": inference, "backbone": int(self.backbone_params or 0), "head": head}
+        return {
+            "trainable": trainable,
+            "inference": inference,
+            "backbone": int(self.backbone_params or 0),
+            "head": head,
+        }
 
     # ---- saved artifacts (each method family overrides these with its library's format) ---------
-    def save_trained(self, directory: str | Path, full_weights: bool = False) -> Optional[dict]:
+    def save_trained(self, directory: str | Path, full_weights: bool = False) -> dict | None:
         """Save the trained weights into `directory`; returns {"format": ..., "files": [...]}, or None when
         nothing is saved (a whole-model method without `full_weights`)."""
         directory = Path(directory)
@@ -203,8 +210,12 @@ class PreparedModel:
             return
         from safetensors.torch import load_file
 
-        copy_parameters(self.model, load_file(str(require_file(directory / TRAINABLE_FILE))), directory,
-                         expected={n for n, _ in self.named_trainable_parameters()})
+        copy_parameters(
+            self.model,
+            load_file(str(require_file(directory / TRAINABLE_FILE))),
+            directory,
+            expected={n for n, _ in self.named_trainable_parameters()},
+        )
 
     # ---- random state of the method (checkpoints) ------------------------------------------------
     def rng_state(self) -> dict:
@@ -223,22 +234,27 @@ class PreparedModel:
 
 def require_file(path: Path) -> Path:
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: the run's saved weights are missing (a run saves them in "
-                                f"<run dir>/artifacts when it finishes; full fine-tuning only with save_full_weights)")
+        raise FileNotFoundError(
+            f"{path} not found: the run's saved weights are missing (a run saves them in "
+            f"<run dir>/artifacts when it finishes; full fine-tuning only with save_full_weights)"
+        )
     return path
 
 
-def copy_parameters(model: nn.Module, tensors: dict, source: Path, strict: bool = False,
-                     expected: Optional[set] = None) -> None:
+def copy_parameters(
+    model: nn.Module, tensors: dict, source: Path, strict: bool = False, expected: set | None = None
+) -> None:
     """Copy saved tensors into `model`'s parameters of the same names; any mismatch is an error."""
     params = dict(model.named_parameters())
     expected = set(params) if strict else (expected if expected is not None else set(tensors))
     missing, unknown = sorted(expected - set(tensors)), sorted(set(tensors) - set(params))
     wrong = sorted(n for n in set(tensors) & set(params) if tensors[n].shape != params[n].shape)
     if missing or unknown or wrong:
-        raise ValueError(f"saved weights in {source} do not fit this model (missing {missing[:3]}, unknown "
-                         f"{unknown[:3]}, other shapes {wrong[:3]}): load them into the method and backbone they were "
-                         f"trained with")
+        raise ValueError(
+            f"saved weights in {source} do not fit this model (missing {missing[:3]}, unknown "
+            f"{unknown[:3]}, other shapes {wrong[:3]}): load them into the method and backbone they were "
+            f"trained with"
+        )
     with torch.no_grad():
         for n, t in tensors.items():
             if n in params:

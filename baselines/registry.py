@@ -18,9 +18,10 @@ import importlib
 import importlib.util
 import inspect
 import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import Any
 
 import torch.nn as nn
 
@@ -63,17 +64,18 @@ class MethodSpec:
     reference: str = ""
     presets: dict[str, dict] = field(default_factory=dict)
     task_types: tuple[str, ...] = TASK_TYPES
-    allowed_params: Optional[Callable[[], Iterable[str]]] = None
+    allowed_params: Callable[[], Iterable[str]] | None = None
     accept_any: bool = False
-    validate: Optional[Callable[[dict, str], None]] = None
-    inference_modes: Optional[Callable[[dict, str], Sequence[str]]] = None
+    validate: Callable[[dict, str], None] | None = None
+    inference_modes: Callable[[dict, str], Sequence[str]] | None = None
 
-    def check(self, params: Optional[Mapping[str, Any]], task_type: str) -> dict:
+    def check(self, params: Mapping[str, Any] | None, task_type: str) -> dict:
         """The resolved params for `task_type`, or ValueError naming what is wrong and how to fix it.
         Needs no model: the pipeline runs it for every run before any job starts."""
         if task_type not in self.task_types:
-            raise ValueError(f"method '{self.name}' does not support task_type {task_type!r} "
-                             f"(supports {list(self.task_types)})")
+            raise ValueError(
+                f"method '{self.name}' does not support task_type {task_type!r} (supports {list(self.task_types)})"
+            )
         resolved = self.resolve_params(params)
         if self.validate is not None:
             self.validate(resolved, task_type)
@@ -85,7 +87,7 @@ class MethodSpec:
             keys |= set(self.allowed_params())
         return keys
 
-    def resolve_params(self, params: Optional[Mapping[str, Any]] = None) -> dict:
+    def resolve_params(self, params: Mapping[str, Any] | None = None) -> dict:
         """defaults <- preset <- explicit params, with unknown keys rejected."""
         params = dict(params or {})
         resolved = copy.deepcopy(self.defaults)
@@ -116,16 +118,16 @@ _REGISTRY: dict[str, MethodSpec] = {}
 
 def register_method(
     name: str,
-    prepare: Optional[PrepareFn] = None,
+    prepare: PrepareFn | None = None,
     *,
-    defaults: Optional[dict] = None,
+    defaults: dict | None = None,
     description: str = "",
     reference: str = "",
-    presets: Optional[dict[str, dict]] = None,
+    presets: dict[str, dict] | None = None,
     task_types: Iterable[str] = TASK_TYPES,
-    allowed_params: Optional[Callable[[], Iterable[str]]] = None,
-    validate: Optional[Callable[[dict, str], None]] = None,
-    inference_modes: Optional[Callable[[dict, str], Sequence[str]]] = None,
+    allowed_params: Callable[[], Iterable[str]] | None = None,
+    validate: Callable[[dict, str], None] | None = None,
+    inference_modes: Callable[[dict, str], Sequence[str]] | None = None,
     overwrite: bool = False,
 ):
     """Register a method. Usable directly or as a decorator (``@register_method("bitfit", defaults=...)``)."""
@@ -193,9 +195,10 @@ def _import_reference(ref: str) -> Any:
     except ImportError as exc:
         raise _unknown_method_error(ref, f"cannot import module {module_part!r} ({exc})") from exc
     except Exception as exc:  # noqa: BLE001 - the plug-in's own code failed while it was imported
-        raise ValueError(f"method {ref!r}: importing the plug-in module {module_part!r} raised "
-                         f"{type(exc).__name__}: {exc}; fix the module (try `python -c 'import {module_part}'`)"
-                         ) from exc
+        raise ValueError(
+            f"method {ref!r}: importing the plug-in module {module_part!r} raised "
+            f"{type(exc).__name__}: {exc}; fix the module (try `python -c 'import {module_part}'`)"
+        ) from exc
     obj: Any = module
     for part in attr_path.split("."):
         if not hasattr(obj, part):
@@ -204,7 +207,7 @@ def _import_reference(ref: str) -> Any:
     return obj
 
 
-def get_method(name_or_ref: "str | MethodSpec") -> MethodSpec:
+def get_method(name_or_ref: str | MethodSpec) -> MethodSpec:
     """A registered name, or an external 'module:callable' / 'file.py:callable' reference."""
     if isinstance(name_or_ref, MethodSpec):
         return name_or_ref
@@ -234,10 +237,10 @@ def get_method(name_or_ref: "str | MethodSpec") -> MethodSpec:
 
 
 def prepare_model(
-    method: "str | MethodSpec",
+    method: str | MethodSpec,
     model: nn.Module,
     task_type: str,
-    params: Optional[Mapping[str, Any]] = None,
+    params: Mapping[str, Any] | None = None,
 ) -> PreparedModel:
     """Apply `method` to `model` (modified in place or wrapped) and return the `PreparedModel`.
 

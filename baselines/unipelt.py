@@ -39,12 +39,16 @@ def prepare(model, task_type: str, params: dict):
         raise ValueError(f"method 'unipelt': variant must be one of {VARIANTS}, got {variant!r}")
     factor, params = resolve_bottleneck(model, "unipelt", params)
     parts = [
-        PrefixTuningConfig(prefix_length=check_positive_int("unipelt", "prefix_length", params["prefix_length"]), use_gating=True),
+        PrefixTuningConfig(
+            prefix_length=check_positive_int("unipelt", "prefix_length", params["prefix_length"]), use_gating=True
+        ),
         SeqBnConfig(
             reduction_factor=factor,
             use_gating=True,
         ),
     ]
     if variant == "APL":
-        parts.append(LoRAConfig(r=check_positive_int("unipelt", "r", params["r"]), alpha=params["alpha"], use_gating=True))
+        parts.append(
+            LoRAConfig(r=check_positive_int("unipelt", "r", params["r"]), alpha=params["alpha"], use_gating=True)
+        )
     return attach("unipelt", model, task_type, params, ConfigUnion(*parts))

@@ -53,9 +53,11 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
-    batch = {"input_ids": torch.randint(1000, 20000, (args.batch_size, args.seq_len), device=device),
-             "attention_mask": torch.ones(args.batch_size, args.seq_len, dtype=torch.long, device=device),
-             "labels": torch.randint(0, 2, (args.batch_size,), device=device)}
+    batch = {
+        "input_ids": torch.randint(1000, 20000, (args.batch_size, args.seq_len), device=device),
+        "attention_mask": torch.ones(args.batch_size, args.seq_len, dtype=torch.long, device=device),
+        "labels": torch.randint(0, 2, (args.batch_size,), device=device),
+    }
     loss_fn = lambda logits, b: F.cross_entropy(logits, b["labels"])  # noqa: E731
 
     def build(**overrides):
@@ -70,6 +72,7 @@ def main() -> None:
             model.consistency_step(batch, loss_fn, fused=fused).loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+
         return step
 
     rows = []
@@ -77,8 +80,12 @@ def main() -> None:
     base = time_steps(trainer(single, opt, True), device, args.warmup, args.repeats)
     rows.append(("single adapter (M=1, no consistency)", base))
     mixture, opt = build()
-    rows.append(("AdaMix, fused consistency step", time_steps(trainer(mixture, opt, True), device, args.warmup, args.repeats)))
-    rows.append(("AdaMix, two sequential passes", time_steps(trainer(mixture, opt, False), device, args.warmup, args.repeats)))
+    rows.append(
+        ("AdaMix, fused consistency step", time_steps(trainer(mixture, opt, True), device, args.warmup, args.repeats))
+    )
+    rows.append(
+        ("AdaMix, two sequential passes", time_steps(trainer(mixture, opt, False), device, args.warmup, args.repeats))
+    )
 
     inputs = {k: v for k, v in batch.items() if k != "labels"}
     mixture.eval()
@@ -90,15 +97,21 @@ def main() -> None:
                 for proj in layer.projections().values():
                     proj._merged_cache = None
             mixture(**inputs)
+
         merged_recomputed = time_steps(uncached, device, args.warmup, args.repeats)
 
-    print(f"model={args.model.split('/')[-1]} device={device} batch={args.batch_size}x{args.seq_len} "
-          f"M={args.experts} bottleneck={args.bottleneck} threads={torch.get_num_threads()}\n")
+    print(
+        f"model={args.model.split('/')[-1]} device={device} batch={args.batch_size}x{args.seq_len} "
+        f"M={args.experts} bottleneck={args.bottleneck} threads={torch.get_num_threads()}\n"
+    )
     print("| train step | median s | vs single adapter |\n|---|---|---|")
     for name, seconds in rows:
         print(f"| {name} | {seconds:.4f} | {seconds / base:.2f}x |")
     print("\n| eval forward | median s |\n|---|---|")
-    print(f"| merged weights cached | {merged_cached:.4f} |\n| merged weights recomputed every call | {merged_recomputed:.4f} |")
+    print(
+        f"| merged weights cached | {merged_cached:.4f} |\n"
+        f"| merged weights recomputed every call | {merged_recomputed:.4f} |"
+    )
 
 
 if __name__ == "__main__":

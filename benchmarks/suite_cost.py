@@ -13,10 +13,26 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # GLUE training / dev set sizes (examples), as distributed by GLUE and the `glue` dataset on the hub.
-GLUE_TRAIN = {"cola": 8_551, "sst2": 67_349, "mrpc": 3_668, "qqp": 363_846, "stsb": 5_749,
-              "mnli": 392_702, "qnli": 104_743, "rte": 2_490}
-GLUE_DEV = {"cola": 1_043, "sst2": 872, "mrpc": 408, "qqp": 40_430, "stsb": 1_500,
-            "mnli": 9_815 + 9_832, "qnli": 5_463, "rte": 277}  # MNLI: matched + mismatched
+GLUE_TRAIN = {
+    "cola": 8_551,
+    "sst2": 67_349,
+    "mrpc": 3_668,
+    "qqp": 363_846,
+    "stsb": 5_749,
+    "mnli": 392_702,
+    "qnli": 104_743,
+    "rte": 2_490,
+}
+GLUE_DEV = {
+    "cola": 1_043,
+    "sst2": 872,
+    "mrpc": 408,
+    "qqp": 40_430,
+    "stsb": 1_500,
+    "mnli": 9_815 + 9_832,
+    "qnli": 5_463,
+    "rte": 277,
+}  # MNLI: matched + mismatched
 # NLG: training ROWS (one per reference) and decoded INPUTS of the reported split, as in the LoRA paper's
 # data (E2E test: 4,693 references of 630 inputs; WebNLG 2017 "all" test inputs; DART v1.1.1 test inputs).
 NLG_TRAIN_ROWS = {"e2e": 42_061, "webnlg": 18_025, "dart": 62_659}
@@ -70,13 +86,22 @@ def run_budget(run: dict) -> dict:
         steps = min(steps, int(train["max_steps"]))
     # selection paper/heldout: one evaluation per epoch, then the report splits once (plus extra routings)
     passes = (math.ceil(epochs) if selection != "last" else 0) + 1 + len(run.get("eval_inference_modes") or [])
-    return {"steps": steps, "batch_size": batch, "eval_passes": passes, "eval_examples": n_eval,
-            "eval_batch_size": int(train.get("eval_batch_size", 128))}
+    return {
+        "steps": steps,
+        "batch_size": batch,
+        "eval_passes": passes,
+        "eval_examples": n_eval,
+        "eval_batch_size": int(train.get("eval_batch_size", 128)),
+    }
 
 
 # Suite `model` -> the benchmark preset of the same architecture.
-PRESET_OF_MODEL = {"roberta-large": "roberta-large", "bert-base-uncased": "bert-base", "gpt2-medium": "gpt2-medium",
-                   "minilm-l6": "minilm-l6"}
+PRESET_OF_MODEL = {
+    "roberta-large": "roberta-large",
+    "bert-base-uncased": "bert-base",
+    "gpt2-medium": "gpt2-medium",
+    "minilm-l6": "minilm-l6",
+}
 
 
 def project(suite: str, preset: str, rows: dict[str, dict], bench_batch: int, bench_eval_batch: int) -> dict:
@@ -90,7 +115,7 @@ def project(suite: str, preset: str, rows: dict[str, dict], bench_batch: int, be
     """
     total, missing, per_label, other = 0.0, set(), {}, 0
     runs = suite_runs(suite)
-    for (task, label, _seed), run in runs.items():
+    for (_task, label, _seed), run in runs.items():
         if PRESET_OF_MODEL.get(run["model"]) != preset:
             other += 1
             continue
@@ -109,5 +134,12 @@ def project(suite: str, preset: str, rows: dict[str, dict], bench_batch: int, be
         entry["runs"] += 1
         entry["steps"] += budget["steps"]
         entry["hours"] += seconds / 3600
-    return {"suite": suite, "preset": preset, "runs": len(runs), "other_backbone_runs": other,
-            "hours": total / 3600, "missing_methods": sorted(missing), "per_label": per_label}
+    return {
+        "suite": suite,
+        "preset": preset,
+        "runs": len(runs),
+        "other_backbone_runs": other,
+        "hours": total / 3600,
+        "missing_methods": sorted(missing),
+        "per_label": per_label,
+    }

@@ -61,17 +61,45 @@ class Preset:
 
 
 PRESETS = {
-    "roberta-large": Preset("RobertaConfig", dict(vocab_size=50265, hidden_size=1024, num_hidden_layers=24,
-                                                  num_attention_heads=16, intermediate_size=4096,
-                                                  max_position_embeddings=514, type_vocab_size=1, pad_token_id=1,
-                                                  bos_token_id=0, eos_token_id=2), "seq_cls"),
-    "bert-base": Preset("BertConfig", dict(vocab_size=30522, hidden_size=768, num_hidden_layers=12,
-                                           num_attention_heads=12, intermediate_size=3072), "seq_cls"),
-    "minilm-l6": Preset("BertConfig", dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6,
-                                           num_attention_heads=12, intermediate_size=1536), "seq_cls"),
-    "gpt2-medium": Preset("GPT2Config", dict(vocab_size=50257, n_embd=1024, n_layer=24, n_head=16,
-                                             n_positions=1024, bos_token_id=50256, eos_token_id=50256),
-                          "causal_lm"),
+    "roberta-large": Preset(
+        "RobertaConfig",
+        dict(
+            vocab_size=50265,
+            hidden_size=1024,
+            num_hidden_layers=24,
+            num_attention_heads=16,
+            intermediate_size=4096,
+            max_position_embeddings=514,
+            type_vocab_size=1,
+            pad_token_id=1,
+            bos_token_id=0,
+            eos_token_id=2,
+        ),
+        "seq_cls",
+    ),
+    "bert-base": Preset(
+        "BertConfig",
+        dict(vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
+        "seq_cls",
+    ),
+    "minilm-l6": Preset(
+        "BertConfig",
+        dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536),
+        "seq_cls",
+    ),
+    "gpt2-medium": Preset(
+        "GPT2Config",
+        dict(
+            vocab_size=50257,
+            n_embd=1024,
+            n_layer=24,
+            n_head=16,
+            n_positions=1024,
+            bos_token_id=50256,
+            eos_token_id=50256,
+        ),
+        "causal_lm",
+    ),
 }
 
 
@@ -114,8 +142,16 @@ def engine_task(preset: Preset, cfg):
         eos = preset.sizes["eos_token_id"]
         tokenizer = SimpleNamespace(eos_token_id=eos, bos_token_id=eos, pad_token_id=None)
         return NLGTask(name="e2e", cfg=cfg, tokenizer=tokenizer, train=None, selection=None, report={}, references={})
-    return NLUTask(name="sst2", family="glue", text_fields=("sentence",), num_labels=2, is_regression=False,
-                   primary_metric="accuracy", train=None, selection=None)
+    return NLUTask(
+        name="sst2",
+        family="glue",
+        text_fields=("sentence",),
+        num_labels=2,
+        is_regression=False,
+        primary_metric="accuracy",
+        train=None,
+        selection=None,
+    )
 
 
 def make_batches(preset: Preset, task, args, count: int, evaluation: bool = False):
@@ -137,7 +173,7 @@ def make_batches(preset: Preset, task, args, count: int, evaluation: bool = Fals
     batches = []
     for b in range(count):
         start = (b * n_batches // count) * batch_size
-        rows = [pool[i] for i in order[start:start + batch_size]]
+        rows = [pool[i] for i in order[start : start + batch_size]]
         if preset.task_type == "causal_lm":
             collate = task.collator(task.tokenizer)
             features = []
@@ -201,23 +237,38 @@ def measure_method(args) -> dict:
     device = torch.device(args.device)
     preset = PRESETS[args.preset]
     method, params = ALIASES.get(args.child, (args.child, {}))
-    cfg = RunConfig(task="e2e" if preset.task_type == "causal_lm" else "sst2", method=method, seed=0,
-                    model=args.preset, out=os.devnull, method_params=params, batch_size=args.batch_size,
-                    eval_batch_size=args.eval_batch_size, max_seq_len=args.max_seq_len, precision=args.precision,
-                    device=args.device, num_beams=args.num_beams, max_new_tokens=args.max_new_tokens)
+    cfg = RunConfig(
+        task="e2e" if preset.task_type == "causal_lm" else "sst2",
+        method=method,
+        seed=0,
+        model=args.preset,
+        out=os.devnull,
+        method_params=params,
+        batch_size=args.batch_size,
+        eval_batch_size=args.eval_batch_size,
+        max_seq_len=args.max_seq_len,
+        precision=args.precision,
+        device=args.device,
+        num_beams=args.num_beams,
+        max_new_tokens=args.max_new_tokens,
+    )
     torch.manual_seed(0)
     task = engine_task(preset, cfg)
     prepared = prepare_model(method, build_backbone(preset, args.num_layers), preset.task_type, params)
     model = prepared.model.to(device)
     optimizer = torch.optim.AdamW(prepared.trainable_parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    scheduler = get_linear_schedule_with_warmup(optimizer, 0, 10 ** 9)
+    scheduler = get_linear_schedule_with_warmup(optimizer, 0, 10**9)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
-    batches = [{k: v.to(device) for k, v in b.items()} for b in make_batches(preset, task, args, args.warmup + args.repeats)]
-    cursor = iter(range(10 ** 9))
+    batches = [
+        {k: v.to(device) for k, v in b.items()} for b in make_batches(preset, task, args, args.warmup + args.repeats)
+    ]
+    cursor = iter(range(10**9))
 
     def step():
         model.train()
-        return train_step(prepared, task, batches[next(cursor) % len(batches)], optimizer, scheduler, scaler, cfg, device)
+        return train_step(
+            prepared, task, batches[next(cursor) % len(batches)], optimizer, scheduler, scaler, cfg, device
+        )
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -226,33 +277,48 @@ def measure_method(args) -> dict:
     peak = peak_memory_mb(device)
     real_tokens = statistics.mean(int(b["attention_mask"].sum()) for b in batches)
     from torch.utils.flop_counter import FlopCounterMode
+
     with FlopCounterMode(display=False) as counter:
         step()
     flops = counter.get_total_flops()
 
     eval_batch = make_batches(preset, task, args, 1, evaluation=True)[0]
     eval_batch = {k: v.to(device) for k, v in eval_batch.items()}
-    row = {"method": args.child, "preset": args.preset, "num_layers": args.num_layers, "device": str(device), "threads": torch.get_num_threads(),
-           "precision": cfg.precision, "batch_size": args.batch_size, "lengths": args.lengths,
-           "real_tokens_per_step": real_tokens, "trainable_params": prepared.param_counts()["trainable"],
-           "train_step_s": statistics.median(train_times), "train_step_spread_s": [min(train_times), max(train_times)],
-           "train_step_cpu_s": statistics.median(cpu_times) if cpu_times else None,
-           "tokens_per_s": real_tokens / statistics.median(train_times), "peak_memory_mb": round(peak, 1),
-           "train_flops": flops}
+    row = {
+        "method": args.child,
+        "preset": args.preset,
+        "num_layers": args.num_layers,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "precision": cfg.precision,
+        "batch_size": args.batch_size,
+        "lengths": args.lengths,
+        "real_tokens_per_step": real_tokens,
+        "trainable_params": prepared.param_counts()["trainable"],
+        "train_step_s": statistics.median(train_times),
+        "train_step_spread_s": [min(train_times), max(train_times)],
+        "train_step_cpu_s": statistics.median(cpu_times) if cpu_times else None,
+        "tokens_per_s": real_tokens / statistics.median(train_times),
+        "peak_memory_mb": round(peak, 1),
+        "train_flops": flops,
+    }
     if preset.task_type == "causal_lm":
         from adamixbench.nlg_engine import decoding_model
+
         eval_model = decoding_model(prepared.eval_model())
         decode_cpu = [] if device.type == "cpu" else None
-        times = _timed(lambda: task.generate(eval_model, dict(eval_batch)), device, 1, max(1, args.repeats // 3),
-                       decode_cpu)  # no autocast: the engine evaluates and decodes without it
+        times = _timed(
+            lambda: task.generate(eval_model, dict(eval_batch)), device, 1, max(1, args.repeats // 3), decode_cpu
+        )  # no autocast: the engine evaluates and decodes without it
         row["decode_s"] = statistics.median(times)
         row["decode_cpu_s"] = statistics.median(decode_cpu) if decode_cpu else None
         row["eval_forward_s"] = None
     else:
         loader = [{**eval_batch, "labels": eval_batch["labels"]}]
         eval_cpu = [] if device.type == "cpu" else None
-        times = _timed(lambda: task.evaluate(prepared.eval_model(), loader, device), device, args.warmup, args.repeats,
-                       eval_cpu)
+        times = _timed(
+            lambda: task.evaluate(prepared.eval_model(), loader, device), device, args.warmup, args.repeats, eval_cpu
+        )
         row["eval_forward_s"] = statistics.median(times)
         row["eval_forward_cpu_s"] = statistics.median(eval_cpu) if eval_cpu else None
     peak_tflops = args.peak_tflops or lookup_peak(device, cfg.precision)
@@ -267,8 +333,11 @@ def lookup_peak(device, precision: str) -> float | None:
     if device.type != "cuda":
         return None
     name = torch.cuda.get_device_name(device)
-    dtype = "bf16" if precision in ("auto", "bf16") and torch.cuda.is_bf16_supported() else (
-        "fp16" if precision == "fp16" else "fp32")
+    dtype = (
+        "bf16"
+        if precision in ("auto", "bf16") and torch.cuda.is_bf16_supported()
+        else ("fp16" if precision == "fp16" else "fp32")
+    )
     for gpu, peaks in PEAK_TFLOPS.items():
         if gpu in name:
             return peaks[dtype]
@@ -278,17 +347,26 @@ def lookup_peak(device, precision: str) -> float | None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="minilm-l6")
-    parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                        help="comma-separated registered methods (and `adapter`)")
+    parser.add_argument(
+        "--methods", default=",".join(DEFAULT_METHODS), help="comma-separated registered methods (and `adapter`)"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", default="auto", help="engine --precision: auto | fp32 | bf16 | fp16")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--eval-batch-size", type=int, default=128)
-    parser.add_argument("--lengths", choices=("glue", "e2e"), default=None,
-                        help="sequence-length distribution (default: glue for encoders, e2e for gpt2-medium)")
+    parser.add_argument(
+        "--lengths",
+        choices=("glue", "e2e"),
+        default=None,
+        help="sequence-length distribution (default: glue for encoders, e2e for gpt2-medium)",
+    )
     parser.add_argument("--max-seq-len", type=int, default=128)
-    parser.add_argument("--num-layers", type=int, default=None,
-                        help="fewer layers than the preset (cheaper CPU measurements; projections need the full depth)")
+    parser.add_argument(
+        "--num-layers",
+        type=int,
+        default=None,
+        help="fewer layers than the preset (cheaper CPU measurements; projections need the full depth)",
+    )
     parser.add_argument("--num-beams", type=int, default=10, help="decoding (causal-LM presets); paper: 10")
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=2)
@@ -307,6 +385,7 @@ def main(argv=None) -> int:
         parser.error("--project needs the preset's full depth: drop --num-layers")
     methods = [m for m in args.methods.split(",") if m]
     from baselines import list_methods
+
     unknown = [m for m in methods if m not in ALIASES and m not in list_methods()]
     if unknown:
         parser.error(f"unknown method(s) {unknown}; registered: {sorted(list_methods())} and {sorted(ALIASES)}")
@@ -322,27 +401,46 @@ def main(argv=None) -> int:
         print(json.dumps(row) if args.json else _table_line(row, first=len(rows) == 1), flush=True)
     for suite in [s for s in args.project.split(",") if s]:
         from suite_cost import project
+
         result = project(suite, args.preset, rows, args.batch_size, args.eval_batch_size)
         if args.json:
             print(json.dumps({"projection": result}))
         else:
-            print(f"\n{suite}: {result['runs']} runs, {result['hours']:.1f} device-hours on {args.device}"
-                  + (f"; runs on other backbones, excluded: {result['other_backbone_runs']}" if result["other_backbone_runs"] else "")
-                + (f"; methods not measured, excluded: {result['missing_methods']}" if result["missing_methods"] else ""))
+            print(
+                f"\n{suite}: {result['runs']} runs, {result['hours']:.1f} device-hours on {args.device}"
+                + (
+                    f"; runs on other backbones, excluded: {result['other_backbone_runs']}"
+                    if result["other_backbone_runs"]
+                    else ""
+                )
+                + (
+                    f"; methods not measured, excluded: {result['missing_methods']}"
+                    if result["missing_methods"]
+                    else ""
+                )
+            )
             for label, entry in result["per_label"].items():
                 print(f"  {label:20s} {entry['runs']:4d} runs {entry['steps']:>10,d} steps {entry['hours']:8.2f} h")
     return 0 if len(rows) == len(methods) else 1
 
 
 def _table_line(row: dict, first: bool) -> str:
-    head = ("| method | train step s (min-max) | CPU s/step | real tokens/s | eval s/batch | decode s/batch | peak MB "
-            "| MFU |\n|---|---|---|---|---|---|---|---|\n") if first else ""
+    head = (
+        (
+            "| method | train step s (min-max) | CPU s/step | real tokens/s | eval s/batch | decode s/batch | peak MB "
+            "| MFU |\n|---|---|---|---|---|---|---|---|\n"
+        )
+        if first
+        else ""
+    )
     lo, hi = row["train_step_spread_s"]
     fmt = lambda v, spec: format(v, spec) if v is not None else "-"  # noqa: E731
-    return (f"{head}| {row['method']} | {row['train_step_s']:.4f} ({lo:.4f}-{hi:.4f}) | "
-            f"{fmt(row['train_step_cpu_s'], '.4f')} | {row['tokens_per_s']:.0f} | "
-            f"{fmt(row['eval_forward_s'], '.4f')} | {fmt(row.get('decode_s'), '.3f')} | {row['peak_memory_mb']:.0f} | "
-            f"{fmt(row['mfu'], '.3f')} |")
+    return (
+        f"{head}| {row['method']} | {row['train_step_s']:.4f} ({lo:.4f}-{hi:.4f}) | "
+        f"{fmt(row['train_step_cpu_s'], '.4f')} | {row['tokens_per_s']:.0f} | "
+        f"{fmt(row['eval_forward_s'], '.4f')} | {fmt(row.get('decode_s'), '.3f')} | {row['peak_memory_mb']:.0f} | "
+        f"{fmt(row['mfu'], '.3f')} |"
+    )
 
 
 if __name__ == "__main__":

@@ -35,8 +35,21 @@ import time
 from pathlib import Path
 
 PACKAGES = "slurmctld slurmd slurmdbd slurm-client munge mariadb-server"
-BINARIES = ("munged", "mariadbd", "mariadb-install-db", "slurmdbd", "slurmctld", "slurmd", "sbatch", "sacct",
-            "sacctmgr", "scontrol", "squeue", "scancel", "sinfo")
+BINARIES = (
+    "munged",
+    "mariadbd",
+    "mariadb-install-db",
+    "slurmdbd",
+    "slurmctld",
+    "slurmd",
+    "sbatch",
+    "sacct",
+    "sacctmgr",
+    "scontrol",
+    "squeue",
+    "scancel",
+    "sinfo",
+)
 DAEMONS = ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd")  # start order; stopped in reverse
 
 
@@ -73,8 +86,16 @@ class LocalSlurm:
     `start()` then `stop()`, or use it as a context manager. `stop()` works from another process too
     (pids and ports are kept in files under `root`)."""
 
-    def __init__(self, root: Path, *, cluster: str = "adamixtest", partition: str = "debug",
-                 account: str = "adamix", gpus: int = 2, cpus: int | None = None):
+    def __init__(
+        self,
+        root: Path,
+        *,
+        cluster: str = "adamixtest",
+        partition: str = "debug",
+        account: str = "adamix",
+        gpus: int = 2,
+        cpus: int | None = None,
+    ):
         self.root = Path(root).resolve()
         self.cluster, self.partition, self.account, self.gpus = cluster, partition, account, gpus
         self.cpus = cpus or os.cpu_count() or 1
@@ -98,11 +119,13 @@ class LocalSlurm:
         return r
 
     # ---------------------------------------------------------------- start
-    def start(self) -> "LocalSlurm":
+    def start(self) -> LocalSlurm:
         missing = missing_binaries()
         if missing:
-            raise ClusterError(f"Slurm is not installed (missing {', '.join(missing)}); install it with "
-                               f"`bash scripts/install_slurm.sh` (Debian packages: {PACKAGES})")
+            raise ClusterError(
+                f"Slurm is not installed (missing {', '.join(missing)}); install it with "
+                f"`bash scripts/install_slurm.sh` (Debian packages: {PACKAGES})"
+            )
         if os.geteuid() != 0:
             raise ClusterError("the local test cluster runs its daemons as root; run as root")
         for sub in ("etc", "bin", "log", "run", "munge", "db", "ctld", "spool", "pids"):
@@ -115,17 +138,39 @@ class LocalSlurm:
             self._write_configs(ports)
             self._write_srun_shim()
             self._start("slurmdbd", ["slurmdbd", "-D"])
-            self._wait(lambda: self.cmd("sacctmgr", "-n", "list", "cluster", check=False).returncode == 0,
-                       "slurmdbd answering sacctmgr", "slurmdbd")
+            self._wait(
+                lambda: self.cmd("sacctmgr", "-n", "list", "cluster", check=False).returncode == 0,
+                "slurmdbd answering sacctmgr",
+                "slurmdbd",
+            )
             # the cluster, an account and the user's association must exist before slurmctld registers
             self.cmd("sacctmgr", "-i", "add", "cluster", self.cluster)
-            self.cmd("sacctmgr", "-i", "add", "account", self.account, f"cluster={self.cluster}",
-                     "Description=test account", "Organization=adamix")
-            self.cmd("sacctmgr", "-i", "add", "user", "root", f"account={self.account}", f"cluster={self.cluster}",
-                     f"DefaultAccount={self.account}")
+            self.cmd(
+                "sacctmgr",
+                "-i",
+                "add",
+                "account",
+                self.account,
+                f"cluster={self.cluster}",
+                "Description=test account",
+                "Organization=adamix",
+            )
+            self.cmd(
+                "sacctmgr",
+                "-i",
+                "add",
+                "user",
+                "root",
+                f"account={self.account}",
+                f"cluster={self.cluster}",
+                f"DefaultAccount={self.account}",
+            )
             self._start("slurmctld", ["slurmctld", "-D", "-f", str(self.conf)])
-            self._wait(lambda: self.cmd("scontrol", "ping", check=False).stdout.count("UP") > 0,
-                       "slurmctld answering `scontrol ping`", "slurmctld")
+            self._wait(
+                lambda: self.cmd("scontrol", "ping", check=False).stdout.count("UP") > 0,
+                "slurmctld answering `scontrol ping`",
+                "slurmctld",
+            )
             self._start("slurmd", ["slurmd", "-D", "-f", str(self.conf), "-N", self.node])
             self._wait(self._node_idle, f"node {self.node} idle in sinfo", "slurmd")
         except BaseException:
@@ -135,8 +180,15 @@ class LocalSlurm:
 
     def _start(self, name: str, argv: list[str]) -> None:
         log = open(self.root / "log" / f"{name}.out", "ab")
-        proc = subprocess.Popen(argv, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.root)
+        proc = subprocess.Popen(
+            argv,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=self.root,
+        )
         log.close()
         self._procs[name] = proc
         (self.root / "pids" / name).write_text(str(proc.pid))
@@ -169,28 +221,59 @@ class LocalSlurm:
             key.write_bytes(os.urandom(1024))
             os.chmod(key, 0o400)
         m = self.root / "munge"
-        self._start("munged", ["munged", "-F", "--force", f"--key-file={key}", f"--socket={m / 'munge.sock'}",
-                               f"--pid-file={m / 'munged.pid'}", f"--seed-file={m / 'munged.seed'}",
-                               f"--log-file={self.root / 'log' / 'munged.log'}"])
+        self._start(
+            "munged",
+            [
+                "munged",
+                "-F",
+                "--force",
+                f"--key-file={key}",
+                f"--socket={m / 'munge.sock'}",
+                f"--pid-file={m / 'munged.pid'}",
+                f"--seed-file={m / 'munged.seed'}",
+                f"--log-file={self.root / 'log' / 'munged.log'}",
+            ],
+        )
         self._wait(lambda: (m / "munge.sock").exists(), "munge socket", "munged", timeout=20)
 
     def _start_mariadb(self, port: int) -> None:
         datadir = self.root / "db" / "data"
         if not (datadir / "mysql").exists():
-            r = subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={datadir}", "--user=root",
-                                "--auth-root-authentication-method=normal", "--skip-test-db"],
-                               capture_output=True, text=True, timeout=180)
+            r = subprocess.run(
+                [
+                    "mariadb-install-db",
+                    "--no-defaults",
+                    f"--datadir={datadir}",
+                    "--user=root",
+                    "--auth-root-authentication-method=normal",
+                    "--skip-test-db",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
             if r.returncode != 0:
                 raise ClusterError(f"mariadb-install-db failed: {r.stderr.strip()[-2000:]}")
         (self.root / "pids" / "mariadb_port").write_text(str(port))
         # --skip-grant-tables: a private throw-away database on loopback, no users or passwords needed
-        self._start("mariadbd", ["mariadbd", "--no-defaults", f"--datadir={datadir}", "--user=root",
-                                 "--bind-address=127.0.0.1", f"--port={port}", "--skip-grant-tables",
-                                 f"--socket={self.root / 'db' / 'mysqld.sock'}",
-                                 f"--pid-file={self.root / 'db' / 'mysqld.pid'}",
-                                 f"--log-error={self.root / 'log' / 'mariadbd.log'}",
-                                 "--innodb-buffer-pool-size=32M", "--performance-schema=OFF",
-                                 "--innodb-log-file-size=16M"])
+        self._start(
+            "mariadbd",
+            [
+                "mariadbd",
+                "--no-defaults",
+                f"--datadir={datadir}",
+                "--user=root",
+                "--bind-address=127.0.0.1",
+                f"--port={port}",
+                "--skip-grant-tables",
+                f"--socket={self.root / 'db' / 'mysqld.sock'}",
+                f"--pid-file={self.root / 'db' / 'mysqld.pid'}",
+                f"--log-error={self.root / 'log' / 'mariadbd.log'}",
+                "--innodb-buffer-pool-size=32M",
+                "--performance-schema=OFF",
+                "--innodb-log-file-size=16M",
+            ],
+        )
 
         def up() -> bool:
             with socket.socket() as s:
@@ -214,19 +297,19 @@ class LocalSlurm:
 # Written by scripts/local_slurm.py: a single-node test cluster, all state under {r}
 ClusterName={self.cluster}
 SlurmctldHost={self.node}(127.0.0.1)
-SlurmctldPort={ports['slurmctld']}
-SlurmdPort={ports['slurmd']}
+SlurmctldPort={ports["slurmctld"]}
+SlurmdPort={ports["slurmd"]}
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket={r / 'munge' / 'munge.sock'}
+AuthInfo=socket={r / "munge" / "munge.sock"}
 CredType=cred/munge
-StateSaveLocation={r / 'ctld'}
-SlurmdSpoolDir={r / 'spool'}
-SlurmctldPidFile={r / 'run' / 'slurmctld.pid'}
-SlurmdPidFile={r / 'run' / 'slurmd.pid'}
-SlurmctldLogFile={r / 'log' / 'slurmctld.log'}
-SlurmdLogFile={r / 'log' / 'slurmd.log'}
+StateSaveLocation={r / "ctld"}
+SlurmdSpoolDir={r / "spool"}
+SlurmctldPidFile={r / "run" / "slurmctld.pid"}
+SlurmdPidFile={r / "run" / "slurmd.pid"}
+SlurmctldLogFile={r / "log" / "slurmctld.log"}
+SlurmdLogFile={r / "log" / "slurmd.log"}
 # no cgroups in a container: track job processes by parent pid, no task binding
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
@@ -235,8 +318,8 @@ JobAcctGatherFrequency=30
 AccountingStoreFlags=job_comment
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=127.0.0.1
-AccountingStoragePort={ports['slurmdbd']}
-AccountingStoragePass={r / 'munge' / 'munge.sock'}
+AccountingStoragePort={ports["slurmdbd"]}
+AccountingStoragePass={r / "munge" / "munge.sock"}
 {gres_types}JobCompType=jobcomp/none
 SchedulerType=sched/backfill
 SelectType=select/cons_tres
@@ -258,20 +341,21 @@ PartitionName={self.partition} Nodes={self.node} Default=YES MaxTime=INFINITE St
 """)
         if self.gpus:
             (r / "etc" / "gres.conf").write_text(
-                f"AutoDetect=off\nNodeName={self.node} Name=gpu File={self._fake_gpu_devices()}\n")
+                f"AutoDetect=off\nNodeName={self.node} Name=gpu File={self._fake_gpu_devices()}\n"
+            )
         dbd = r / "etc" / "slurmdbd.conf"
         dbd.write_text(f"""\
 AuthType=auth/munge
-AuthInfo=socket={r / 'munge' / 'munge.sock'}
+AuthInfo=socket={r / "munge" / "munge.sock"}
 DbdHost=localhost
 DbdAddr=127.0.0.1
-DbdPort={ports['slurmdbd']}
+DbdPort={ports["slurmdbd"]}
 SlurmUser=root
-PidFile={r / 'run' / 'slurmdbd.pid'}
-LogFile={r / 'log' / 'slurmdbd.log'}
+PidFile={r / "run" / "slurmdbd.pid"}
+LogFile={r / "log" / "slurmdbd.log"}
 StorageType=accounting_storage/mysql
 StorageHost=127.0.0.1
-StoragePort={ports['mariadb']}
+StoragePort={ports["mariadb"]}
 StorageUser=root
 StorageLoc=slurm_acct_db
 """)
@@ -334,8 +418,7 @@ StorageLoc=slurm_acct_db
         if self._pid("slurmctld") and _pid_alive(self._pid("slurmctld")):
             self.cmd("scancel", "--full", "--user=root", check=False)  # our private cluster: every job is ours
             deadline = time.time() + timeout
-            while time.time() < deadline and (self.cmd("squeue", "-h", check=False).stdout.strip()
-                                              or self.job_pids()):
+            while time.time() < deadline and (self.cmd("squeue", "-h", check=False).stdout.strip() or self.job_pids()):
                 time.sleep(1)
         steps = [p for p in self.job_pids()] if self._pid("slurmd") and _pid_alive(self._pid("slurmd")) else []
         for name in reversed(DAEMONS):
@@ -361,7 +444,7 @@ StorageLoc=slurm_acct_db
         if left:
             raise ClusterError(f"daemons still running after stop: {left}")
 
-    def __enter__(self) -> "LocalSlurm":
+    def __enter__(self) -> LocalSlurm:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -369,8 +452,9 @@ StorageLoc=slurm_acct_db
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("action", choices=["up", "down", "run"])
     ap.add_argument("root", type=Path, help="folder for all of the cluster's state (created)")
     ap.add_argument("--gpus", type=int, default=2, help="fake GPUs on the node (GRES gpu, no devices); default 2")

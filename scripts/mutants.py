@@ -64,8 +64,17 @@ def load_mutants(path: Path = MUTANTS_FILE) -> list[Mutant]:
     for entry in data["mutant"]:
         tests = entry["tests"]
         tests = groups[tests] if isinstance(tests, str) else tests
-        mutants.append(Mutant(entry["id"], entry["file"], entry["find"], entry["replace"], tuple(tests),
-                              entry.get("select"), entry["why"]))
+        mutants.append(
+            Mutant(
+                entry["id"],
+                entry["file"],
+                entry["find"],
+                entry["replace"],
+                tuple(tests),
+                entry.get("select"),
+                entry["why"],
+            )
+        )
     ids = [m.id for m in mutants]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
@@ -87,8 +96,16 @@ def applicable(mutant: Mutant, root: Path) -> str | None:
 def scratch_copy(destination: Path, tests_from: str | None = None) -> None:
     """The tracked and untracked-but-not-ignored files of the working tree, plus the test assets;
     with `tests_from`, tests/ as it was at that git revision."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                            check=True, capture_output=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = REPO / name
         if source.is_file():
@@ -100,22 +117,41 @@ def scratch_copy(destination: Path, tests_from: str | None = None) -> None:
             (destination / asset).symlink_to(REPO / asset)
     if tests_from is not None:
         shutil.rmtree(destination / "tests")
-        archive = subprocess.run(["git", "archive", tests_from, "tests"], cwd=REPO, check=True, capture_output=True).stdout
+        archive = subprocess.run(
+            ["git", "archive", tests_from, "tests"], cwd=REPO, check=True, capture_output=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", str(destination)], input=archive, check=True)
 
 
 # Imported once by the runner, before any test run forks from it: what every test session would
 # otherwise spend most of its time importing. Never the project's own packages (adamix, adamixbench,
 # baselines, tests): each forked run must import those fresh, from the mutated scratch copy.
-HEAVY_IMPORTS = ("torch", "numpy", "scipy.stats", "sklearn.metrics", "pandas", "transformers", "datasets",
-                 "peft", "sacrebleu", "pytest")
+HEAVY_IMPORTS = (
+    "torch",
+    "numpy",
+    "scipy.stats",
+    "sklearn.metrics",
+    "pandas",
+    "transformers",
+    "datasets",
+    "peft",
+    "sacrebleu",
+    "pytest",
+)
 
 
 def prewarm() -> None:
     import importlib
 
-    os.environ.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
-                       "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    os.environ.update(
+        {
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+            "HF_HUB_OFFLINE": "1",
+            "HF_DATASETS_OFFLINE": "1",
+        }
+    )
     for name in HEAVY_IMPORTS:
         try:
             importlib.import_module(name)
@@ -178,12 +214,17 @@ def run_tests(root: Path, tests: tuple[str, ...], select: str | None, timeout: f
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", action="append", default=[], help="run mutants whose id starts with this (repeatable)")
+    parser.add_argument(
+        "--only", action="append", default=[], help="run mutants whose id starts with this (repeatable)"
+    )
     parser.add_argument("--list", action="store_true", help="list the mutants and whether they apply; run nothing")
     parser.add_argument("--json", type=Path, help="write the results to this JSON file")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per mutant's test run")
-    parser.add_argument("--tests-from", metavar="REV", help="use tests/ of this git revision (e.g. to measure "
-                                                            "the kill rate before new tests were added)")
+    parser.add_argument(
+        "--tests-from",
+        metavar="REV",
+        help="use tests/ of this git revision (e.g. to measure the kill rate before new tests were added)",
+    )
     args = parser.parse_args(argv)
     # `kill` (SIGTERM) ends the run like Ctrl-C: the running test session is killed, the scratch copy removed.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -227,24 +268,40 @@ def main(argv: list[str] | None = None) -> int:
                 outcome, elapsed, detail = run_tests(root, m.tests, m.select, args.timeout)
             finally:
                 path.write_text(original)
-            status = {"failed": "killed", "timeout": "killed (timeout)", "passed": "SURVIVED",
-                      "none selected": "SURVIVED"}[outcome]  # no test selected: nothing would catch it
+            status = {
+                "failed": "killed",
+                "timeout": "killed (timeout)",
+                "passed": "SURVIVED",
+                "none selected": "SURVIVED",
+            }[outcome]  # no test selected: nothing would catch it
             shown = detail if outcome in ("failed", "none selected") else ""
-            results.append({"id": m.id, "file": m.file, "status": status, "seconds": round(elapsed, 1),
-                            "detail": shown, "why": m.why})
+            results.append(
+                {
+                    "id": m.id,
+                    "file": m.file,
+                    "status": status,
+                    "seconds": round(elapsed, 1),
+                    "detail": shown,
+                    "why": m.why,
+                }
+            )
             print(f"{status:16s} {m.id:52s} {elapsed:6.0f} s  {shown}", flush=True)
     ran = [r for r in results if r["status"] != "skipped"]
     killed = [r for r in ran if r["status"].startswith("killed")]
     survived = [r for r in ran if r["status"] == "SURVIVED"]
     skipped = len(results) - len(ran)
-    print(f"\nkilled {len(killed)} of {len(ran)} mutants ({100 * len(killed) / max(len(ran), 1):.0f}%)"
-          + (f"; {skipped} skipped (snippet no longer in the code)" if skipped else ""))
+    print(
+        f"\nkilled {len(killed)} of {len(ran)} mutants ({100 * len(killed) / max(len(ran), 1):.0f}%)"
+        + (f"; {skipped} skipped (snippet no longer in the code)" if skipped else "")
+    )
     for r in survived:
         print(f"  survived: {r['id']} ({r['file']}): {r['why']}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"killed": len(killed), "ran": len(ran), "skipped": skipped,
-                                         "mutants": results}, indent=2) + "\n")
+        args.json.write_text(
+            json.dumps({"killed": len(killed), "ran": len(ran), "skipped": skipped, "mutants": results}, indent=2)
+            + "\n"
+        )
     return 1 if survived else 0
 
 

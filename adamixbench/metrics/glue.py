@@ -8,7 +8,7 @@ used: its script lives on the hub and fails offline, and it computes the same sc
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
@@ -32,11 +32,14 @@ _METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "spearmanr": lambda p, r: spearmanr(p, r)[0],
 }
 
+
 def _as_vector(values: Sequence, name: str, regression: bool) -> np.ndarray:
     array = np.asarray(values)
     if array.ndim != 1:
-        raise ValueError(f"{name} must be one value per example (1-D), got shape {array.shape}"
-                         + ("" if regression else "; pass class ids, e.g. logits.argmax(-1)"))
+        raise ValueError(
+            f"{name} must be one value per example (1-D), got shape {array.shape}"
+            + ("" if regression else "; pass class ids, e.g. logits.argmax(-1)")
+        )
     if regression:
         return array.astype(np.float64)
     if array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0):
@@ -60,4 +63,3 @@ def compute_glue_metrics(task: str, predictions: Sequence, references: Sequence)
     if len(refs) == 0:
         raise ValueError("cannot score an empty evaluation set")
     return {name: 100.0 * float(_METRICS[name](preds, refs)) for name in TASK_METRICS[task]}
-

@@ -55,8 +55,8 @@ import os
 import re
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .nlg_mteval import pymteval_nist
 from .nlg_ptb import java_path, ptb_tokenize, pycocoevalcap_file
@@ -88,8 +88,10 @@ def _check(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> None:
     if isinstance(hyps, str):
         raise TypeError("hypotheses must be a list of strings, not one string")
     if len(hyps) != len(refs):
-        raise ValueError(f"{len(hyps)} hypotheses but {len(refs)} reference groups: references must be "
-                         "grouped per input (one list of references per hypothesis)")
+        raise ValueError(
+            f"{len(hyps)} hypotheses but {len(refs)} reference groups: references must be "
+            "grouped per input (one list of references per hypothesis)"
+        )
     if not hyps:
         raise ValueError("no hypotheses to score")
     for i, r in enumerate(refs):
@@ -118,8 +120,17 @@ def _sacrebleu(hyps: list[str], refs: list[list[str]], *, lowercase: bool) -> fl
 
     width = max(len(rs) for rs in refs)
     streams = [[rs[i] if i < len(rs) else None for rs in refs] for i in range(width)]
-    return float(sacrebleu.corpus_bleu(hyps, streams, tokenize="13a", smooth_method="none", lowercase=lowercase,
-                                       force=True, use_effective_order=False).score)
+    return float(
+        sacrebleu.corpus_bleu(
+            hyps,
+            streams,
+            tokenize="13a",
+            smooth_method="none",
+            lowercase=lowercase,
+            force=True,
+            use_effective_order=False,
+        ).score
+    )
 
 
 def _meteor_jar() -> str:
@@ -179,12 +190,13 @@ def score_e2e(hypotheses: list[str], references: list[list[str]], *, meteor: boo
     res = {i: [toks[i]] for i in range(len(hyps))}
     gts, k = {}, len(hyps)
     for i, rs in enumerate(refs):
-        gts[i] = toks[k:k + len(rs)]
+        gts[i] = toks[k : k + len(rs)]
         k += len(rs)
     if tokenizer != "ptb-java":
         why = _NO_JAVA if java_path() is None else "CoreNLP PTBTokenizer failed"
-        notes["tokenizer"] = (f"PTB tokenisation approximated in Python ({why}): "
-                              "ROUGE-L and CIDEr may differ slightly from e2e-metrics")
+        notes["tokenizer"] = (
+            f"PTB tokenisation approximated in Python ({why}): ROUGE-L and CIDEr may differ slightly from e2e-metrics"
+        )
     from pycocoevalcap.cider.cider import Cider
     from pycocoevalcap.rouge.rouge import Rouge
 
@@ -217,8 +229,10 @@ def _file_meteor(hyps: list[str], refs: list[list[str]], num_refs: int) -> float
         hp, rp = os.path.join(tmp, "hypothesis_meteor"), os.path.join(tmp, "reference_meteor")
         Path(hp).write_text("\n".join(hyps), encoding="utf-8")
         Path(rp).write_text("\n".join(r for rs in refs for r in rs[:num_refs]), encoding="utf-8")
-        proc = subprocess.run([java, "-Xmx2G", "-jar", _meteor_jar(), hp, rp, "-l", "en", "-norm",
-                               "-r", str(num_refs)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.run(
+            [java, "-Xmx2G", "-jar", _meteor_jar(), hp, rp, "-l", "en", "-norm", "-r", str(num_refs)],
+            capture_output=True,
+        )
     text = proc.stdout.decode("utf-8", "replace")
     m = re.search(r"Final score:\s*([0-9.eE+-]+)", text)
     if proc.returncode != 0 or m is None:
@@ -249,8 +263,7 @@ def _generationeval_ter(hyps: list[str], refs: list[list[str]], num_refs: int) -
     return total / len(hyps)
 
 
-def score_webnlg(hypotheses: list[str], references: list[list[str]], *, num_refs: int = 6,
-                 meteor: bool = True) -> dict:
+def score_webnlg(hypotheses: list[str], references: list[list[str]], *, num_refs: int = 6, meteor: bool = True) -> dict:
     """WebNLG / DART scores as GenerationEval reports them in the LoRA pipeline: BLEU, METEOR, TER.
 
     ``references`` are grouped per input (any number each; the first ``num_refs`` are used, missing
@@ -275,8 +288,9 @@ def score_webnlg(hypotheses: list[str], references: list[list[str]], *, num_refs
 # --------------------------------------------------------------------------------------------------
 # files for the official scripts
 # --------------------------------------------------------------------------------------------------
-def write_e2e_files(hypotheses: list[str], references: list[list[str]], pred_path: str | Path,
-                    ref_path: str | Path) -> None:
+def write_e2e_files(
+    hypotheses: list[str], references: list[list[str]], pred_path: str | Path, ref_path: str | Path
+) -> None:
     """Files for ``measure_scores.py ref_path pred_path -p`` (LoRA ``gpt2_decode.py --ref_type e2e``).
 
     ``pred_path``: one hypothesis per line. ``ref_path``: the references of each MR, one per line, each
@@ -294,9 +308,15 @@ def write_e2e_files(hypotheses: list[str], references: list[list[str]], pred_pat
             f.write("\n")
 
 
-def write_webnlg_files(hypotheses: list[str], references: list[list[str]], hyp_path: str | Path,
-                       ref_prefix: str | Path, *, num_refs: int = 6,
-                       trailing_newline: bool = False) -> list[Path]:
+def write_webnlg_files(
+    hypotheses: list[str],
+    references: list[list[str]],
+    hyp_path: str | Path,
+    ref_prefix: str | Path,
+    *,
+    num_refs: int = 6,
+    trailing_newline: bool = False,
+) -> list[Path]:
     """Files for GenerationEval ``eval.py -R <ref_prefix> -H <hyp_path> -nr <num_refs>``.
 
     Writes ``hyp_path`` and ``<ref_prefix>0 .. <ref_prefix>{num_refs-1}`` (LoRA ``gpt2_decode.py

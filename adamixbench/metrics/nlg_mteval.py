@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 __all__ = ["mteval_tokenize", "pymteval_nist"]
 
@@ -49,7 +49,7 @@ def mteval_tokenize(sent: str) -> list[str]:
 
 def _ngrams(n: int, toks: Sequence[str]) -> list[tuple[str, ...]]:
     low = [t.lower() for t in toks]
-    return [tuple(low[i:i + n]) for i in range(len(low) - n + 1)]
+    return [tuple(low[i : i + n]) for i in range(len(low) - n + 1)]
 
 
 def _max_ref_counts(n: int, refs: Sequence[Sequence[str]]) -> dict[tuple[str, ...], int]:

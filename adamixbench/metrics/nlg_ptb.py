@@ -21,12 +21,19 @@ import shutil
 import subprocess
 import tempfile
 
-__all__ = ["PUNCTUATIONS", "ptb_tokenize_java", "ptb_tokenize_python", "ptb_tokenize", "java_path",
-           "pycocoevalcap_file"]
+__all__ = [
+    "PUNCTUATIONS",
+    "ptb_tokenize_java",
+    "ptb_tokenize_python",
+    "ptb_tokenize",
+    "java_path",
+    "pycocoevalcap_file",
+]
 
 # coco-caption's list (pycocoevalcap/tokenizer/ptbtokenizer.py)
-PUNCTUATIONS = frozenset(["''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-",
-                          ".", "?", "!", ",", ":", "-", "--", "...", ";"])
+PUNCTUATIONS = frozenset(
+    ["''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".", "?", "!", ",", ":", "-", "--", "...", ";"]
+)
 
 
 def java_path() -> str | None:
@@ -59,9 +66,11 @@ def ptb_tokenize_java(sentences: list[str]) -> list[str]:
         path = os.path.join(tmp, "sentences.txt")
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
-        out = subprocess.run([java, "-cp", jar, "edu.stanford.nlp.process.PTBTokenizer",
-                              "-preserveLines", "-lowerCase", path],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True)
+        out = subprocess.run(
+            [java, "-cp", jar, "edu.stanford.nlp.process.PTBTokenizer", "-preserveLines", "-lowerCase", path],
+            capture_output=True,
+            check=True,
+        )
     lines = out.stdout.decode("utf-8").split("\n")
     if len(lines) < len(sentences):
         raise RuntimeError(f"PTBTokenizer returned {len(lines)} lines for {len(sentences)} sentences")
@@ -71,17 +80,23 @@ def ptb_tokenize_java(sentences: list[str]) -> list[str]:
 # ---------------------------------------------------------------------------------------------------
 # Pure-Python approximation of PTBTokenizer(-lowerCase) + punctuation removal.
 # ---------------------------------------------------------------------------------------------------
-_CONTRACTIONS = re.compile(r"(?i)\b(ca|wo|do|does|did|is|are|was|were|has|have|had|could|would|should"
-                           r"|might|must|need|ai|sha)(n't)\b")
+_CONTRACTIONS = re.compile(
+    r"(?i)\b(ca|wo|do|does|did|is|are|was|were|has|have|had|could|would|should"
+    r"|might|must|need|ai|sha)(n't)\b"
+)
 _CLITICS = re.compile(r"(?i)(\w)('s|'re|'ve|'ll|'d|'m)\b")
-_ABBREV = ("mr|mrs|ms|dr|prof|st|jr|sr|no|vs|etc|al|inc|co|corp|ltd|gen|col|lt|sgt|capt|gov|sen|rep"
-           "|mt|ft|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|approx|dept|est|univ|ave|blvd")
+_ABBREV = (
+    "mr|mrs|ms|dr|prof|st|jr|sr|no|vs|etc|al|inc|co|corp|ltd|gen|col|lt|sgt|capt|gov|sen|rep"
+    "|mt|ft|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|approx|dept|est|univ|ave|blvd"
+)
 _TOKEN = re.compile(
     r"""
     (?<![\w.])-?\d+(?:[.,:]\d+)+              # numbers 3.5, 1,000, 10:30, -3.35
   | (?<![\w.])-\d+\b                          # negative numbers
   | \w+(?:[/.]\w+)+\.?(?=\s|$|[,;:!?)])      # u.s., s.p.a., a.e, 14l/32r, and/or
-  | (?i:(?:""" + _ABBREV + r"""))\.(?=\s+\S)   # known abbreviations, not sentence-final
+  | (?i:(?:"""
+    + _ABBREV
+    + r"""))\.(?=\s+\S)   # known abbreviations, not sentence-final
   | \b[A-Za-z]\.(?=\s+\S)                      # initials: J. R. R. Tolkien
   | n't
   | '(?:s|re|ve|ll|d|m|em|n)\b
@@ -93,8 +108,18 @@ _TOKEN = re.compile(
 )
 # PTBTokenizer's normalisations (-lowerCase lower-cases -LRB- etc., so coco's PUNCTUATIONS list does
 # not remove brackets: "-lrb-" survives) and the pound sign becomes "#" (PTB escaping).
-_MAP = {"(": "-lrb-", ")": "-rrb-", "{": "-lcb-", "}": "-rcb-", "[": "-lsb-", "]": "-rsb-",
-        '"': "''", "\u00a3": "#", "\u2013": "--", "\u2014": "--"}
+_MAP = {
+    "(": "-lrb-",
+    ")": "-rrb-",
+    "{": "-lcb-",
+    "}": "-rcb-",
+    "[": "-lsb-",
+    "]": "-rsb-",
+    '"': "''",
+    "\u00a3": "#",
+    "\u2013": "--",
+    "\u2014": "--",
+}
 
 
 def _py_tokens(sentence: str) -> list[str]:

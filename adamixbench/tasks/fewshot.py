@@ -19,15 +19,15 @@ label`, LiST's RTE/QQP and all LM-BFF GLUE files keep the GLUE header; mpqa/subj
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import datasets
 import numpy as np
 
-from adamixbench.tasks.glue import (GLUE_TASKS, SPLIT_FILES, TableFormat, get_task, load_glue,
-                                    read_labeled_file)
+from adamixbench.tasks.glue import GLUE_TASKS, SPLIT_FILES, TableFormat, get_task, load_glue, read_labeled_file
 from adamixbench.tasks.paths import data_root
 
 LIST_SHOTS = (10, 20, 30)
@@ -36,8 +36,14 @@ LMBFF_SHOTS = (16,)
 LMBFF_SEEDS = (13, 21, 42, 87, 100)
 PROTOCOLS = ("list", "lmbff")
 
-_SENTENCE_CSV = TableFormat(text_columns=("sentence",), label_column="label", label_kind="index",
-                            fieldnames=("label", "sentence"), delimiter=",", quoting=csv.QUOTE_MINIMAL)
+_SENTENCE_CSV = TableFormat(
+    text_columns=("sentence",),
+    label_column="label",
+    label_kind="index",
+    fieldnames=("label", "sentence"),
+    delimiter=",",
+    quoting=csv.QUOTE_MINIMAL,
+)
 _SST2_HEADER = GLUE_TASKS["sst2"].tsv  # `sentence<TAB>label` with a header line
 
 
@@ -61,33 +67,71 @@ class FewShotTask:
     test: TableFormat | None = None
 
     def features(self) -> datasets.Features:
-        return datasets.Features({**{f: datasets.Value("string") for f in self.text_fields},
-                                  "label": datasets.ClassLabel(names=list(self.label_names))})
+        return datasets.Features(
+            {
+                **{f: datasets.Value("string") for f in self.text_fields},
+                "label": datasets.ClassLabel(names=list(self.label_names)),
+            }
+        )
 
 
 def _glue_task(name: str, dir_name: str, list_train: TableFormat, dev_file: str, eval_split: str) -> FewShotTask:
     spec = GLUE_TASKS[name]
-    return FewShotTask(name=name, dir_name=dir_name, ext="tsv", text_fields=spec.text_fields,
-                       label_names=spec.label_names, list_train=list_train, lmbff=spec.tsv,
-                       lmbff_dev_file=dev_file, glue_eval_split=eval_split)
+    return FewShotTask(
+        name=name,
+        dir_name=dir_name,
+        ext="tsv",
+        text_fields=spec.text_fields,
+        label_names=spec.label_names,
+        list_train=list_train,
+        lmbff=spec.tsv,
+        lmbff_dev_file=dev_file,
+        glue_eval_split=eval_split,
+    )
 
 
 def _sentence_task(name: str, label_names: tuple[str, ...]) -> FewShotTask:
-    return FewShotTask(name=name, dir_name=name, ext="csv", text_fields=("sentence",), label_names=label_names,
-                       list_train=_SENTENCE_CSV, lmbff=_SENTENCE_CSV, lmbff_dev_file="dev.csv", test=_SENTENCE_CSV)
+    return FewShotTask(
+        name=name,
+        dir_name=name,
+        ext="csv",
+        text_fields=("sentence",),
+        label_names=label_names,
+        list_train=_SENTENCE_CSV,
+        lmbff=_SENTENCE_CSV,
+        lmbff_dev_file="dev.csv",
+        test=_SENTENCE_CSV,
+    )
 
 
 FEWSHOT_TASKS: dict[str, FewShotTask] = {
-    "mnli": _glue_task("mnli", "MNLI", TableFormat(
-        text_columns=("sentence1", "sentence2"), label_column="label", label_kind="name",
-        fieldnames=("index", "genre", "sentence1", "sentence2", "label")), "dev_matched.tsv", "validation_matched"),
+    "mnli": _glue_task(
+        "mnli",
+        "MNLI",
+        TableFormat(
+            text_columns=("sentence1", "sentence2"),
+            label_column="label",
+            label_kind="name",
+            fieldnames=("index", "genre", "sentence1", "sentence2", "label"),
+        ),
+        "dev_matched.tsv",
+        "validation_matched",
+    ),
     "rte": _glue_task("rte", "RTE", GLUE_TASKS["rte"].tsv, "dev.tsv", "validation"),
     "qqp": _glue_task("qqp", "QQP", GLUE_TASKS["qqp"].tsv, "dev.tsv", "validation"),
     "sst2": FewShotTask(
-        name="sst2", dir_name="SST-2", ext="tsv", text_fields=("sentence",), label_names=GLUE_TASKS["sst2"].label_names,
-        list_train=TableFormat(text_columns=("sentence",), label_column="label", label_kind="index",
-                               fieldnames=("sentence", "label")),
-        lmbff=_SST2_HEADER, lmbff_dev_file="dev.tsv", test=_SST2_HEADER),
+        name="sst2",
+        dir_name="SST-2",
+        ext="tsv",
+        text_fields=("sentence",),
+        label_names=GLUE_TASKS["sst2"].label_names,
+        list_train=TableFormat(
+            text_columns=("sentence",), label_column="label", label_kind="index", fieldnames=("sentence", "label")
+        ),
+        lmbff=_SST2_HEADER,
+        lmbff_dev_file="dev.tsv",
+        test=_SST2_HEADER,
+    ),
     "mpqa": _sentence_task("mpqa", ("negative", "positive")),
     "subj": _sentence_task("subj", ("subjective", "objective")),
 }
@@ -113,8 +157,9 @@ def _split_dir(spec: FewShotTask, k: int, split_id: int, data_dir: str | Path | 
     return Path(data_dir if data_dir is not None else default_fewshot_dir()) / spec.dir_name / f"{k}-{split_id}"
 
 
-def load_fewshot_eval(task: str, data_dir: str | Path | None = None,
-                      glue_data_dir: str | Path | None = None) -> datasets.Dataset:
+def load_fewshot_eval(
+    task: str, data_dir: str | Path | None = None, glue_data_dir: str | Path | None = None
+) -> datasets.Dataset:
     """The evaluation set of a few-shot task (the same for every K, split and protocol).
 
     GLUE tasks use their GLUE dev set through `load_glue(task, split, glue_data_dir)` (the hub when
@@ -135,12 +180,23 @@ def load_fewshot_eval(task: str, data_dir: str | Path | None = None,
                 f"HF_HUB_OFFLINE unset, glue_data_dir=None) to load it from the hub. Loader said: {err}"
             ) from None
     path = Path(data_dir if data_dir is not None else default_fewshot_dir()) / spec.dir_name / f"test.{spec.ext}"
-    return _read(spec, path, spec.test, f"The {task} test set ships in the repository's data/fewshot/; "
-                                        f"pass data_dir=<directory containing {spec.dir_name}/test.{spec.ext}>.")
+    return _read(
+        spec,
+        path,
+        spec.test,
+        f"The {task} test set ships in the repository's data/fewshot/; "
+        f"pass data_dir=<directory containing {spec.dir_name}/test.{spec.ext}>.",
+    )
 
 
-def load_fewshot(task: str, k: int, split_id: int, data_dir: str | Path | None = None, protocol: str = "list",
-                 glue_data_dir: str | Path | None = None) -> tuple[datasets.Dataset, datasets.Dataset]:
+def load_fewshot(
+    task: str,
+    k: int,
+    split_id: int,
+    data_dir: str | Path | None = None,
+    protocol: str = "list",
+    glue_data_dir: str | Path | None = None,
+) -> tuple[datasets.Dataset, datasets.Dataset]:
     """Return `(train, eval)` for one released few-shot split.
 
     `protocol="list"`: `k` in 10/20/30 (total), `split_id` in 1-5. `protocol="lmbff"`: `k=16` (per class),
@@ -151,11 +207,14 @@ def load_fewshot(task: str, k: int, split_id: int, data_dir: str | Path | None =
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown few-shot protocol {protocol!r}; choose one of {list(PROTOCOLS)}")
     fmt = spec.list_train if protocol == "list" else spec.lmbff
-    shipped = (f"K in {LIST_SHOTS}, splits {LIST_SPLITS}" if protocol == "list"
-               else f"K in {LMBFF_SHOTS}, seeds {LMBFF_SEEDS}")
+    shipped = (
+        f"K in {LIST_SHOTS}, splits {LIST_SPLITS}" if protocol == "list" else f"K in {LMBFF_SHOTS}, seeds {LMBFF_SEEDS}"
+    )
     path = _split_dir(spec, k, split_id, data_dir) / f"train.{spec.ext}"
-    hint = (f"The repository ships {protocol} splits for {shipped} in data/fewshot/; for other K or splits, "
-            f"draw them with sample_fewshot(...) or pass data_dir=<directory with {spec.dir_name}/{k}-{split_id}/>.")
+    hint = (
+        f"The repository ships {protocol} splits for {shipped} in data/fewshot/; for other K or splits, "
+        f"draw them with sample_fewshot(...) or pass data_dir=<directory with {spec.dir_name}/{k}-{split_id}/>."
+    )
     return _read(spec, path, fmt, hint), load_fewshot_eval(task, data_dir, glue_data_dir)
 
 
@@ -163,8 +222,12 @@ def load_fewshot_dev(task: str, seed: int, data_dir: str | Path | None = None, k
     """The LM-BFF dev set of one seed (k per class, other training rows than train). LiST has none by design."""
     spec = get_fewshot_task(task)
     path = _split_dir(spec, k, seed, data_dir) / spec.lmbff_dev_file
-    return _read(spec, path, spec.lmbff, f"LM-BFF dev sets ship for K in {LMBFF_SHOTS}, seeds {LMBFF_SEEDS}; "
-                                         f"draw others with sample_lmbff_split(...).")
+    return _read(
+        spec,
+        path,
+        spec.lmbff,
+        f"LM-BFF dev sets ship for K in {LMBFF_SHOTS}, seeds {LMBFF_SEEDS}; draw others with sample_lmbff_split(...).",
+    )
 
 
 # --- samplers ---------------------------------------------------------------------------------------------
@@ -240,19 +303,27 @@ class Prompt:
 
 
 # LM-BFF's own template string of each prompt is in the comment after it (provenance, for review).
-_NLI = dict(template="{sentence1}? {mask}, {sentence2}",  # *cls**sent-_0*?*mask*,*+sentl_1**sep+*
-            drop_last_char=("sentence1",), lowercase_first=("sentence2",))
+_NLI = dict(
+    template="{sentence1}? {mask}, {sentence2}",  # *cls**sent-_0*?*mask*,*+sentl_1**sep+*
+    drop_last_char=("sentence1",),
+    lowercase_first=("sentence2",),
+)
 
 #: LM-BFF's manual templates and label words (run_experiment.sh), keyed by this package's task names.
 PROMPTS: dict[str, Prompt] = {
     "sst2": Prompt("{sentence1} It was {mask}.", {0: "terrible", 1: "great"}),  # *cls**sent_0*_It_was*mask*.*sep+*
     "mpqa": Prompt("{sentence1} It was {mask}.", {0: "terrible", 1: "great"}),  # *cls**sent_0*_It_was*mask*.*sep+*
-    "subj": Prompt("{sentence1} This is {mask}.",  # *cls**sent_0*_This_is*mask*.*sep+*
-                   {0: "subjective", 1: "objective"}),
+    "subj": Prompt(
+        "{sentence1} This is {mask}.",  # *cls**sent_0*_This_is*mask*.*sep+*
+        {0: "subjective", 1: "objective"},
+    ),
     "rte": Prompt(label_words={0: "Yes", 1: "No"}, **_NLI),
     "mnli": Prompt(label_words={0: "Yes", 1: "Maybe", 2: "No"}, **_NLI),
-    "qqp": Prompt("{sentence1} {mask}, {sentence2}", {0: "No", 1: "Yes"},  # *cls**sent_0**mask*,*+sentl_1**sep+*
-                  lowercase_first=("sentence2",)),
+    "qqp": Prompt(
+        "{sentence1} {mask}, {sentence2}",
+        {0: "No", 1: "Yes"},  # *cls**sent_0**mask*,*+sentl_1**sep+*
+        lowercase_first=("sentence2",),
+    ),
 }
 
 
@@ -310,12 +381,16 @@ def build_prompt_inputs(tokenizer, example: Mapping[str, Any], task: str, max_le
                 hi = mid - 1
         enc = encode({**fields, longest: " ".join(words[:lo])})
         if len(enc["input_ids"]) > max_length:
-            raise ValueError(f"the {task} prompt does not fit in max_length={max_length} tokens even with "
-                             f"the field {longest!r} emptied")
+            raise ValueError(
+                f"the {task} prompt does not fit in max_length={max_length} tokens even with "
+                f"the field {longest!r} emptied"
+            )
     positions = [i for i, t in enumerate(enc["input_ids"]) if t == tokenizer.mask_token_id]
     if len(positions) != 1:
-        raise ValueError(f"expected exactly one mask token in the {task} prompt, found {len(positions)} "
-                         f"(does the example text contain {tokenizer.mask_token!r}?)")
+        raise ValueError(
+            f"expected exactly one mask token in the {task} prompt, found {len(positions)} "
+            f"(does the example text contain {tokenizer.mask_token!r}?)"
+        )
     return {**enc, "label": example["label"]}
 
 
@@ -330,7 +405,9 @@ def label_word_ids(tokenizer, task: str) -> list[int]:
     for label in sorted(prompt.label_words):
         tokens = tokenizer.tokenize(" " + prompt.label_words[label])
         if len(tokens) != 1:
-            raise ValueError(f"label word {prompt.label_words[label]!r} of {task} is {len(tokens)} tokens "
-                             f"{tokens} for this tokenizer; prompt scoring needs single-token words")
+            raise ValueError(
+                f"label word {prompt.label_words[label]!r} of {task} is {len(tokens)} tokens "
+                f"{tokens} for this tokenizer; prompt scoring needs single-token words"
+            )
         ids.append(tokenizer.convert_tokens_to_ids(tokens[0]))
     return ids

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import datasets
 
@@ -55,7 +55,7 @@ class TableFormat:
 @dataclass(frozen=True)
 class TaskSpec:
     """What the engine needs to know about one GLUE task (which metric each paper table shows is a fact of
-    the analysis: adamixbench.aggregate.TABLE1_METRIC / TABLE2_METRIC)."""
+    the analysis: adamixbench.analysis.aggregate.TABLE1_METRIC / TABLE2_METRIC)."""
 
     name: str
     glue_dir: str
@@ -93,49 +93,88 @@ GLUE_TASKS: dict[str, TaskSpec] = {
     spec.name: spec
     for spec in [
         TaskSpec(
-            name="cola", glue_dir="CoLA", text_fields=("sentence",), label_names=("unacceptable", "acceptable"),
-            metrics=("matthews_correlation",), primary_metric="matthews_correlation", dev_splits=("validation",),
+            name="cola",
+            glue_dir="CoLA",
+            text_fields=("sentence",),
+            label_names=("unacceptable", "acceptable"),
+            metrics=("matthews_correlation",),
+            primary_metric="matthews_correlation",
+            dev_splits=("validation",),
             # CoLA's train/dev files have no header: source code, label, original annotation, sentence.
-            tsv=TableFormat(text_columns=("sentence",), label_column="label", label_kind="index",
-                            fieldnames=("source", "label", "author_label", "sentence")),
+            tsv=TableFormat(
+                text_columns=("sentence",),
+                label_column="label",
+                label_kind="index",
+                fieldnames=("source", "label", "author_label", "sentence"),
+            ),
         ),
         TaskSpec(
-            name="sst2", glue_dir="SST-2", text_fields=("sentence",), label_names=("negative", "positive"),
-            metrics=("accuracy",), primary_metric="accuracy", dev_splits=("validation",),
+            name="sst2",
+            glue_dir="SST-2",
+            text_fields=("sentence",),
+            label_names=("negative", "positive"),
+            metrics=("accuracy",),
+            primary_metric="accuracy",
+            dev_splits=("validation",),
             tsv=TableFormat(text_columns=("sentence",), label_column="label", label_kind="index"),
         ),
         TaskSpec(
-            name="mrpc", glue_dir="MRPC", text_fields=("sentence1", "sentence2"),
-            label_names=("not_equivalent", "equivalent"), metrics=("accuracy", "f1"), primary_metric="accuracy",
+            name="mrpc",
+            glue_dir="MRPC",
+            text_fields=("sentence1", "sentence2"),
+            label_names=("not_equivalent", "equivalent"),
+            metrics=("accuracy", "f1"),
+            primary_metric="accuracy",
             dev_splits=("validation",),
             tsv=_pair("#1 String", "#2 String", "Quality", "index"),
         ),
         TaskSpec(
-            name="qqp", glue_dir="QQP", text_fields=("question1", "question2"),
-            label_names=("not_duplicate", "duplicate"), metrics=("accuracy", "f1"), primary_metric="accuracy",
+            name="qqp",
+            glue_dir="QQP",
+            text_fields=("question1", "question2"),
+            label_names=("not_duplicate", "duplicate"),
+            metrics=("accuracy", "f1"),
+            primary_metric="accuracy",
             dev_splits=("validation",),
             tsv=_pair("question1", "question2", "is_duplicate", "index"),
         ),
         TaskSpec(
-            name="stsb", glue_dir="STS-B", text_fields=("sentence1", "sentence2"), label_names=(),
-            metrics=("pearson", "spearmanr"), primary_metric="pearson", dev_splits=("validation",),
+            name="stsb",
+            glue_dir="STS-B",
+            text_fields=("sentence1", "sentence2"),
+            label_names=(),
+            metrics=("pearson", "spearmanr"),
+            primary_metric="pearson",
+            dev_splits=("validation",),
             tsv=_pair("sentence1", "sentence2", "score", "score"),
         ),
         TaskSpec(
-            name="mnli", glue_dir="MNLI", text_fields=("premise", "hypothesis"),
-            label_names=("entailment", "neutral", "contradiction"), metrics=("accuracy",), primary_metric="accuracy",
+            name="mnli",
+            glue_dir="MNLI",
+            text_fields=("premise", "hypothesis"),
+            label_names=("entailment", "neutral", "contradiction"),
+            metrics=("accuracy",),
+            primary_metric="accuracy",
             dev_splits=("validation_matched", "validation_mismatched"),
             tsv=_pair("sentence1", "sentence2", "gold_label", "name"),
         ),
         TaskSpec(
-            name="qnli", glue_dir="QNLI", text_fields=("question", "sentence"),
-            label_names=("entailment", "not_entailment"), metrics=("accuracy",), primary_metric="accuracy",
+            name="qnli",
+            glue_dir="QNLI",
+            text_fields=("question", "sentence"),
+            label_names=("entailment", "not_entailment"),
+            metrics=("accuracy",),
+            primary_metric="accuracy",
             dev_splits=("validation",),
             tsv=_pair("question", "sentence", "label", "name"),
         ),
         TaskSpec(
-            name="rte", glue_dir="RTE", text_fields=("sentence1", "sentence2"),
-            label_names=("entailment", "not_entailment"), metrics=("accuracy",), primary_metric="accuracy",
+            name="rte",
+            glue_dir="RTE",
+            text_fields=("sentence1", "sentence2"),
+            label_names=("entailment", "not_entailment"),
+            metrics=("accuracy",),
+            primary_metric="accuracy",
             dev_splits=("validation",),
             tsv=_pair("sentence1", "sentence2", "label", "name"),
         ),
@@ -211,8 +250,12 @@ def parse_label(raw: str, kind: str, label_names: Sequence[str], where: str) -> 
 
 
 def read_labeled_file(
-    path: Path, fmt: TableFormat, text_fields: Sequence[str], label_names: Sequence[str],
-    features: datasets.Features, missing_hint: str,
+    path: Path,
+    fmt: TableFormat,
+    text_fields: Sequence[str],
+    label_names: Sequence[str],
+    features: datasets.Features,
+    missing_hint: str,
 ) -> datasets.Dataset:
     """Read a labelled file into a Dataset with columns `text_fields` + `label`."""
     columns: dict[str, list] = {f: [] for f in (*text_fields, "label")}
@@ -221,8 +264,10 @@ def read_labeled_file(
             columns[field].append(row[column])
         columns["label"].append(parse_label(row[fmt.label_column], fmt.label_kind, label_names, f"{path}:{line}"))
     if not columns["label"]:
-        raise ValueError(f"{path}: no examples (the file has no data rows); give a file with at least one labelled "
-                         f"row, or another data_dir")
+        raise ValueError(
+            f"{path}: no examples (the file has no data rows); give a file with at least one labelled "
+            f"row, or another data_dir"
+        )
     return datasets.Dataset.from_dict(columns, features=features)
 
 

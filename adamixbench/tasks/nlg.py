@@ -49,9 +49,9 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from adamixbench.spec import NLG_TASKS as TASKS  # the NLG task names are a run-spec fact (one home)
 from adamixbench.tasks.paths import data_root
@@ -90,24 +90,49 @@ FILES: dict[str, dict[str, str]] = {
 TASK_DIRS = {"e2e": "e2e", "webnlg": "webnlg_challenge_2017", "dart": "dart"}
 
 #: The 10 DBpedia categories of the WebNLG 2017 training data (LoRA's ``seen`` list).
-WEBNLG_SEEN_CATEGORIES = frozenset({
-    "Airport", "Astronaut", "Building", "City", "ComicsCharacter",
-    "Food", "Monument", "SportsTeam", "University", "WrittenWork",
-})
+WEBNLG_SEEN_CATEGORIES = frozenset(
+    {
+        "Airport",
+        "Astronaut",
+        "Building",
+        "City",
+        "ComicsCharacter",
+        "Food",
+        "Monument",
+        "SportsTeam",
+        "University",
+        "WrittenWork",
+    }
+)
 #: The 5 categories that appear only in the WebNLG 2017 test set.
-WEBNLG_UNSEEN_CATEGORIES = frozenset({
-    "Athlete", "Artist", "CelestialBody", "MeanOfTransportation", "Politician",
-})
+WEBNLG_UNSEEN_CATEGORIES = frozenset(
+    {
+        "Athlete",
+        "Artist",
+        "CelestialBody",
+        "MeanOfTransportation",
+        "Politician",
+    }
+)
 
-_SPLIT_ALIASES = {"train": "train", "validation": "validation", "valid": "validation",
-                  "dev": "validation", "test": "test"}
+_SPLIT_ALIASES = {
+    "train": "train",
+    "validation": "validation",
+    "valid": "validation",
+    "dev": "validation",
+    "test": "test",
+}
 
 _E2E_FORMAT = "one 'MR||text' pair per line (microsoft/LoRA examples/NLG/data/e2e format)"
-_WEBNLG_FORMAT = ("a JSON object {'entries': [{'<id>': {'category', 'modifiedtripleset': "
-                  "[{'subject','property','object'}], 'lexicalisations': [{'lex','comment'}]}}]} "
-                  "(microsoft/LoRA examples/NLG/data/webnlg_challenge_2017 format)")
-_DART_FORMAT = ("a JSON list [{'tripleset': [[subj, pred, obj], ...], 'annotations': "
-                "[{'source', 'text'}]}] (DART v1.1.1 release format)")
+_WEBNLG_FORMAT = (
+    "a JSON object {'entries': [{'<id>': {'category', 'modifiedtripleset': "
+    "[{'subject','property','object'}], 'lexicalisations': [{'lex','comment'}]}}]} "
+    "(microsoft/LoRA examples/NLG/data/webnlg_challenge_2017 format)"
+)
+_DART_FORMAT = (
+    "a JSON list [{'tripleset': [[subj, pred, obj], ...], 'annotations': "
+    "[{'source', 'text'}]}] (DART v1.1.1 release format)"
+)
 
 
 class NLGDataError(ValueError):
@@ -225,8 +250,11 @@ def read_webnlg_json(path: str | Path, category: str = "all") -> list[NLGExample
             src = linearize_triples(triples)
             for lex in lexs:
                 if lex["comment"] == "good":
-                    rows.append(NLGExample(source=src, target=lex["lex"].strip(), category=cate,
-                                           seen=cate in WEBNLG_SEEN_CATEGORIES))
+                    rows.append(
+                        NLGExample(
+                            source=src, target=lex["lex"].strip(), category=cate, seen=cate in WEBNLG_SEEN_CATEGORIES
+                        )
+                    )
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise NLGDataError(f"{path}: entry {i}: {err!r}; expected {_WEBNLG_FORMAT}") from None
     if not data["entries"]:
@@ -277,16 +305,17 @@ def group_references(rows: Iterable[NLGExample]) -> list[NLGGroup]:
             order[r.source] = []
             meta[r.source] = r
         order[r.source].append(r.target)
-    return [NLGGroup(source=s, references=tuple(refs), category=meta[s].category, seen=meta[s].seen)
-            for s, refs in order.items()]
+    return [
+        NLGGroup(source=s, references=tuple(refs), category=meta[s].category, seen=meta[s].seen)
+        for s, refs in order.items()
+    ]
 
 
 def _source_key(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
 
 
-def carve_split(rows: Sequence[NLGExample], heldout_fraction: float = 0.1
-                ) -> tuple[list[NLGExample], list[NLGExample]]:
+def carve_split(rows: Sequence[NLGExample], heldout_fraction: float = 0.1) -> tuple[list[NLGExample], list[NLGExample]]:
     """Split rows into (train, heldout) by input: no ``source`` ends up in both parts.
 
     Inputs are ranked by the SHA-256 of their ``source``; the first ``ceil(heldout_fraction * n)``
@@ -313,9 +342,16 @@ HUB_IDS = {
 }
 _HUB_SPLITS = {"train": "train", "validation": "validation", "test": "test"}
 _HUB_SPLITS_WEBNLG = {"train": "train", "validation": "dev", "test": "test"}
-_E2E_HUB_KEYS = {"eatType": "Type", "priceRange": "price", "customer rating": "customer rating",
-                 "familyFriendly": "family friendly", "name": "name", "food": "food",
-                 "area": "area", "near": "near"}
+_E2E_HUB_KEYS = {
+    "eatType": "Type",
+    "priceRange": "price",
+    "customer rating": "customer rating",
+    "familyFriendly": "family friendly",
+    "name": "name",
+    "food": "food",
+    "area": "area",
+    "near": "near",
+}
 
 
 def _e2e_hub_mr(mr: str) -> str:
@@ -341,22 +377,23 @@ def _hub_rows(task: str, split: str, category: str = "all") -> list[NLGExample]:
     rows: list[NLGExample] = []
     if task == "e2e":
         for ex in ds:
-            rows.append(NLGExample(source=_e2e_hub_mr(ex["meaning_representation"]),
-                                   target=ex["human_reference"].strip()))
+            rows.append(
+                NLGExample(source=_e2e_hub_mr(ex["meaning_representation"]), target=ex["human_reference"].strip())
+            )
         return rows
     if task == "webnlg":
         for ex in ds:
             cate = ex["category"]
-            triples = [tuple(p.strip() for p in t.split(" | "))
-                       for t in ex["modified_triple_sets"]["mtriple_set"][0]]
+            triples = [tuple(p.strip() for p in t.split(" | ")) for t in ex["modified_triple_sets"]["mtriple_set"][0]]
             src = linearize_triples(triples)
             lex = ex["lex"]
             comments = lex.get("comment") or [""] * len(lex["text"])
             for text, comment in zip(lex["text"], comments):
                 # LoRA keeps comment == "good"; the hub's test lexicalisations may carry no comment
                 if comment in ("good", ""):
-                    rows.append(NLGExample(source=src, target=text.strip(), category=cate,
-                                           seen=cate in WEBNLG_SEEN_CATEGORIES))
+                    rows.append(
+                        NLGExample(source=src, target=text.strip(), category=cate, seen=cate in WEBNLG_SEEN_CATEGORIES)
+                    )
         return filter_webnlg_category(rows, category)
     for ex in ds:  # dart
         src = linearize_triples([tuple(t) for t in ex["tripleset"]], lower_predicate=True)
@@ -376,9 +413,16 @@ def _read_local(task: str, path: Path, category: str) -> list[NLGExample]:
     return read_dart_json(path)
 
 
-def load_nlg(task: str, split: str, *, data_dir: str | Path | None = None, hub: bool = False,
-             category: str = "all", heldout_fraction: float = 0.1,
-             max_examples: int | None = None) -> list[NLGExample]:
+def load_nlg(
+    task: str,
+    split: str,
+    *,
+    data_dir: str | Path | None = None,
+    hub: bool = False,
+    category: str = "all",
+    heldout_fraction: float = 0.1,
+    max_examples: int | None = None,
+) -> list[NLGExample]:
     """Rows (one per input/reference pair) of ``task`` / ``split``.
 
     ``category`` (WebNLG only): ``all`` | ``seen`` | ``unseen``. ``max_examples`` keeps the first N
@@ -400,7 +444,8 @@ def load_nlg(task: str, split: str, *, data_dir: str | Path | None = None, hub: 
             if not path.is_file():
                 raise FileNotFoundError(
                     f"{path}: file not found (expected the {task} {split} file in the microsoft/LoRA "
-                    f"examples/NLG/data layout; put it there, or pass data_dir=..., or use hub=True)")
+                    f"examples/NLG/data layout; put it there, or pass data_dir=..., or use hub=True)"
+                )
             rows = _read_local(task, path, category)
         else:
             # No train file: carve train / held-out validation out of the development file, by input.
@@ -427,22 +472,29 @@ def load_nlg_splits(cfg):
     `adamixbench.validate` checks before any job."""
     from .glue import hub_disabled
 
-    source = {"data_dir": cfg.data_dir, "hub": cfg.data_dir is None and not hub_disabled(),
-              "heldout_fraction": cfg.heldout_fraction}
+    source = {
+        "data_dir": cfg.data_dir,
+        "hub": cfg.data_dir is None and not hub_disabled(),
+        "heldout_fraction": cfg.heldout_fraction,
+    }
     train = load_nlg(cfg.task, "train", max_examples=cfg.max_train_samples, **source)
     try:
         report_split = "test"
         report_groups = load_nlg_groups(cfg.task, "test", max_examples=cfg.max_eval_samples, **source)
     except FileNotFoundError:  # offline WebNLG / DART ship only a dev file: report on its carved held-out part
         if cfg.selection == "heldout":
-            raise ValueError(f"{cfg.task}: no test file offline, so the held-out part of the dev file is the report "
-                             f"split and cannot also select the model; use --selection last") from None
+            raise ValueError(
+                f"{cfg.task}: no test file offline, so the held-out part of the dev file is the report "
+                f"split and cannot also select the model; use --selection last"
+            ) from None
         report_split = "validation"
         report_groups = load_nlg_groups(cfg.task, "validation", max_examples=cfg.max_eval_samples, **source)
     held = None
     if cfg.selection == "heldout":
         held = load_nlg_groups(cfg.task, "validation", max_examples=cfg.max_eval_samples, **source)
     elif cfg.selection == "paper":
-        raise ValueError("--selection paper (best epoch on the reported set) is not used for NLG upstream, which "
-                         "decodes the last checkpoint; use --selection last or heldout")
+        raise ValueError(
+            "--selection paper (best epoch on the reported set) is not used for NLG upstream, which "
+            "decodes the last checkpoint; use --selection last or heldout"
+        )
     return train, report_split, report_groups, held

@@ -62,15 +62,19 @@ def _dropped_tensor(path):
     save_file(tensors, str(path / WEIGHTS_FILE))
 
 
-@pytest.mark.parametrize("damage, message", [
-    (_corrupt_json, f"{CONFIG_FILE}: not valid JSON"),
-    (_incomplete_json, f"{CONFIG_FILE}: incomplete, missing ['base_model']"),
-    (_bad_config_field, "invalid `config`: AdaMixConfig.num_experts=0"),
-    (_truncated_safetensors, f"{WEIGHTS_FILE}: cannot read it as safetensors"),
-    (_garbage_safetensors, f"{WEIGHTS_FILE}: cannot read it as safetensors"),
-    (_nan_weights, "non-finite weights (NaN or inf) in 1 tensor(s)"),
-    (_dropped_tensor, "does not hold the weights adamix_config.json lists (missing: ["),
-], ids=lambda v: getattr(v, "__name__", "")[1:] if callable(v) else None)
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (_corrupt_json, f"{CONFIG_FILE}: not valid JSON"),
+        (_incomplete_json, f"{CONFIG_FILE}: incomplete, missing ['base_model']"),
+        (_bad_config_field, "invalid `config`: AdaMixConfig.num_experts=0"),
+        (_truncated_safetensors, f"{WEIGHTS_FILE}: cannot read it as safetensors"),
+        (_garbage_safetensors, f"{WEIGHTS_FILE}: cannot read it as safetensors"),
+        (_nan_weights, "non-finite weights (NaN or inf) in 1 tensor(s)"),
+        (_dropped_tensor, "does not hold the weights adamix_config.json lists (missing: ["),
+    ],
+    ids=lambda v: getattr(v, "__name__", "")[1:] if callable(v) else None,
+)
 def test_damaged_checkpoint_is_a_named_error_and_leaves_the_model_untouched(checkpoint, damage, message):
     damage(checkpoint)
     model = tiny_bert()

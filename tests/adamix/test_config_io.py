@@ -6,8 +6,16 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import (AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertForSequenceClassification,
-                          GPT2Config, GPT2LMHeadModel, RobertaConfig, RobertaForSequenceClassification)
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    BertConfig,
+    BertForSequenceClassification,
+    GPT2Config,
+    GPT2LMHeadModel,
+    RobertaConfig,
+    RobertaForSequenceClassification,
+)
 
 from adamix import AdaMixConfig, AdaMixModel, get_adamix_model
 from adamix.model import CONFIG_FILE, WEIGHTS_FILE
@@ -57,37 +65,100 @@ def test_config_round_trips_and_rejects_unknown_keys():
         model.set_inference("fixed:9")
 
 
-@pytest.mark.parametrize("make, adapter_type, placement, expected", [
-    (tiny_bert, "adapter", "ffn", ["bert.encoder.layer.0.output.dense", "bert.encoder.layer.1.output.dense"]),
-    (tiny_bert, "adapter", "houlsby", ["bert.encoder.layer.0.attention.output.dense", "bert.encoder.layer.0.output.dense",
-                                       "bert.encoder.layer.1.attention.output.dense", "bert.encoder.layer.1.output.dense"]),
-    (tiny_roberta, "lora", "ffn", ["roberta.encoder.layer.0.attention.self.query", "roberta.encoder.layer.0.attention.self.value",
-                                   "roberta.encoder.layer.1.attention.self.query", "roberta.encoder.layer.1.attention.self.value"]),
-    (tiny_deberta, "lora", "ffn", ["deberta.encoder.layer.0.attention.self.query_proj", "deberta.encoder.layer.0.attention.self.value_proj",
-                                   "deberta.encoder.layer.1.attention.self.query_proj", "deberta.encoder.layer.1.attention.self.value_proj"]),
-    (tiny_deberta, "adapter", "ffn", ["deberta.encoder.layer.0.output.dense", "deberta.encoder.layer.1.output.dense"]),
-    (tiny_gpt2, "lora", "ffn", ["transformer.h.0.attn.c_attn", "transformer.h.1.attn.c_attn"]),
-    (tiny_gpt2, "adapter", "houlsby", ["transformer.h.0.attn.c_proj", "transformer.h.0.mlp.c_proj",
-                                       "transformer.h.1.attn.c_proj", "transformer.h.1.mlp.c_proj"]),
-    (tiny_llama, "lora", "ffn", ["model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj",
-                                 "model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.v_proj"]),
-    (tiny_llama, "adapter", "ffn", ["model.layers.0.mlp.down_proj", "model.layers.1.mlp.down_proj"]),
-])
+@pytest.mark.parametrize(
+    "make, adapter_type, placement, expected",
+    [
+        (tiny_bert, "adapter", "ffn", ["bert.encoder.layer.0.output.dense", "bert.encoder.layer.1.output.dense"]),
+        (
+            tiny_bert,
+            "adapter",
+            "houlsby",
+            [
+                "bert.encoder.layer.0.attention.output.dense",
+                "bert.encoder.layer.0.output.dense",
+                "bert.encoder.layer.1.attention.output.dense",
+                "bert.encoder.layer.1.output.dense",
+            ],
+        ),
+        (
+            tiny_roberta,
+            "lora",
+            "ffn",
+            [
+                "roberta.encoder.layer.0.attention.self.query",
+                "roberta.encoder.layer.0.attention.self.value",
+                "roberta.encoder.layer.1.attention.self.query",
+                "roberta.encoder.layer.1.attention.self.value",
+            ],
+        ),
+        (
+            tiny_deberta,
+            "lora",
+            "ffn",
+            [
+                "deberta.encoder.layer.0.attention.self.query_proj",
+                "deberta.encoder.layer.0.attention.self.value_proj",
+                "deberta.encoder.layer.1.attention.self.query_proj",
+                "deberta.encoder.layer.1.attention.self.value_proj",
+            ],
+        ),
+        (
+            tiny_deberta,
+            "adapter",
+            "ffn",
+            ["deberta.encoder.layer.0.output.dense", "deberta.encoder.layer.1.output.dense"],
+        ),
+        (tiny_gpt2, "lora", "ffn", ["transformer.h.0.attn.c_attn", "transformer.h.1.attn.c_attn"]),
+        (
+            tiny_gpt2,
+            "adapter",
+            "houlsby",
+            [
+                "transformer.h.0.attn.c_proj",
+                "transformer.h.0.mlp.c_proj",
+                "transformer.h.1.attn.c_proj",
+                "transformer.h.1.mlp.c_proj",
+            ],
+        ),
+        (
+            tiny_llama,
+            "lora",
+            "ffn",
+            [
+                "model.layers.0.self_attn.q_proj",
+                "model.layers.0.self_attn.v_proj",
+                "model.layers.1.self_attn.q_proj",
+                "model.layers.1.self_attn.v_proj",
+            ],
+        ),
+        (tiny_llama, "adapter", "ffn", ["model.layers.0.mlp.down_proj", "model.layers.1.mlp.down_proj"]),
+    ],
+)
 def test_default_targets_per_architecture_and_the_model_runs(make, adapter_type, placement, expected):
-    model = get_adamix_model(make(), AdaMixConfig(adapter_type=adapter_type, placement=placement, num_experts=2, bottleneck=4, r=2))
+    model = get_adamix_model(
+        make(), AdaMixConfig(adapter_type=adapter_type, placement=placement, num_experts=2, bottleneck=4, r=2)
+    )
     assert list(model.mixture_layers()) == expected
     batch = {**token_batch(), "labels": torch.zeros(4, dtype=torch.long)}
     model.train()
-    loss_fn = lambda logits, b: logits.float().pow(2).mean()
+
+    def loss_fn(logits, b):
+        return logits.float().pow(2).mean()
+
     model.consistency_step(batch, loss_fn).loss.backward()
     model.eval()
     assert torch.isfinite(model(**token_batch()).logits).all()
 
 
 def test_custom_target_modules_by_suffix_and_regex():
-    model = get_adamix_model(tiny_bert(), AdaMixConfig(adapter_type="lora", target_modules=["key", r".*layer\.1\.intermediate\.dense"]))
-    assert list(model.mixture_layers()) == ["bert.encoder.layer.0.attention.self.key", "bert.encoder.layer.1.attention.self.key",
-                                            "bert.encoder.layer.1.intermediate.dense"]
+    model = get_adamix_model(
+        tiny_bert(), AdaMixConfig(adapter_type="lora", target_modules=["key", r".*layer\.1\.intermediate\.dense"])
+    )
+    assert list(model.mixture_layers()) == [
+        "bert.encoder.layer.0.attention.self.key",
+        "bert.encoder.layer.1.attention.self.key",
+        "bert.encoder.layer.1.intermediate.dense",
+    ]
 
 
 def test_unsupported_architecture_lists_what_it_looked_for_and_how_to_fix():
@@ -95,13 +166,17 @@ def test_unsupported_architecture_lists_what_it_looked_for_and_how_to_fix():
         def __init__(self):
             super().__init__()
             self.proj_in, self.proj_out = torch.nn.Linear(4, 4), torch.nn.Linear(4, 4)
+
     with pytest.raises(ValueError) as error:
         get_adamix_model(Toy(), AdaMixConfig())
     message = str(error.value)
     assert "target_modules" in message and "proj_in" in message and "bert" in message
     with pytest.raises(ValueError, match=r"Looked for: \['nonexistent'\]"):
         get_adamix_model(tiny_bert(), AdaMixConfig(target_modules=["nonexistent"]))
-    assert get_adamix_model(Toy(), AdaMixConfig(target_modules=["proj_out"])).count_parameters().inference == 2 * 4 * 16 + 16 + 4
+    assert (
+        get_adamix_model(Toy(), AdaMixConfig(target_modules=["proj_out"])).count_parameters().inference
+        == 2 * 4 * 16 + 16 + 4
+    )
     with pytest.raises(ValueError, match="already contains AdaMix layers"):
         get_adamix_model(get_adamix_model(tiny_bert(), AdaMixConfig()).base_model, AdaMixConfig())
 
@@ -109,24 +184,35 @@ def test_unsupported_architecture_lists_what_it_looked_for_and_how_to_fix():
 def paper_backbone(kind: str):
     with torch.device("meta"):  # shapes only: nothing is allocated
         if kind == "roberta-large":
-            return RobertaForSequenceClassification(RobertaConfig(
-                hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
-                vocab_size=50265, max_position_embeddings=514, type_vocab_size=1))
+            return RobertaForSequenceClassification(
+                RobertaConfig(
+                    hidden_size=1024,
+                    num_hidden_layers=24,
+                    num_attention_heads=16,
+                    intermediate_size=4096,
+                    vocab_size=50265,
+                    max_position_embeddings=514,
+                    type_vocab_size=1,
+                )
+            )
         if kind == "bert-base":
             return BertForSequenceClassification(BertConfig())
         return GPT2LMHeadModel(GPT2Config(n_embd=1024, n_layer=24, n_head=16))
 
 
-@pytest.mark.parametrize("backbone, config, inference, training", [
-    # 24 layers * (1024*16 + 16 + 16*1024 + 1024) and 24 * (4*(1024*16 + 16) + 16*1024 + 1024)
-    ("roberta-large", dict(num_experts=4, bottleneck=16), 811_392, 1_992_192),
-    # 12 * (768*48 + 48 + 48*768 + 768) and 12 * (4*(768*48 + 48) + 48*768 + 768)
-    ("bert-base", dict(num_experts=4, bottleneck=48), 894_528, 2_223_360),
-    # 24 * (1024*8 + 8 + 8*1024 + 1024) and 24 * (8*(1024*8 + 8) + 8*1024 + 1024)
-    ("gpt2-medium", dict(num_experts=8, bottleneck=8), 417_984, 1_795_584),
-    # LoRA r=4 on q,v of c_attn: 24 * (2*4*1024 + 2*1024*4) and 24 * (8*(2*4*1024) + 2*1024*4)
-    ("gpt2-medium", dict(adapter_type="lora", num_experts=8, r=4), 393_216, 1_769_472),
-])
+@pytest.mark.parametrize(
+    "backbone, config, inference, training",
+    [
+        # 24 layers * (1024*16 + 16 + 16*1024 + 1024) and 24 * (4*(1024*16 + 16) + 16*1024 + 1024)
+        ("roberta-large", dict(num_experts=4, bottleneck=16), 811_392, 1_992_192),
+        # 12 * (768*48 + 48 + 48*768 + 768) and 12 * (4*(768*48 + 48) + 48*768 + 768)
+        ("bert-base", dict(num_experts=4, bottleneck=48), 894_528, 2_223_360),
+        # 24 * (1024*8 + 8 + 8*1024 + 1024) and 24 * (8*(1024*8 + 8) + 8*1024 + 1024)
+        ("gpt2-medium", dict(num_experts=8, bottleneck=8), 417_984, 1_795_584),
+        # LoRA r=4 on q,v of c_attn: 24 * (2*4*1024 + 2*1024*4) and 24 * (8*(2*4*1024) + 2*1024*4)
+        ("gpt2-medium", dict(adapter_type="lora", num_experts=8, r=4), 393_216, 1_769_472),
+    ],
+)
 def test_parameter_counts_match_the_paper_accounting(backbone, config, inference, training):
     with torch.device("meta"):
         counts = get_adamix_model(paper_backbone(backbone), AdaMixConfig(**config)).count_parameters()
@@ -159,12 +245,28 @@ def test_loading_into_a_mismatched_backbone_fails_clearly(tmp_path):
     get_adamix_model(tiny_bert(), AdaMixConfig(num_experts=2, bottleneck=4)).save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="model_type='bert'.*model_type='gpt2'"):
         AdaMixModel.from_pretrained(tiny_gpt2(), tmp_path)
-    wider = BertForSequenceClassification(BertConfig(vocab_size=120, hidden_size=48, num_hidden_layers=2,
-                                                     num_attention_heads=2, intermediate_size=64, num_labels=3))
+    wider = BertForSequenceClassification(
+        BertConfig(
+            vocab_size=120,
+            hidden_size=48,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            num_labels=3,
+        )
+    )
     with pytest.raises(ValueError, match="does not fit the given backbone|different backbone"):
         AdaMixModel.from_pretrained(wider, tmp_path)
-    deeper = BertForSequenceClassification(BertConfig(vocab_size=120, hidden_size=32, num_hidden_layers=3,
-                                                      num_attention_heads=2, intermediate_size=64, num_labels=3))
+    deeper = BertForSequenceClassification(
+        BertConfig(
+            vocab_size=120,
+            hidden_size=32,
+            num_hidden_layers=3,
+            num_attention_heads=2,
+            intermediate_size=64,
+            num_labels=3,
+        )
+    )
     with pytest.raises(ValueError, match="different backbone: 16 backbone weights differ"):
         AdaMixModel.from_pretrained(deeper, tmp_path)  # the saved targets exist in it: shapes must catch it
     more_labels = tiny_bert(num_labels=5)

@@ -18,9 +18,18 @@ def test_single_expert_adapter_equals_adapterhub_bottleneck_adapter():
     reference = tiny_bert()
     adapters.init(reference)
     # AdaMix's placement: h = dense(x); h = h + Up(GELU(Down(h))); LayerNorm(h + attention_output).
-    reference.add_adapter("a", adapters.BnConfig(
-        mh_adapter=False, output_adapter=True, reduction_factor=4, non_linearity="gelu",
-        original_ln_before=False, original_ln_after=True, residual_before_ln=True))
+    reference.add_adapter(
+        "a",
+        adapters.BnConfig(
+            mh_adapter=False,
+            output_adapter=True,
+            reduction_factor=4,
+            non_linearity="gelu",
+            original_ln_before=False,
+            original_ln_after=True,
+            residual_before_ln=True,
+        ),
+    )
     reference.set_active_adapters("a")
     reference.eval()
     model = get_adamix_model(tiny_bert(), AdaMixConfig(num_experts=1, bottleneck=8, consistency_weight=0)).eval()
@@ -44,13 +53,17 @@ def test_single_expert_adapter_equals_adapterhub_bottleneck_adapter():
 @pytest.mark.parametrize("make, targets", [(tiny_bert, ["query", "value"]), (tiny_llama, ["q_proj", "v_proj"])])
 def test_single_expert_lora_equals_peft_lora(make, targets):
     peft = pytest.importorskip("peft")
-    reference = peft.get_peft_model(make(), peft.LoraConfig(r=4, lora_alpha=32, lora_dropout=0.0, target_modules=targets)).eval()
-    model = get_adamix_model(make(), AdaMixConfig(adapter_type="lora", num_experts=1, r=4, lora_alpha=32,
-                                                  lora_dropout=0.0, consistency_weight=0)).eval()
+    reference = peft.get_peft_model(
+        make(), peft.LoraConfig(r=4, lora_alpha=32, lora_dropout=0.0, target_modules=targets)
+    ).eval()
+    model = get_adamix_model(
+        make(),
+        AdaMixConfig(adapter_type="lora", num_experts=1, r=4, lora_alpha=32, lora_dropout=0.0, consistency_weight=0),
+    ).eval()
     ref_modules = {n: m for n, m in reference.named_modules() if hasattr(m, "lora_A") and len(m.lora_A)}
     assert len(ref_modules) == len(model.mixture_layers())
     with torch.no_grad():
-        for (name, layer), ref in zip(model.mixture_layers().items(), ref_modules.values()):
+        for (_name, layer), ref in zip(model.mixture_layers().items(), ref_modules.values()):
             ref.lora_B["default"].weight.normal_(std=0.2)
             layer.lora_A.weight[0].copy_(ref.lora_A["default"].weight)
             layer.lora_B[0].weight[0].copy_(ref.lora_B["default"].weight)
@@ -62,10 +75,12 @@ def test_single_expert_lora_equals_peft_lora(make, targets):
 
 def averaged_single_expert(model_fn, config: AdaMixConfig, mixture):
     """A fresh M=1 AdaMix model whose only expert holds the average of `mixture`'s experts."""
-    single = get_adamix_model(model_fn(), AdaMixConfig(**{**config.to_dict(), "num_experts": 1, "target_modules": None}))
+    single = get_adamix_model(
+        model_fn(), AdaMixConfig(**{**config.to_dict(), "num_experts": 1, "target_modules": None})
+    )
     with torch.no_grad():
         for layer, source in zip(single.mixture_layers().values(), mixture.mixture_layers().values()):
-            for (name, proj), (_, src) in zip(layer.projections().items(), source.projections().items()):
+            for (_name, proj), (_, src) in zip(layer.projections().items(), source.projections().items()):
                 proj.weight[0].copy_(torch.stack(list(src.weight)).mean(0))
                 if proj.bias is not None:
                     proj.bias[0].copy_(torch.stack(list(src.bias)).mean(0))

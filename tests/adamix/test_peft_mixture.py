@@ -10,8 +10,18 @@ import torch
 from scipy import stats
 
 peft = pytest.importorskip("peft")
-from peft import (IA3Config, LoHaConfig, LoKrConfig, LoraConfig, PrefixTuningConfig, VBLoRAConfig,  # noqa: E402
-                  VeraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict)
+from peft import (  # noqa: E402
+    IA3Config,
+    LoHaConfig,
+    LoKrConfig,
+    LoraConfig,
+    PrefixTuningConfig,
+    VBLoRAConfig,
+    VeraConfig,
+    get_peft_model,
+    get_peft_model_state_dict,
+    set_peft_model_state_dict,
+)
 
 from adamix import AdaMixConfig, AdaMixModel, average_peft_adapters, get_adamix_model  # noqa: E402
 from adamix.peft_mixture import MERGED_ADAPTER  # noqa: E402
@@ -40,7 +50,9 @@ ONE_PER_TUNER = [(tuner, list(BACKBONES)[i % 2]) for i, tuner in enumerate(TUNER
 def build(tuner, backbone, **options):
     make, targets, ff = BACKBONES[backbone]
     options.setdefault("routing_seed", 0)
-    return get_adamix_model(make(), AdaMixConfig(adapter_type="peft", peft_config=TUNERS[tuner](targets, ff), **options))
+    return get_adamix_model(
+        make(), AdaMixConfig(adapter_type="peft", peft_config=TUNERS[tuner](targets, ff), **options)
+    )
 
 
 def plain(tuner, backbone):
@@ -69,8 +81,11 @@ def expert_state(model, index):
 
 def adapter_grads(peft_model, adapter):
     """Gradients of one adapter's weights, keyed by name without the adapter segment."""
-    return {".".join(s for s in n.split(".") if s != adapter): p.grad.clone()
-            for n, p in peft_model.named_parameters() if adapter in n.split(".") and p.grad is not None}
+    return {
+        ".".join(s for s in n.split(".") if s != adapter): p.grad.clone()
+        for n, p in peft_model.named_parameters()
+        if adapter in n.split(".") and p.grad is not None
+    }
 
 
 @pytest.mark.parametrize("tuner, backbone", CASES)
@@ -121,6 +136,7 @@ def test_merged_adapter_is_cached_and_refreshed_after_an_update(monkeypatch):
     batch = token_batch()
     first = mix(**batch).logits
     import adamix.peft_mixture as module
+
     calls = {"n": 0}
     original = module.uniform_average
     monkeypatch.setattr(module, "uniform_average", lambda t: (calls.__setitem__("n", calls["n"] + 1), original(t))[1])
@@ -129,8 +145,10 @@ def test_merged_adapter_is_cached_and_refreshed_after_an_update(monkeypatch):
     assert calls["n"] == 0  # no averaging while the experts are unchanged
     mix.train()
     optimizer = torch.optim.SGD([p for p in mix.parameters() if p.requires_grad], lr=0.5)
-    mix.consistency_step({**batch, "labels": torch.tensor([0, 1, 2, 0])},
-                         lambda logits, b: torch.nn.functional.cross_entropy(logits, b["labels"])).loss.backward()
+    mix.consistency_step(
+        {**batch, "labels": torch.tensor([0, 1, 2, 0])},
+        lambda logits, b: torch.nn.functional.cross_entropy(logits, b["labels"]),
+    ).loss.backward()
     optimizer.step()
     mix.eval()
     after = mix(**batch).logits
@@ -151,6 +169,7 @@ def test_a_route_computes_with_the_drawn_expert_of_each_fragment(tuner, backbone
     batch = token_batch()
     out = mix.base_model(**batch).logits
     states = [expert_state(mix, i) for i in range(3)]
+
     def expert_of(key):  # weights outside the routed fragments (e.g. VeRA's projections) are expert 0's
         return next((e for f, e in assignment.items() if f in key.split(".")), 0)
 
@@ -165,8 +184,12 @@ def test_training_routes_are_uniform_and_independent(tuner):
     mix = build(tuner, "bert", num_experts=4, share="none", routing_seed=3)
     layers = list(mix.mixture_layers().values())
     slots = [(i, f) for i, layer in enumerate(layers) for f in layer.route_names]
-    draws = torch.tensor([[step[i][f][0] for i, f in slots]
-                          for step in (draw_training_routes(mix.router, layers, 1) for _ in range(3000))])
+    draws = torch.tensor(
+        [
+            [step[i][f][0] for i, f in slots]
+            for step in (draw_training_routes(mix.router, layers, 1) for _ in range(3000))
+        ]
+    )
     assert draws.shape[1] == len(slots) >= 8  # 4 layers x >= 2 routed fragments
     for column in draws.T:
         assert stats.chisquare(torch.bincount(column, minlength=4).numpy()).pvalue > 1e-3
@@ -206,8 +229,11 @@ def test_only_experts_and_head_get_gradients_and_counts(tuner, backbone):
     mix = build(tuner, backbone, num_experts=3).train()
     perturb(mix)
     batch = {**token_batch(), "labels": torch.tensor([0, 1, 2, 0])}
-    loss = (lambda logits, b: torch.nn.functional.cross_entropy(logits, b["labels"])) if backbone == "bert" else \
-        (lambda logits, b: loss_of(logits))
+    loss = (
+        (lambda logits, b: torch.nn.functional.cross_entropy(logits, b["labels"]))
+        if backbone == "bert"
+        else (lambda logits, b: loss_of(logits))
+    )
     mix.consistency_step(batch, loss).loss.backward()
     experts = {id(p) for layer in mix.mixture_layers().values() for p in layer.all_expert_parameters()}
     head = {id(p) for n, p in mix.base_model.named_parameters() if n in mix._head_names}
@@ -222,7 +248,9 @@ def test_only_experts_and_head_get_gradients_and_counts(tuner, backbone):
     reference = plain(tuner, backbone)
     one_expert = sum(p.numel() for p in reference.parameters() if p.requires_grad)
     assert counts.inference == one_expert  # inference = one expert = the plain tuner
-    shared = sum(p.numel() for layer in mix.mixture_layers().values() for p in layer.expert_parameters("expert_0", layer.shared))
+    shared = sum(
+        p.numel() for layer in mix.mixture_layers().values() for p in layer.expert_parameters("expert_0", layer.shared)
+    )
     head_size = sum(p.numel() for n, p in mix.base_model.named_parameters() if n in mix._head_names)
     assert counts.head == head_size
     assert counts.trainable == head_size + shared + 3 * (one_expert - shared)
@@ -307,11 +335,17 @@ def test_unselected_experts_decay_gets_zero_gradients():
                 assert grad is not None and grad.abs().max() == 0
 
 
-@pytest.mark.parametrize("peft_config, message", [
-    (PrefixTuningConfig(num_virtual_tokens=4), "prompt encoder"),
-    (VBLoRAConfig(r=2, num_vectors=8, vector_length=16, target_modules=["query", "value"]), "shared between tuner layers"),
-    (LoraConfig(r=2, target_modules=["query"], modules_to_save=["classifier"]), "trains the task head once"),
-])
+@pytest.mark.parametrize(
+    "peft_config, message",
+    [
+        (PrefixTuningConfig(num_virtual_tokens=4), "prompt encoder"),
+        (
+            VBLoRAConfig(r=2, num_vectors=8, vector_length=16, target_modules=["query", "value"]),
+            "shared between tuner layers",
+        ),
+        (LoraConfig(r=2, target_modules=["query"], modules_to_save=["classifier"]), "trains the task head once"),
+    ],
+)
 def test_unsupported_tuners_and_options_say_why(peft_config, message):
     with pytest.raises(ValueError, match=message):
         get_adamix_model(tiny_bert(), AdaMixConfig(adapter_type="peft", peft_config=peft_config, num_experts=2))
@@ -327,6 +361,7 @@ def test_config_errors_and_json_round_trip():
     config = AdaMixConfig(adapter_type="peft", peft_config=LoraConfig(r=2, target_modules=["query"], use_dora=True))
     assert isinstance(config.peft_config, dict) and config.peft_config["target_modules"] == ["query"]
     import json
+
     assert AdaMixConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
 
 

@@ -26,10 +26,26 @@ def grads(model):
 
 CASES = {
     "bert-adapter-up-shared": (tiny_bert, AdaMixConfig(num_experts=4, bottleneck=8), classification_loss),
-    "bert-adapter-houlsby-no-sharing": (tiny_bert, AdaMixConfig(num_experts=3, bottleneck=8, share="none", placement="houlsby"), classification_loss),
-    "bert-adapter-decay": (tiny_bert, AdaMixConfig(num_experts=4, bottleneck=8, unselected_experts="decay"), classification_loss),
-    "gpt2-lora-fused-c_attn": (tiny_gpt2, AdaMixConfig(adapter_type="lora", num_experts=4, r=2, lora_dropout=0.0, consistency_weight=100), lm_loss),
-    "llama-lora-share-down": (tiny_llama, AdaMixConfig(adapter_type="lora", num_experts=3, r=2, lora_dropout=0.0, share="down"), lm_loss),
+    "bert-adapter-houlsby-no-sharing": (
+        tiny_bert,
+        AdaMixConfig(num_experts=3, bottleneck=8, share="none", placement="houlsby"),
+        classification_loss,
+    ),
+    "bert-adapter-decay": (
+        tiny_bert,
+        AdaMixConfig(num_experts=4, bottleneck=8, unselected_experts="decay"),
+        classification_loss,
+    ),
+    "gpt2-lora-fused-c_attn": (
+        tiny_gpt2,
+        AdaMixConfig(adapter_type="lora", num_experts=4, r=2, lora_dropout=0.0, consistency_weight=100),
+        lm_loss,
+    ),
+    "llama-lora-share-down": (
+        tiny_llama,
+        AdaMixConfig(adapter_type="lora", num_experts=3, r=2, lora_dropout=0.0, share="down"),
+        lm_loss,
+    ),
     "gpt2-adapter": (tiny_gpt2, AdaMixConfig(num_experts=4, bottleneck=4, consistency_weight=100), lm_loss),
 }
 
@@ -100,8 +116,12 @@ def test_fused_step_equals_two_sequential_passes_and_a_hand_computed_loss(case):
 def test_routing_draws_are_uniform_and_independent_between_projections():
     model = get_adamix_model(tiny_bert(), AdaMixConfig(num_experts=4, bottleneck=4, share="none", routing_seed=3))
     layers = list(model.mixture_layers().values())
-    draws = torch.tensor([[r for layer in step for r in (layer["down"][0], layer["up"][0])]
-                          for step in (draw_training_routes(model.router, layers, 1) for _ in range(4000))])
+    draws = torch.tensor(
+        [
+            [r for layer in step for r in (layer["down"][0], layer["up"][0])]
+            for step in (draw_training_routes(model.router, layers, 1) for _ in range(4000))
+        ]
+    )
     assert draws.shape == (4000, 4)  # 2 layers x (down, up)
     for column in draws.T:  # each projection: uniform over the 4 experts
         counts = torch.bincount(column, minlength=4).numpy()
@@ -118,6 +138,7 @@ def test_routing_is_reproducible_from_its_seed_and_from_torch_manual_seed():
     def routes(**kwargs):
         model = get_adamix_model(tiny_bert(), AdaMixConfig(num_experts=8, bottleneck=4, **kwargs))
         return [draw_training_routes(model.router, list(model.mixture_layers().values()), 2) for _ in range(5)]
+
     assert routes(routing_seed=1) == routes(routing_seed=1)
     assert routes(routing_seed=1) != routes(routing_seed=2)
     torch.manual_seed(5)
@@ -165,8 +186,9 @@ def _down_experts_and_chosen(model):
 
 @pytest.mark.parametrize("policy", ["frozen", "decay"])
 def test_unselected_experts_follow_the_configured_policy(policy):
-    model = get_adamix_model(tiny_bert(), AdaMixConfig(num_experts=4, bottleneck=4, unselected_experts=policy,
-                                                       routing_seed=0)).train()
+    model = get_adamix_model(
+        tiny_bert(), AdaMixConfig(num_experts=4, bottleneck=4, unselected_experts=policy, routing_seed=0)
+    ).train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2, weight_decay=0.1)
     batch = {**token_batch(), "labels": torch.tensor([0, 1, 2, 0])}
     # Step 1 trains every expert once (experts get momentum); then step and watch the unselected ones.
@@ -212,7 +234,9 @@ def test_merged_weights_are_computed_once_and_refreshed_after_an_update(monkeypa
     monkeypatch.setattr(torch, "stack", original_stack)
     model.train()
     experts = [p for layer in model.mixture_layers().values() for p in layer.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(experts, lr=1.0)  # experts only: the head stays, so only the experts can move the logits
+    optimizer = torch.optim.SGD(
+        experts, lr=1.0
+    )  # experts only: the head stays, so only the experts can move the logits
     before = [p.detach().clone() for p in experts]
     model.consistency_step(batch, classification_loss).loss.backward()
     optimizer.step()
@@ -234,7 +258,10 @@ def test_consistency_loss_matches_its_definition():
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(5, 3, generator=g), torch.randn(5, 3, generator=g)
     pa, pb = a.softmax(-1), b.softmax(-1)
-    kl = lambda p, q: (p * (p.log() - q.log())).sum(-1).mean()  # KL(p || q), mean over rows
+
+    def kl(p, q):  # KL(p || q), mean over rows
+        return (p * (p.log() - q.log())).sum(-1).mean()
+
     torch.testing.assert_close(consistency_loss(a, b), 0.5 * (kl(pb, pa) + kl(pa, pb)))
     assert consistency_loss(a, a).abs() < 1e-7
     torch.testing.assert_close(consistency_loss(a, b, kind="mse"), ((a - b) ** 2).mean())
@@ -267,7 +294,9 @@ def test_regression_head_warns_that_sym_kl_is_a_no_op():
     with pytest.warns(UserWarning, match="identically zero"):
         out = model.consistency_step(batch, lambda logits, b: F.mse_loss(logits.squeeze(-1), b["labels"]))
     assert out.consistency == 0
-    mse = get_adamix_model(tiny_bert(num_labels=1), AdaMixConfig(num_experts=2, bottleneck=4, consistency_kind="mse")).train()
+    mse = get_adamix_model(
+        tiny_bert(num_labels=1), AdaMixConfig(num_experts=2, bottleneck=4, consistency_kind="mse")
+    ).train()
     assert mse.consistency_step(batch, lambda logits, b: F.mse_loss(logits.squeeze(-1), b["labels"])).consistency > 0
 
 
@@ -295,8 +324,10 @@ def test_router_draws_from_its_own_generator():
 
 
 def _layer(share: str, adapter_type: str = "adapter"):
-    model = get_adamix_model(tiny_bert(), AdaMixConfig(adapter_type=adapter_type, num_experts=3, bottleneck=4, r=2,
-                                                       share=share, routing_seed=0)).eval()
+    model = get_adamix_model(
+        tiny_bert(),
+        AdaMixConfig(adapter_type=adapter_type, num_experts=3, bottleneck=4, r=2, share=share, routing_seed=0),
+    ).eval()
     layer = next(iter(model.mixture_layers().values()))
     with torch.no_grad():
         for proj in layer.projections().values():

@@ -28,20 +28,32 @@ TRAINABLE = {
     "ia3": [r".*\.ia3_l\.default$", r"^base_model\.model\.classifier\.modules_to_save\.default\."],
     "adamix_adapter": [r".*\.(down|up)\.(weight|bias)\.\d+$", r"^base_model\.classifier\."],
     "adamix_lora": [r".*\.lora_(A|B\.\d+)\.weight\.\d+$", r"^base_model\.classifier\."],
-    "dora": [r".*\.lora_([AB]|magnitude_vector)\.default\.weight$", r"^base_model\.model\.classifier\.modules_to_save\.default\."],
+    "dora": [
+        r".*\.lora_([AB]|magnitude_vector)\.default\.weight$",
+        r"^base_model\.model\.classifier\.modules_to_save\.default\.",
+    ],
     "vera": [r".*\.vera_lambda_[bd]\.default$", r"^base_model\.model\.classifier\.modules_to_save\.default\."],
     "loha": [r".*\.hada_w[12]_[ab]\.default$", r"^base_model\.model\.classifier\.modules_to_save\.default\."],
     # default tuner lora: M experts of lora_A, ONE lora_B (upstream sharing); the head is trained once.
-    "adamix_peft": [r".*\.lora_A\.expert_\d+\.weight$", r".*\.lora_B\.expert_0\.weight$",
-                    r"^base_model\.base_model\.model\.classifier\."],
+    "adamix_peft": [
+        r".*\.lora_A\.expert_\d+\.weight$",
+        r".*\.lora_B\.expert_0\.weight$",
+        r"^base_model\.base_model\.model\.classifier\.",
+    ],
 }
 
 
 def tiny_bert(seed: int = 0, num_labels: int = 2) -> BertForSequenceClassification:
     torch.manual_seed(seed)
     config = BertConfig(
-        vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+        vocab_size=VOCAB,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
         initializer_range=0.2,  # larger random features: a frozen random backbone then carries the signal
         num_labels=num_labels,
     )
@@ -50,8 +62,17 @@ def tiny_bert(seed: int = 0, num_labels: int = 2) -> BertForSequenceClassificati
 
 def tiny_gpt2(seed: int = 0) -> GPT2LMHeadModel:
     torch.manual_seed(seed)
-    config = GPT2Config(vocab_size=VOCAB, n_positions=64, n_embd=32, n_layer=2, n_head=2,
-                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, initializer_range=0.2)
+    config = GPT2Config(
+        vocab_size=VOCAB,
+        n_positions=64,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        initializer_range=0.2,
+    )
     return GPT2LMHeadModel(config)
 
 

@@ -10,7 +10,7 @@ default_params = {"layers": 1}  # declares the accepted params (unknown keys are
 def prepare(model, task_type, params):
     """Last-layers FFN fine-tuning (test-only external method)."""
     head = find_head_name(model, task_type)
-    layers = model.base_model.encoder.layer[-params["layers"]:]
+    layers = model.base_model.encoder.layer[-params["layers"] :]
     keep = {id(p) for layer in layers for p in layer.output.dense.parameters()}
     for name, p in model.named_parameters():
         p.requires_grad_(id(p) in keep or (head is not None and name.startswith(head + ".")))

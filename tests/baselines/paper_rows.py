@@ -9,14 +9,13 @@ printed number cannot be met by the configuration the row was actually run with.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 
 @dataclass(frozen=True)
 class PaperRow:
     table: str
     method: str
-    preset: Optional[str]
+    preset: str | None
     backbone: str  # "roberta-large" | "bert-base" | "gpt2-medium"
     paper: float  # printed #Param
     exact: int  # our closed-form inference count
@@ -40,38 +39,84 @@ _ROUNDING_3_6 = (
 PAPER_ROWS: list[PaperRow] = [
     # Table 1: RoBERTa-large (24 layers, hidden 1024)
     PaperRow("1", "full_ft", None, "roberta-large", 355.0e6, 354_310_144),
-    PaperRow("1", "pfeiffer", "table1_3.0M", "roberta-large", 3.0e6, _bn(24, 1024, 64), 0.06,
-             _ROUNDING_3_6.format(_bn(24, 1024, 64), "3.0", _bn(24, 1024, 64) / 2**20)),
+    PaperRow(
+        "1",
+        "pfeiffer",
+        "table1_3.0M",
+        "roberta-large",
+        3.0e6,
+        _bn(24, 1024, 64),
+        0.06,
+        _ROUNDING_3_6.format(_bn(24, 1024, 64), "3.0", _bn(24, 1024, 64) / 2**20),
+    ),
     PaperRow("1", "pfeiffer", "table1_0.8M", "roberta-large", 0.8e6, _bn(24, 1024, 16)),
-    PaperRow("1", "houlsby", "table1_6.0M", "roberta-large", 6.0e6, _bn(24, 1024, 64, 2), 0.06,
-             _ROUNDING_3_6.format(_bn(24, 1024, 64, 2), "6.0", _bn(24, 1024, 64, 2) / 2**20)),
+    PaperRow(
+        "1",
+        "houlsby",
+        "table1_6.0M",
+        "roberta-large",
+        6.0e6,
+        _bn(24, 1024, 64, 2),
+        0.06,
+        _ROUNDING_3_6.format(_bn(24, 1024, 64, 2), "6.0", _bn(24, 1024, 64, 2) / 2**20),
+    ),
     PaperRow("1", "houlsby", "table1_0.8M", "roberta-large", 0.8e6, _bn(24, 1024, 8, 2)),
     PaperRow("1", "lora", "table1_0.8M", "roberta-large", 0.8e6, 24 * 2 * 8 * (1024 + 1024)),
     PaperRow("1", "adamix_adapter", "table1_0.8M", "roberta-large", 0.8e6, _bn(24, 1024, 16)),
     # Table 2: BERT-base (12 layers, hidden 768)
     PaperRow("2", "full_ft", None, "bert-base", 110e6, 109_482_240),
     PaperRow("2", "houlsby", "table2_0.9M", "bert-base", 0.9e6, _bn(12, 768, 24, 2)),
-    PaperRow("2", "bitfit", None, "bert-base", 0.1e6, 102_912,
-             note="all bias terms incl. LayerNorm betas and the pooler"),
-    PaperRow("2", "prefix_tuning", "table2_0.2M", "bert-base", 0.2e6, 10 * 12 * 2 * 768, 0.08,
-             "prefix length 10 (UniPELT's setting, the row's source; also what makes the UniPELT rows "
-             "match) gives 184,320 = 0.18M, printed 0.2M at one decimal. Deviation 7.8%."),
+    PaperRow(
+        "2", "bitfit", None, "bert-base", 0.1e6, 102_912, note="all bias terms incl. LayerNorm betas and the pooler"
+    ),
+    PaperRow(
+        "2",
+        "prefix_tuning",
+        "table2_0.2M",
+        "bert-base",
+        0.2e6,
+        10 * 12 * 2 * 768,
+        0.08,
+        "prefix length 10 (UniPELT's setting, the row's source; also what makes the UniPELT rows "
+        "match) gives 184,320 = 0.18M, printed 0.2M at one decimal. Deviation 7.8%.",
+    ),
     PaperRow("2", "lora", "table2_0.3M", "bert-base", 0.3e6, 12 * 2 * 8 * (768 + 768)),
-    PaperRow("2", "unipelt", "table2_AP_1.1M", "bert-base", 1.1e6,
-             _bn(12, 768, 48) + 10 * 12 * 2 * 768 + 2 * 12 * (768 + 1)),
-    PaperRow("2", "unipelt", "table2_APL_1.4M", "bert-base", 1.4e6,
-             _bn(12, 768, 48) + 10 * 12 * 2 * 768 + 12 * 2 * 8 * 1536 + 4 * 12 * (768 + 1)),
+    PaperRow(
+        "2", "unipelt", "table2_AP_1.1M", "bert-base", 1.1e6, _bn(12, 768, 48) + 10 * 12 * 2 * 768 + 2 * 12 * (768 + 1)
+    ),
+    PaperRow(
+        "2",
+        "unipelt",
+        "table2_APL_1.4M",
+        "bert-base",
+        1.4e6,
+        _bn(12, 768, 48) + 10 * 12 * 2 * 768 + 12 * 2 * 8 * 1536 + 4 * 12 * (768 + 1),
+    ),
     PaperRow("2", "adamix_adapter", "table2_0.9M", "bert-base", 0.9e6, _bn(12, 768, 48)),
 ]
 
 # Architecture shapes of the paper's backbones (random weights; only shapes matter for counting).
 BACKBONES = {
-    "roberta-large": dict(model_type="roberta", vocab_size=50265, hidden_size=1024, num_hidden_layers=24,
-                          num_attention_heads=16, intermediate_size=4096, max_position_embeddings=514,
-                          type_vocab_size=1),
-    "bert-base": dict(model_type="bert", vocab_size=30522, hidden_size=768, num_hidden_layers=12,
-                      num_attention_heads=12, intermediate_size=3072, max_position_embeddings=512,
-                      type_vocab_size=2),
+    "roberta-large": dict(
+        model_type="roberta",
+        vocab_size=50265,
+        hidden_size=1024,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        intermediate_size=4096,
+        max_position_embeddings=514,
+        type_vocab_size=1,
+    ),
+    "bert-base": dict(
+        model_type="bert",
+        vocab_size=30522,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        max_position_embeddings=512,
+        type_vocab_size=2,
+    ),
     "gpt2-medium": dict(model_type="gpt2", vocab_size=50257, n_embd=1024, n_layer=24, n_head=16, n_positions=1024),
 }
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 import torch
-from baselines_testutil import token_presence_batch, tiny_bert
+from baselines_testutil import tiny_bert, token_presence_batch
 from safetensors.torch import load_file
 
 from baselines import prepare_model
@@ -32,16 +32,19 @@ def _logits(model, batch) -> torch.Tensor:
 
 def _load_adamix(directory):
     from adamix import AdaMixModel
+
     return AdaMixModel.from_pretrained(tiny_bert(), directory)
 
 
 def _load_peft(directory):
     from peft import PeftModel
+
     return PeftModel.from_pretrained(tiny_bert(), directory)
 
 
 def _load_adapterhub(directory):
     import adapters
+
     model = tiny_bert()
     adapters.init(model)
     name = model.load_adapter(str(directory))
@@ -59,18 +62,22 @@ def _load_trainable(directory):
 
 def _load_transformers(directory):
     from transformers import BertForSequenceClassification
+
     return BertForSequenceClassification.from_pretrained(directory)
 
 
-@pytest.mark.parametrize("method, params, fmt, loader", [
-    ("adamix_adapter", {"num_experts": 2, "bottleneck": 4}, "adamix", _load_adamix),
-    ("adamix_lora", {"num_experts": 2, "r": 2}, "adamix", _load_adamix),
-    ("lora", {"r": 2}, "peft", _load_peft),
-    ("ia3", {}, "peft", _load_peft),
-    ("pfeiffer", {"bottleneck": 4}, "adapterhub", _load_adapterhub),
-    ("prefix_tuning", {"prefix_length": 3, "bottleneck_size": 8}, "adapterhub", _load_adapterhub),
-    ("bitfit", {}, "safetensors (trainable parameters)", _load_trainable),
-])
+@pytest.mark.parametrize(
+    "method, params, fmt, loader",
+    [
+        ("adamix_adapter", {"num_experts": 2, "bottleneck": 4}, "adamix", _load_adamix),
+        ("adamix_lora", {"num_experts": 2, "r": 2}, "adamix", _load_adamix),
+        ("lora", {"r": 2}, "peft", _load_peft),
+        ("ia3", {}, "peft", _load_peft),
+        ("pfeiffer", {"bottleneck": 4}, "adapterhub", _load_adapterhub),
+        ("prefix_tuning", {"prefix_length": 3, "bottleneck_size": 8}, "adapterhub", _load_adapterhub),
+        ("bitfit", {}, "safetensors (trainable parameters)", _load_trainable),
+    ],
+)
 def test_saved_weights_load_back_with_the_library_alone(tmp_path, method, params, fmt, loader):
     prepared = _perturbed(method, params)
     batch = token_presence_batch(8)

@@ -8,18 +8,22 @@ import logging
 import math
 import re
 
+import baselines_testutil as U
 import pytest
 import torch
 import torch.nn.functional as F
 from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassification, RobertaConfig, RobertaForMaskedLM
 
-import baselines_testutil as U
 from baselines import TASK_TYPES, get_method, list_methods, prepare_model
 
 torch.set_num_threads(1)
 
-TINY_PARAMS = {"houlsby": {"bottleneck": 8}, "pfeiffer": {"bottleneck": 8}, "unipelt": {"bottleneck": 8},
-               "adamix_adapter": {"bottleneck": 8}}
+TINY_PARAMS = {
+    "houlsby": {"bottleneck": 8},
+    "pfeiffer": {"bottleneck": 8},
+    "unipelt": {"bottleneck": 8},
+    "adamix_adapter": {"bottleneck": 8},
+}
 METHODS = [m for m in list_methods() if "masked_lm" in get_method(m).task_types]
 # The reparametrised prefix (embedding + MLP) diverges to a constant prediction at 1e-2 with the head frozen.
 LR = {"prefix_tuning": 3e-3}
@@ -28,18 +32,37 @@ MASK, WORDS = 4, (40, 41)  # the mask token id and the two label words of the to
 
 def tiny_mlm(seed: int = 0) -> BertForMaskedLM:
     torch.manual_seed(seed)
-    return BertForMaskedLM(BertConfig(
-        vocab_size=U.VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-        initializer_range=0.2))
+    return BertForMaskedLM(
+        BertConfig(
+            vocab_size=U.VOCAB,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=64,
+            hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0,
+            initializer_range=0.2,
+        )
+    )
 
 
 def tiny_roberta_mlm(seed: int = 0) -> RobertaForMaskedLM:
     torch.manual_seed(seed)
-    return RobertaForMaskedLM(RobertaConfig(
-        vocab_size=U.VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=70, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-        initializer_range=0.2, pad_token_id=1))
+    return RobertaForMaskedLM(
+        RobertaConfig(
+            vocab_size=U.VOCAB,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=70,
+            hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0,
+            initializer_range=0.2,
+            pad_token_id=1,
+        )
+    )
 
 
 def mlm_head_names(model) -> set[str]:
@@ -163,6 +186,15 @@ def test_adamix_masked_lm_counts_and_consistency_over_the_vocabulary_at_the_mask
 
 
 def test_seq_cls_head_detection_unchanged():
-    assert prepare_model("lora", BertForSequenceClassification(BertConfig(
-        vocab_size=U.VOCAB, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)),
-        "seq_cls").param_counts()["head"] == 32 * 2 + 2
+    assert (
+        prepare_model(
+            "lora",
+            BertForSequenceClassification(
+                BertConfig(
+                    vocab_size=U.VOCAB, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+                )
+            ),
+            "seq_cls",
+        ).param_counts()["head"]
+        == 32 * 2 + 2
+    )

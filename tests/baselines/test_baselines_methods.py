@@ -7,17 +7,21 @@ import logging
 import math
 import re
 
+import baselines_testutil as U
 import pytest
 import torch
 
-import baselines_testutil as U
 from baselines import get_method, list_methods, prepare_model
 
 torch.set_num_threads(1)  # tiny models: threads only add overhead on the shared 2-core machines
 
 # Tiny models have hidden 32: AdapterHub's default reduction factor 16 would give bottleneck 2.
-TINY_PARAMS = {"houlsby": {"bottleneck": 8}, "pfeiffer": {"bottleneck": 8}, "unipelt": {"bottleneck": 8},
-               "adamix_adapter": {"bottleneck": 8}}
+TINY_PARAMS = {
+    "houlsby": {"bottleneck": 8},
+    "pfeiffer": {"bottleneck": 8},
+    "unipelt": {"bottleneck": 8},
+    "adamix_adapter": {"bottleneck": 8},
+}
 METHODS = list_methods()
 CAUSAL_METHODS = [m for m in METHODS if "causal_lm" in get_method(m).task_types]
 
@@ -165,8 +169,9 @@ def test_adamix_uses_consistency_step_and_eval_mode():
     assert _prepare("adamix_adapter", "seq_cls").describe()["params"]["consistency_weight"] == 1.0  # GLUE default
     # a weight != 1, so that a weight applied twice (or not at all) changes the loss; experts initialised
     # far apart (init_std 0.5), so that the two routed passes clearly disagree
-    prepared = prepare_model("adamix_adapter", U.tiny_bert(), "seq_cls",
-                             {"bottleneck": 8, "consistency_weight": 3.0, "init_std": 0.5})
+    prepared = prepare_model(
+        "adamix_adapter", U.tiny_bert(), "seq_cls", {"bottleneck": 8, "consistency_weight": 3.0, "init_std": 0.5}
+    )
     assert prepared.describe()["params"]["num_experts"] == 4
     assert prepared.describe()["params"]["consistency_weight"] == 3.0
     batch = U.token_presence_batch(n=4)
@@ -188,9 +193,17 @@ def test_adamix_uses_consistency_step_and_eval_mode():
 def test_adamix_per_backbone_defaults():
     nlg = prepare_model("adamix_lora", U.tiny_gpt2(), "causal_lm", {})
     assert {k: nlg.params[k] for k in ("r", "lora_alpha", "num_experts", "consistency_weight")} == {
-        "r": 4, "lora_alpha": 32.0, "num_experts": 8, "consistency_weight": 100.0}
+        "r": 4,
+        "lora_alpha": 32.0,
+        "num_experts": 8,
+        "consistency_weight": 100.0,
+    }
     glue = prepare_model("adamix_lora", U.tiny_bert(), "seq_cls", {})
-    assert {k: glue.params[k] for k in ("r", "lora_alpha", "num_experts")} == {"r": 8, "lora_alpha": 16.0, "num_experts": 4}
+    assert {k: glue.params[k] for k in ("r", "lora_alpha", "num_experts")} == {
+        "r": 8,
+        "lora_alpha": 16.0,
+        "num_experts": 4,
+    }
     adapter = prepare_model("adamix_adapter", U.tiny_bert(), "seq_cls", {})
     assert adapter.params["bottleneck"] == 48  # BERT-base's paper value
     passthrough = prepare_model("adamix_adapter", U.tiny_bert(), "seq_cls", {"bottleneck": 8, "inference": "fixed:0"})
@@ -206,7 +219,8 @@ def test_consistency_mask_in_batch_is_not_fed_to_the_model(method):
     prepared.model.train()
     loss, outputs = prepared.training_loss(batch, U.lm_loss)
     assert torch.isfinite(loss) and outputs.logits.shape == (2, 24, U.VOCAB)
-    if method == "adamix_adapter":  # experts differ at init (LoRA experts start equal); an all-False mask leaves no position to compare: consistency term 0
+    if method == "adamix_adapter":  # experts differ at init (LoRA experts start equal);
+        # an all-False mask leaves no position to compare: consistency term 0
         assert float(outputs.consistency.detach()) == 0.0
         batch["consistency_mask"][:, 5:] = True
         loss, outputs = prepared.training_loss(batch, U.lm_loss)

@@ -4,18 +4,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import baselines_testutil as U
 import pytest
 import torch
 
-import baselines_testutil as U
 from baselines import MethodSpec, PreparedModel, get_method, list_methods, prepare_model, register_method
 from baselines.registry import _REGISTRY
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
-EXPECTED = {"full_ft", "bitfit", "houlsby", "pfeiffer", "prefix_tuning", "unipelt", "lora", "ia3", "dora", "vera",
-            "loha", "adamix_adapter", "adamix_lora", "adamix_peft"}
+EXPECTED = {
+    "full_ft",
+    "bitfit",
+    "houlsby",
+    "pfeiffer",
+    "prefix_tuning",
+    "unipelt",
+    "lora",
+    "ia3",
+    "dora",
+    "vera",
+    "loha",
+    "adamix_adapter",
+    "adamix_lora",
+    "adamix_peft",
+}
 
 
 def test_builtin_methods_are_registered():
@@ -33,12 +47,15 @@ def test_unknown_method_lists_known_ones_and_the_external_form():
     assert "module:callable" in message
 
 
-@pytest.mark.parametrize("ref,why", [
-    ("no_such_module_xyz:prepare", "cannot import module"),
-    ("baselines.registry:no_such_function", "has no attribute"),
-    ("baselines.registry:PRESET_KEY", "neither a MethodSpec nor callable"),
-    ("missing/dir/file.py:prepare", "does not exist"),
-])
+@pytest.mark.parametrize(
+    "ref,why",
+    [
+        ("no_such_module_xyz:prepare", "cannot import module"),
+        ("baselines.registry:no_such_function", "has no attribute"),
+        ("baselines.registry:PRESET_KEY", "neither a MethodSpec nor callable"),
+        ("missing/dir/file.py:prepare", "does not exist"),
+    ],
+)
 def test_bad_external_references(ref, why):
     with pytest.raises(ValueError, match=why):
         get_method(ref)
@@ -66,7 +83,8 @@ def test_presets_resolve_and_explicit_params_override():
         spec.resolve_params({"preset": "table9"})
     prepared = prepare_model("houlsby", U.tiny_bert(), "seq_cls", {"preset": "table1_0.8M"})
     assert prepared.describe() == {
-        "method": "houlsby", "task_type": "seq_cls",
+        "method": "houlsby",
+        "task_type": "seq_cls",
         "params": {"bottleneck": 8, "reduction_factor": 4.0, "non_linearity": "swish", "preset": "table1_0.8M"},
     }
 
@@ -80,8 +98,12 @@ def test_bad_task_type():
 
 def _check_external(prepared: PreparedModel):
     names = {n for n, _ in prepared.named_trainable_parameters()}
-    assert names == {"bert.encoder.layer.1.output.dense.weight", "bert.encoder.layer.1.output.dense.bias",
-                     "classifier.weight", "classifier.bias"}
+    assert names == {
+        "bert.encoder.layer.1.output.dense.weight",
+        "bert.encoder.layer.1.output.dense.bias",
+        "classifier.weight",
+        "classifier.bias",
+    }
     counts = prepared.param_counts()
     assert counts["inference"] == 64 * 32 + 32 and counts["head"] == 66
     assert counts["backbone"] == sum(p.numel() for p in U.tiny_bert().parameters()) - 66

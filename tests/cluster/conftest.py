@@ -29,7 +29,9 @@ local_slurm = _load_local_slurm()
 def pytest_collection_modifyitems(config, items):
     if ENABLED:
         return
-    skip = pytest.mark.skip(reason="needs a local Slurm cluster (root, Debian's slurm packages): run `make cluster-test`")
+    skip = pytest.mark.skip(
+        reason="needs a local Slurm cluster (root, Debian's slurm packages): run `make cluster-test`"
+    )
     for item in items:
         if "cluster" in item.keywords:
             item.add_marker(skip)
@@ -41,8 +43,9 @@ def slurm_cluster(tmp_path_factory):
     two fake GPUs, partition `debug`, account `adamix`; stopped (and checked stopped) at the end."""
     missing = local_slurm.missing_binaries()
     if missing:
-        pytest.fail(f"Slurm is not installed (missing {missing}): run `bash scripts/install_slurm.sh` "
-                    f"or `make cluster-test`")
+        pytest.fail(
+            f"Slurm is not installed (missing {missing}): run `bash scripts/install_slurm.sh` or `make cluster-test`"
+        )
     cluster = local_slurm.LocalSlurm(tmp_path_factory.mktemp("slurm"), partition="debug", account="adamix", gpus=2)
     cluster.start()
     try:

@@ -3,7 +3,8 @@
 The profile is used as a user is told to (docs/PIPELINE.md, "Run on a Slurm cluster"): a copy of
 profiles/slurm with the cluster-specific values filled in (partition, account, and the memory / CPUs of
 this small node), given with --profile, so Snakemake adds profiles/default as the workflow profile;
-everything else (executor, requeue, retries, GPU request, latency wait ...) is the file itself. The node has two fake GPUs, so the profile's `gpu: 1` request is scheduled as on a GPU cluster.
+everything else (executor, requeue, retries, GPU request, latency wait ...) is the file itself. The node has
+two fake GPUs, so the profile's `gpu: 1` request is scheduled as on a GPU cluster.
 
 1. main suite: every job goes through sbatch (sacct lists each one, COMPLETED), every record lands with
    status ok, runs.csv / tables / plots are built; the training jobs were allocated one GPU each.
@@ -26,7 +27,6 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -40,15 +40,38 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 # SST-2 on MiniLM-L6: `lora` trains 64 steps (long enough to be interrupted, short enough for a test),
 # `adamix_adapter` 3 steps. The requeued run in suite 2 has exactly the spec of `lora` here.
-TRAIN = {"epochs": 1, "lr": 1.0e-3, "batch_size": 8, "max_seq_len": 32, "max_train_samples": 512,
-         "max_eval_samples": 24, "selection": "last"}
+TRAIN = {
+    "epochs": 1,
+    "lr": 1.0e-3,
+    "batch_size": 8,
+    "max_seq_len": 32,
+    "max_train_samples": 512,
+    "max_eval_samples": 24,
+    "selection": "last",
+}
 METHODS = {"lora": {"method": "lora", "params": {"r": 4, "alpha": 8}}}
 MAIN_SUITE = {
-    "suite": "cluster_main", "output_root": "results", "seeds": [1],
-    "methods": {**METHODS, "adamix_adapter": {"method": "adamix_adapter", "params": {"num_experts": 2, "bottleneck": 8},
-                                              "train": {"max_train_samples": 24}}},
-    "experiments": [{"name": "sst2", "family": "glue", "model": "minilm-l6", "tasks": ["sst2"],
-                     "methods": ["lora", "adamix_adapter"], "train": TRAIN}],
+    "suite": "cluster_main",
+    "output_root": "results",
+    "seeds": [1],
+    "methods": {
+        **METHODS,
+        "adamix_adapter": {
+            "method": "adamix_adapter",
+            "params": {"num_experts": 2, "bottleneck": 8},
+            "train": {"max_train_samples": 24},
+        },
+    },
+    "experiments": [
+        {
+            "name": "sst2",
+            "family": "glue",
+            "model": "minilm-l6",
+            "tasks": ["sst2"],
+            "methods": ["lora", "adamix_adapter"],
+            "train": TRAIN,
+        }
+    ],
     "analysis": {"tables": [{"name": "sst2", "layout": "primary", "tasks": ["sst2"]}], "bootstrap": {"n": 200}},
 }
 BAD_LABEL = "lora_on_corrupt_model"
@@ -56,12 +79,27 @@ BAD_LABEL = "lora_on_corrupt_model"
 
 def preempt_suite(broken_model: Path) -> dict:
     return {
-        "suite": "cluster_preempt", "output_root": "results", "seeds": [1],
+        "suite": "cluster_preempt",
+        "output_root": "results",
+        "seeds": [1],
         "methods": {**METHODS, BAD_LABEL: {"method": "lora", "params": {"r": 4, "alpha": 8}}},
         "experiments": [
-            {"name": "sst2", "family": "glue", "model": "minilm-l6", "tasks": ["sst2"], "methods": ["lora"], "train": TRAIN},
-            {"name": "corrupt", "family": "glue", "model": str(broken_model), "tasks": ["sst2"], "methods": [BAD_LABEL],
-             "train": {**TRAIN, "max_train_samples": 24}},
+            {
+                "name": "sst2",
+                "family": "glue",
+                "model": "minilm-l6",
+                "tasks": ["sst2"],
+                "methods": ["lora"],
+                "train": TRAIN,
+            },
+            {
+                "name": "corrupt",
+                "family": "glue",
+                "model": str(broken_model),
+                "tasks": ["sst2"],
+                "methods": [BAD_LABEL],
+                "train": {**TRAIN, "max_train_samples": 24},
+            },
         ],
         "analysis": {"tables": [{"name": "sst2", "layout": "primary", "tasks": ["sst2"]}]},
     }
@@ -82,8 +120,20 @@ def cluster_profile(folder: Path) -> Path:
 
 
 def snakemake_cmd(workdir: Path, suite_file: Path, targets: list[str] = ()) -> list[str]:
-    return [sys.executable, "-m", "snakemake", *targets, "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-            "--profile", str(cluster_profile(workdir / "profile")), "--configfile", str(suite_file)]
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        *targets,
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--profile",
+        str(cluster_profile(workdir / "profile")),
+        "--configfile",
+        str(suite_file),
+    ]
 
 
 def write_suite(workdir: Path, suite: dict) -> Path:
@@ -102,8 +152,18 @@ def run_id(head_log: str) -> str:
 def sacct(cluster, name: str) -> list[dict]:
     """Every accounting record (requeued attempts included) of the jobs named `name` (the run ID)."""
     fields = ["JobIDRaw", "State", "ExitCode", "Comment", "AllocTRES"]
-    r = cluster.cmd("sacct", "--duplicates", "-X", "--parsable2", "--noheader", "--starttime", "now-1days",
-                    "--name", name, f"--format={','.join(fields)}")
+    r = cluster.cmd(
+        "sacct",
+        "--duplicates",
+        "-X",
+        "--parsable2",
+        "--noheader",
+        "--starttime",
+        "now-1days",
+        "--name",
+        name,
+        f"--format={','.join(fields)}",
+    )
     return [dict(zip(fields, line.split("|"))) for line in r.stdout.splitlines() if line.strip()]
 
 
@@ -119,13 +179,19 @@ def main_run(slurm_cluster, tmp_path_factory):
     work = tmp_path_factory.mktemp("main")
     suite = write_suite(work, MAIN_SUITE)
     t0 = time.time()
-    r = subprocess.run(snakemake_cmd(work, suite), env=snakemake_env(slurm_cluster), capture_output=True,
-                       text=True, timeout=1500)
+    r = subprocess.run(
+        snakemake_cmd(work, suite), env=snakemake_env(slurm_cluster), capture_output=True, text=True, timeout=1500
+    )
     log = r.stdout + r.stderr
     (work / "head.log").write_text(log)
     print(f"main suite through Slurm: {time.time() - t0:.0f} s")
     assert r.returncode == 0, log[-6000:]
-    return {"work": work, "log": log, "out": work / "results" / "cluster_main", "jobs": sacct(slurm_cluster, run_id(log))}
+    return {
+        "work": work,
+        "log": log,
+        "out": work / "results" / "cluster_main",
+        "jobs": sacct(slurm_cluster, run_id(log)),
+    }
 
 
 def test_every_job_ran_through_sbatch(main_run):
@@ -180,8 +246,9 @@ def _job_of(cluster, comment: str) -> tuple[str, str] | None:
     return None
 
 
-def _interrupt_mid_training(cluster, head: subprocess.Popen, train_log: Path, comment: str, action,
-                            head_log: Path, deadline: float) -> tuple[int, int]:
+def _interrupt_mid_training(
+    cluster, head: subprocess.Popen, train_log: Path, comment: str, action, head_log: Path, deadline: float
+) -> tuple[int, int]:
     """Wait until the job `comment` is RUNNING and its engine is a few steps into training, then call
     action(slurm job id); returns (step, total) seen just before."""
     while head.poll() is None and time.time() < deadline:
@@ -191,8 +258,10 @@ def _interrupt_mid_training(cluster, head: subprocess.Popen, train_log: Path, co
             action(job[0])
             return progress
         time.sleep(0.5)
-    raise AssertionError(f"never saw {comment} mid-training (RUNNING with progress in {train_log}); "
-                         f"head log:\n{head_log.read_text()[-4000:]}")
+    raise AssertionError(
+        f"never saw {comment} mid-training (RUNNING with progress in {train_log}); "
+        f"head log:\n{head_log.read_text()[-4000:]}"
+    )
 
 
 def _requeue(cluster, job_id: str) -> None:
@@ -213,12 +282,14 @@ def _run_interrupted(cluster, work: Path, suite: Path, targets: list[str], train
     head_log = work / f"head-{name}.log"
     t0 = time.time()
     with open(head_log, "w") as fh:
-        head = subprocess.Popen(snakemake_cmd(work, suite, targets), env=snakemake_env(cluster),
-                                stdout=fh, stderr=subprocess.STDOUT)
+        head = subprocess.Popen(
+            snakemake_cmd(work, suite, targets), env=snakemake_env(cluster), stdout=fh, stderr=subprocess.STDOUT
+        )
     try:
         deadline = time.time() + 900
-        at = _interrupt_mid_training(cluster, head, train_log, "rule_train_wildcards_sst2_lora_1", action,
-                                     head_log, deadline)
+        at = _interrupt_mid_training(
+            cluster, head, train_log, "rule_train_wildcards_sst2_lora_1", action, head_log, deadline
+        )
         head.wait(timeout=max(60, deadline - time.time()))
     finally:
         if head.poll() is None:
@@ -239,10 +310,23 @@ def preempt_run(slurm_cluster, main_run, tmp_path_factory):
     runs = "results/cluster_preempt/runs/sst2"
     targets = [f"{runs}/lora/seed1/metrics.json", f"{runs}/{BAD_LABEL}/seed1/metrics.json"]
     train_log = work / "results" / "cluster_preempt" / "logs" / "train" / "sst2" / "lora" / "seed1.log"
-    rc, log, at = _run_interrupted(slurm_cluster, work, suite, targets, train_log,
-                                   lambda job_id: _requeue(slurm_cluster, job_id), "bad input + requeue")
-    return {"rc": rc, "log": log, "out": work / "results" / "cluster_preempt", "train_log": train_log,
-            "jobs": sacct(slurm_cluster, run_id(log)), "requeued_at": at}
+    rc, log, at = _run_interrupted(
+        slurm_cluster,
+        work,
+        suite,
+        targets,
+        train_log,
+        lambda job_id: _requeue(slurm_cluster, job_id),
+        "bad input + requeue",
+    )
+    return {
+        "rc": rc,
+        "log": log,
+        "out": work / "results" / "cluster_preempt",
+        "train_log": train_log,
+        "jobs": sacct(slurm_cluster, run_id(log)),
+        "requeued_at": at,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -250,21 +334,44 @@ def cancel_run(slurm_cluster, main_run, tmp_path_factory):
     """The lora run killed by scancel mid-training (Snakemake reports the job failed and does not retry
     it), then the same snakemake command again."""
     work = tmp_path_factory.mktemp("cancel")
-    suite = write_suite(work, {**MAIN_SUITE, "suite": "cluster_cancel", "methods": METHODS,
-                               "experiments": [{**MAIN_SUITE["experiments"][0], "methods": ["lora"]}]})
+    suite = write_suite(
+        work,
+        {
+            **MAIN_SUITE,
+            "suite": "cluster_cancel",
+            "methods": METHODS,
+            "experiments": [{**MAIN_SUITE["experiments"][0], "methods": ["lora"]}],
+        },
+    )
     run_dir = work / "results" / "cluster_cancel" / "runs" / "sst2" / "lora" / "seed1"
     targets = ["results/cluster_cancel/runs/sst2/lora/seed1/metrics.json"]
     train_log = work / "results" / "cluster_cancel" / "logs" / "train" / "sst2" / "lora" / "seed1.log"
-    rc, log, at = _run_interrupted(slurm_cluster, work, suite, targets, train_log,
-                                   lambda job_id: slurm_cluster.cmd("scancel", job_id), "scancel")
-    after_cancel = {"rc": rc, "log": log, "jobs": sacct(slurm_cluster, run_id(log)),
-                    "record": (run_dir / "metrics.json").exists(), "checkpoint": (run_dir / "checkpoint").exists()}
+    rc, log, at = _run_interrupted(
+        slurm_cluster, work, suite, targets, train_log, lambda job_id: slurm_cluster.cmd("scancel", job_id), "scancel"
+    )
+    after_cancel = {
+        "rc": rc,
+        "log": log,
+        "jobs": sacct(slurm_cluster, run_id(log)),
+        "record": (run_dir / "metrics.json").exists(),
+        "checkpoint": (run_dir / "checkpoint").exists(),
+    }
     t0 = time.time()
-    r = subprocess.run(snakemake_cmd(work, suite, targets), env=snakemake_env(slurm_cluster), capture_output=True,
-                       text=True, timeout=900)
+    r = subprocess.run(
+        snakemake_cmd(work, suite, targets),
+        env=snakemake_env(slurm_cluster),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     print(f"rerun after scancel: {time.time() - t0:.0f} s")
-    return {"cancelled": after_cancel, "cancelled_at": at, "rerun_rc": r.returncode, "rerun_log": r.stdout + r.stderr,
-            "record": run_dir / "metrics.json"}
+    return {
+        "cancelled": after_cancel,
+        "cancelled_at": at,
+        "rerun_rc": r.returncode,
+        "rerun_log": r.stdout + r.stderr,
+        "record": run_dir / "metrics.json",
+    }
 
 
 def test_bad_input_job_fails_once_and_is_not_retried(preempt_run):
@@ -291,8 +398,13 @@ def test_requeued_job_ends_with_the_record_of_an_uninterrupted_run(preempt_run, 
 
 
 def _engine_checkpoints() -> bool:
-    r = subprocess.run([sys.executable, "-m", "adamixbench", "train", "--help"], capture_output=True, text=True,
-                       cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    r = subprocess.run(
+        [sys.executable, "-m", "adamixbench", "train", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     return "--checkpoint-every-steps" in r.stdout
 
 
@@ -302,7 +414,9 @@ def test_requeued_job_resumed_from_its_checkpoint(preempt_run):
     record = json.loads((preempt_run["out"] / "runs" / "sst2" / "lora" / "seed1" / "metrics.json").read_text())
     step, _ = preempt_run["requeued_at"]
     assert record.get("resumed_from_step") and record["resumed_from_step"] >= step, (
-        record.get("resumed_from_step"), preempt_run["requeued_at"])
+        record.get("resumed_from_step"),
+        preempt_run["requeued_at"],
+    )
 
 
 def test_cancelled_job_fails_once_and_the_rerun_ends_with_the_uninterrupted_record(cancel_run, main_run):

@@ -20,8 +20,15 @@ from adamixbench.cli import RECORD_FILE, main
 hf_logging.get_logger("transformers")
 
 REPO = Path(__file__).resolve().parents[2]
-BASE = {"--task": "sst2", "--method": "lora", "--seed": "1", "--model": "minilm-l6", "--epochs": "1",
-        "--max-train-samples": "8", "--max-eval-samples": "8"}
+BASE = {
+    "--task": "sst2",
+    "--method": "lora",
+    "--seed": "1",
+    "--model": "minilm-l6",
+    "--epochs": "1",
+    "--max-train-samples": "8",
+    "--max-eval-samples": "8",
+}
 
 
 def _header_only_glue(tmp_path: Path) -> str:
@@ -48,62 +55,125 @@ SPEC = {"task": "sst2", "method": "lora", "seed": 1, "model": "minilm-l6"}
 
 # (id, flags to change (None drops a flag), or a callable(tmp_path) -> flags; substrings of the message)
 CASES = [
-    ("num_experts_0", {"--method": "adamix_adapter", "--method-params": '{"num_experts": 0}'},
-     ["adamix_adapter", "num_experts=0", "integer >= 1"]),
-    ("bottleneck_negative", {"--method": "adamix_adapter", "--method-params": '{"bottleneck": -1}'},
-     ["bottleneck=-1", "integer >= 1"]),
-    ("houlsby_bottleneck_negative", {"--method": "houlsby", "--method-params": '{"bottleneck": -1}'},
-     ["houlsby", "'bottleneck'=-1"]),
+    (
+        "num_experts_0",
+        {"--method": "adamix_adapter", "--method-params": '{"num_experts": 0}'},
+        ["adamix_adapter", "num_experts=0", "integer >= 1"],
+    ),
+    (
+        "bottleneck_negative",
+        {"--method": "adamix_adapter", "--method-params": '{"bottleneck": -1}'},
+        ["bottleneck=-1", "integer >= 1"],
+    ),
+    (
+        "houlsby_bottleneck_negative",
+        {"--method": "houlsby", "--method-params": '{"bottleneck": -1}'},
+        ["houlsby", "'bottleneck'=-1"],
+    ),
     ("unknown_method_param", {"--method-params": '{"rank": 8}'}, ["unknown parameter(s) ['rank']", "'r'"]),
     ("r_as_string", {"--method-params": '{"r": "8"}'}, ["'r'='8'", "integer >= 1"]),
-    ("unknown_preset", {"--method": "houlsby", "--method-params": '{"preset": "nope"}'},
-     ["no preset 'nope'", "table1_0.8M"]),
-    ("param_inference_fixed_9_of_4", {"--method": "adamix_adapter", "--method-params": '{"inference": "fixed:9"}'},
-     ["fixed:9", "num_experts=4"]),
-    ("flag_inference_fixed_9_of_4", {"--method": "adamix_adapter", "--inference": "fixed:9"},
-     ["['fixed:9']", "num_experts=4", "fixed:3"]),
-    ("eval_mode_fixed_5_of_2", {"--method": "adamix_adapter", "--method-params": '{"num_experts": 2}',
-                                "--eval-inference-modes": "merge,fixed:5"}, ["['fixed:5']", "num_experts=2", "fixed:1"]),
-    ("unknown_eval_mode", {"--method": "adamix_adapter", "--eval-inference-modes": "bogus"},
-     ["inference mode 'bogus'", "random_sequence"]),
-    ("inference_on_lora", {"--inference": "merge"}, ["option inference (--inference)", "'lora'", "AdaMix methods only"]),
-    ("eval_modes_on_lora", {"--eval-inference-modes": "merge,random_sequence"},
-     ["eval_inference_modes", "'lora'", "remove"]),
-    ("unimportable_plugin", {"--method": "no_such_package.methods:prepare"},
-     ["cannot import module 'no_such_package.methods'", "Registered methods"]),
+    (
+        "unknown_preset",
+        {"--method": "houlsby", "--method-params": '{"preset": "nope"}'},
+        ["no preset 'nope'", "table1_0.8M"],
+    ),
+    (
+        "param_inference_fixed_9_of_4",
+        {"--method": "adamix_adapter", "--method-params": '{"inference": "fixed:9"}'},
+        ["fixed:9", "num_experts=4"],
+    ),
+    (
+        "flag_inference_fixed_9_of_4",
+        {"--method": "adamix_adapter", "--inference": "fixed:9"},
+        ["['fixed:9']", "num_experts=4", "fixed:3"],
+    ),
+    (
+        "eval_mode_fixed_5_of_2",
+        {
+            "--method": "adamix_adapter",
+            "--method-params": '{"num_experts": 2}',
+            "--eval-inference-modes": "merge,fixed:5",
+        },
+        ["['fixed:5']", "num_experts=2", "fixed:1"],
+    ),
+    (
+        "unknown_eval_mode",
+        {"--method": "adamix_adapter", "--eval-inference-modes": "bogus"},
+        ["inference mode 'bogus'", "random_sequence"],
+    ),
+    (
+        "inference_on_lora",
+        {"--inference": "merge"},
+        ["option inference (--inference)", "'lora'", "AdaMix methods only"],
+    ),
+    (
+        "eval_modes_on_lora",
+        {"--eval-inference-modes": "merge,random_sequence"},
+        ["eval_inference_modes", "'lora'", "remove"],
+    ),
+    (
+        "unimportable_plugin",
+        {"--method": "no_such_package.methods:prepare"},
+        ["cannot import module 'no_such_package.methods'", "Registered methods"],
+    ),
     ("plugin_without_callable", {"--method": "tests.engine.prepare_raises:nope"}, ["has no attribute 'nope'"]),
-    ("plugin_raises_on_import", {"--method": "tests.engine.raising_plugin:prepare"},
-     ["raised RuntimeError: this plug-in is broken on purpose", "tests.engine.raising_plugin"]),
-    ("plugin_prepare_raises", {"--method": "tests.engine.prepare_raises:prepare"},
-     ["prepare() raised RuntimeError: prepare() is broken on purpose", "prepare_raises.py:"]),
+    (
+        "plugin_raises_on_import",
+        {"--method": "tests.engine.raising_plugin:prepare"},
+        ["raised RuntimeError: this plug-in is broken on purpose", "tests.engine.raising_plugin"],
+    ),
+    (
+        "plugin_prepare_raises",
+        {"--method": "tests.engine.prepare_raises:prepare"},
+        ["prepare() raised RuntimeError: prepare() is broken on purpose", "prepare_raises.py:"],
+    ),
     ("warmup_ratio_1", {"--warmup-ratio": "1"}, ["warmup_ratio", "1.0", "[0, 1)"]),
     ("max_seq_len_2", {"--max-seq-len": "2"}, ["max_seq_len", "invalid value 2", ">= 8"]),
     ("num_beams_0", {"--task": "e2e", "--model": "smollm2-135m", "--num-beams": "0"}, ["num_beams", "invalid value 0"]),
     ("num_beams_on_glue", {"--num-beams": "4"}, ["num_beams", "nlg runs only", "remove it"]),
-    ("selection_paper_on_nlg", {"--task": "e2e", "--model": "smollm2-135m", "--selection": "paper"},
-     ["selection", "'paper'", "use last or heldout"]),
+    (
+        "selection_paper_on_nlg",
+        {"--task": "e2e", "--model": "smollm2-135m", "--selection": "paper"},
+        ["selection", "'paper'", "use last or heldout"],
+    ),
     ("epochs_not_a_number", {"--epochs": "three"}, ["option epochs (--epochs)", "'three'", "number > 0"]),
     ("unknown_task", {"--task": "sts"}, ["unknown glue task 'sts'", "stsb"]),
     ("missing_task", {"--task": None}, ["missing --task"]),
     ("device_tpu9", {"--device": "tpu9"}, ["option device (--device)", "'tpu9'", "cuda:<index>"]),
     ("missing_local_model", {"--model": "./no/such/model"}, ["local path ./no/such/model does not exist"]),
-    ("hub_model_not_cached_offline", {"--model": "roberta-large"},
-     ["roberta-large is not in the local Hugging Face cache and HF_HUB_OFFLINE=1", "run once online",
-      "or pass a local path"]),
+    (
+        "hub_model_not_cached_offline",
+        {"--model": "roberta-large"},
+        [
+            "roberta-large is not in the local Hugging Face cache and HF_HUB_OFFLINE=1",
+            "run once online",
+            "or pass a local path",
+        ],
+    ),
     ("header_only_train_tsv", lambda tmp: {"--data-dir": _header_only_glue(tmp)}, ["train.tsv: no examples"]),
     ("missing_data_dir", {"--data-dir": "does/not/exist"}, ["does/not/exist", "does not exist"]),
-    ("out_is_a_file", lambda tmp: {"--out": _existing_file(tmp)},
-     ["option out (--out)", "existing file"]),
-    ("yaml_number_string_in_spec", lambda tmp: {"--spec": _spec_file(tmp, {**SPEC, "lr": "5e-3"})},
-     ["option lr", "'5e-3'", "5.0e-3"]),
+    ("out_is_a_file", lambda tmp: {"--out": _existing_file(tmp)}, ["option out (--out)", "existing file"]),
+    (
+        "yaml_number_string_in_spec",
+        lambda tmp: {"--spec": _spec_file(tmp, {**SPEC, "lr": "5e-3"})},
+        ["option lr", "'5e-3'", "5.0e-3"],
+    ),
     ("spec_not_json", lambda tmp: {"--spec": _spec_file(tmp, "{task: sst2")}, ["spec.json: not valid JSON"]),
-    ("spec_unknown_key", lambda tmp: {"--spec": _spec_file(tmp, {**SPEC, "epoch": 1})},
-     ["unknown run option(s) ['epoch']", "'epochs'"]),
+    (
+        "spec_unknown_key",
+        lambda tmp: {"--spec": _spec_file(tmp, {**SPEC, "epoch": 1})},
+        ["unknown run option(s) ['epoch']", "'epochs'"],
+    ),
     ("spec_missing_file", {"--spec": "no/such/spec.json"}, ["--spec no/such/spec.json: cannot read it"]),
 ]
 if not torch.cuda.is_available():
-    CASES.append(("device_cuda_on_cpu_torch", {"--device": "cuda"},
-                  ["option device (--device)", "'cuda'", "--device cpu or auto"]))
+    CASES.append(
+        (
+            "device_cuda_on_cpu_torch",
+            {"--device": "cuda"},
+            ["option device (--device)", "'cuda'", "--device cpu or auto"],
+        )
+    )
 
 
 @pytest.mark.parametrize("changes, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])

@@ -18,22 +18,61 @@ from tests.engine.test_trainer import tiny_model_dir  # noqa: F401 - fixture
 REPO = Path(__file__).resolve().parents[2]
 METHOD = "tests.engine.signal_method:prepare"
 # Fields that must not depend on an interruption (timing, provenance and the resume marker excluded).
-SAME = ("status", "scores", "scores_by_inference", "history", "loss_curve", "best_epoch", "params", "method_params",
-        "spec", "resolved", "inference_mode", "report_splits", "failure_class")
+SAME = (
+    "status",
+    "scores",
+    "scores_by_inference",
+    "history",
+    "loss_curve",
+    "best_epoch",
+    "params",
+    "method_params",
+    "spec",
+    "resolved",
+    "inference_mode",
+    "report_splits",
+    "failure_class",
+)
 
 
 def engine_args(model: str, out: Path, *extra: str) -> list[str]:
-    return ["train", "--task", "sst2", "--method", METHOD, "--seed", "1", "--model", model, "--out", str(out),
-            "--max-train-samples", "64", "--max-eval-samples", "32", "--epochs", "2", "--batch-size", "16",
-            "--max-seq-len", "32", "--log-every", "1", "--eval-inference-modes", "merge,random_sequence", *extra]
+    return [
+        "train",
+        "--task",
+        "sst2",
+        "--method",
+        METHOD,
+        "--seed",
+        "1",
+        "--model",
+        model,
+        "--out",
+        str(out),
+        "--max-train-samples",
+        "64",
+        "--max-eval-samples",
+        "32",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--max-seq-len",
+        "32",
+        "--log-every",
+        "1",
+        "--eval-inference-modes",
+        "merge,random_sequence",
+        *extra,
+    ]
 
 
 def engine(args: list[str], signal_at: int | None = None, signal_name: str = "SIGKILL") -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     if signal_at is not None:
         env.update(SIGNAL_AT_STEP=str(signal_at), SIGNAL_NAME=signal_name)
-    return subprocess.run([sys.executable, "-m", "adamixbench", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "adamixbench", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def saved_step(out: Path) -> int:
@@ -41,12 +80,16 @@ def saved_step(out: Path) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signal_name, signal_at, resumed_from, code", [
-    ("SIGKILL", 6, 3, -9),  # kill -9 in step 6: the checkpoint of step 3 (every 3 steps) survives
-    ("SIGTERM", 5, 5, EXIT_INTERRUPTED),  # preemption in step 5: step 5 finishes, is checkpointed, exit 75
-])
-def test_interrupted_run_resumes_to_the_uninterrupted_record(tmp_path, tiny_model_dir, signal_name, signal_at,
-                                                             resumed_from, code):
+@pytest.mark.parametrize(
+    "signal_name, signal_at, resumed_from, code",
+    [
+        ("SIGKILL", 6, 3, -9),  # kill -9 in step 6: the checkpoint of step 3 (every 3 steps) survives
+        ("SIGTERM", 5, 5, EXIT_INTERRUPTED),  # preemption in step 5: step 5 finishes, is checkpointed, exit 75
+    ],
+)
+def test_interrupted_run_resumes_to_the_uninterrupted_record(
+    tmp_path, tiny_model_dir, signal_name, signal_at, resumed_from, code
+):
     reference = engine(engine_args(tiny_model_dir, tmp_path / "reference", "--checkpoint-every-steps", "3"))
     assert reference.returncode == 0, reference.stderr[-3000:]
     args = engine_args(tiny_model_dir, tmp_path / "run", "--checkpoint-every-steps", "3")
@@ -69,9 +112,34 @@ def test_interrupted_run_resumes_to_the_uninterrupted_record(tmp_path, tiny_mode
 
 
 def quick(model: str, out: Path, *extra: str) -> int:
-    return main(["train", "--task", "sst2", "--method", "lora", "--seed", "1", "--model", model, "--out", str(out),
-                 "--max-train-samples", "32", "--max-eval-samples", "16", "--epochs", "1", "--batch-size", "16",
-                 "--max-seq-len", "32", "--selection", "last", *extra])
+    return main(
+        [
+            "train",
+            "--task",
+            "sst2",
+            "--method",
+            "lora",
+            "--seed",
+            "1",
+            "--model",
+            model,
+            "--out",
+            str(out),
+            "--max-train-samples",
+            "32",
+            "--max-eval-samples",
+            "16",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+            "--max-seq-len",
+            "32",
+            "--selection",
+            "last",
+            *extra,
+        ]
+    )
 
 
 def test_checkpoint_of_another_configuration_is_refused(tmp_path, tiny_model_dir, capsys):

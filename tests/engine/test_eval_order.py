@@ -58,8 +58,13 @@ def test_adamix_lora_decodes_folded_with_the_same_tokens():
     folded = decoding_model(model)
     assert not any(isinstance(m, MixtureLayer) for m in folded.modules())
     cfg = SimpleNamespace(num_beams=1, length_penalty=1.0, no_repeat_ngram_size=0, max_new_tokens=8)
-    task = NLGTask("e2e", cfg, SimpleNamespace(eos_token_id=119, pad_token_id=None, bos_token_id=119), None, None, {}, {})
-    batch = {"input_ids": torch.tensor([[119, 5, 6, 7], [119, 8, 9, 10]]), "attention_mask": torch.ones(2, 4, dtype=torch.long)}
+    task = NLGTask(
+        "e2e", cfg, SimpleNamespace(eos_token_id=119, pad_token_id=None, bos_token_id=119), None, None, {}, {}
+    )
+    batch = {
+        "input_ids": torch.tensor([[119, 5, 6, 7], [119, 8, 9, 10]]),
+        "attention_mask": torch.ones(2, 4, dtype=torch.long),
+    }
     assert torch.equal(task.generate(folded, batch), task.generate(model, batch))
     model.set_inference("ensemble")
     assert decoding_model(model) is model  # only merged inference folds

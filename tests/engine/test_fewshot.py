@@ -7,9 +7,20 @@ import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast
 
-from adamixbench.tasks.fewshot import (FEWSHOT_TASKS, LIST_SHOTS, LIST_SPLITS, LMBFF_SEEDS, PROMPTS,
-                                       build_prompt_inputs, label_word_ids, load_fewshot, load_fewshot_dev,
-                                       load_fewshot_eval, sample_fewshot, sample_lmbff_split)
+from adamixbench.tasks.fewshot import (
+    FEWSHOT_TASKS,
+    LIST_SHOTS,
+    LIST_SPLITS,
+    LMBFF_SEEDS,
+    PROMPTS,
+    build_prompt_inputs,
+    label_word_ids,
+    load_fewshot,
+    load_fewshot_dev,
+    load_fewshot_eval,
+    sample_fewshot,
+    sample_lmbff_split,
+)
 from adamixbench.tasks.glue import default_data_dir, load_glue
 
 
@@ -26,7 +37,8 @@ def glue_dev_dir(tmp_path_factory):
     shutil.copyfile(default_data_dir() / "RTE" / "dev.tsv", root / "RTE" / "dev.tsv")
     (root / "MNLI").mkdir()
     (root / "MNLI" / "dev_matched.tsv").write_text(
-        "index\tsentence1\tsentence2\tgold_label\n0\tA man sleeps.\tA man is awake.\tcontradiction\n")
+        "index\tsentence1\tsentence2\tgold_label\n0\tA man sleeps.\tA man is awake.\tcontradiction\n"
+    )
     (root / "QQP").mkdir()
     (root / "QQP" / "dev.tsv").write_text("id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n1\t2\t3\tA?\tB?\t0\n")
     return root
@@ -53,21 +65,51 @@ def test_every_shipped_lmbff_split_is_16_per_class(task, glue_dev_dir):
             assert not set(train[FEWSHOT_TASKS[task].text_fields[0]]) & set(dev[FEWSHOT_TASKS[task].text_fields[0]])
 
 
-@pytest.mark.parametrize(("task", "k", "split", "first"), [
-    ("sst2", 10, 1, {"sentence": "inspiration and ", "label": 1}),                      # headerless TSV
-    ("mpqa", 10, 1, {"sentence": "destroy so - called peace", "label": 0}),             # headerless CSV
-    ("subj", 10, 1, {"sentence": 'diesel stars as xander " xxx " cage , the notorious underground thrill seeker '
-                                 "who until now has been deemed untouchable by the law .", "label": 1}),  # CSV quoting
-    ("qqp", 10, 1, {"question1": "Are Stephen Hawking theories fictional?",
-                    "question2": "Do you believe Stephen Hawking's theory that mankind has only 1,000 more years "
-                                 "on Earth?", "label": 0}),
-    ("mnli", 10, 1, {"hypothesis": "Cheetah's Topless Lounge is considered one of the best topless-only clubs.",
-                     "label": 0}),                                                     # 5-column LiST format
-    ("rte", 10, 1, {"sentence2": "Miguel Soler Rodriguez and Martha Luz Lopez were killed by two employees of "
-                                 "Bogota's daily El Espectador.", "label": 1}),
-    ("sst2", 16, 13, {"sentence": "nothing happens , and it happens to flat characters .", "label": 0}),
-    ("mnli", 16, 13, {"premise": "Price caps may sound more attractive with every passing rate case.", "label": 0}),
-])
+@pytest.mark.parametrize(
+    ("task", "k", "split", "first"),
+    [
+        ("sst2", 10, 1, {"sentence": "inspiration and ", "label": 1}),  # headerless TSV
+        ("mpqa", 10, 1, {"sentence": "destroy so - called peace", "label": 0}),  # headerless CSV
+        (
+            "subj",
+            10,
+            1,
+            {
+                "sentence": 'diesel stars as xander " xxx " cage , the notorious underground thrill seeker '
+                "who until now has been deemed untouchable by the law .",
+                "label": 1,
+            },
+        ),  # CSV quoting
+        (
+            "qqp",
+            10,
+            1,
+            {
+                "question1": "Are Stephen Hawking theories fictional?",
+                "question2": "Do you believe Stephen Hawking's theory that mankind has only 1,000 more years on Earth?",
+                "label": 0,
+            },
+        ),
+        (
+            "mnli",
+            10,
+            1,
+            {"hypothesis": "Cheetah's Topless Lounge is considered one of the best topless-only clubs.", "label": 0},
+        ),  # 5-column LiST format
+        (
+            "rte",
+            10,
+            1,
+            {
+                "sentence2": "Miguel Soler Rodriguez and Martha Luz Lopez were killed by two employees of "
+                "Bogota's daily El Espectador.",
+                "label": 1,
+            },
+        ),
+        ("sst2", 16, 13, {"sentence": "nothing happens , and it happens to flat characters .", "label": 0}),
+        ("mnli", 16, 13, {"premise": "Price caps may sound more attractive with every passing rate case.", "label": 0}),
+    ],
+)
 def test_first_rows(task, k, split, first, glue_dev_dir):
     row = load_fewshot(task, k, split, protocol="list" if k != 16 else "lmbff", glue_data_dir=glue_dev_dir)[0][0]
     assert {key: row[key] for key in first} == first
@@ -80,8 +122,10 @@ def test_evaluation_sets():
     for task in ("mpqa", "subj"):
         ds = load_fewshot_eval(task)
         assert len(ds) == 2_000 and Counter(ds["label"]) == {0: 1_000, 1: 1_000}
-    assert load_fewshot_eval("subj")[0] == {"sentence": "smart and alert , thirteen conversations about one thing is "
-                                                        "a small gem .", "label": 0}
+    assert load_fewshot_eval("subj")[0] == {
+        "sentence": "smart and alert , thirteen conversations about one thing is a small gem .",
+        "label": 0,
+    }
     assert load_fewshot_eval("rte").to_dict() == load_glue("rte", "validation").to_dict()
 
 
@@ -102,6 +146,7 @@ def test_bad_requests():
 
 
 # --- samplers -----------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def rte_train():
@@ -146,8 +191,7 @@ def test_sampler_errors(rte_train):
 
 # --- prompts ------------------------------------------------------------------------------------------------
 
-WORDS = ("the cat sat on a mat . It was great terrible yes no maybe , ? is this subjective objective "
-         "dogs bark").split()
+WORDS = ("the cat sat on a mat . It was great terrible yes no maybe , ? is this subjective objective dogs bark").split()
 
 
 def _tokenizer(with_mask=True):
@@ -157,10 +201,12 @@ def _tokenizer(with_mask=True):
     backend.normalizer = None
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
     backend.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])]
+    )
     kwargs = {"mask_token": "[MASK]"} if with_mask else {}
-    return PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", cls_token="[CLS]",
-                                   sep_token="[SEP]", pad_token="[PAD]", **kwargs)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]", **kwargs
+    )
 
 
 def test_prompts_cover_every_fewshot_task():
@@ -175,8 +221,17 @@ def test_prompts_cover_every_fewshot_task():
 def test_single_sentence_prompt():
     tok = _tokenizer()
     enc = build_prompt_inputs(tok, {"sentence": "the cat sat", "label": 1}, "sst2")
-    assert tok.convert_ids_to_tokens(enc["input_ids"]) == ["[CLS]", "the", "cat", "sat", "It", "was", "[MASK]",
-                                                           ".", "[SEP]"]
+    assert tok.convert_ids_to_tokens(enc["input_ids"]) == [
+        "[CLS]",
+        "the",
+        "cat",
+        "sat",
+        "It",
+        "was",
+        "[MASK]",
+        ".",
+        "[SEP]",
+    ]
     assert enc["input_ids"].index(tok.mask_token_id) == 6 and enc["label"] == 1 and len(enc["attention_mask"]) == 9
 
 
@@ -185,7 +240,22 @@ def test_pair_prompt_drops_final_punctuation_and_lowercases():
     example = {"sentence1": "the cat sat on a mat.", "sentence2": "The cat sat.", "label": 0}
     enc = build_prompt_inputs(tok, example, "rte")
     assert tok.convert_ids_to_tokens(enc["input_ids"]) == [
-        "[CLS]", "the", "cat", "sat", "on", "a", "mat", "?", "[MASK]", ",", "the", "cat", "sat", ".", "[SEP]"]
+        "[CLS]",
+        "the",
+        "cat",
+        "sat",
+        "on",
+        "a",
+        "mat",
+        "?",
+        "[MASK]",
+        ",",
+        "the",
+        "cat",
+        "sat",
+        ".",
+        "[SEP]",
+    ]
     assert enc["input_ids"].index(tok.mask_token_id) == 8
 
 

@@ -19,14 +19,22 @@ def offline(monkeypatch):
 
 
 # Published GLUE sizes, also listed in data/README.md.
-@pytest.mark.parametrize(("task", "split", "rows"), [
-    ("sst2", "train", 67_349), ("sst2", "validation", 872),
-    ("mrpc", "train", 3_668), ("mrpc", "validation", 408),
-    ("cola", "train", 8_551), ("cola", "validation", 1_043),
-    ("rte", "train", 2_490), ("rte", "validation", 277),
-    ("stsb", "train", 5_749), ("stsb", "validation", 1_500),
-    ("qnli", "validation", 5_463),
-])
+@pytest.mark.parametrize(
+    ("task", "split", "rows"),
+    [
+        ("sst2", "train", 67_349),
+        ("sst2", "validation", 872),
+        ("mrpc", "train", 3_668),
+        ("mrpc", "validation", 408),
+        ("cola", "train", 8_551),
+        ("cola", "validation", 1_043),
+        ("rte", "train", 2_490),
+        ("rte", "validation", 277),
+        ("stsb", "train", 5_749),
+        ("stsb", "validation", 1_500),
+        ("qnli", "validation", 5_463),
+    ],
+)
 def test_shipped_split_sizes_and_columns(task, split, rows):
     ds = load_glue(task, split)
     spec = get_task(task)
@@ -35,21 +43,26 @@ def test_shipped_split_sizes_and_columns(task, split, rows):
     assert ds.features == spec.features()
 
 
-@pytest.mark.parametrize(("task", "counts"), [
-    ("sst2", {0: 428, 1: 444}),                # GLUE "0"/"1" strings are the hub ids
-    ("rte", {0: 146, 1: 131}),                 # entailment=0, not_entailment=1 (hub order)
-    ("qnli", {0: 2_702, 1: 2_761}),
-    ("cola", {0: 322, 1: 721}),
-    ("mrpc", {0: 129, 1: 279}),
-])
+@pytest.mark.parametrize(
+    ("task", "counts"),
+    [
+        ("sst2", {0: 428, 1: 444}),  # GLUE "0"/"1" strings are the hub ids
+        ("rte", {0: 146, 1: 131}),  # entailment=0, not_entailment=1 (hub order)
+        ("qnli", {0: 2_702, 1: 2_761}),
+        ("cola", {0: 322, 1: 721}),
+        ("mrpc", {0: 129, 1: 279}),
+    ],
+)
 def test_label_mapping_matches_the_file_counts(task, counts):
     labels = load_glue(task, "validation")["label"]
     assert {c: list(labels).count(c) for c in counts} == counts
 
 
 def test_first_rows_keep_text_exactly():
-    assert load_glue("sst2", "validation")[0] == {"sentence": "it 's a charming and often affecting journey . ",
-                                                  "label": 1}
+    assert load_glue("sst2", "validation")[0] == {
+        "sentence": "it 's a charming and often affecting journey . ",
+        "label": 1,
+    }
     rte = load_glue("rte", "validation")[0]
     assert rte["sentence2"] == "Christopher Reeve had an accident." and rte["label"] == 1
     cola = load_glue("cola", "validation")
@@ -103,8 +116,12 @@ def _write(tmp_path, task_dir, name, text):
 
 
 def test_row_with_missing_column(tmp_path):
-    path = _write(tmp_path, "RTE", "dev.tsv",
-                  "index\tsentence1\tsentence2\tlabel\n0\tA.\tB.\tentailment\n1\tA only.\tnot_entailment\n")
+    path = _write(
+        tmp_path,
+        "RTE",
+        "dev.tsv",
+        "index\tsentence1\tsentence2\tlabel\n0\tA.\tB.\tentailment\n1\tA only.\tnot_entailment\n",
+    )
     with pytest.raises(ValueError) as err:
         load_glue("rte", "validation", data_dir=tmp_path)
     message = str(err.value)
@@ -119,12 +136,20 @@ def test_header_without_required_column(tmp_path):
     assert str(path) in str(err.value) and "['sentence1', 'sentence2', 'score']" in str(err.value)
 
 
-@pytest.mark.parametrize(("task_dir", "task", "text", "expected"), [
-    ("RTE", "rte", "index\tsentence1\tsentence2\tlabel\n0\tA.\tB.\tneutral\n", "['entailment', 'not_entailment']"),
-    ("CoLA", "cola", "gj04\t2\t\tA sentence.\n", "0..1"),
-    ("STS-B", "stsb", "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n"
-                      "0\tg\tf\ty\t0\tn\tn\ta\tb\thigh\n", "not a number"),
-])
+@pytest.mark.parametrize(
+    ("task_dir", "task", "text", "expected"),
+    [
+        ("RTE", "rte", "index\tsentence1\tsentence2\tlabel\n0\tA.\tB.\tneutral\n", "['entailment', 'not_entailment']"),
+        ("CoLA", "cola", "gj04\t2\t\tA sentence.\n", "0..1"),
+        (
+            "STS-B",
+            "stsb",
+            "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n"
+            "0\tg\tf\ty\t0\tn\tn\ta\tb\thigh\n",
+            "not a number",
+        ),
+    ],
+)
 def test_bad_label(tmp_path, task_dir, task, text, expected):
     name = "dev.tsv"
     path = _write(tmp_path, task_dir, name, text)
@@ -135,8 +160,13 @@ def test_bad_label(tmp_path, task_dir, task, text, expected):
 
 def test_quotes_are_text_not_csv_quoting(tmp_path):
     # GLUE QQP writes questions like "Why is a drink called a ""shot""?"; GLUE's readers keep them verbatim.
-    _write(tmp_path, "QQP", "dev.tsv", 'id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n'
-                                       '1\t2\t3\t"Why is a drink called a ""shot""?\tWhat is a shot?\t0\n')
+    _write(
+        tmp_path,
+        "QQP",
+        "dev.tsv",
+        "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n"
+        '1\t2\t3\t"Why is a drink called a ""shot""?\tWhat is a shot?\t0\n',
+    )
     row = load_glue("qqp", "validation", data_dir=tmp_path)[0]
     assert row == {"question1": '"Why is a drink called a ""shot""?', "question2": "What is a shot?", "label": 0}
 

@@ -22,7 +22,8 @@ def test_mcc_hand_computed():
     assert compute_glue_metrics("cola", preds, refs) == {"matthews_correlation": pytest.approx(50.0)}
     refs, preds = _pairs(tp=6, fn=2, fp=1, tn=3)  # (6*3 - 1*2) / sqrt(7*8*4*5) = 16/sqrt(1120)
     assert compute_glue_metrics("cola", preds, refs)["matthews_correlation"] == pytest.approx(
-        100 * 16 / math.sqrt(1120))
+        100 * 16 / math.sqrt(1120)
+    )
 
 
 def test_mcc_of_a_constant_predictor_is_zero():
@@ -56,8 +57,11 @@ def test_agrees_with_sklearn_and_scipy(task):
         n_classes = 3 if task == "mnli" else 2
         refs = rng.integers(0, n_classes, 200)
         preds = np.where(rng.random(200) < 0.7, refs, rng.integers(0, n_classes, 200))
-        reference = {"accuracy": lambda: accuracy_score(refs, preds), "f1": lambda: f1_score(refs, preds),
-                     "matthews_correlation": lambda: matthews_corrcoef(refs, preds)}
+        reference = {
+            "accuracy": lambda: accuracy_score(refs, preds),
+            "f1": lambda: f1_score(refs, preds),
+            "matthews_correlation": lambda: matthews_corrcoef(refs, preds),
+        }
     scores = compute_glue_metrics(task, preds.tolist(), refs.tolist())
     assert set(scores) == set(TASK_METRICS[task])
     for name, value in scores.items():

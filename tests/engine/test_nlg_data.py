@@ -35,8 +35,7 @@ def test_e2e_references_grouped_per_mr_in_first_occurrence_order():
     # 5 consecutive lines at the top of the file + 1 later line with the same MR (LoRA groups by MR
     # string, not by consecutive lines); references are stripped of the trailing space.
     assert len(g.references) == 6
-    assert g.references[0] == ("There is a place in the city centre , Alimentum , that is not "
-                               "family - friendly .")
+    assert g.references[0] == ("There is a place in the city centre , Alimentum , that is not family - friendly .")
     assert g.references[-1] == "Alimentum in city centre is not a family - friendly place ."
     assert groups[1].source == next(r.source for r in rows if r.source != g.source)
     assert sum(len(x.references) for x in groups) == len(rows)
@@ -85,10 +84,11 @@ def test_max_examples_keeps_whole_inputs():
 def test_webnlg_shipped_counts_and_linearisation():
     rows = nlg.read_webnlg_json(WEBNLG_DIR / "dev.json")
     groups = nlg.group_references(rows)
-    assert len(rows) == 547          # 'good' lexicalisations (4 'toFix' ones dropped)
-    assert len(groups) == 217        # 218 entries, two with the same triple set merged
-    assert rows[0] == NLGExample("Aarhus : leaderName : Jacob_Bundsgaard",
-                                 "The leader of Aarhus is Jacob Bundsgaard.", "Airport", True)
+    assert len(rows) == 547  # 'good' lexicalisations (4 'toFix' ones dropped)
+    assert len(groups) == 217  # 218 entries, two with the same triple set merged
+    assert rows[0] == NLGExample(
+        "Aarhus : leaderName : Jacob_Bundsgaard", "The leader of Aarhus is Jacob Bundsgaard.", "Airport", True
+    )
     multi = next(g for g in groups if g.source.count(" | ") == 2)
     assert all(len(t.split(" : ")) >= 3 for t in multi.source.split(" | "))
     assert {g.category for g in groups} == set(nlg.WEBNLG_SEEN_CATEGORIES)
@@ -97,14 +97,17 @@ def test_webnlg_shipped_counts_and_linearisation():
 def test_webnlg_category_filter_on_shipped_dev():
     path = WEBNLG_DIR / "dev.json"
     assert len(nlg.read_webnlg_json(path, "all")) == 547
-    assert len(nlg.read_webnlg_json(path, "seen")) == 547   # the dev set has only seen categories
+    assert len(nlg.read_webnlg_json(path, "seen")) == 547  # the dev set has only seen categories
     assert nlg.read_webnlg_json(path, "unseen") == []
 
 
 def _webnlg_entry(cat, triples, lexs):
-    return {"category": cat, "size": str(len(triples)),
-            "modifiedtripleset": [{"subject": s, "property": p, "object": o} for s, p, o in triples],
-            "lexicalisations": [{"lex": t, "comment": c, "lang": "", "xml_id": "Id1"} for t, c in lexs]}
+    return {
+        "category": cat,
+        "size": str(len(triples)),
+        "modifiedtripleset": [{"subject": s, "property": p, "object": o} for s, p, o in triples],
+        "lexicalisations": [{"lex": t, "comment": c, "lang": "", "xml_id": "Id1"} for t, c in lexs],
+    }
 
 
 @pytest.fixture()
@@ -149,8 +152,9 @@ def test_dart_shipped_counts_and_lowercased_predicate():
     groups = nlg.group_references(rows)
     assert (len(rows), len(groups)) == (555, 300)
     assert max(len(g.references) for g in groups) == 33
-    assert rows[0].source == ("Mars Hill College : joined : 1973 | "
-                              "Mars Hill College : location : Mars Hill, North Carolina")
+    assert rows[0].source == (
+        "Mars Hill College : joined : 1973 | Mars Hill College : location : Mars Hill, North Carolina"
+    )
     assert rows[0].target == "A school from Mars Hill, North Carolina, joined in 1973."
 
 
@@ -202,11 +206,20 @@ def test_malformed_files_name_the_file_and_format(tmp_path):
 def test_hub_loading_code_converts_to_lora_linearisation(monkeypatch):
     calls = []
     fake = {
-        "tuetschek/e2e_nlg": [{"meaning_representation": "name[The Vaults], eatType[pub], priceRange[£20-25], "
-                                                          "customer rating[5 out of 5], familyFriendly[no]",
-                               "human_reference": " The Vaults is a pub. "}],
-        "web_nlg": [{"category": "Athlete", "modified_triple_sets": {"mtriple_set": [["A_b | club | C", "A_b | age | 3"]]},
-                     "lex": {"text": ["t1", "t2"], "comment": ["good", "toFix"]}}],
+        "tuetschek/e2e_nlg": [
+            {
+                "meaning_representation": "name[The Vaults], eatType[pub], priceRange[£20-25], "
+                "customer rating[5 out of 5], familyFriendly[no]",
+                "human_reference": " The Vaults is a pub. ",
+            }
+        ],
+        "web_nlg": [
+            {
+                "category": "Athlete",
+                "modified_triple_sets": {"mtriple_set": [["A_b | club | C", "A_b | age | 3"]]},
+                "lex": {"text": ["t1", "t2"], "comment": ["good", "toFix"]},
+            }
+        ],
         "dart": [{"tripleset": [["X", "LOCATION", "Y"]], "annotations": {"source": ["e2e"], "text": ["x y"]}}],
     }
 
@@ -216,15 +229,23 @@ def test_hub_loading_code_converts_to_lora_linearisation(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
     e2e = nlg.load_nlg("e2e", "train", hub=True)
-    assert e2e == [NLGExample("name : The Vaults | Type : pub | price : £ 20 - 25 | customer rating : 5 out of 5 "
-                              "| family friendly : no", "The Vaults is a pub.")]
+    assert e2e == [
+        NLGExample(
+            "name : The Vaults | Type : pub | price : £ 20 - 25 | customer rating : 5 out of 5 | family friendly : no",
+            "The Vaults is a pub.",
+        )
+    ]
     web = nlg.load_nlg("webnlg", "test", hub=True, category="unseen")
     assert web == [NLGExample("A_b : club : C | A_b : age : 3", "t1", "Athlete", False)]
     dart = nlg.load_nlg("dart", "validation", hub=True)
     assert dart == [NLGExample("X : location : Y", "x y")]
     assert nlg.load_nlg("webnlg", "dev", hub=True)[0].target == "t1"
-    assert [c[:3] for c in calls] == [("tuetschek/e2e_nlg", None, "train"), ("web_nlg", "webnlg_challenge_2017", "test"),
-                                      ("dart", None, "validation"), ("web_nlg", "webnlg_challenge_2017", "dev")]
+    assert [c[:3] for c in calls] == [
+        ("tuetschek/e2e_nlg", None, "train"),
+        ("web_nlg", "webnlg_challenge_2017", "test"),
+        ("dart", None, "validation"),
+        ("web_nlg", "webnlg_challenge_2017", "dev"),
+    ]
     assert all(c[3] == "refs/convert/parquet" for c in calls)
 
 

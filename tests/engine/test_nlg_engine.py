@@ -21,19 +21,35 @@ TOKENIZER = Path(__file__).resolve().parents[2] / ".cache" / "gpt2-tokenizer"
 def tiny_gpt2_dir(tmp_path_factory):
     """A 2-layer random GPT-2 (fused Conv1D c_attn) with the real GPT-2 tokenizer (fetched by `make setup`)."""
     if not (TOKENIZER / "vocab.json").is_file():  # git-ignored: absent in a fresh clone before `make setup`
-        pytest.skip(f"the GPT-2 tokenizer is not in {TOKENIZER.relative_to(TOKENIZER.parents[1])}: run "
-                    "`bash scripts/fetch_gpt2_tokenizer.sh` (part of `make setup`) to run the NLG engine tests")
+        pytest.skip(
+            f"the GPT-2 tokenizer is not in {TOKENIZER.relative_to(TOKENIZER.parents[1])}: run "
+            "`bash scripts/fetch_gpt2_tokenizer.sh` (part of `make setup`) to run the NLG engine tests"
+        )
     path = tmp_path_factory.mktemp("tiny-gpt2")
     tokenizer = AutoTokenizer.from_pretrained(TOKENIZER)
     torch.manual_seed(0)
-    GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=128)).save_pretrained(path)
+    GPT2LMHeadModel(
+        GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=128)
+    ).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return str(path)
 
 
 def config(out, model, **overrides):
-    values = dict(task="e2e", method="lora", seed=1, model=model, out=str(out), max_train_samples=2,
-                  max_eval_samples=3, batch_size=4, max_seq_len=64, num_beams=2, max_new_tokens=6, epochs=1)
+    values = dict(
+        task="e2e",
+        method="lora",
+        seed=1,
+        model=model,
+        out=str(out),
+        max_train_samples=2,
+        max_eval_samples=3,
+        batch_size=4,
+        max_seq_len=64,
+        num_beams=2,
+        max_new_tokens=6,
+        epochs=1,
+    )
     return RunConfig(**{**values, **overrides})
 
 
@@ -58,7 +74,9 @@ def test_loss_covers_completion_tokens_only_and_consistency_positions_match(tmp_
     expected = F.cross_entropy(logits[keep], predicted)  # completion positions only
     torch.testing.assert_close(task.loss(logits, batch), expected)
     smoothed = build_nlg_task(config(tmp_path, tiny_gpt2_dir, label_smoothing=0.1), tokenizer)
-    torch.testing.assert_close(smoothed.loss(logits, batch), F.cross_entropy(logits[keep], predicted, label_smoothing=0.1))
+    torch.testing.assert_close(
+        smoothed.loss(logits, batch), F.cross_entropy(logits[keep], predicted, label_smoothing=0.1)
+    )
 
 
 def test_decoding_is_deterministic_and_files_are_written(tmp_path, tiny_gpt2_dir):
@@ -75,9 +93,35 @@ def test_decoding_is_deterministic_and_files_are_written(tmp_path, tiny_gpt2_dir
 
 def test_e2e_run_with_adamix_lora_on_fused_c_attn(tmp_path, tiny_gpt2_dir):
     out = tmp_path / "run"
-    code = main(["train", "--task", "e2e", "--method", "adamix_lora", "--seed", "1", "--model", tiny_gpt2_dir,
-                 "--out", str(out), "--max-train-samples", "2", "--max-eval-samples", "2", "--batch-size", "8",
-                 "--max-seq-len", "64", "--num-beams", "2", "--max-new-tokens", "4", "--epochs", "1"])
+    code = main(
+        [
+            "train",
+            "--task",
+            "e2e",
+            "--method",
+            "adamix_lora",
+            "--seed",
+            "1",
+            "--model",
+            tiny_gpt2_dir,
+            "--out",
+            str(out),
+            "--max-train-samples",
+            "2",
+            "--max-eval-samples",
+            "2",
+            "--batch-size",
+            "8",
+            "--max-seq-len",
+            "64",
+            "--num-beams",
+            "2",
+            "--max-new-tokens",
+            "4",
+            "--epochs",
+            "1",
+        ]
+    )
     record = json.loads((out / RECORD_FILE).read_text())
     assert code == 0 and record["status"] == "ok", record.get("traceback")
     assert record["task_family"] == "nlg" and record["selection"] == "last" and record["report_splits"] == ["test"]

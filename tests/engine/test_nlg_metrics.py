@@ -62,8 +62,19 @@ def test_webnlg_pads_missing_references_with_the_first(no_java):
 
 def test_e2e_bleu_is_case_insensitive_and_13a_tokenised(no_java):
     # 13a: the apostrophe is not split, a dash after a digit is; '.'/',' only when not inside a number
-    assert mteval_tokenize("Hello, world.  It's £20-25, 3.5!") == ["Hello", ",", "world", ".", "It's",
-                                                                  "£20", "-", "25", ",", "3.5", "!"]
+    assert mteval_tokenize("Hello, world.  It's £20-25, 3.5!") == [
+        "Hello",
+        ",",
+        "world",
+        ".",
+        "It's",
+        "£20",
+        "-",
+        "25",
+        ",",
+        "3.5",
+        "!",
+    ]
     assert M.score_e2e(["The Cat Sat On The Mat."], [["the cat sat on the mat ."]])["bleu"] == pytest.approx(100.0)
     # WebNLG/DART BLEU is case-sensitive, but LoRA's post-processing lower-cases both sides first
     assert M.score_webnlg(["The Cat Sat On The Mat."], [["the cat sat on the mat ."]])["bleu"] == pytest.approx(100.0)
@@ -89,8 +100,10 @@ def test_webnlg_and_dart_scoring_lower_cases_mixed_case_text():
     # (the NLG engine scores DART with score_webnlg too: the same GenerationEval call in LoRA)
     # LoRA's gpt2_decode.py --lower: casing never costs BLEU or TER; GenerationEval itself is case-sensitive
     hyps = ["Alan Bean was born in Wheeler, Texas.", "The Acharya Institute Of Technology is in Bangalore"]
-    refs = [["alan bean was born in wheeler , texas ."],
-            ["the Acharya institute of technology is in BANGALORE", "Another reference"]]
+    refs = [
+        ["alan bean was born in wheeler , texas ."],
+        ["the Acharya institute of technology is in BANGALORE", "Another reference"],
+    ]
     scores = M.score_webnlg(hyps, refs, meteor=False)  # case-sensitive scoring of these texts: BLEU < 40, TER > 0.3
     assert scores["bleu"] == pytest.approx(100.0) and scores["ter"] == pytest.approx(0.0)
 
@@ -112,9 +125,9 @@ def test_nist_matches_the_formula():
     uni = sum(math.log2(13 / c) for c in (3, 2, 2, 2, 1, 2)) / 6
     # n-gram info log2(count(prefix) / count(n-gram)), hits averaged over the hypothesis' n-grams:
     bi = (math.log2(3 / 2) + 0 + 0 + math.log2(2 / 1) + 0) / 5  # the cat, cat sat, sat on, on a, a mat
-    tri = (0 + 0 + math.log2(2 / 1) + 0) / 4                      # "sat on a": count(sat on)=2, 1
-    four = (0 + math.log2(2 / 1) + 0) / 3                         # "cat sat on a"
-    five = (math.log2(2 / 1) + 0) / 2                             # "the cat sat on a"
+    tri = (0 + 0 + math.log2(2 / 1) + 0) / 4  # "sat on a": count(sat on)=2, 1
+    four = (0 + math.log2(2 / 1) + 0) / 3  # "cat sat on a"
+    five = (math.log2(2 / 1) + 0) / 2  # "the cat sat on a"
     expected = uni + bi + tri + four + five
     assert pymteval_nist([ref], refs) == pytest.approx(expected * _nist_bp(6 / 6.5))
     assert M.score_e2e([ref], refs, meteor=False)["nist"] == pytest.approx(expected * _nist_bp(6 / 6.5))
@@ -138,7 +151,7 @@ def test_ter_shift_counts_as_one_edit_and_min_over_references():
 # -------------------------------------------------------------------------------- ROUGE-L / CIDEr
 def test_rouge_l_hand_computed_lcs(no_java):
     # LCS("police killed the gunman", "the police kill the gunman today") = police the gunman = 3
-    p, r, beta2 = 3 / 4, 3 / 6, 1.2 ** 2
+    p, r, beta2 = 3 / 4, 3 / 6, 1.2**2
     expected = 100 * (1 + beta2) * p * r / (r + beta2 * p)
     res = M.score_e2e(["police killed the gunman"], [["the police kill the gunman today"]])
     assert res["rouge_l"] == pytest.approx(expected)
@@ -166,9 +179,11 @@ def test_python_ptb_approximation():
 
 @needs_java
 def test_python_ptb_matches_java_on_e2e_style_text():
-    sents = ["The Vaults isn't cheap (£20-25), it's near Café Rouge.",
-             "Blue Spice is a family - friendly coffee shop in the riverside area , rated 5 out of 5 .",
-             'J. R. R. Tolkien wrote "The Hobbit" in 1937; Dr. Smith read it.']
+    sents = [
+        "The Vaults isn't cheap (£20-25), it's near Café Rouge.",
+        "Blue Spice is a family - friendly coffee shop in the riverside area , rated 5 out of 5 .",
+        'J. R. R. Tolkien wrote "The Hobbit" in 1937; Dr. Smith read it.',
+    ]
     assert ptb_tokenize_python(sents) == ptb_tokenize_java(sents)
 
 
@@ -180,8 +195,10 @@ def test_multi_sentence_text_is_split_like_generationeval(no_java):
 
 
 def test_lora_postprocess():
-    assert M.lora_postprocess("Aarhus' leader is Jacob_Bundsgaard, 1.5!") == \
-        "aarhus ' leader is jacob_bundsgaard , 1 . 5 !"
+    assert (
+        M.lora_postprocess("Aarhus' leader is Jacob_Bundsgaard, 1.5!")
+        == "aarhus ' leader is jacob_bundsgaard , 1 . 5 !"
+    )
 
 
 # ---------------------------------------------------------------------------------------- METEOR
@@ -200,8 +217,9 @@ def test_meteor_unavailable_without_java_is_none_not_zero(no_java):
 @needs_java
 def test_meteor_e2e_and_webnlg_with_the_jar():
     e2e = M.score_e2e([CAT], [[CAT, "a cat sat on a mat"]])
-    web = M.score_webnlg([CAT, "a dog ran in the park today"],
-                         [[CAT], ["a dog was running in the park", "the dog ran"]])
+    web = M.score_webnlg(
+        [CAT, "a dog ran in the park today"], [[CAT], ["a dog was running in the park", "the dog ran"]]
+    )
     for res in (e2e, web):
         assert res["unavailable"] == {}
     # identical hypothesis: METEOR 1.5 drops the fragmentation penalty for a full one-chunk match
@@ -216,9 +234,9 @@ def test_write_webnlg_files_pads_and_has_no_trailing_newline(tmp_path):
     paths = M.write_webnlg_files(hyps, refs, tmp_path / "hypothesis", tmp_path / "reference")
     assert [p.name for p in paths] == [f"reference{i}" for i in range(6)]
     hyp_text = (tmp_path / "hypothesis").read_text("utf-8")
-    assert hyp_text == "the cat sat .\ndogs run"        # no trailing newline: eval.py split('\n')
+    assert hyp_text == "the cat sat .\ndogs run"  # no trailing newline: eval.py split('\n')
     assert paths[0].read_text("utf-8") == "the cat sat .\ndogs run ."
-    assert paths[1].read_text("utf-8") == "a cat sat .\ndogs run ."   # padded with reference 0
+    assert paths[1].read_text("utf-8") == "a cat sat .\ndogs run ."  # padded with reference 0
     assert paths[5].read_text("utf-8") == "the cat sat .\ndogs run ."
     for p in paths + [tmp_path / "hypothesis"]:
         assert len(p.read_text("utf-8").split("\n")) == len(hyps)

@@ -23,9 +23,11 @@ def test_unset_variables_get_the_defaults_and_set_ones_are_kept():
 def test_engine_entry_point_applies_them_before_huggingface_is_imported():
     env = {k: v for k, v in os.environ.items() if k not in OFFLINE_DEFAULTS}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    probe = ("import runpy, sys; sys.argv = ['adamixbench', '--help']\n"
-             "try:\n    runpy.run_module('adamixbench', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-             "import huggingface_hub.constants as c; print('offline', c.HF_HUB_OFFLINE)")
+    probe = (
+        "import runpy, sys; sys.argv = ['adamixbench', '--help']\n"
+        "try:\n    runpy.run_module('adamixbench', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "import huggingface_hub.constants as c; print('offline', c.HF_HUB_OFFLINE)"
+    )
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "offline True"

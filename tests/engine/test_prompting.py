@@ -26,9 +26,16 @@ def tiny_mlm_dir(tmp_path_factory, tokenizer):
     """A 2-layer BertForMaskedLM with MiniLM's vocabulary (30522), saved like any local checkpoint."""
     path = tmp_path_factory.mktemp("tiny-mlm")
     torch.manual_seed(0)
-    BertForMaskedLM(BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=HIDDEN, num_hidden_layers=LAYERS, num_attention_heads=2,
-        intermediate_size=INTERMEDIATE, max_position_embeddings=128)).save_pretrained(path)
+    BertForMaskedLM(
+        BertConfig(
+            vocab_size=tokenizer.vocab_size,
+            hidden_size=HIDDEN,
+            num_hidden_layers=LAYERS,
+            num_attention_heads=2,
+            intermediate_size=INTERMEDIATE,
+            max_position_embeddings=128,
+        )
+    ).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return str(path)
 
@@ -39,10 +46,39 @@ def _total_params(path: str) -> int:
 
 def run_prompt(tmp_path, model, method, *extra, task="sst2"):
     out = tmp_path / f"{task}-{method}"
-    code = main(["train", "--task", task, "--fewshot-k", "16", "--fewshot-split", "13", "--fewshot-protocol",
-                 "lmbff", "--prompt", "--method", method, "--seed", "1", "--model", model, "--out", str(out),
-                 "--max-eval-samples", "48", "--epochs", "2", "--batch-size", "8", "--max-seq-len", "48",
-                 "--log-every", "1", *extra])
+    code = main(
+        [
+            "train",
+            "--task",
+            task,
+            "--fewshot-k",
+            "16",
+            "--fewshot-split",
+            "13",
+            "--fewshot-protocol",
+            "lmbff",
+            "--prompt",
+            "--method",
+            method,
+            "--seed",
+            "1",
+            "--model",
+            model,
+            "--out",
+            str(out),
+            "--max-eval-samples",
+            "48",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--max-seq-len",
+            "48",
+            "--log-every",
+            "1",
+            *extra,
+        ]
+    )
     record = json.loads((out / RECORD_FILE).read_text()) if (out / RECORD_FILE).exists() else None
     return code, record
 
@@ -80,9 +116,32 @@ def test_prompt_full_ft_trains_the_mlm_head(tmp_path, tiny_mlm_dir):
 def test_prompt_on_full_glue_data(tmp_path, tiny_mlm_dir):
     """Without --fewshot-k: the shipped GLUE RTE subset, best dev epoch (paper selection)."""
     out = tmp_path / "rte-glue"
-    code = main(["train", "--task", "rte", "--prompt", "--method", "bitfit", "--seed", "1", "--model", tiny_mlm_dir,
-                 "--out", str(out), "--max-train-samples", "16", "--max-eval-samples", "16", "--epochs", "1",
-                 "--batch-size", "8", "--max-seq-len", "64"])
+    code = main(
+        [
+            "train",
+            "--task",
+            "rte",
+            "--prompt",
+            "--method",
+            "bitfit",
+            "--seed",
+            "1",
+            "--model",
+            tiny_mlm_dir,
+            "--out",
+            str(out),
+            "--max-train-samples",
+            "16",
+            "--max-eval-samples",
+            "16",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--max-seq-len",
+            "64",
+        ]
+    )
     record = json.loads((out / RECORD_FILE).read_text())
     assert code == 0 and record["status"] == "ok", record.get("traceback")
     assert record["task_family"] == "glue" and record["selection"] == "paper" and "eval" in record["history"][0]
@@ -101,17 +160,33 @@ def test_no_mlm_head_is_a_clear_error(tmp_path, capsys):
 
 def test_load_masked_lm_rejects_a_classifier_checkpoint_head_and_accepts_a_real_one(tmp_path, tiny_mlm_dir, tokenizer):
     path = tmp_path / "seqcls"
-    BertForSequenceClassification(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=HIDDEN, num_hidden_layers=1,
-                                             num_attention_heads=2, intermediate_size=INTERMEDIATE)).save_pretrained(path)
+    BertForSequenceClassification(
+        BertConfig(
+            vocab_size=tokenizer.vocab_size,
+            hidden_size=HIDDEN,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=INTERMEDIATE,
+        )
+    ).save_pretrained(path)
     with pytest.raises(ValueError, match="has no masked-LM head"):
         load_masked_lm(str(path), "seqcls")
     assert isinstance(load_masked_lm(tiny_mlm_dir), BertForMaskedLM)
 
 
 def _task(tokenizer, words=(7, 9)):
-    return PromptTask(name="sst2", family="fewshot", text_fields=("sentence",), num_labels=2, is_regression=False,
-                      primary_metric="accuracy", train=None, selection=None,
-                      mask_token_id=tokenizer.mask_token_id, label_words=words)
+    return PromptTask(
+        name="sst2",
+        family="fewshot",
+        text_fields=("sentence",),
+        num_labels=2,
+        is_regression=False,
+        primary_metric="accuracy",
+        train=None,
+        selection=None,
+        mask_token_id=tokenizer.mask_token_id,
+        label_words=words,
+    )
 
 
 def test_loss_reads_only_the_label_words_at_the_mask(tokenizer):
@@ -121,8 +196,7 @@ def test_loss_reads_only_the_label_words_at_the_mask(tokenizer):
     batch = {"input_ids": input_ids, "labels": torch.tensor([1, 0])}
     logits = torch.randn(2, 5, 30, generator=torch.Generator().manual_seed(0))
     at = [(0, 2), (1, 1)]
-    expected = torch.nn.functional.cross_entropy(
-        torch.stack([logits[r, c, [7, 9]] for r, c in at]), batch["labels"])
+    expected = torch.nn.functional.cross_entropy(torch.stack([logits[r, c, [7, 9]] for r, c in at]), batch["labels"])
     assert torch.allclose(task.loss(logits, batch), expected)
     # anything outside (label words at the mask) leaves the loss unchanged ...
     changed = logits + 100 * torch.randn_like(logits)
@@ -135,8 +209,9 @@ def test_loss_reads_only_the_label_words_at_the_mask(tokenizer):
     assert task.loss(flipped, batch) < expected
     assert torch.equal(task.consistency_mask(batch), input_ids == mask)
     with pytest.raises(ValueError, match="exactly one mask token"):
-        task.loss(logits, {"input_ids": torch.tensor([[101, 5, 6, 102, 0], input_ids[1].tolist()]),
-                           "labels": batch["labels"]})
+        task.loss(
+            logits, {"input_ids": torch.tensor([[101, 5, 6, 102, 0], input_ids[1].tolist()]), "labels": batch["labels"]}
+        )
 
 
 def test_evaluate_is_argmax_over_label_words(tokenizer):
@@ -151,16 +226,31 @@ def test_evaluate_is_argmax_over_label_words(tokenizer):
             logits[1, 2, 7] = 1.0  # row 1 -> label 0 (word 7)
             return SimpleNamespace(logits=logits)
 
-    batch = {"input_ids": torch.tensor([[101, mask, 102], [101, 5, mask]]),
-             "attention_mask": torch.ones(2, 3, dtype=torch.long), "labels": torch.tensor([1, 1])}
+    batch = {
+        "input_ids": torch.tensor([[101, mask, 102], [101, 5, mask]]),
+        "attention_mask": torch.ones(2, 3, dtype=torch.long),
+        "labels": torch.tensor([1, 1]),
+    }
     assert task.evaluate(Fixed(), [batch], "cpu") == {"accuracy": 50.0}
 
 
 def test_build_prompt_task_protocols(tokenizer):
     def cfg(**kw):
-        base = dict(task="sst2", fewshot_k=16, fewshot_split=13, fewshot_protocol="lmbff", data_dir=None,
-                    glue_data_dir=None, max_train_samples=None, max_eval_samples=8, data_seed=0, selection="last",
-                    heldout_fraction=0.25, max_seq_len=40, model="tiny")
+        base = dict(
+            task="sst2",
+            fewshot_k=16,
+            fewshot_split=13,
+            fewshot_protocol="lmbff",
+            data_dir=None,
+            glue_data_dir=None,
+            max_train_samples=None,
+            max_eval_samples=8,
+            data_seed=0,
+            selection="last",
+            heldout_fraction=0.25,
+            max_seq_len=40,
+            model="tiny",
+        )
         return SimpleNamespace(**{**base, **kw})
 
     lmbff = build_prompt_task(cfg(), tokenizer)
@@ -170,8 +260,9 @@ def test_build_prompt_task_protocols(tokenizer):
     row = lmbff.train[0]
     assert row["input_ids"].count(tokenizer.mask_token_id) == 1 and row["length"] == len(row["input_ids"]) <= 40
     assert "It was [MASK]." in tokenizer.decode(row["input_ids"]).replace("it was", "It was")
-    listed = build_prompt_task(cfg(task="rte", fewshot_k=30, fewshot_split=1, fewshot_protocol="list",
-                                   selection="heldout"), tokenizer)
+    listed = build_prompt_task(
+        cfg(task="rte", fewshot_k=30, fewshot_split=1, fewshot_protocol="list", selection="heldout"), tokenizer
+    )
     assert len(listed.train) + len(listed.selection) == 30 and len(listed.report["validation"]) == 8
     for split in (listed.train, listed.selection, listed.report["validation"]):
         assert all(ids.count(tokenizer.mask_token_id) == 1 for ids in split["input_ids"])
@@ -183,7 +274,27 @@ def test_fewshot_mnli_without_glue_dev_files_names_the_fix(tmp_path, tiny_mlm_di
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     out = tmp_path / "mnli"
-    code = main(["train", "--task", "mnli", "--fewshot-k", "30", "--fewshot-split", "1", "--prompt", "--method",
-                 "lora", "--seed", "1", "--model", tiny_mlm_dir, "--out", str(out), "--glue-data-dir", str(tmp_path)])
+    code = main(
+        [
+            "train",
+            "--task",
+            "mnli",
+            "--fewshot-k",
+            "30",
+            "--fewshot-split",
+            "1",
+            "--prompt",
+            "--method",
+            "lora",
+            "--seed",
+            "1",
+            "--model",
+            tiny_mlm_dir,
+            "--out",
+            str(out),
+            "--glue-data-dir",
+            str(tmp_path),
+        ]
+    )
     assert code == 2 and not (out / RECORD_FILE).exists()
     assert "glue_data_dir" in capsys.readouterr().err

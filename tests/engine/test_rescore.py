@@ -12,15 +12,40 @@ from tests.engine.test_trainer import tiny_model_dir  # noqa: F401 - fixture
 
 def train(tmp_path, model, method, *extra):
     out = tmp_path / method
-    code = main(["train", "--task", "sst2", "--method", method, "--seed", "1", "--model", model, "--out", str(out),
-                 "--max-train-samples", "48", "--max-eval-samples", "32", "--epochs", "2", "--batch-size", "16",
-                 "--max-seq-len", "32", *extra])
+    code = main(
+        [
+            "train",
+            "--task",
+            "sst2",
+            "--method",
+            method,
+            "--seed",
+            "1",
+            "--model",
+            model,
+            "--out",
+            str(out),
+            "--max-train-samples",
+            "48",
+            "--max-eval-samples",
+            "32",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "16",
+            "--max-seq-len",
+            "32",
+            *extra,
+        ]
+    )
     record = json.loads((out / RECORD_FILE).read_text())
     assert code == 0 and record["status"] == "ok", record.get("traceback")
     return out, record
 
 
-@pytest.mark.parametrize("method, modes", [("adamix_adapter", "merge,fixed:1,ensemble"), ("lora", ""), ("pfeiffer", "")])
+@pytest.mark.parametrize(
+    "method, modes", [("adamix_adapter", "merge,fixed:1,ensemble"), ("lora", ""), ("pfeiffer", "")]
+)
 def test_rescoring_equals_the_scores_computed_in_the_run(tmp_path, tiny_model_dir, method, modes):
     out, record = train(tmp_path, tiny_model_dir, method, "--eval-inference-modes", modes)
     assert record["artifacts"]["path"] == "artifacts" and (out / "artifacts").is_dir()
@@ -46,7 +71,9 @@ def test_rescore_errors_name_the_problem(tmp_path, tiny_model_dir, capsys):
     assert "--splits: ['test'] not scorable for this run; allowed: ['validation']" in capsys.readouterr().err
     assert main(["rescore", "--run", str(out), "--inference-modes", "merge"]) == 2
     assert "applies to AdaMix methods only" in capsys.readouterr().err
-    full, record = train(tmp_path, tiny_model_dir, "full_ft", "--epochs", "1", "--selection", "last", "--max-steps", "1")
+    full, record = train(
+        tmp_path, tiny_model_dir, "full_ft", "--epochs", "1", "--selection", "last", "--max-steps", "1"
+    )
     assert record["artifacts"] is None and not (full / "artifacts").exists()
     assert main(["rescore", "--run", str(full)]) == 2
     assert "--save-full-weights" in capsys.readouterr().err

@@ -18,10 +18,12 @@ BASE = dict(task="sst2", method="lora", seed=1, model="minilm-l6", out="o")
 
 
 def test_generated_schema_block_and_docs_table_are_up_to_date():
-    assert run_spec.SCHEMA_FILE.read_text() == run_spec.render_schema(run_spec.SCHEMA_FILE.read_text()), \
+    assert run_spec.SCHEMA_FILE.read_text() == run_spec.render_schema(run_spec.SCHEMA_FILE.read_text()), (
         "workflow/schemas/config.schema.yaml is stale: python -m adamixbench.spec --write"
-    assert run_spec.DOCS_FILE.read_text() == run_spec.docs_table(), \
+    )
+    assert run_spec.DOCS_FILE.read_text() == run_spec.docs_table(), (
         "docs/RUN_OPTIONS.md is stale: python -m adamixbench.spec --write"
+    )
 
 
 def test_schema_train_block_is_exactly_the_train_options():
@@ -41,12 +43,20 @@ def test_every_option_is_a_flag_with_its_type():
         assert flags[option.name].option_strings == [option.flag]
 
 
-NUMERIC_BOUNDS = [(o, bound, is_open, step) for o in run_spec.OPTIONS if o.kind in (int, float)
-                  for bound, is_open, step in ((o.low, o.low_open, -1), (o.high, o.high_open, +1)) if bound is not None]
+NUMERIC_BOUNDS = [
+    (o, bound, is_open, step)
+    for o in run_spec.OPTIONS
+    if o.kind in (int, float)
+    for bound, is_open, step in ((o.low, o.low_open, -1), (o.high, o.high_open, +1))
+    if bound is not None
+]
 
 
-@pytest.mark.parametrize("option,bound,is_open,step", NUMERIC_BOUNDS,
-                         ids=[f"{o.name}-{'low' if s < 0 else 'high'}" for o, _, _, s in NUMERIC_BOUNDS])
+@pytest.mark.parametrize(
+    "option,bound,is_open,step",
+    NUMERIC_BOUNDS,
+    ids=[f"{o.name}-{'low' if s < 0 else 'high'}" for o, _, _, s in NUMERIC_BOUNDS],
+)
 def test_numeric_bounds_are_the_same_in_runconfig_and_schema(option, bound, is_open, step):
     """A value on the bound passes both or fails both; a value just outside fails both."""
     import jsonschema
@@ -92,8 +102,25 @@ def test_family_specific_option_on_another_family_is_rejected():
 
 
 def test_spec_file_and_flags_build_the_same_run(tmp_path):
-    flags = ["train", "--task", "sst2", "--method", "lora", "--seed", "2", "--model", "minilm-l6", "--out", "x",
-             "--epochs", "1", "--method-params", '{"r": 4}', "--label", "lora_r4"]
+    flags = [
+        "train",
+        "--task",
+        "sst2",
+        "--method",
+        "lora",
+        "--seed",
+        "2",
+        "--model",
+        "minilm-l6",
+        "--out",
+        "x",
+        "--epochs",
+        "1",
+        "--method-params",
+        '{"r": 4}',
+        "--label",
+        "lora_r4",
+    ]
     by_flags = config_from_args(_parser().parse_args(flags))
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(by_flags.spec()))
@@ -106,22 +133,40 @@ def test_spec_file_and_flags_build_the_same_run(tmp_path):
 
 def test_missing_required_option_names_the_flag():
     with pytest.raises(ValueError, match="missing --task"):
-        config_from_args(_parser().parse_args(["train", "--method", "lora", "--seed", "1", "--model", "m",
-                                               "--out", "x"]))
+        config_from_args(
+            _parser().parse_args(["train", "--method", "lora", "--seed", "1", "--model", "m", "--out", "x"])
+        )
 
 
 SUITE = {
-    "suite": "s", "seeds": [1, 2],
+    "suite": "s",
+    "seeds": [1, 2],
     "defaults": {"selection": "last", "warmup_ratio": 0.1, "num_beams": 2},
-    "methods": {"lora": {"method": "lora", "params": {"r": 4}, "train": {"lr": 1e-3}},
-                "ada": {"method": "adamix_adapter", "params": {"num_experts": 2}}},
+    "methods": {
+        "lora": {"method": "lora", "params": {"r": 4}, "train": {"lr": 1e-3}},
+        "ada": {"method": "adamix_adapter", "params": {"num_experts": 2}},
+    },
     "experiments": [
-        {"name": "g", "family": "glue", "model": "minilm-l6", "tasks": ["sst2", "rte"], "methods": ["lora", "ada"],
-         "train": {"epochs": 1}, "eval_inference_modes": ["merge", "fixed:1"],
-         "overrides": [{"tasks": ["rte"], "methods": ["lora"], "train": {"epochs": 5}}]},
+        {
+            "name": "g",
+            "family": "glue",
+            "model": "minilm-l6",
+            "tasks": ["sst2", "rte"],
+            "methods": ["lora", "ada"],
+            "train": {"epochs": 1},
+            "eval_inference_modes": ["merge", "fixed:1"],
+            "overrides": [{"tasks": ["rte"], "methods": ["lora"], "train": {"epochs": 5}}],
+        },
         {"name": "n", "family": "nlg", "model": "smollm2-135m", "tasks": ["e2e"], "methods": ["lora"], "seeds": [3]},
-        {"name": "f", "family": "fewshot", "model": "minilm-l6", "tasks": ["subj"], "methods": ["ada"],
-         "seeds": [13], "fewshot": {"k": 30}},
+        {
+            "name": "f",
+            "family": "fewshot",
+            "model": "minilm-l6",
+            "tasks": ["subj"],
+            "methods": ["ada"],
+            "seeds": [13],
+            "fewshot": {"k": 30},
+        },
     ],
 }
 

@@ -10,9 +10,17 @@ from adamixbench.optim import parameter_groups
 from adamixbench.tasks.glue import GLUE_TASKS, load_glue
 
 
-@pytest.mark.parametrize("name,arch", [("roberta-large", "roberta"), ("standin:bert-base-uncased", "bert"),
-                                       ("minilm-l6", "bert"), ("gpt2-medium", "gpt2"), ("smollm2-135m", "llama"),
-                                       ("/scratch/hf/roberta-large", "roberta")])
+@pytest.mark.parametrize(
+    "name,arch",
+    [
+        ("roberta-large", "roberta"),
+        ("standin:bert-base-uncased", "bert"),
+        ("minilm-l6", "bert"),
+        ("gpt2-medium", "gpt2"),
+        ("smollm2-135m", "llama"),
+        ("/scratch/hf/roberta-large", "roberta"),
+    ],
+)
 def test_architecture_of(name, arch):
     assert standins.architecture_of(name) == arch
 
@@ -34,9 +42,14 @@ def test_standin_glue_dir_has_every_task_and_split(tmp_path, monkeypatch):
     assert "stand-in (not shipped)" in (root / "COMPLETE").read_text()
 
 
-@pytest.mark.parametrize("arch_name,model_cls,mask", [("standin:roberta-large", "RobertaForMaskedLM", True),
-                                                      ("standin:bert-base-uncased", "BertForMaskedLM", True),
-                                                      ("standin:gpt2-medium", "GPT2LMHeadModel", False)])
+@pytest.mark.parametrize(
+    "arch_name,model_cls,mask",
+    [
+        ("standin:roberta-large", "RobertaForMaskedLM", True),
+        ("standin:bert-base-uncased", "BertForMaskedLM", True),
+        ("standin:gpt2-medium", "GPT2LMHeadModel", False),
+    ],
+)
 def test_standin_backbone_has_the_real_architecture_and_head(tmp_path, monkeypatch, arch_name, model_cls, mask):
     if standins.architecture_of(arch_name) != "bert" and not (standins.GPT2_TOKENIZER / "vocab.json").is_file():
         pytest.skip("GPT-2 tokenizer not fetched (scripts/fetch_gpt2_tokenizer.sh)")
@@ -61,8 +74,9 @@ def test_standin_backbone_has_the_real_architecture_and_head(tmp_path, monkeypat
 def test_weight_decay_exempts_biases_and_layernorm_like_the_trainer():
     from transformers import BertConfig, BertForSequenceClassification
 
-    model = BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
-                                                     num_attention_heads=2, intermediate_size=32))
+    model = BertForSequenceClassification(
+        BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    )
     named = list(model.named_parameters())
     names = {id(p): n for n, p in named}
     decay, exempt = parameter_groups(model, named, 0.1)
@@ -80,8 +94,9 @@ def test_weight_decay_exempts_biases_and_layernorm_like_the_trainer():
 def test_exempt_parameters_do_not_decay_in_an_optimizer_step():
     from transformers import BertConfig, BertForSequenceClassification
 
-    model = BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
-                                                     num_attention_heads=2, intermediate_size=32))
+    model = BertForSequenceClassification(
+        BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    )
     ln = model.bert.embeddings.LayerNorm.weight
     dense = model.classifier.weight
     before_ln, before_dense = ln.detach().clone(), dense.detach().clone()

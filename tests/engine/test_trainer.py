@@ -22,18 +22,50 @@ def tiny_model_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("tiny-bert")
     tokenizer = AutoTokenizer.from_pretrained(MINILM)
     torch.manual_seed(0)
-    BertForSequenceClassification(BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=128)).save_pretrained(path)
+    BertForSequenceClassification(
+        BertConfig(
+            vocab_size=tokenizer.vocab_size,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=128,
+        )
+    ).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return str(path)
 
 
 def run(tmp_path, model, *extra, method="adamix_adapter", task="sst2"):
     out = tmp_path / f"{task}-{method.replace(':', '_').replace('/', '_')}"
-    code = main(["train", "--task", task, "--method", method, "--seed", "1", "--model", model, "--out", str(out),
-                 "--max-train-samples", "64", "--max-eval-samples", "32", "--epochs", "2", "--batch-size", "16",
-                 "--max-seq-len", "32", "--log-every", "1", *extra])
+    code = main(
+        [
+            "train",
+            "--task",
+            task,
+            "--method",
+            method,
+            "--seed",
+            "1",
+            "--model",
+            model,
+            "--out",
+            str(out),
+            "--max-train-samples",
+            "64",
+            "--max-eval-samples",
+            "32",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "16",
+            "--max-seq-len",
+            "32",
+            "--log-every",
+            "1",
+            *extra,
+        ]
+    )
     record = json.loads((out / RECORD_FILE).read_text()) if (out / RECORD_FILE).exists() else None
     return code, record
 
@@ -79,12 +111,15 @@ def same_weights(a, b):
     return a.keys() == b.keys() and all(torch.equal(a[n], b[n]) for n in a)
 
 
-@pytest.mark.parametrize("scripted, best", [
-    ([50.0, 80.0, 60.0], 2),  # a clear peak in the middle
-    ([60.0, 80.0, 80.0], 2),  # a tie keeps the earlier epoch
-    ([-5.0, -2.0, -8.0], 2),  # a metric that stays negative (MCC) still selects its best epoch
-    ([30.0, math.nan, 20.0], 1),  # an undefined score is never the best
-])
+@pytest.mark.parametrize(
+    "scripted, best",
+    [
+        ([50.0, 80.0, 60.0], 2),  # a clear peak in the middle
+        ([60.0, 80.0, 80.0], 2),  # a tie keeps the earlier epoch
+        ([-5.0, -2.0, -8.0], 2),  # a metric that stays negative (MCC) still selects its best epoch
+        ([30.0, math.nan, 20.0], 1),  # an undefined score is never the best
+    ],
+)
 def test_paper_selection_reports_the_best_epochs_weights(tmp_path, tiny_model_dir, monkeypatch, scripted, best):
     spy = EvaluationSpy(scripted).install(monkeypatch)
     code, record = run(tmp_path, tiny_model_dir, "--epochs", "3", method="lora")
@@ -152,7 +187,7 @@ def test_heldout_selection_never_uses_the_reported_dev_set(tmp_path, tiny_model_
     assert code == 0 and record["status"] == "ok", record.get("traceback")
     assert record["selection"] == "heldout" and all("eval" in h for h in record["history"])
     train_rows = {tuple(ids) for ids in spy.task.train["input_ids"]}
-    (split, _, report_rows), = spy.report
+    ((split, _, report_rows),) = spy.report
     assert split == "validation" and len(report_rows) == 32
     assert len(spy.selection) == 2
     for _, rows in spy.selection:  # every selection evaluation: 16 held-out TRAIN examples (25% of 64) ...
@@ -162,17 +197,21 @@ def test_heldout_selection_never_uses_the_reported_dev_set(tmp_path, tiny_model_
 
 
 def test_last_selection_and_regression_task(tmp_path, tiny_model_dir):
-    code, record = run(tmp_path, tiny_model_dir, "--selection", "last", "--method-params",
-                       '{"consistency_kind": "mse"}', task="stsb")
+    code, record = run(
+        tmp_path, tiny_model_dir, "--selection", "last", "--method-params", '{"consistency_kind": "mse"}', task="stsb"
+    )
     assert code == 0 and record["status"] == "ok", record.get("failure_reason")
     assert record["best_epoch"] == 2 and not any("eval" in h for h in record["history"])  # nothing to select on
-    assert set(record["scores"]) == {"pearson", "spearmanr"} and all(math.isfinite(v) for v in record["scores"].values())
+    assert set(record["scores"]) == {"pearson", "spearmanr"} and all(
+        math.isfinite(v) for v in record["scores"].values()
+    )
     assert record["method_params"]["consistency_kind"] == "mse"
 
 
 def test_nan_loss_is_recorded_as_a_failed_run_that_keeps_where_it_stopped(tmp_path, tiny_model_dir):
-    code, record = run(tmp_path, tiny_model_dir, "--method-params", '{"nan_at_step": 3}',
-                       method="tests.engine.nan_method:prepare")
+    code, record = run(
+        tmp_path, tiny_model_dir, "--method-params", '{"nan_at_step": 3}', method="tests.engine.nan_method:prepare"
+    )
     assert code == 0
     assert record["status"] == "failed" and record["failure_class"] == "non_finite_loss"
     assert record["failure_reason"].startswith("nan loss at step 3")
@@ -182,15 +221,21 @@ def test_nan_loss_is_recorded_as_a_failed_run_that_keeps_where_it_stopped(tmp_pa
     assert record["params"]["trainable"] > 0 and record["params"]["backbone"] > 0
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--method", "no_such_method"], "Registered methods: "),
-    (["--method", "lora", "--method-params", "{bad json"], "--method-params): cannot read '{bad json'; allowed: JSON object"),
-    (["--method", "lora", "--method-params", '{"rank": 8}'], "unknown parameter(s) ['rank']"),
-    (["--method", "lora", "--task", "sts"], "unknown glue task 'sts'"),
-    (["--method", "lora", "--epochs", "0"], "option epochs (--epochs): invalid value 0.0; allowed: number > 0"),
-    (["--method", "lora", "--warmup-steps", "-1"], "(--warmup-steps): invalid value -1; allowed: integer >= 0"),
-    (["--method", "lora", "--data-dir", "does/not/exist"], "does/not/exist"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--method", "no_such_method"], "Registered methods: "),
+        (
+            ["--method", "lora", "--method-params", "{bad json"],
+            "--method-params): cannot read '{bad json'; allowed: JSON object",
+        ),
+        (["--method", "lora", "--method-params", '{"rank": 8}'], "unknown parameter(s) ['rank']"),
+        (["--method", "lora", "--task", "sts"], "unknown glue task 'sts'"),
+        (["--method", "lora", "--epochs", "0"], "option epochs (--epochs): invalid value 0.0; allowed: number > 0"),
+        (["--method", "lora", "--warmup-steps", "-1"], "(--warmup-steps): invalid value -1; allowed: integer >= 0"),
+        (["--method", "lora", "--data-dir", "does/not/exist"], "does/not/exist"),
+    ],
+)
 def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(tmp_path, tiny_model_dir, capsys, args, message):
     pairs = dict(zip(args[::2], args[1::2]))
     method, task = pairs.pop("--method"), pairs.pop("--task", "sst2")

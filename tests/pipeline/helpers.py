@@ -12,14 +12,28 @@ SNAKEFILE = REPO / "Snakefile"
 FAKE_ENGINE = Path(__file__).resolve().parent / "fake_engine"
 
 
-def snakemake(args: list[str], workdir: Path, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+def snakemake(
+    args: list[str], workdir: Path, env: dict | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", **(env or {})}
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir),
-           "--workflow-profile", str(REPO / "profiles" / "default"), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(SNAKEFILE),
+        "--directory",
+        str(workdir),
+        "--workflow-profile",
+        str(REPO / "profiles" / "default"),
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=timeout)
 
 
 def fake_engine_env(calls_file: Path) -> dict:
     path = os.environ.get("PYTHONPATH", "")
-    return {"PYTHONPATH": f"{FAKE_ENGINE}{os.pathsep}{path}" if path else str(FAKE_ENGINE),
-            "FAKE_ENGINE_CALLS": str(calls_file)}
+    return {
+        "PYTHONPATH": f"{FAKE_ENGINE}{os.pathsep}{path}" if path else str(FAKE_ENGINE),
+        "FAKE_ENGINE_CALLS": str(calls_file),
+    }

@@ -1,4 +1,4 @@
-"""adamixbench.aggregate / plots on synthetic run records (incl. a failed run) and on the paper's numbers."""
+"""adamixbench.analysis.aggregate / plots on synthetic run records (incl. a failed run) and on the paper's numbers."""
 
 import math
 from pathlib import Path
@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adamixbench import aggregate as agg
-from adamixbench import plots, stats
+from adamixbench.analysis import aggregate as agg
+from adamixbench.analysis import plots, stats
 
 from .synthetic import make_record, write_record
 
@@ -25,8 +25,11 @@ def records(tmp_path):
             for seed in (1, 2, 3, 4, 5):
                 failed = (task, m, seed) == ("mrpc", "lora", 2)
                 modes = ("merge", "random_sequence", "fixed:0") if m == "adamix_adapter" else ()
-                paths.append(write_record(tmp_path, task, m, seed,
-                                          make_record(task, m, seed, failed=failed, inference_modes=modes)))
+                paths.append(
+                    write_record(
+                        tmp_path, task, m, seed, make_record(task, m, seed, failed=failed, inference_modes=modes)
+                    )
+                )
                 expected.append({"task": task, "label": m, "seed": seed})
     (tmp_path / "runs" / "sst2" / "bitfit" / "seed1").mkdir(parents=True)
     bad = tmp_path / "runs" / "sst2" / "bitfit" / "seed1" / "metrics.json"
@@ -45,8 +48,12 @@ def test_identity_comes_from_the_record_never_from_the_path(tmp_path):
     rec = make_record("rte", "adamix_adapter", 3, label="adamix_adapter[share=none]")
     path = write_record(tmp_path / "anywhere", "x", "y", 9, rec)  # a path that names another run
     loaded = agg.load_record(path)
-    assert (loaded["_task"], loaded["_label"], loaded["_seed"], loaded["_suite"]) == \
-        ("rte", "adamix_adapter[share=none]", 3, "test")
+    assert (loaded["_task"], loaded["_label"], loaded["_seed"], loaded["_suite"]) == (
+        "rte",
+        "adamix_adapter[share=none]",
+        3,
+        "test",
+    )
     runs = agg.runs_frame([loaded])
     assert set(runs["method_label"]) == {"adamix_adapter[share=none]"} and set(runs["task"]) == {"rte"}
     # the pipeline expects another run at this path (a copied folder): a failed run that says so
@@ -57,14 +64,21 @@ def test_identity_comes_from_the_record_never_from_the_path(tmp_path):
 
 def test_runs_frame_keeps_failed_runs(runs):
     failed = runs[runs["status"] == "failed"]
-    assert set(zip(failed["task"], failed["method_label"], failed["seed"])) == {("mrpc", "lora", 2), ("sst2", "bitfit", 1)}
+    assert set(zip(failed["task"], failed["method_label"], failed["seed"])) == {
+        ("mrpc", "lora", 2),
+        ("sst2", "bitfit", 1),
+    }
     assert failed["value"].isna().all()
     assert "nan loss" in failed[failed["method_label"] == "lora"]["failure_reason"].iloc[0]
     assert "unreadable" in failed[failed["method_label"] == "bitfit"]["failure_reason"].iloc[0]
     assert set(failed["failure_class"]) == {"non_finite_loss", "unreadable_record"}
     # scores_by_inference rows
     modes = runs[runs["score_source"] == "scores_by_inference"]
-    assert set(modes["row_label"]) == {"adamix_adapter @merge", "adamix_adapter @random_sequence", "adamix_adapter @fixed:0"}
+    assert set(modes["row_label"]) == {
+        "adamix_adapter @merge",
+        "adamix_adapter @random_sequence",
+        "adamix_adapter @fixed:0",
+    }
     assert set(runs.loc[runs["task"] == "mrpc", "metric"]) == {"accuracy", "f1"}
 
 
@@ -72,8 +86,12 @@ def test_summarize_counts_and_stats(runs):
     s = agg.summarize(runs, n_boot=500)
     row = s[(s["row_label"] == "lora") & (s["task"] == "mrpc") & (s["metric"] == "accuracy")].iloc[0]
     assert (row["n_runs"], row["n_failed"], row["n"]) == (5, 1, 4)
-    vals = runs[(runs["method_label"] == "lora") & (runs["task"] == "mrpc") & (runs["metric"] == "accuracy")
-                & (runs["status"] == "ok")]["value"]
+    vals = runs[
+        (runs["method_label"] == "lora")
+        & (runs["task"] == "mrpc")
+        & (runs["metric"] == "accuracy")
+        & (runs["status"] == "ok")
+    ]["value"]
     assert row["mean"] == pytest.approx(vals.mean()) and row["std"] == pytest.approx(vals.std(ddof=1))
     assert row["median"] == pytest.approx(vals.median())
     assert row["ci_low"] <= row["mean"] <= row["ci_high"]
@@ -114,7 +132,14 @@ def _paper_records(table: str, method: str, variant: str, score_metrics: dict) -
             r = make_record(task, "adamix_adapter", seed)
             r["scores"] = dict(scores)
             r["primary_metric"] = score_metrics.get(task, "accuracy")
-            r.update({"_task": task, "_label": "adamix_adapter", "_seed": seed, "_path": f"x/runs/{task}/a/seed{seed}/metrics.json"})
+            r.update(
+                {
+                    "_task": task,
+                    "_label": "adamix_adapter",
+                    "_seed": seed,
+                    "_path": f"x/runs/{task}/a/seed{seed}/metrics.json",
+                }
+            )
             recs.append(r)
     return agg.runs_frame(recs)
 
@@ -144,18 +169,32 @@ def _glue_runs(scores: dict[str, dict[str, float]]) -> pd.DataFrame:
         for seed in (0, 1):
             r = make_record(task, "adamix_adapter", seed)
             r["scores"] = dict(task_scores)
-            r.update({"_task": task, "_label": "adamix_adapter", "_seed": seed,
-                      "_path": f"x/runs/{task}/adamix_adapter/seed{seed}/metrics.json"})
+            r.update(
+                {
+                    "_task": task,
+                    "_label": "adamix_adapter",
+                    "_seed": seed,
+                    "_path": f"x/runs/{task}/adamix_adapter/seed{seed}/metrics.json",
+                }
+            )
             recs.append(r)
     return agg.runs_frame(recs)
 
 
 def test_table1_averages_accuracy_and_table2_f1_of_qqp_and_mrpc():
     """Scores where QQP/MRPC accuracy and F1 are far apart: the two tables' averages differ by 1.5 points."""
-    runs = _glue_runs({"mnli": {"accuracy": 80.0}, "qnli": {"accuracy": 80.0}, "sst2": {"accuracy": 80.0},
-                       "qqp": {"accuracy": 80.0, "f1": 88.0}, "mrpc": {"accuracy": 80.0, "f1": 84.0},
-                       "cola": {"matthews_correlation": 60.0}, "rte": {"accuracy": 80.0},
-                       "stsb": {"pearson": 90.0, "spearmanr": 70.0}})
+    runs = _glue_runs(
+        {
+            "mnli": {"accuracy": 80.0},
+            "qnli": {"accuracy": 80.0},
+            "sst2": {"accuracy": 80.0},
+            "qqp": {"accuracy": 80.0, "f1": 88.0},
+            "mrpc": {"accuracy": 80.0, "f1": 84.0},
+            "cola": {"matthews_correlation": 60.0},
+            "rte": {"accuracy": 80.0},
+            "stsb": {"pearson": 90.0, "spearmanr": 70.0},
+        }
+    )
     s = agg.summarize(runs, n_boot=50)
     expected = {"table1": (80 * 6 + 60 + 90) / 8, "table2": (80 * 4 + 88 + 84 + 60 + 90) / 8}  # 78.75, 80.25
     for table, avg in expected.items():
@@ -239,8 +278,16 @@ def _grid_runs(values: dict) -> pd.DataFrame:
 
 
 def test_normalized_scores_minmax_baseline_and_failed_seeds():
-    v = {("a", "sst2", 1): 90.0, ("a", "sst2", 2): 80.0, ("b", "sst2", 1): 70.0, ("b", "sst2", 2): 60.0,
-         ("a", "rte", 1): 50.0, ("a", "rte", 2): 70.0, ("b", "rte", 1): 60.0, ("b", "rte", 2): None}
+    v = {
+        ("a", "sst2", 1): 90.0,
+        ("a", "sst2", 2): 80.0,
+        ("b", "sst2", 1): 70.0,
+        ("b", "sst2", 2): 60.0,
+        ("a", "rte", 1): 50.0,
+        ("a", "rte", 2): 70.0,
+        ("b", "rte", 1): 60.0,
+        ("b", "rte", 2): None,
+    }
     runs = _grid_runs(v)
     layout = agg.resolve_layout("primary", runs, tasks=["sst2", "rte"])
     m, seeds, notes = agg.normalized_scores(runs, layout, ["a", "b"])
@@ -260,8 +307,9 @@ def test_aggregate_comparison_and_critical_difference(tmp_path):
     rng = np.random.default_rng(0)
     base = {"ada": 85.0, "lora": 82.0, "ft": 80.0, "bitfit": 78.0}
     tasks = ["sst2", "rte", "mrpc", "cola"]
-    runs = _grid_runs({(lab, t, s): mu + rng.normal(0, 0.3) for lab, mu in base.items() for t in tasks
-                       for s in (1, 2, 3)})
+    runs = _grid_runs(
+        {(lab, t, s): mu + rng.normal(0, 0.3) for lab, mu in base.items() for t in tasks for s in (1, 2, 3)}
+    )
     layout = agg.resolve_layout("primary", runs, tasks=tasks)
     res = agg.aggregate_comparison(runs, layout, list(base), ["ada"], n_boot=300)
     a = res[res["kind"] == "aggregate"].set_index("row")
@@ -281,9 +329,13 @@ def test_aggregate_comparison_and_critical_difference(tmp_path):
     taus = np.linspace(0, 1, 11)
     profiles = {r: stats.performance_profile(m, taus, n_boot=100) for r, m in matrices.items()}
     colors = plots.palette(["ft", "lora", "bitfit", "ada"])
-    figs = {"agg": plots.aggregate_intervals(res, colors), "poi": plots.probability_of_improvement(res, colors),
-            "prof": plots.performance_profile(matrices, taus, profiles, colors),
-            "cd": plots.critical_difference(result), "cd_none": plots.critical_difference(None, why)}
+    figs = {
+        "agg": plots.aggregate_intervals(res, colors),
+        "poi": plots.probability_of_improvement(res, colors),
+        "prof": plots.performance_profile(matrices, taus, profiles, colors),
+        "cd": plots.critical_difference(result),
+        "cd_none": plots.critical_difference(None, why),
+    }
     for name, fig in figs.items():
         png, _ = plots.save(fig, tmp_path / name)
         assert png.stat().st_size > 1000
@@ -301,6 +353,7 @@ def test_paper_table_metrics_are_glue_metrics():
     """The Avg metric of each GLUE task in the paper's Table 1 / Table 2 is one the engine reports for it
     (drift between the analysis' table facts and the task specs fails here)."""
     from adamixbench.tasks.glue import GLUE_TASKS
+
     for metric_of in (agg.TABLE1_METRIC, agg.TABLE2_METRIC):
         assert set(metric_of) == set(GLUE_TASKS)
         assert all(metric in GLUE_TASKS[task].metrics for task, metric in metric_of.items())

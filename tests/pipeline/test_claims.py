@@ -1,4 +1,4 @@
-"""adamixbench.claims: verdicts on synthetic records where each verdict is known, and the claims file."""
+"""adamixbench.analysis.claims: verdicts on synthetic records where each verdict is known, and the claims file."""
 
 import math
 from pathlib import Path
@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from adamixbench import aggregate as agg
-from adamixbench import claims as C
+from adamixbench.analysis import aggregate as agg
+from adamixbench.analysis import claims as C
 
 from .synthetic import make_record
 
@@ -35,25 +35,37 @@ def _runs(rows: dict[str, float], tasks=("sst2", "rte"), params: dict | None = N
 
 
 def _claim(**kw) -> dict:
-    base = {"id": kw.get("id", "c"), "claim": "a beats b", "source": "test", "suites": ["t"], "table": "glue",
-            "a": "a", "b": "b", "relation": ">"}
+    base = {
+        "id": kw.get("id", "c"),
+        "claim": "a beats b",
+        "source": "test",
+        "suites": ["t"],
+        "table": "glue",
+        "a": "a",
+        "b": "b",
+        "relation": ">",
+    }
     return {**base, **kw}
 
 
 def test_each_verdict_is_the_known_one():
     runs, layouts = _runs({"a": 80.0, "b": 78.0, "c": 82.0, "d": 80.0, "e": 79.9})
-    res = C.evaluate_claims(runs, [
-        _claim(id="sup", b="b"),                                   # +2.0, differences vary by 0.09: supported
-        _claim(id="con", b="c"),                                   # -2.0: contradicted
-        _claim(id="inc", b="d"),                                   # 0 +- wobble: inconclusive
-        _claim(id="noninf", b="e", relation=">=", margin=0.5),     # -0.1 > -0.5: supported non-inferiority
-        _claim(id="noninf-tight", b="c", relation=">=", margin=0.5),  # -2 < -0.5: contradicted
-        _claim(id="each", b="b", over="each"),                     # one statement per column
-        _claim(id="best", b=["b", "c"]),                           # best of b and c per seed = c: contradicted
-        _claim(id="task", b="b", tasks=["rte"]),
-        _claim(id="missing", b="zzz"),
-        _claim(id="notable", table="nope"),
-    ], layouts).set_index(["id", "column"])
+    res = C.evaluate_claims(
+        runs,
+        [
+            _claim(id="sup", b="b"),  # +2.0, differences vary by 0.09: supported
+            _claim(id="con", b="c"),  # -2.0: contradicted
+            _claim(id="inc", b="d"),  # 0 +- wobble: inconclusive
+            _claim(id="noninf", b="e", relation=">=", margin=0.5),  # -0.1 > -0.5: supported non-inferiority
+            _claim(id="noninf-tight", b="c", relation=">=", margin=0.5),  # -2 < -0.5: contradicted
+            _claim(id="each", b="b", over="each"),  # one statement per column
+            _claim(id="best", b=["b", "c"]),  # best of b and c per seed = c: contradicted
+            _claim(id="task", b="b", tasks=["rte"]),
+            _claim(id="missing", b="zzz"),
+            _claim(id="notable", table="nope"),
+        ],
+        layouts,
+    ).set_index(["id", "column"])
     assert res.loc[("sup", "Avg"), "verdict"] == "supported"
     assert res.loc[("sup", "Avg"), "effect"] == pytest.approx(2.0, abs=0.1)
     assert res.loc[("sup", "Avg"), "n_seeds"] == 5 and res.loc[("sup", "Avg"), "seeds"] == "1 2 3 4 5"

@@ -16,8 +16,13 @@ from .helpers import REPO, snakemake
 
 def _engine_missing() -> str | None:
     try:
-        r = subprocess.run([sys.executable, "-m", "adamixbench", "train", "--help"], capture_output=True,
-                           text=True, timeout=300, cwd=REPO)
+        r = subprocess.run(
+            [sys.executable, "-m", "adamixbench", "train", "--help"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=REPO,
+        )
     except (OSError, subprocess.SubprocessError) as e:
         return f"engine command not runnable: {e}"
     if r.returncode != 0:

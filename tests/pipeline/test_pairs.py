@@ -4,9 +4,8 @@ import math
 
 import numpy as np
 
-from adamixbench import aggregate as agg
-from adamixbench import plots
-from adamixbench import stats
+from adamixbench.analysis import aggregate as agg
+from adamixbench.analysis import plots, stats
 
 from .synthetic import make_record, write_record
 
@@ -19,8 +18,11 @@ def _runs(tmp_path):
         for seed in (1, 2, 3, 4, 5):
             for label, method in ((base, base), (mix, "adamix_peft")):
                 failed = (label, seed) == ("adamix[ia3]", 4)
-                paths.append(write_record(tmp_path, "sst2", label, seed,
-                                          make_record("sst2", method, seed, label=label, failed=failed)))
+                paths.append(
+                    write_record(
+                        tmp_path, "sst2", label, seed, make_record("sst2", method, seed, label=label, failed=failed)
+                    )
+                )
     return agg.runs_frame(agg.load_records(paths), suite="test")
 
 

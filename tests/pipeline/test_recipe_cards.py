@@ -25,13 +25,28 @@ def test_recipe_card_is_up_to_date_and_sourced(tmp_path, suite):
 
 
 def test_card_flags_a_value_without_source():
-    suite = {"suite": "s", "defaults": {"lr": 1e-4}, "sources": {},
-             "methods": {"lora": {"method": "lora", "params": {"r": 8}, "source": "LoRA paper"}},
-             "experiments": [{"name": "e", "family": "glue", "model": "m", "tasks": ["rte"], "methods": ["lora"]}]}
-    runs = [{"experiment": "e", "label": "lora", "task": "rte", "seed": 1, "method": "lora", "params": {"r": 8},
-             "train": {"lr": 1e-4}}]
+    suite = {
+        "suite": "s",
+        "defaults": {"lr": 1e-4},
+        "sources": {},
+        "methods": {"lora": {"method": "lora", "params": {"r": 8}, "source": "LoRA paper"}},
+        "experiments": [{"name": "e", "family": "glue", "model": "m", "tasks": ["rte"], "methods": ["lora"]}],
+    }
+    runs = [
+        {
+            "experiment": "e",
+            "label": "lora",
+            "task": "rte",
+            "seed": 1,
+            "method": "lora",
+            "params": {"r": 8},
+            "train": {"lr": 1e-4},
+        }
+    ]
     card = recipe_card(suite, runs)
-    assert unstated(card) == [f"Model `m`, family glue, tasks rte; seeds [1] ({NOT_STATED}); 1 runs.",
-                              f"| `lr` | 0.0001 | {NOT_STATED} |"]
+    assert unstated(card) == [
+        f"Model `m`, family glue, tasks rte; seeds [1] ({NOT_STATED}); 1 runs.",
+        f"| `lr` | 0.0001 | {NOT_STATED} |",
+    ]
     assert "| `lora` | `r` | 8 | LoRA paper |" in card
     assert "**Runs: 1**" in card

@@ -68,8 +68,21 @@ def test_killing_snakemake_leaves_no_orphan_and_the_rerun_resumes(tmp_path):
     cfg = tmp_path / "suite.yaml"
     cfg.write_text(textwrap.dedent(SUITE))
     run_dir = tmp_path / "results" / "resume" / "runs" / "sst2" / "lora" / "seed1"
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(tmp_path),
-           "--workflow-profile", str(REPO / "profiles" / "default"), "--cores", "1", "--configfile", str(cfg)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(SNAKEFILE),
+        "--directory",
+        str(tmp_path),
+        "--workflow-profile",
+        str(REPO / "profiles" / "default"),
+        "--cores",
+        "1",
+        "--configfile",
+        str(cfg),
+    ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     workflow = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

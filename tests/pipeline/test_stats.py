@@ -1,4 +1,4 @@
-"""adamixbench.stats on inputs with known answers."""
+"""adamixbench.analysis.stats on inputs with known answers."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from adamixbench import stats
+from adamixbench.analysis import stats
 
 
 def test_describe_known_values():
@@ -98,7 +98,7 @@ def test_holm_on_a_known_family():
 @pytest.mark.slow  # deepsig ASO: 5-20 s per call on 2 busy cores
 def test_aso_direction_and_small_samples():
     better, worse = [86.0, 85.5, 86.4, 85.9, 86.2], [80.0, 80.6, 79.8, 80.3, 80.1]
-    assert stats.aso(better, worse, n_boot=100) < 0.2    # clearly stochastically larger
+    assert stats.aso(better, worse, n_boot=100) < 0.2  # clearly stochastically larger
     assert stats.aso(worse, better, n_boot=100) > 0.8
     assert math.isnan(stats.aso([1.0], [2.0, 3.0]))
 
@@ -158,7 +158,8 @@ def test_aggregates_equal_rliable(shape):
     assert agg["iqm"] == pytest.approx(metrics.aggregate_iqm(x))
     assert agg["mean"] == pytest.approx(metrics.aggregate_mean(x))
     assert stats.probability_of_improvement(x, y, n_boot=200)["p"] == pytest.approx(
-        metrics.probability_of_improvement(x, y))
+        metrics.probability_of_improvement(x, y)
+    )
     taus = [-1.0, 0.0, 0.35]
     prof = stats.performance_profile(x, taus, n_boot=200)[0]
     assert prof == pytest.approx([library.run_score_deviation(x, t) for t in taus])

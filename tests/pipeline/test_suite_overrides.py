@@ -39,8 +39,10 @@ def test_smoke_keeps_the_matrix_and_shrinks_everything_else(name):
 
 
 def _card(tmp_path, *config) -> str:
-    r = snakemake(["--cores", "1", "--config", "suite=nlg_gpt2_medium", *config, "-f",
-                   "docs/recipes/nlg_gpt2_medium.md"], tmp_path)
+    r = snakemake(
+        ["--cores", "1", "--config", "suite=nlg_gpt2_medium", *config, "-f", "docs/recipes/nlg_gpt2_medium.md"],
+        tmp_path,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     return (tmp_path / "docs" / "recipes" / "nlg_gpt2_medium.md").read_text()
 

@@ -26,10 +26,14 @@ PAPER = pd.read_csv(REPO / "workflow" / "resources" / "paper_results.csv", dtype
 BACKBONE_SHAPE = {"roberta-large": "roberta-large", "bert-base-uncased": "bert-base", "gpt2-medium": "gpt2-medium"}
 TASK_TYPE = {"glue": "seq_cls", "fewshot": "seq_cls", "nlg": "causal_lm"}
 DEFAULT_TOLERANCE = 0.05
-_LORA_035 = ("LoRA r 4 on W_q, W_v of GPT-2 medium has 24 x 2 x 4 x (1024 + 1024) = 393,216 = 0.39M; the LoRA "
-             "paper prints 0.35M and the AdaMix paper copies it (ADAMIX.md, parameter accounting): 12.3%")
-_ROUNDING_64 = ("bottleneck 64 (the LoRA paper's setting for this row) with biases; the LoRA paper prints the "
-                "count in units of 2^20: 5.7%")
+_LORA_035 = (
+    "LoRA r 4 on W_q, W_v of GPT-2 medium has 24 x 2 x 4 x (1024 + 1024) = 393,216 = 0.39M; the LoRA "
+    "paper prints 0.35M and the AdaMix paper copies it (ADAMIX.md, parameter accounting): 12.3%"
+)
+_ROUNDING_64 = (
+    "bottleneck 64 (the LoRA paper's setting for this row) with biases; the LoRA paper prints the "
+    "count in units of 2^20: 5.7%"
+)
 #: (suite, label) -> (relative tolerance, why the printed number cannot be met more closely)
 TOLERANCE = {
     ("glue_roberta_large", "pfeiffer[3.0M]"): (0.06, _ROUNDING_64),
@@ -57,8 +61,13 @@ def _rows():
         paper_tables = [t["paper_table"] for t in cfg.get("analysis", {}).get("tables", []) if t.get("paper_table")]
         for label, ref in cfg.get("analysis", {}).get("paper_rows", {}).items():
             # the first of the suite's paper tables that prints this row (NLG rows repeat across tables)
-            table = next((t for t in paper_tables if ((PAPER["table"] == t) & (PAPER["method"] == ref.split("|")[0])).any()), None)
-            assert table is not None, f"{suite}: paper row {ref!r} of {label!r} is in none of its paper tables {paper_tables}"
+            table = next(
+                (t for t in paper_tables if ((PAPER["table"] == t) & (PAPER["method"] == ref.split("|")[0])).any()),
+                None,
+            )
+            assert table is not None, (
+                f"{suite}: paper row {ref!r} of {label!r} is in none of its paper tables {paper_tables}"
+            )
             exp = next(e for e in cfg["experiments"] if label in e["methods"])
             yield pytest.param(suite, label, cfg["methods"][label], exp, table, ref, id=f"{suite}-{label}")
 
@@ -82,5 +91,6 @@ def test_suite_param_count_matches_paper(suite, label, mdef, exp, table, ref):
     paper = _paper_param(table, ref)
     tolerance, why = TOLERANCE.get((suite, label), (DEFAULT_TOLERANCE, "default"))
     deviation = abs(measured - paper) / paper
-    assert deviation <= tolerance, (f"{suite} {label}: #Param {measured:,} vs paper {paper:,.0f} "
-                                    f"({deviation:.1%} > {tolerance:.0%}; {why})")
+    assert deviation <= tolerance, (
+        f"{suite} {label}: #Param {measured:,} vs paper {paper:,.0f} ({deviation:.1%} > {tolerance:.0%}; {why})"
+    )

@@ -107,7 +107,12 @@ def test_schema_rejects_bad_task_naming_allowed_values(tmp_path):
 
 def test_schema_rejects_bad_method_and_selection(tmp_path):
     out = _bad(tmp_path, "lora: {method: lora, params: {r: 4}}", "lora: {method: loar, params: {r: 4}}")
-    assert "methods.lora.method" in out and "'loar'" in out and "'adamix_adapter'" in out and "module" not in out.split("'loar'")[0][-5:]
+    assert (
+        "methods.lora.method" in out
+        and "'loar'" in out
+        and "'adamix_adapter'" in out
+        and "module" not in out.split("'loar'")[0][-5:]
+    )
     out = _bad(tmp_path, "max_seq_len: 32}", "max_seq_len: 32, selection: best}")
     assert "selection" in out and "'best'" in out and "'heldout'" in out
 
@@ -180,8 +185,10 @@ def test_end_to_end_with_fake_engine_and_resume(tmp_path):
     assert nlg["num_beams"] == 1 and nlg["model"] == "smollm2-135m"
     assert all("num_beams" not in c for c in first if c["task"] == "sst2")
     spec_file = out / "runs" / "sst2" / "adamix_adapter" / "seed1" / "spec.json"
-    assert json.loads(spec_file.read_text()) == json.loads((out / "runs" / "sst2" / "adamix_adapter" / "seed1" /
-                                                            "metrics.json").read_text())["spec"]
+    assert (
+        json.loads(spec_file.read_text())
+        == json.loads((out / "runs" / "sst2" / "adamix_adapter" / "seed1" / "metrics.json").read_text())["spec"]
+    )
 
     runs = pd.read_csv(out / "runs.csv")
     failed = runs[runs["status"] == "failed"]
@@ -202,8 +209,17 @@ def test_end_to_end_with_fake_engine_and_resume(tmp_path):
     assert set(aggregate["kind"]) == {"aggregate", "probability_of_improvement"}
     assert "IQM [95% CI]" in (out / "tables" / "sst2_aggregate.md").read_text()
     assert "No claims" in (out / "tables" / "claims.md").read_text()  # no claim of claims.yaml names `tiny`
-    for kind in ("seed_scores", "pareto", "cost", "training_curves", "routing_violin", "aggregate",
-                 "prob_improvement", "performance_profile", "critical_difference"):
+    for kind in (
+        "seed_scores",
+        "pareto",
+        "cost",
+        "training_curves",
+        "routing_violin",
+        "aggregate",
+        "prob_improvement",
+        "performance_profile",
+        "critical_difference",
+    ):
         assert (out / "plots" / "sst2" / f"{kind}.png").stat().st_size > 1000
         assert (out / "plots" / "sst2" / f"{kind}.svg").exists()
 
@@ -214,13 +230,19 @@ def test_end_to_end_with_fake_engine_and_resume(tmp_path):
     (out / "runs" / "sst2" / "lora" / "seed2" / "metrics.json").unlink()
     r = snakemake(["--cores", "2", "--configfile", str(cfg)], tmp_path, env)
     assert r.returncode == 0, r.stderr[-4000:]
-    new = calls.read_text().splitlines()[len(lines):]
-    assert [(json.loads(x)["task"], json.loads(x)["label"], json.loads(x)["seed"]) for x in new] == [("sst2", "lora", 2)]
+    new = calls.read_text().splitlines()[len(lines) :]
+    assert [(json.loads(x)["task"], json.loads(x)["label"], json.loads(x)["seed"]) for x in new] == [
+        ("sst2", "lora", 2)
+    ]
 
     # one more inference mode: scoring reruns from the saved weights, training does not
     done = len(calls.read_text().splitlines())
-    cfg.write_text(cfg.read_text().replace('eval_inference_modes: [merge, random_sequence, "fixed:0"]',
-                                           'eval_inference_modes: [merge, random_sequence, "fixed:0", ensemble]'))
+    cfg.write_text(
+        cfg.read_text().replace(
+            'eval_inference_modes: [merge, random_sequence, "fixed:0"]',
+            'eval_inference_modes: [merge, random_sequence, "fixed:0", ensemble]',
+        )
+    )
     r = snakemake(["--cores", "2", "--configfile", str(cfg)], tmp_path, env)
     assert r.returncode == 0, r.stderr[-4000:]
     new = [json.loads(x) for x in calls.read_text().splitlines()[done:]]

@@ -420,7 +420,7 @@ def table_spec(wildcards) -> dict:
 
 
 def resolved_table(name: str) -> dict:
-    from adamixbench.aggregate import LAYOUTS
+    from adamixbench.analysis.aggregate import LAYOUTS
 
     spec = dict(TABLES[name])
     tasks = spec.get("tasks") or ([c.task for c in LAYOUTS[spec["layout"]].columns]
@@ -451,7 +451,7 @@ def resolved_table(name: str) -> dict:
 
 def palette_order() -> list:
     """Every row label of the suite in one fixed order (the suite's methods, then inference rows), so a
-    label gets the same colour in every figure (adamixbench.plots.palette)."""
+    label gets the same colour in every figure (adamixbench.analysis.plots.palette)."""
     rows = list(SUITE["methods"])
     for (t, lab, s), r in RUNS.items():
         rows += [f"{lab} @{m}" for m in r.get("eval_inference_modes") or []]

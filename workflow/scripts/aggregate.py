@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from adamixbench import aggregate as agg
+from adamixbench.analysis import aggregate as agg
 
 sm = snakemake  # noqa: F821
 # identities: what the run matrix expects at each path; each record's own identity is checked against it
@@ -15,7 +15,11 @@ agg.summarize(runs, n_boot=boot.get("n", 10_000), boot_seed=boot.get("seed", 0))
 failed = agg.failed_runs(runs)
 failed.to_csv(sm.output.failed_csv, index=False)
 Path(sm.output.failed_md).write_text(
-    agg.table_markdown(failed, f"Failed runs: {len(failed)} of {runs.groupby(['task', 'method_label', 'seed']).ngroups}")
-    if len(failed) else "No failed runs.\n")
+    agg.table_markdown(
+        failed, f"Failed runs: {len(failed)} of {runs.groupby(['task', 'method_label', 'seed']).ngroups}"
+    )
+    if len(failed)
+    else "No failed runs.\n"
+)
 with open(sm.log[0], "w") as fh:
     fh.write(f"{len(records)} run records, {len(failed)} failed\n")

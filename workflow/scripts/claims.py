@@ -1,15 +1,17 @@
 """Rule `claims`: every claim of workflow/resources/claims.yaml that names this suite, with its verdict at
-the suite's seeds (adamixbench/claims.py), as md + csv."""
+the suite's seeds (adamixbench/analysis/claims.py), as md + csv."""
 
 from pathlib import Path
 
-from adamixbench import aggregate as agg
-from adamixbench import claims
+from adamixbench.analysis import aggregate as agg
+from adamixbench.analysis import claims
 
 sm = snakemake  # noqa: F821
 runs = agg.read_runs(sm.input.runs)
-layouts = {name: agg.resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
-           for name, spec in sm.params.tables.items()}
+layouts = {
+    name: agg.resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
+    for name, spec in sm.params.tables.items()
+}
 found = claims.load_claims(sm.input.claims, sm.params.suite)
 res = claims.evaluate_claims(runs, found, layouts)
 res.to_csv(sm.output.csv, index=False)

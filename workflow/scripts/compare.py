@@ -3,7 +3,7 @@ with stratified bootstrap intervals, probability of improvement, autorank mean r
 
 from pathlib import Path
 
-from adamixbench import aggregate as agg
+from adamixbench.analysis import aggregate as agg
 
 sm = snakemake  # noqa: F821
 spec = sm.params.spec
@@ -11,14 +11,23 @@ runs = agg.read_runs(sm.input.runs)
 layout = agg.resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
 rows = [r for r in spec["rows"] if len(runs[runs["row_label"] == r])]
 boot = spec["bootstrap"]
-res = agg.aggregate_comparison(runs, layout, rows, spec["references"], spec["normalization"],
-                               n_boot=boot.get("n", 10_000), seed=boot.get("seed", 0))
+res = agg.aggregate_comparison(
+    runs,
+    layout,
+    rows,
+    spec["references"],
+    spec["normalization"],
+    n_boot=boot.get("n", 10_000),
+    seed=boot.get("seed", 0),
+)
 res.to_csv(sm.output.csv, index=False)
-caption = (f"{spec['title']}: aggregate over {len(layout.columns)} column(s) and the seeds (rliable). Scores "
-           f"normalised per column ({spec['normalization']}; higher = better). IQM = interquartile mean of all "
-           "runs x columns; Mean = mean over columns of the mean over seeds; 95% stratified bootstrap intervals "
-           f"({boot.get('n', 10_000)} resamples, seed {boot.get('seed', 0)}). Mean rank: autorank over the columns "
-           "(1 = best), where >= 3 columns and >= 3 rows.")
+caption = (
+    f"{spec['title']}: aggregate over {len(layout.columns)} column(s) and the seeds (rliable). Scores "
+    f"normalised per column ({spec['normalization']}; higher = better). IQM = interquartile mean of all "
+    "runs x columns; Mean = mean over columns of the mean over seeds; 95% stratified bootstrap intervals "
+    f"({boot.get('n', 10_000)} resamples, seed {boot.get('seed', 0)}). Mean rank: autorank over the columns "
+    "(1 = best), where >= 3 columns and >= 3 rows."
+)
 Path(sm.output.md).write_text(agg.aggregate_markdown(res, caption))
 with open(sm.log[0], "w") as fh:
     fh.write(f"{len(rows)} rows, {len(layout.columns)} columns; {res.attrs.get('critical_difference', '')}\n")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from adamixbench import aggregate as agg
+from adamixbench.analysis import aggregate as agg
 
 sm = snakemake  # noqa: F821
 spec = sm.params.spec
@@ -12,14 +12,19 @@ runs = pd.read_csv(sm.input.runs, dtype={"failure_reason": str})
 runs["metric"] = runs["metric"].fillna("")
 layout = agg.resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
 display, long = agg.pairs_table(runs, layout, spec["pairs"])
-caption = (f"{spec['title']}: each method X against AdaMix(X), the mixture of X's modules. Scores: mean ± std "
-           "(ddof=1) over seeds; Δ = mean over paired seeds of AdaMix(X) - X; p: paired t-test (scipy ttest_rel) and "
-           "exact Wilcoxon signed-rank (n >= 5). #Param = inference parameters (AdaMix(X): one merged module, so "
-           "equal to X's); #Trainable AdaMix(X) counts its M experts (+ head).")
+caption = (
+    f"{spec['title']}: each method X against AdaMix(X), the mixture of X's modules. Scores: mean ± std "
+    "(ddof=1) over seeds; Δ = mean over paired seeds of AdaMix(X) - X; p: paired t-test (scipy ttest_rel) and "
+    "exact Wilcoxon signed-rank (n >= 5). #Param = inference parameters (AdaMix(X): one merged module, so "
+    "equal to X's); #Trainable AdaMix(X) counts its M experts (+ head)."
+)
 Path(sm.output.md).write_text(agg.table_markdown(display, caption))
 Path(sm.output.tex).write_text(agg.table_latex(display, caption, f"tab:{spec['suite']}:{spec['name']}:vs_adamix"))
 long.to_csv(sm.output.csv, index=False)
-Path(sm.output.html).write_text(f"<html><head><meta charset='utf-8'></head><body><p>{caption}</p>"
-                                + display.to_html(index=False, border=0) + "</body></html>\n")
+Path(sm.output.html).write_text(
+    f"<html><head><meta charset='utf-8'></head><body><p>{caption}</p>"
+    + display.to_html(index=False, border=0)
+    + "</body></html>\n"
+)
 with open(sm.log[0], "w") as fh:
     fh.write(f"{len(display)} pair rows\n")

@@ -1,10 +1,10 @@
-"""Rule `plot`: one figure of one table (PNG + SVG), see adamixbench/plots.py."""
+"""Rule `plot`: one figure of one table (PNG + SVG), see adamixbench/analysis/plots.py."""
 
 import numpy as np
 import pandas as pd
 
-from adamixbench import aggregate as agg
-from adamixbench import plots, stats
+from adamixbench.analysis import aggregate as agg
+from adamixbench.analysis import plots, stats
 
 sm = snakemake  # noqa: F821
 spec, kind = sm.params.spec, sm.wildcards.kind
@@ -12,8 +12,7 @@ runs = agg.read_runs(sm.input.runs)
 summary = pd.read_csv(sm.input.summary)
 layout = agg.resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
 paper_df = agg.load_paper(sm.input.paper)
-paper = (agg.paper_lookup(paper_df, spec["paper_table"], spec["paper_rows"])
-         if spec.get("paper_table") else {})
+paper = agg.paper_lookup(paper_df, spec["paper_table"], spec["paper_rows"]) if spec.get("paper_table") else {}
 colors = plots.palette(spec["palette"])  # the suite's labels in one fixed order: same colour in every figure
 main_rows = [r for r in spec["rows"] if " @" not in r]
 rows_run = [r for r in spec["rows"] if len(runs[runs["row_label"] == r])]
@@ -29,7 +28,7 @@ elif kind == "training_curves":
 elif kind == "routing_violin":
     f5 = paper_df[paper_df["table"] == "fig5"]
     ranges = {}  # the paper's Fig. 5 ranges (RoBERTa-large) only beside a table compared with the paper
-    for task, g in (f5.groupby("task") if spec.get("paper_table") else []):
+    for task, g in f5.groupby("task") if spec.get("paper_table") else []:
         v = dict(zip(g["variant"], g["value"]))
         ranges[task] = (v["random routing min"], v["random routing max"], v["merged"])
     fig = plots.routing_violin(runs, layout, spec["routing_violin"], paper_ranges=ranges)
@@ -42,10 +41,18 @@ elif kind in ("aggregate", "prob_improvement"):
 elif kind == "performance_profile":
     matrices, _, _ = agg.normalized_scores(runs, layout, rows_run, spec["normalization"])
     taus = np.linspace(0.0, max([1.0] + [float(m.max()) for m in matrices.values()]), 101)
-    profiles = {row: stats.performance_profile(m, taus, n_boot=boot.get("n", 10_000), seed=boot.get("seed", 0))
-                for row, m in matrices.items()}
-    fig = plots.performance_profile(matrices, taus, profiles, colors=colors, title=spec["title"],
-                                    xlabel=f"normalised score tau ({spec['normalization']})")
+    profiles = {
+        row: stats.performance_profile(m, taus, n_boot=boot.get("n", 10_000), seed=boot.get("seed", 0))
+        for row, m in matrices.items()
+    }
+    fig = plots.performance_profile(
+        matrices,
+        taus,
+        profiles,
+        colors=colors,
+        title=spec["title"],
+        xlabel=f"normalised score tau ({spec['normalization']})",
+    )
 elif kind == "critical_difference":
     result, why = agg.critical_difference(runs, layout, rows_run, spec["normalization"])
     fig = plots.critical_difference(result, why)

@@ -21,7 +21,9 @@ for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 name = f"{sm.wildcards.task}/{sm.wildcards.label}/seed{sm.wildcards.seed}"
 rec = json.loads(record.read_text())
 if rec.get("status") != "ok":
-    scores.write_text(json.dumps({"run": str(record.parent), "skipped": f"run failed: {rec.get('failure_reason')}"}) + "\n")
+    scores.write_text(
+        json.dumps({"run": str(record.parent), "skipped": f"run failed: {rec.get('failure_reason')}"}) + "\n"
+    )
     sys.exit(0)
 argv = [sys.executable, "-m", "adamixbench", "rescore", "--run", str(record.parent), *sm.params.args]
 with open(log, "w") as fh:

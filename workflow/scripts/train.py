@@ -150,6 +150,7 @@ def run_engine(argv: list[str], log_handle) -> int:
     def forward(signum, frame):
         if proc.poll() is None:
             proc.send_signal(signum)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, forward)
     watched = _workflow_pids()
@@ -160,30 +161,44 @@ def run_engine(argv: list[str], log_handle) -> int:
                 _stop(proc)
                 return
             time.sleep(1)
+
     threading.Thread(target=watchdog, daemon=True).start()
     return proc.wait()
 
 
 def exit_message(rc: int) -> str:
     """What a non-zero exit of the engine means (cli.py's exit codes)."""
-    resume = (f"rerun the same snakemake command to resume from {run_dir / 'checkpoint'} (if Snakemake itself was "
-              f"killed, its lock is stale: run `snakemake --unlock` with the same arguments first)")
+    resume = (
+        f"rerun the same snakemake command to resume from {run_dir / 'checkpoint'} (if Snakemake itself was "
+        f"killed, its lock is stale: run `snakemake --unlock` with the same arguments first)"
+    )
     if rc == 2:
         return "bad input; nothing trained, nothing written"
     if rc == EXIT_INTERRUPTED:
         return f"killed/preempted: stopped by SIGTERM/SIGINT after writing a checkpoint; {resume}"
     if rc < 0:
         name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else f"signal {-rc}"
-        return (f"killed/preempted: killed by {name} (out of memory, a time limit, preemption or a user); {resume} "
-                f"(from its latest checkpoint, if it wrote one)")
+        return (
+            f"killed/preempted: killed by {name} (out of memory, a time limit, preemption or a user); {resume} "
+            f"(from its latest checkpoint, if it wrote one)"
+        )
     return "the engine crashed before writing a record"
 
 
 run_dir.mkdir(parents=True, exist_ok=True)
 spec_file = run_dir / "spec.json"
 write_spec(spec_file, dict(sm.params.spec))
-argv = [sys.executable, "-m", "adamixbench", "train", "--spec", str(spec_file), "--out", str(run_dir),
-        *sm.params.engine_args]  # data folders (suite `data_dirs`)
+argv = [
+    sys.executable,
+    "-m",
+    "adamixbench",
+    "train",
+    "--spec",
+    str(spec_file),
+    "--out",
+    str(run_dir),
+    *sm.params.engine_args,
+]  # data folders (suite `data_dirs`)
 name = f"{sm.wildcards.task}/{sm.wildcards.label}/seed{sm.wildcards.seed}"
 t0 = time.time()
 with gpu_slot(int(sm.resources.get("gpu", 0))), open(log, "a") as fh:
@@ -199,8 +214,11 @@ if not record.exists():
 rec = json.loads(record.read_text())
 status = rec.get("status")
 score = rec.get("scores", {}).get(rec.get("primary_metric"), float("nan")) if status == "ok" else None
-msg = (f"[train] {name}: ok, {rec.get('primary_metric')}={score:.2f}" if status == "ok"
-       else f"[train] {name}: FAILED [{rec.get('failure_class')}] ({rec.get('failure_reason')})")
+msg = (
+    f"[train] {name}: ok, {rec.get('primary_metric')}={score:.2f}"
+    if status == "ok"
+    else f"[train] {name}: FAILED [{rec.get('failure_class')}] ({rec.get('failure_reason')})"
+)
 if rec.get("resumed_from_step"):
     msg += f" (resumed from step {rec['resumed_from_step']})"
 print(f"{msg} [{took:.0f} s]", file=sys.stderr, flush=True)

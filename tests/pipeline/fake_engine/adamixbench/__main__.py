@@ -43,18 +43,33 @@ if a.cmd == "rescore":
     run = Path(a.run)
     spec = json.loads((run / "metrics.json").read_text())["spec"]
     modes = [m for m in a.inference_modes.split(",") if m]
-    rec = make_record(spec["task"], spec["method"], spec["seed"], inference_modes=modes, model=spec["model"],
-                      label=spec["label"])
-    (run / "scores.json.tmp").write_text(json.dumps({"scores": rec["scores"], "inference_modes": modes,
-                                                     "scores_by_inference": rec.get("scores_by_inference", {})}))
+    rec = make_record(
+        spec["task"], spec["method"], spec["seed"], inference_modes=modes, model=spec["model"], label=spec["label"]
+    )
+    (run / "scores.json.tmp").write_text(
+        json.dumps(
+            {
+                "scores": rec["scores"],
+                "inference_modes": modes,
+                "scores_by_inference": rec.get("scores_by_inference", {}),
+            }
+        )
+    )
     os.replace(run / "scores.json.tmp", run / "scores.json")
     log_call({"cmd": "rescore", **vars(a)})
     sys.exit(0)
 spec = json.loads(Path(a.spec).read_text())
 params = spec.get("method_params") or {}
-rec = make_record(spec["task"], spec["method"], spec["seed"], failed=bool(params.get("fail")),
-                  inference_modes=spec.get("eval_inference_modes") or (), model=spec["model"],
-                  label=spec["label"], epochs=int(spec.get("epochs") or 2))
+rec = make_record(
+    spec["task"],
+    spec["method"],
+    spec["seed"],
+    failed=bool(params.get("fail")),
+    inference_modes=spec.get("eval_inference_modes") or (),
+    model=spec["model"],
+    label=spec["label"],
+    epochs=int(spec.get("epochs") or 2),
+)
 rec.update(suite=spec["suite"], experiment=spec["experiment"], spec=spec)
 out = Path(a.out)
 out.mkdir(parents=True, exist_ok=True)

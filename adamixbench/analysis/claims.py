@@ -33,14 +33,14 @@ level (no correction across claims; the per-cell tests carry the Holm correction
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from adamixbench import aggregate as agg
-from adamixbench import stats
+from adamixbench.analysis import aggregate as agg
+from adamixbench.analysis import stats
 
 __all__ = ["load_claims", "evaluate_claims", "claims_markdown", "RELATIONS", "PARAMS_TOLERANCE"]
 
@@ -49,8 +49,29 @@ OVER = ("average", "each")
 PARAMS_TOLERANCE = 0.10
 _REQUIRED = ("id", "claim", "source", "suites", "table", "a", "b", "relation")
 _OPTIONAL = ("margin", "over", "tasks", "equal_params")
-COLUMNS = ["id", "claim", "source", "table", "column", "a", "b", "relation", "margin", "n_seeds", "seeds", "a_mean",
-           "b_mean", "effect", "ci_low", "ci_high", "sd_diff", "mde", "seeds_needed", "verdict", "note"]
+COLUMNS = [
+    "id",
+    "claim",
+    "source",
+    "table",
+    "column",
+    "a",
+    "b",
+    "relation",
+    "margin",
+    "n_seeds",
+    "seeds",
+    "a_mean",
+    "b_mean",
+    "effect",
+    "ci_low",
+    "ci_high",
+    "sd_diff",
+    "mde",
+    "seeds_needed",
+    "verdict",
+    "note",
+]
 
 
 def load_claims(path: str | Path, suite: str) -> list[dict]:
@@ -69,8 +90,10 @@ def load_claims(path: str | Path, suite: str) -> list[dict]:
         missing = [k for k in _REQUIRED if k not in c]
         unknown = sorted(set(c) - set(_REQUIRED) - set(_OPTIONAL))
         if missing or unknown:
-            raise ValueError(f"{where}: missing key(s) {missing}, unknown key(s) {unknown}; "
-                             f"allowed: {list(_REQUIRED) + list(_OPTIONAL)}")
+            raise ValueError(
+                f"{where}: missing key(s) {missing}, unknown key(s) {unknown}; "
+                f"allowed: {list(_REQUIRED) + list(_OPTIONAL)}"
+            )
         if c["relation"] not in RELATIONS:
             raise ValueError(f"{where}: relation {c['relation']!r}; allowed: {list(RELATIONS)}")
         if c.get("over", "average") not in OVER:
@@ -114,9 +137,14 @@ def _verdict(relation: str, margin: float, n: int, lo: float, hi: float) -> str:
     return "inconclusive"
 
 
-def evaluate_claims(runs: pd.DataFrame, claims: Sequence[dict], layouts: Mapping[str, agg.Layout],
-                    level: float = stats.DEFAULT_LEVEL, alpha: float = stats.DEFAULT_ALPHA,
-                    power: float = stats.DEFAULT_POWER) -> pd.DataFrame:
+def evaluate_claims(
+    runs: pd.DataFrame,
+    claims: Sequence[dict],
+    layouts: Mapping[str, agg.Layout],
+    level: float = stats.DEFAULT_LEVEL,
+    alpha: float = stats.DEFAULT_ALPHA,
+    power: float = stats.DEFAULT_POWER,
+) -> pd.DataFrame:
     """One row per tested statement (a claim with ``over: each`` gives one per column); `layouts` maps the
     suite's table names to their resolved layouts."""
     out = []
@@ -124,34 +152,61 @@ def evaluate_claims(runs: pd.DataFrame, claims: Sequence[dict], layouts: Mapping
         b_labels = [c["b"]] if isinstance(c["b"], str) else list(c["b"])
         b_name = c["b"] if isinstance(c["b"], str) else "best of " + ", ".join(b_labels)
         margin = float(c.get("margin", 0.0))
-        base = {"id": c["id"], "claim": c["claim"], "source": c["source"], "table": c["table"], "a": c["a"],
-                "b": b_name, "relation": c["relation"], "margin": margin}
+        base = {
+            "id": c["id"],
+            "claim": c["claim"],
+            "source": c["source"],
+            "table": c["table"],
+            "a": c["a"],
+            "b": b_name,
+            "relation": c["relation"],
+            "margin": margin,
+        }
         layout = layouts.get(c["table"])
         if layout is None:
-            out.append({**base, "column": "", "n_seeds": 0, "verdict": "not testable",
-                        "note": f"this suite has no table {c['table']!r} (tables: {sorted(layouts)})"})
+            out.append(
+                {
+                    **base,
+                    "column": "",
+                    "n_seeds": 0,
+                    "verdict": "not testable",
+                    "note": f"this suite has no table {c['table']!r} (tables: {sorted(layouts)})",
+                }
+            )
             continue
         cols = [col for col in layout.columns if not c.get("tasks") or col.task in c["tasks"]]
-        groups = [("Avg" if len(cols) > 1 else cols[0].header, cols)] if c.get("over", "average") == "average" \
+        groups = (
+            [("Avg" if len(cols) > 1 else cols[0].header, cols)]
+            if c.get("over", "average") == "average"
             else [(col.header, [col]) for col in cols]
+        )
         params_note = ""
         if c.get("equal_params"):
             pa, pb = _params(runs, [c["a"]]), _params(runs, b_labels)
             if np.isfinite(pa) and np.isfinite(pb) and abs(pa - pb) > PARAMS_TOLERANCE * max(pa, pb):
-                params_note = (f"#Param differ: {agg.format_params(pa)} vs {agg.format_params(pb)} "
-                               f"(> {PARAMS_TOLERANCE:.0%}): the claim's premise does not hold")
+                params_note = (
+                    f"#Param differ: {agg.format_params(pa)} vs {agg.format_params(pb)} "
+                    f"(> {PARAMS_TOLERANCE:.0%}): the claim's premise does not hold"
+                )
         for name, group in groups:
             a, b = _per_seed(runs, [c["a"]], group), _per_seed(runs, b_labels, group)
             seeds = sorted(set(a) & set(b))
             eff = stats.paired_effect([a[s] - b[s] for s in seeds], level=level)
             n = eff["n"]
-            row = {**base, "column": name, "n_seeds": n, "seeds": " ".join(map(str, seeds)),
-                   "a_mean": float(np.mean([a[s] for s in seeds])) if n else math.nan,
-                   "b_mean": float(np.mean([b[s] for s in seeds])) if n else math.nan,
-                   "effect": eff["effect"], "ci_low": eff["ci_low"], "ci_high": eff["ci_high"],
-                   "sd_diff": eff["sd_diff"],
-                   "mde": stats.min_detectable_effect(eff["sd_diff"], n, alpha=alpha, power=power),
-                   "seeds_needed": stats.seeds_needed(eff["effect"], eff["sd_diff"], alpha=alpha, power=power)}
+            row = {
+                **base,
+                "column": name,
+                "n_seeds": n,
+                "seeds": " ".join(map(str, seeds)),
+                "a_mean": float(np.mean([a[s] for s in seeds])) if n else math.nan,
+                "b_mean": float(np.mean([b[s] for s in seeds])) if n else math.nan,
+                "effect": eff["effect"],
+                "ci_low": eff["ci_low"],
+                "ci_high": eff["ci_high"],
+                "sd_diff": eff["sd_diff"],
+                "mde": stats.min_detectable_effect(eff["sd_diff"], n, alpha=alpha, power=power),
+                "seeds_needed": stats.seeds_needed(eff["effect"], eff["sd_diff"], alpha=alpha, power=power),
+            }
             notes = []
             if not a or not b:
                 row["verdict"] = "not run"
@@ -173,8 +228,10 @@ def evaluate_claims(runs: pd.DataFrame, claims: Sequence[dict], layouts: Mapping
 def claims_markdown(claims: pd.DataFrame, suite: str) -> str:
     """The claims table as Markdown with its caption."""
     if claims.empty:
-        return (f"No claims of workflow/resources/claims.yaml name the suite {suite!r}: add entries with "
-                f"`suites: [{suite}]` to test some.\n")
+        return (
+            f"No claims of workflow/resources/claims.yaml name the suite {suite!r}: add entries with "
+            f"`suites: [{suite}]` to test some.\n"
+        )
 
     def f(x, d=2):
         return agg.DASH if x is None or not np.isfinite(x) else f"{x:.{d}f}"
@@ -182,18 +239,30 @@ def claims_markdown(claims: pd.DataFrame, suite: str) -> str:
     def need(x):
         return agg.DASH if not np.isfinite(x) else (">10,000" if math.isinf(x) else f"{int(x)}")
 
-    disp = pd.DataFrame({
-        "Claim": claims["claim"], "Column": claims["column"], "a vs b": claims["a"] + " vs " + claims["b"],
-        "seeds": claims["n_seeds"].fillna(0).astype(int),
-        "effect a - b [95% CI]": [f"{f(e)} [{f(lo)}, {f(hi)}]" if np.isfinite(lo) else f(e)
-                                  for e, lo, hi in zip(claims["effect"], claims["ci_low"], claims["ci_high"])],
-        "MDE": [f(x) for x in claims["mde"]], "seeds needed": [need(x) for x in claims["seeds_needed"]],
-        "verdict": claims["verdict"], "source": claims["source"], "note": claims["note"].fillna(""),
-    })
-    return agg.table_markdown(disp, (
-        f"Claims tested by the {suite} suite (workflow/resources/claims.yaml). Effect: mean over paired seeds of "
-        "a - b in the column's units (Avg: the mean over the table's columns), higher = better, with its 95% t "
-        "interval. Verdict at these seeds: supported / contradicted when the interval excludes the claim's bound "
-        "(0 for '>', -margin for '>='), else inconclusive. MDE: the smallest true effect a paired t-test with this "
-        "many seeds detects with power 0.8 at alpha 0.05; seeds needed: pairs needed to detect the observed effect.")
+    disp = pd.DataFrame(
+        {
+            "Claim": claims["claim"],
+            "Column": claims["column"],
+            "a vs b": claims["a"] + " vs " + claims["b"],
+            "seeds": claims["n_seeds"].fillna(0).astype(int),
+            "effect a - b [95% CI]": [
+                f"{f(e)} [{f(lo)}, {f(hi)}]" if np.isfinite(lo) else f(e)
+                for e, lo, hi in zip(claims["effect"], claims["ci_low"], claims["ci_high"])
+            ],
+            "MDE": [f(x) for x in claims["mde"]],
+            "seeds needed": [need(x) for x in claims["seeds_needed"]],
+            "verdict": claims["verdict"],
+            "source": claims["source"],
+            "note": claims["note"].fillna(""),
+        }
+    )
+    return agg.table_markdown(
+        disp,
+        (
+            f"Claims tested by the {suite} suite (workflow/resources/claims.yaml). Effect: mean over paired seeds of "
+            "a - b in the column's units (Avg: the mean over the table's columns), higher = better, with its 95% t "
+            "interval. Verdict at these seeds: supported / contradicted when the interval excludes the claim's bound "
+            "(0 for '>', -margin for '>='), else inconclusive. MDE: the smallest true effect a paired t-test with this "
+            "many seeds detects with power 0.8 at alpha 0.05; seeds needed: pairs needed to detect the observed effect."
+        ),
     )

@@ -13,7 +13,7 @@ Frames
                              "scores_by_inference"`` and ``row_label == "<label> @<mode>"``.
 ``history_frame(records)``   one row per (run, epoch, eval metric): training curves.
 ``summarize(runs)``          one row per (row_label, task, metric): n ok / failed and the statistics of
-                             :func:`adamixbench.stats.describe` over seeds.
+                             :func:`adamixbench.analysis.stats.describe` over seeds.
 
 Comparisons
 -----------
@@ -38,21 +38,44 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
-from adamixbench import stats
+from adamixbench.analysis import stats
 from adamixbench.suite import is_adamix
 
 __all__ = [
-    "Column", "Layout", "LAYOUTS", "record_identity", "load_record", "load_records", "runs_frame",
-    "history_frame", "summarize", "resolve_layout", "load_paper", "paper_lookup", "build_table",
-    "table_markdown", "table_latex", "paired_tests", "pairs_table", "failed_runs", "is_adamix", "format_params", "read_runs",
-    "TASK_NAMES", "task_name", "NORMALIZATIONS", "normalized_scores", "aggregate_comparison", "critical_difference",
+    "Column",
+    "Layout",
+    "LAYOUTS",
+    "record_identity",
+    "load_record",
+    "load_records",
+    "runs_frame",
+    "history_frame",
+    "summarize",
+    "resolve_layout",
+    "load_paper",
+    "paper_lookup",
+    "build_table",
+    "table_markdown",
+    "table_latex",
+    "paired_tests",
+    "pairs_table",
+    "failed_runs",
+    "is_adamix",
+    "format_params",
+    "read_runs",
+    "TASK_NAMES",
+    "task_name",
+    "NORMALIZATIONS",
+    "normalized_scores",
+    "aggregate_comparison",
+    "critical_difference",
     "aggregate_markdown",
 ]
 
@@ -84,17 +107,47 @@ def _cols(spec: Sequence[tuple[str, str, str]]) -> tuple[Column, ...]:
 
 _GLUE_ORDER = ("mnli", "qnli", "sst2", "qqp", "mrpc", "cola", "rte", "stsb")
 #: display name of every task (tables, figure titles, claims).
-TASK_NAMES = {"mnli": "MNLI", "qnli": "QNLI", "sst2": "SST-2", "qqp": "QQP", "mrpc": "MRPC", "cola": "CoLA",
-            "rte": "RTE", "stsb": "STS-B", "subj": "Subj", "mpqa": "MPQA", "e2e": "E2E", "webnlg": "WebNLG",
-            "dart": "DART"}
-_METRIC_HEADERS = {"accuracy": "Acc", "f1": "F1", "matthews_correlation": "MCC", "pearson": "Pearson",
-                   "spearmanr": "Spearman", "bleu": "BLEU", "nist": "NIST", "meteor": "METEOR",
-                   "rouge_l": "ROUGE-L", "cider": "CIDEr", "ter": "TER"}
+TASK_NAMES = {
+    "mnli": "MNLI",
+    "qnli": "QNLI",
+    "sst2": "SST-2",
+    "qqp": "QQP",
+    "mrpc": "MRPC",
+    "cola": "CoLA",
+    "rte": "RTE",
+    "stsb": "STS-B",
+    "subj": "Subj",
+    "mpqa": "MPQA",
+    "e2e": "E2E",
+    "webnlg": "WebNLG",
+    "dart": "DART",
+}
+_METRIC_HEADERS = {
+    "accuracy": "Acc",
+    "f1": "F1",
+    "matthews_correlation": "MCC",
+    "pearson": "Pearson",
+    "spearmanr": "Spearman",
+    "bleu": "BLEU",
+    "nist": "NIST",
+    "meteor": "METEOR",
+    "rouge_l": "ROUGE-L",
+    "cider": "CIDEr",
+    "ter": "TER",
+}
 #: the score each GLUE task contributes to the "Avg" column of the AdaMix paper's Table 1 (RoBERTa-large:
 #: accuracy for MRPC/QQP) and Table 2 (BERT-base: F1 for MRPC/QQP). STS-B is Pearson in both, following the
 #: LoRA paper's convention that Table 1 copies (Table 2's STS-B metric is not stated in the paper).
-TABLE1_METRIC = {"mnli": "accuracy", "qnli": "accuracy", "sst2": "accuracy", "qqp": "accuracy", "mrpc": "accuracy",
-                 "cola": "matthews_correlation", "rte": "accuracy", "stsb": "pearson"}
+TABLE1_METRIC = {
+    "mnli": "accuracy",
+    "qnli": "accuracy",
+    "sst2": "accuracy",
+    "qqp": "accuracy",
+    "mrpc": "accuracy",
+    "cola": "matthews_correlation",
+    "rte": "accuracy",
+    "stsb": "pearson",
+}
 TABLE2_METRIC = {**TABLE1_METRIC, "qqp": "f1", "mrpc": "f1"}
 #: metrics where lower is better (Pareto fronts, normalised scores, ASO and claims flip their sign).
 LOWER_IS_BETTER = frozenset({"ter"})
@@ -103,27 +156,52 @@ LOWER_IS_BETTER = frozenset({"ter"})
 def task_name(task: str) -> str:
     return TASK_NAMES.get(task, task)
 
+
 LAYOUTS: dict[str, Layout] = {
-    "table1": Layout("table1", _cols([(t, TABLE1_METRIC[t], TASK_NAMES[t]) for t in _GLUE_ORDER]), True,
-                     "GLUE dev, RoBERTa-large layout (paper Table 1): Avg over the 8 tasks with QQP/MRPC accuracy, "
-                     "CoLA MCC, STS-B Pearson."),
-    "table2": Layout("table2", _cols([(t, TABLE2_METRIC[t], TASK_NAMES[t] + (" F1" if t in ("qqp", "mrpc") else ""))
-                                      for t in _GLUE_ORDER]), True,
-                     "GLUE dev, BERT-base layout (paper Table 2): Avg over the 8 tasks with QQP/MRPC F1, CoLA MCC, "
-                     "STS-B Pearson."),
-    "nlg_e2e": Layout("nlg_e2e", _cols([("e2e", m, _METRIC_HEADERS[m]) for m in
-                                        ("bleu", "nist", "meteor", "rouge_l", "cider")]), False,
-                      "E2E (paper's NLG table): BLEU, METEOR, ROUGE-L in percent; NIST and CIDEr raw."),
-    "nlg_webnlg_dart": Layout("nlg_webnlg_dart", _cols([("webnlg", "bleu", "WebNLG BLEU"), ("webnlg", "ter", "WebNLG TER"),
-                                                        ("dart", "bleu", "DART BLEU"), ("dart", "ter", "DART TER")]),
-                              False, "WebNLG (all) and DART: BLEU (percent, higher is better), TER (raw, lower is better)."),
-    "fewshot": Layout("fewshot", _cols([(t, "accuracy", TASK_NAMES[t]) for t in ("mnli", "rte", "qqp", "sst2", "subj", "mpqa")]),
-                      True, "Few-shot accuracy (LiST protocol); Avg over the six tasks."),
+    "table1": Layout(
+        "table1",
+        _cols([(t, TABLE1_METRIC[t], TASK_NAMES[t]) for t in _GLUE_ORDER]),
+        True,
+        "GLUE dev, RoBERTa-large layout (paper Table 1): Avg over the 8 tasks with QQP/MRPC accuracy, "
+        "CoLA MCC, STS-B Pearson.",
+    ),
+    "table2": Layout(
+        "table2",
+        _cols([(t, TABLE2_METRIC[t], TASK_NAMES[t] + (" F1" if t in ("qqp", "mrpc") else "")) for t in _GLUE_ORDER]),
+        True,
+        "GLUE dev, BERT-base layout (paper Table 2): Avg over the 8 tasks with QQP/MRPC F1, CoLA MCC, STS-B Pearson.",
+    ),
+    "nlg_e2e": Layout(
+        "nlg_e2e",
+        _cols([("e2e", m, _METRIC_HEADERS[m]) for m in ("bleu", "nist", "meteor", "rouge_l", "cider")]),
+        False,
+        "E2E (paper's NLG table): BLEU, METEOR, ROUGE-L in percent; NIST and CIDEr raw.",
+    ),
+    "nlg_webnlg_dart": Layout(
+        "nlg_webnlg_dart",
+        _cols(
+            [
+                ("webnlg", "bleu", "WebNLG BLEU"),
+                ("webnlg", "ter", "WebNLG TER"),
+                ("dart", "bleu", "DART BLEU"),
+                ("dart", "ter", "DART TER"),
+            ]
+        ),
+        False,
+        "WebNLG (all) and DART: BLEU (percent, higher is better), TER (raw, lower is better).",
+    ),
+    "fewshot": Layout(
+        "fewshot",
+        _cols([(t, "accuracy", TASK_NAMES[t]) for t in ("mnli", "rte", "qqp", "sst2", "subj", "mpqa")]),
+        True,
+        "Few-shot accuracy (LiST protocol); Avg over the six tasks.",
+    ),
 }
 
 
-def resolve_layout(name: str, runs: Optional[pd.DataFrame] = None, tasks: Optional[Sequence[str]] = None,
-                   average: Optional[bool] = None) -> Layout:
+def resolve_layout(
+    name: str, runs: pd.DataFrame | None = None, tasks: Sequence[str] | None = None, average: bool | None = None
+) -> Layout:
     """A named layout, or ``"primary"``: one column per task (in `tasks` order, else as they appear in
     `runs`) with the primary metric of that task's records. `tasks` restricts a named layout too."""
     if name == "primary":
@@ -149,8 +227,11 @@ def _restricted_caption(lay: Layout, cols: tuple[Column, ...]) -> str:
     if len(cols) == len(lay.columns):
         return lay.caption
     shown = ", ".join(f"{c.header} ({_METRIC_HEADERS.get(c.metric, c.metric)})" for c in cols)
-    return (f"Columns of the {lay.name} layout, {len(cols)} of its {len(lay.columns)} tasks: {shown}"
-            + (f"; Avg over these {len(cols)} only, so the paper's Avg is not comparable and not shown." if lay.average else "."))
+    return f"Columns of the {lay.name} layout, {len(cols)} of its {len(lay.columns)} tasks: {shown}" + (
+        f"; Avg over these {len(cols)} only, so the paper's Avg is not comparable and not shown."
+        if lay.average
+        else "."
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -169,7 +250,7 @@ def record_identity(rec: Mapping) -> dict:
     return ident
 
 
-def load_record(path: str | Path, expected: Optional[Mapping] = None, scores_path: str | Path | None = None) -> dict:
+def load_record(path: str | Path, expected: Mapping | None = None, scores_path: str | Path | None = None) -> dict:
     """Read one run record; the run's identity (suite, experiment, label, task, seed) comes from the record,
     never from its path. `expected` is the identity the caller (the pipeline's run matrix) expects at this
     path: an unreadable record becomes a failed run of that identity, and a record of ANOTHER run (a moved or
@@ -182,19 +263,29 @@ def load_record(path: str | Path, expected: Optional[Mapping] = None, scores_pat
             raise ValueError("record is not a JSON object")
     except (OSError, ValueError) as e:
         ident = dict(expected or {"label": f"<unreadable {path}>"})
-        rec = {"status": "failed", "failure_class": "unreadable_record",
-               "failure_reason": f"unreadable run record: {type(e).__name__}: {e}",
-               "task": ident.get("task"), "seed": ident.get("seed"), "scores": {}}
+        rec = {
+            "status": "failed",
+            "failure_class": "unreadable_record",
+            "failure_reason": f"unreadable run record: {type(e).__name__}: {e}",
+            "task": ident.get("task"),
+            "seed": ident.get("seed"),
+            "scores": {},
+        }
     else:
         ident = record_identity(rec)
         if expected is not None:
             want = {k: expected.get(k) for k in ("label", "task", "seed")}
             got = {k: ident[k] for k in want}
             if got != want:
-                rec = {**rec, "status": "failed", "failure_class": "misplaced_record", "scores": {},
-                       "scores_by_inference": {},
-                       "failure_reason": f"the record at {path} belongs to run {got}, not to {want} "
-                                         f"(moved or copied run folder?): delete it and rerun"}
+                rec = {
+                    **rec,
+                    "status": "failed",
+                    "failure_class": "misplaced_record",
+                    "scores": {},
+                    "scores_by_inference": {},
+                    "failure_reason": f"the record at {path} belongs to run {got}, not to {want} "
+                    f"(moved or copied run folder?): delete it and rerun",
+                }
                 ident = dict(expected)
     rec = dict(rec)
     if scores_path is not None and rec.get("status") == "ok":
@@ -210,16 +301,19 @@ def load_record(path: str | Path, expected: Optional[Mapping] = None, scores_pat
     return rec
 
 
-def load_records(paths: Iterable[str | Path], expected: Optional[Sequence[Mapping]] = None,
-                 score_paths: Iterable[str | Path] = ()) -> list[dict]:
+def load_records(
+    paths: Iterable[str | Path], expected: Sequence[Mapping] | None = None, score_paths: Iterable[str | Path] = ()
+) -> list[dict]:
     """`expected`: one identity per path (same order), as `load_record` takes it. `score_paths`: scores.json
     files (rule score), each laid over the record in the same folder."""
     paths = list(paths)
     if expected is not None and len(expected) != len(paths):
         raise ValueError(f"{len(paths)} record paths but {len(expected)} expected identities")
     scores = {Path(p).parent: p for p in score_paths}
-    return [load_record(p, None if expected is None else expected[i], scores.get(Path(p).parent))
-            for i, p in enumerate(paths)]
+    return [
+        load_record(p, None if expected is None else expected[i], scores.get(Path(p).parent))
+        for i, p in enumerate(paths)
+    ]
 
 
 def read_runs(path: str | Path) -> pd.DataFrame:
@@ -251,42 +345,113 @@ def runs_frame(records: Sequence[dict], suite: str = "") -> pd.DataFrame:
         cost = rec.get("cost") or {}
         prov = rec.get("provenance") or {}
         base = {
-            "suite": ident["suite"] or suite, "experiment": ident["experiment"] or "", "task": task, "task_family": rec.get("task_family", ""), "method_label": label,
-            "method": rec.get("method", label), "seed": seed, "model": rec.get("model", ""), "status": status,
-            "failure_class": rec.get("failure_class") or "", "failure_reason": rec.get("failure_reason") or "",
+            "suite": ident["suite"] or suite,
+            "experiment": ident["experiment"] or "",
+            "task": task,
+            "task_family": rec.get("task_family", ""),
+            "method_label": label,
+            "method": rec.get("method", label),
+            "seed": seed,
+            "model": rec.get("model", ""),
+            "status": status,
+            "failure_class": rec.get("failure_class") or "",
+            "failure_reason": rec.get("failure_reason") or "",
             "selection": rec.get("selection", ""),
             "best_epoch": _num(rec.get("best_epoch")),
-            "params_trainable": _num(params.get("trainable")), "params_inference": _num(params.get("inference")),
-            "params_backbone": _num(params.get("backbone")), "params_head": _num(params.get("head")),
-            "train_time_s": _num(cost.get("train_time_s")), "eval_time_s": _num(cost.get("eval_time_s")),
+            "params_trainable": _num(params.get("trainable")),
+            "params_inference": _num(params.get("inference")),
+            "params_backbone": _num(params.get("backbone")),
+            "params_head": _num(params.get("head")),
+            "train_time_s": _num(cost.get("train_time_s")),
+            "eval_time_s": _num(cost.get("eval_time_s")),
             "train_tokens_per_s": _num(cost.get("train_tokens_per_s")),
             "peak_memory_mb": _num(cost.get("peak_memory_mb")),
-            "git_sha": prov.get("git_sha", ""), "git_dirty": prov.get("git_dirty", ""),
-            "device": prov.get("device", ""), "started_at": prov.get("started_at", ""),
-            "finished_at": prov.get("finished_at", ""), "run_dir": str(Path(rec.get("_path", "")).parent),
+            "git_sha": prov.get("git_sha", ""),
+            "git_dirty": prov.get("git_dirty", ""),
+            "device": prov.get("device", ""),
+            "started_at": prov.get("started_at", ""),
+            "finished_at": prov.get("finished_at", ""),
+            "run_dir": str(Path(rec.get("_path", "")).parent),
         }
         primary = rec.get("primary_metric") or ""
         main_mode = rec.get("inference_mode") or ""
         scores = rec.get("scores") or {}
         if status == "failed" or not scores:
-            rows.append({**base, "status": "failed", "failure_reason": base["failure_reason"] or
-                         ("no scores in an ok record" if status == "ok" else "unknown"),
-                         "inference": main_mode, "score_source": "scores", "row_label": label,
-                         "metric": primary, "value": math.nan, "is_primary": True})
+            rows.append(
+                {
+                    **base,
+                    "status": "failed",
+                    "failure_reason": base["failure_reason"]
+                    or ("no scores in an ok record" if status == "ok" else "unknown"),
+                    "inference": main_mode,
+                    "score_source": "scores",
+                    "row_label": label,
+                    "metric": primary,
+                    "value": math.nan,
+                    "is_primary": True,
+                }
+            )
             continue
         for metric, value in scores.items():
-            rows.append({**base, "inference": main_mode, "score_source": "scores", "row_label": label,
-                         "metric": metric, "value": _num(value), "is_primary": metric == primary})
+            rows.append(
+                {
+                    **base,
+                    "inference": main_mode,
+                    "score_source": "scores",
+                    "row_label": label,
+                    "metric": metric,
+                    "value": _num(value),
+                    "is_primary": metric == primary,
+                }
+            )
         for mode, mscores in (rec.get("scores_by_inference") or {}).items():
             for metric, value in (mscores or {}).items():
-                rows.append({**base, "inference": mode, "score_source": "scores_by_inference",
-                             "row_label": f"{label} @{mode}", "metric": metric, "value": _num(value),
-                             "is_primary": metric == primary})
-    cols = ["suite", "experiment", "task", "task_family", "method_label", "method", "seed", "model", "status",
-            "failure_class", "failure_reason", "selection", "inference", "score_source", "row_label", "metric", "value", "is_primary", "best_epoch",
-            "params_trainable", "params_inference", "params_backbone", "params_head", "train_time_s", "eval_time_s",
-            "train_tokens_per_s", "peak_memory_mb", "git_sha", "git_dirty", "device", "started_at", "finished_at",
-            "run_dir"]
+                rows.append(
+                    {
+                        **base,
+                        "inference": mode,
+                        "score_source": "scores_by_inference",
+                        "row_label": f"{label} @{mode}",
+                        "metric": metric,
+                        "value": _num(value),
+                        "is_primary": metric == primary,
+                    }
+                )
+    cols = [
+        "suite",
+        "experiment",
+        "task",
+        "task_family",
+        "method_label",
+        "method",
+        "seed",
+        "model",
+        "status",
+        "failure_class",
+        "failure_reason",
+        "selection",
+        "inference",
+        "score_source",
+        "row_label",
+        "metric",
+        "value",
+        "is_primary",
+        "best_epoch",
+        "params_trainable",
+        "params_inference",
+        "params_backbone",
+        "params_head",
+        "train_time_s",
+        "eval_time_s",
+        "train_tokens_per_s",
+        "peak_memory_mb",
+        "git_sha",
+        "git_dirty",
+        "device",
+        "started_at",
+        "finished_at",
+        "run_dir",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -298,8 +463,14 @@ def history_frame(records: Sequence[dict]) -> pd.DataFrame:
         ident = {key: rec.get(f"_{key}") for key in IDENTITY} if "_path" in rec else record_identity(rec)
         label, task, seed = ident["label"], ident["task"], ident["seed"]
         for h in rec.get("history") or []:
-            base = {"task": task, "method_label": label, "seed": seed, "status": rec.get("status", ""),
-                    "epoch": _num(h.get("epoch")), "step": _num(h.get("step"))}
+            base = {
+                "task": task,
+                "method_label": label,
+                "seed": seed,
+                "status": rec.get("status", ""),
+                "epoch": _num(h.get("epoch")),
+                "step": _num(h.get("step")),
+            }
             if h.get("train_loss") is not None:
                 rows.append({**base, "metric": "train_loss", "value": _num(h["train_loss"])})
             for metric, value in (h.get("eval") or {}).items():
@@ -307,9 +478,18 @@ def history_frame(records: Sequence[dict]) -> pd.DataFrame:
         # the engine's optional step-level curve: [[step, running mean train loss], ...]
         for point in rec.get("loss_curve") or []:
             if isinstance(point, (list, tuple)) and len(point) == 2:
-                rows.append({"task": task, "method_label": label, "seed": seed, "status": rec.get("status", ""),
-                             "epoch": math.nan, "step": _num(point[0]), "metric": "loss_curve",
-                             "value": _num(point[1])})
+                rows.append(
+                    {
+                        "task": task,
+                        "method_label": label,
+                        "seed": seed,
+                        "status": rec.get("status", ""),
+                        "epoch": math.nan,
+                        "step": _num(point[0]),
+                        "metric": "loss_curve",
+                        "value": _num(point[1]),
+                    }
+                )
     return pd.DataFrame(rows, columns=["task", "method_label", "seed", "status", "epoch", "step", "metric", "value"])
 
 
@@ -321,29 +501,61 @@ def _run_status(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.groupby(["row_label", "task", "seed"], as_index=False)["status"].first()
 
 
-def summarize(runs: pd.DataFrame, n_boot: int = stats.DEFAULT_N_BOOT, level: float = stats.DEFAULT_LEVEL,
-              boot_seed: int = stats.DEFAULT_BOOT_SEED) -> pd.DataFrame:
+def summarize(
+    runs: pd.DataFrame,
+    n_boot: int = stats.DEFAULT_N_BOOT,
+    level: float = stats.DEFAULT_LEVEL,
+    boot_seed: int = stats.DEFAULT_BOOT_SEED,
+) -> pd.DataFrame:
     """Statistics over seeds per (row_label, task, metric), failures counted in ``n_failed``."""
     status = _run_status(runs)
     failed = status[status["status"] == "failed"].groupby(["row_label", "task"]).size()
     total = status.groupby(["row_label", "task"]).size()
     out = []
     ok = runs[(runs["status"] == "ok") & runs["metric"].astype(bool)]
-    keys = runs[runs["metric"].astype(bool)][["row_label", "method_label", "task", "metric", "score_source"]].drop_duplicates()
+    keys = runs[runs["metric"].astype(bool)][
+        ["row_label", "method_label", "task", "metric", "score_source"]
+    ].drop_duplicates()
     for _, k in keys.iterrows():
         sel = ok[(ok["row_label"] == k["row_label"]) & (ok["task"] == k["task"]) & (ok["metric"] == k["metric"])]
         d = stats.describe(sel["value"].tolist(), n_boot=n_boot, level=level, seed=boot_seed)
-        out.append({
-            "row_label": k["row_label"], "method_label": k["method_label"], "score_source": k["score_source"],
-            "task": k["task"], "metric": k["metric"], "n_runs": int(total.get((k["row_label"], k["task"]), 0)),
-            "n_failed": int(failed.get((k["row_label"], k["task"]), 0)), **d,
-            "seeds": " ".join(str(int(s)) for s in sorted(sel["seed"].dropna())),
-            "params_inference": float(sel["params_inference"].mean()) if len(sel) else math.nan,
-            "params_trainable": float(sel["params_trainable"].mean()) if len(sel) else math.nan,
-            "train_time_s": float(sel["train_time_s"].mean()) if len(sel) else math.nan,
-        })
-    cols = ["row_label", "method_label", "score_source", "task", "metric", "n_runs", "n_failed", "n", "mean", "std",
-            "median", "min", "max", "ci_low", "ci_high", "seeds", "params_inference", "params_trainable", "train_time_s"]
+        out.append(
+            {
+                "row_label": k["row_label"],
+                "method_label": k["method_label"],
+                "score_source": k["score_source"],
+                "task": k["task"],
+                "metric": k["metric"],
+                "n_runs": int(total.get((k["row_label"], k["task"]), 0)),
+                "n_failed": int(failed.get((k["row_label"], k["task"]), 0)),
+                **d,
+                "seeds": " ".join(str(int(s)) for s in sorted(sel["seed"].dropna())),
+                "params_inference": float(sel["params_inference"].mean()) if len(sel) else math.nan,
+                "params_trainable": float(sel["params_trainable"].mean()) if len(sel) else math.nan,
+                "train_time_s": float(sel["train_time_s"].mean()) if len(sel) else math.nan,
+            }
+        )
+    cols = [
+        "row_label",
+        "method_label",
+        "score_source",
+        "task",
+        "metric",
+        "n_runs",
+        "n_failed",
+        "n",
+        "mean",
+        "std",
+        "median",
+        "min",
+        "max",
+        "ci_low",
+        "ci_high",
+        "seeds",
+        "params_inference",
+        "params_trainable",
+        "train_time_s",
+    ]
     return pd.DataFrame(out, columns=cols)
 
 
@@ -396,8 +608,13 @@ def _digits(metric: str) -> int:
     return 2 if metric in ("nist", "cider", "ter") else 1
 
 
-def build_table(runs: pd.DataFrame, summary: pd.DataFrame, layout: Layout, row_order: Sequence[str],
-                paper: Optional[Mapping[tuple[str, str, str], float]] = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def build_table(
+    runs: pd.DataFrame,
+    summary: pd.DataFrame,
+    layout: Layout,
+    row_order: Sequence[str],
+    paper: Mapping[tuple[str, str, str], float] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(display, long): `display` is methods x columns of formatted cells ("mean ± std", plus
     "[paper P, Δ D]" where the paper has the cell, "k/n failed" where runs failed), then Avg and the
     parameter columns; `long` holds the same cells as numbers (one row per method x column, Avg incl.)."""
@@ -412,9 +629,20 @@ def build_table(runs: pd.DataFrame, summary: pd.DataFrame, layout: Layout, row_o
             s = lab_sum[(lab_sum["task"] == col.task) & (lab_sum["metric"] == col.metric)]
             st = status[(status["row_label"] == label) & (status["task"] == col.task)]
             n_runs, n_failed = len(st), int((st["status"] == "failed").sum())
-            rec = {"row_label": label, "task": col.task, "metric": col.metric, "header": col.header,
-                   "n_runs": n_runs, "n_failed": n_failed, "n": 0, "mean": math.nan, "std": math.nan,
-                   "median": math.nan, "ci_low": math.nan, "ci_high": math.nan}
+            rec = {
+                "row_label": label,
+                "task": col.task,
+                "metric": col.metric,
+                "header": col.header,
+                "n_runs": n_runs,
+                "n_failed": n_failed,
+                "n": 0,
+                "mean": math.nan,
+                "std": math.nan,
+                "median": math.nan,
+                "ci_low": math.nan,
+                "ci_high": math.nan,
+            }
             if len(s):
                 r = s.iloc[0]
                 rec.update({k: r[k] for k in ("n", "mean", "std", "median", "ci_low", "ci_high")})
@@ -440,10 +668,24 @@ def build_table(runs: pd.DataFrame, summary: pd.DataFrame, layout: Layout, row_o
         if layout.average:
             avg = float(np.mean(means)) if complete and means else math.nan
             p = paper.get((label, "avg", "avg"), math.nan)
-            long_rows.append({"row_label": label, "task": "avg", "metric": "avg", "header": "Avg", "n_runs": math.nan,
-                              "n_failed": math.nan, "n": math.nan, "mean": avg, "std": math.nan, "median": math.nan,
-                              "ci_low": math.nan, "ci_high": math.nan, "paper": p,
-                              "delta": avg - p if np.isfinite(p) and np.isfinite(avg) else math.nan})
+            long_rows.append(
+                {
+                    "row_label": label,
+                    "task": "avg",
+                    "metric": "avg",
+                    "header": "Avg",
+                    "n_runs": math.nan,
+                    "n_failed": math.nan,
+                    "n": math.nan,
+                    "mean": avg,
+                    "std": math.nan,
+                    "median": math.nan,
+                    "ci_low": math.nan,
+                    "ci_high": math.nan,
+                    "paper": p,
+                    "delta": avg - p if np.isfinite(p) and np.isfinite(avg) else math.nan,
+                }
+            )
             cell = _fmt(avg, 1) if np.isfinite(avg) else f"{DASH} (incomplete)"
             if np.isfinite(p):
                 cell += f" [paper {p:.1f}, Δ {_fmt(avg - p, 1)}]"
@@ -468,8 +710,18 @@ def table_markdown(display: pd.DataFrame, caption: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-_TEX_ESC = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-            "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
+_TEX_ESC = {
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+}
 
 
 def _tex(s: str) -> str:
@@ -479,8 +731,15 @@ def _tex(s: str) -> str:
 
 def table_latex(display: pd.DataFrame, caption: str = "", label: str = "") -> str:
     cols = list(display.columns)
-    out = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{l" + "r" * (len(cols) - 1) + "}",
-           r"\toprule", " & ".join(_tex(c) for c in cols) + r" \\", r"\midrule"]
+    out = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\small",
+        r"\begin{tabular}{l" + "r" * (len(cols) - 1) + "}",
+        r"\toprule",
+        " & ".join(_tex(c) for c in cols) + r" \\",
+        r"\midrule",
+    ]
     for _, r in display.iterrows():
         out.append(" & ".join(_tex(r[c]) for c in cols) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}"]
@@ -500,8 +759,14 @@ def _sign(metric: str) -> float:
     return -1.0 if metric in LOWER_IS_BETTER else 1.0
 
 
-def paired_tests(runs: pd.DataFrame, layout: Layout, references: Sequence[str], others: Sequence[str],
-                 aso_boot: int = stats.DEFAULT_ASO_BOOTSTRAP, seed: int = stats.DEFAULT_BOOT_SEED) -> pd.DataFrame:
+def paired_tests(
+    runs: pd.DataFrame,
+    layout: Layout,
+    references: Sequence[str],
+    others: Sequence[str],
+    aso_boot: int = stats.DEFAULT_ASO_BOOTSTRAP,
+    seed: int = stats.DEFAULT_BOOT_SEED,
+) -> pd.DataFrame:
     """Each reference row label against each other row label, per layout column, paired by seed.
 
     The table's comparisons form one family: ``t_p_holm`` / ``wilcoxon_p_holm`` are Holm-adjusted over
@@ -512,7 +777,9 @@ def paired_tests(runs: pd.DataFrame, layout: Layout, references: Sequence[str], 
     out, samples = [], []
     for col in layout.columns:
         sel = ok[(ok["task"] == col.task) & (ok["metric"] == col.metric)]
-        by_label = {lab: dict(zip(g["seed"].astype(int), g["value"].astype(float))) for lab, g in sel.groupby("row_label")}
+        by_label = {
+            lab: dict(zip(g["seed"].astype(int), g["value"].astype(float))) for lab, g in sel.groupby("row_label")
+        }
         for ref in references:
             for other in others:
                 if other == ref:
@@ -521,20 +788,49 @@ def paired_tests(runs: pd.DataFrame, layout: Layout, references: Sequence[str], 
                 if not a and not b:
                     continue
                 res = stats.paired_test(a, b)
-                out.append({"task": col.task, "metric": col.metric, "reference": ref, "baseline": other,
-                            "n": res["n"], "seeds": " ".join(map(str, res["seeds"])), "mean_diff": res["mean_diff"],
-                            "t_stat": res["t_stat"], "t_p": res["t_p"], "wilcoxon_stat": res["wilcoxon_stat"],
-                            "wilcoxon_p": res["wilcoxon_p"], "note": res["note"]})
+                out.append(
+                    {
+                        "task": col.task,
+                        "metric": col.metric,
+                        "reference": ref,
+                        "baseline": other,
+                        "n": res["n"],
+                        "seeds": " ".join(map(str, res["seeds"])),
+                        "mean_diff": res["mean_diff"],
+                        "t_stat": res["t_stat"],
+                        "t_p": res["t_p"],
+                        "wilcoxon_stat": res["wilcoxon_stat"],
+                        "wilcoxon_p": res["wilcoxon_p"],
+                        "note": res["note"],
+                    }
+                )
                 sign = _sign(col.metric)
                 samples.append(([sign * v for v in a.values()], [sign * v for v in b.values()]))
-    cols = ["task", "metric", "reference", "baseline", "n", "seeds", "mean_diff", "t_stat", "t_p", "t_p_holm",
-            "wilcoxon_stat", "wilcoxon_p", "wilcoxon_p_holm", "aso_eps", "note"]
+    cols = [
+        "task",
+        "metric",
+        "reference",
+        "baseline",
+        "n",
+        "seeds",
+        "mean_diff",
+        "t_stat",
+        "t_p",
+        "t_p_holm",
+        "wilcoxon_stat",
+        "wilcoxon_p",
+        "wilcoxon_p_holm",
+        "aso_eps",
+        "note",
+    ]
     tests = pd.DataFrame(out, columns=[c for c in cols if c not in ("t_p_holm", "wilcoxon_p_holm", "aso_eps")])
     tests["t_p_holm"] = stats.holm(tests["t_p"].to_numpy(dtype=float))
     tests["wilcoxon_p_holm"] = stats.holm(tests["wilcoxon_p"].to_numpy(dtype=float))
     family = sum(1 for x, y in samples if len(x) >= 2 and len(y) >= 2)
-    tests["aso_eps"] = [stats.aso(x, y, num_comparisons=family, n_boot=aso_boot, seed=seed) if aso_boot else math.nan
-                        for x, y in samples]
+    tests["aso_eps"] = [
+        stats.aso(x, y, num_comparisons=family, n_boot=aso_boot, seed=seed) if aso_boot else math.nan
+        for x, y in samples
+    ]
     return tests[cols]
 
 
@@ -542,28 +838,40 @@ def paired_markdown(tests: pd.DataFrame) -> str:
     def p(x):
         return stats.NA if x is None or not np.isfinite(x) else (f"{x:.3g}" if x >= 1e-3 else f"{x:.1e}")
 
-    disp = pd.DataFrame({
-        "Task": tests["task"], "Metric": tests["metric"], "AdaMix / reference": tests["reference"],
-        "vs": tests["baseline"], "n": tests["n"],
-        "mean diff": [_fmt(x, 2) for x in tests["mean_diff"]],
-        "t-test p": [p(x) for x in tests["t_p"]], "t-test p (Holm)": [p(x) for x in tests["t_p_holm"]],
-        "Wilcoxon p": [p(x) for x in tests["wilcoxon_p"]],
-        "Wilcoxon p (Holm)": [p(x) for x in tests["wilcoxon_p_holm"]],
-        "ASO ε_min": [_fmt(x, 3) for x in tests["aso_eps"]],
-        "note": tests["note"],
-    })
+    disp = pd.DataFrame(
+        {
+            "Task": tests["task"],
+            "Metric": tests["metric"],
+            "AdaMix / reference": tests["reference"],
+            "vs": tests["baseline"],
+            "n": tests["n"],
+            "mean diff": [_fmt(x, 2) for x in tests["mean_diff"]],
+            "t-test p": [p(x) for x in tests["t_p"]],
+            "t-test p (Holm)": [p(x) for x in tests["t_p_holm"]],
+            "Wilcoxon p": [p(x) for x in tests["wilcoxon_p"]],
+            "Wilcoxon p (Holm)": [p(x) for x in tests["wilcoxon_p_holm"]],
+            "ASO ε_min": [_fmt(x, 3) for x in tests["aso_eps"]],
+            "note": tests["note"],
+        }
+    )
     n_t, n_w = int(np.isfinite(tests["t_p"]).sum()), int(np.isfinite(tests["wilcoxon_p"]).sum())
-    return table_markdown(disp, "Paired tests across seeds (difference = reference - baseline). t-test: scipy "
-                                "ttest_rel (n >= 2); Wilcoxon signed-rank, exact, only for n >= 5. Holm: adjusted "
-                                f"over this table's family ({n_t} t-tests, {n_w} Wilcoxon tests). ASO ε_min "
-                                "(deepsig, not paired, Bonferroni over the family): < 0.5 means the reference is "
-                                "almost stochastically better, < 0.2 a confident claim; 1 the baseline is.")
+    return table_markdown(
+        disp,
+        "Paired tests across seeds (difference = reference - baseline). t-test: scipy "
+        "ttest_rel (n >= 2); Wilcoxon signed-rank, exact, only for n >= 5. Holm: adjusted "
+        f"over this table's family ({n_t} t-tests, {n_w} Wilcoxon tests). ASO ε_min "
+        "(deepsig, not paired, Bonferroni over the family): < 0.5 means the reference is "
+        "almost stochastically better, < 0.2 a confident claim; 1 the baseline is.",
+    )
 
 
 def failed_runs(runs: pd.DataFrame) -> pd.DataFrame:
     f = runs[runs["status"] == "failed"]
-    return (f[["task", "method_label", "seed", "failure_class", "failure_reason", "run_dir"]]
-            .drop_duplicates(subset=["task", "method_label", "seed"]).reset_index(drop=True))
+    return (
+        f[["task", "method_label", "seed", "failure_class", "failure_reason", "run_dir"]]
+        .drop_duplicates(subset=["task", "method_label", "seed"])
+        .reset_index(drop=True)
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -579,7 +887,9 @@ def pairs_table(runs: pd.DataFrame, layout: Layout, pairs: Mapping[str, str]) ->
     long_rows, disp_rows = [], []
     for col in layout.columns:
         sel = ok[(ok["task"] == col.task) & (ok["metric"] == col.metric)]
-        by_label = {lab: dict(zip(g["seed"].astype(int), g["value"].astype(float))) for lab, g in sel.groupby("row_label")}
+        by_label = {
+            lab: dict(zip(g["seed"].astype(int), g["value"].astype(float))) for lab, g in sel.groupby("row_label")
+        }
         dg = _digits(col.metric)
         for base, mix in pairs.items():
             rec = {"task": col.task, "metric": col.metric, "header": col.header, "base": base, "adamix": mix}
@@ -589,33 +899,58 @@ def pairs_table(runs: pd.DataFrame, layout: Layout, pairs: Mapping[str, str]) ->
                 st = status[(status["row_label"] == label) & (status["task"] == col.task)]
                 n_failed = int((st["status"] == "failed").sum())
                 lab_runs = ok[ok["row_label"] == label]
-                rec.update({f"{role}_n": len(values), f"{role}_failed": n_failed,
-                            f"{role}_mean": float(values.mean()) if len(values) else math.nan,
-                            f"{role}_std": float(values.std(ddof=1)) if len(values) >= 2 else math.nan,
-                            f"{role}_params_inference": lab_runs["params_inference"].mean() if len(lab_runs) else math.nan,
-                            f"{role}_params_trainable": lab_runs["params_trainable"].mean() if len(lab_runs) else math.nan})
-                cell = (f"{_fmt(rec[f'{role}_mean'], dg)} ± {_fmt(rec[f'{role}_std'], dg)}" if len(values)
-                        else ("not run" if len(st) == 0 else f"failed ({n_failed}/{len(st)})"))
+                rec.update(
+                    {
+                        f"{role}_n": len(values),
+                        f"{role}_failed": n_failed,
+                        f"{role}_mean": float(values.mean()) if len(values) else math.nan,
+                        f"{role}_std": float(values.std(ddof=1)) if len(values) >= 2 else math.nan,
+                        f"{role}_params_inference": lab_runs["params_inference"].mean() if len(lab_runs) else math.nan,
+                        f"{role}_params_trainable": lab_runs["params_trainable"].mean() if len(lab_runs) else math.nan,
+                    }
+                )
+                cell = (
+                    f"{_fmt(rec[f'{role}_mean'], dg)} ± {_fmt(rec[f'{role}_std'], dg)}"
+                    if len(values)
+                    else ("not run" if len(st) == 0 else f"failed ({n_failed}/{len(st)})")
+                )
                 if len(values) and n_failed:
                     cell += f" ({n_failed}/{len(st)} failed)"
                 cells[role] = cell
             res = stats.paired_test(by_label.get(mix, {}), by_label.get(base, {}))
-            rec.update({"n_paired": res["n"], "mean_diff": res["mean_diff"], "t_p": res["t_p"],
-                        "wilcoxon_p": res["wilcoxon_p"], "note": res["note"]})
+            rec.update(
+                {
+                    "n_paired": res["n"],
+                    "mean_diff": res["mean_diff"],
+                    "t_p": res["t_p"],
+                    "wilcoxon_p": res["wilcoxon_p"],
+                    "note": res["note"],
+                }
+            )
             long_rows.append(rec)
-            disp_rows.append({
-                "X": base, "Column": col.header, "X score": cells["base"], "AdaMix(X)": mix,
-                "AdaMix(X) score": cells["adamix"], "Δ (AdaMix(X) - X)": _fmt(res["mean_diff"], 2),
-                "n": res["n"], "t-test p": _p(res["t_p"]), "Wilcoxon p": _p(res["wilcoxon_p"]),
-                "#Param X": format_params(rec["base_params_inference"]),
-                "#Param AdaMix(X)": format_params(rec["adamix_params_inference"]),
-                "#Trainable AdaMix(X)": format_params(rec["adamix_params_trainable"]),
-            })
+            disp_rows.append(
+                {
+                    "X": base,
+                    "Column": col.header,
+                    "X score": cells["base"],
+                    "AdaMix(X)": mix,
+                    "AdaMix(X) score": cells["adamix"],
+                    "Δ (AdaMix(X) - X)": _fmt(res["mean_diff"], 2),
+                    "n": res["n"],
+                    "t-test p": _p(res["t_p"]),
+                    "Wilcoxon p": _p(res["wilcoxon_p"]),
+                    "#Param X": format_params(rec["base_params_inference"]),
+                    "#Param AdaMix(X)": format_params(rec["adamix_params_inference"]),
+                    "#Trainable AdaMix(X)": format_params(rec["adamix_params_trainable"]),
+                }
+            )
     display, long = pd.DataFrame(disp_rows), pd.DataFrame(long_rows)
     if len(long):
         for test, header in (("t_p", "t-test p"), ("wilcoxon_p", "Wilcoxon p")):
             long[f"{test}_holm"] = stats.holm(long[test].to_numpy(dtype=float))
-            display.insert(display.columns.get_loc(header) + 1, f"{header} (Holm)", [_p(x) for x in long[f"{test}_holm"]])
+            display.insert(
+                display.columns.get_loc(header) + 1, f"{header} (Holm)", [_p(x) for x in long[f"{test}_holm"]]
+            )
     return display, long
 
 
@@ -634,8 +969,9 @@ def _p(x: float) -> str:
 NORMALIZATIONS = ("minmax", "baseline:<label>")
 
 
-def normalized_scores(runs: pd.DataFrame, layout: Layout, rows: Sequence[str], normalization: str = "minmax"
-                      ) -> tuple[dict[str, np.ndarray], dict[str, list[int]], dict[str, str]]:
+def normalized_scores(
+    runs: pd.DataFrame, layout: Layout, rows: Sequence[str], normalization: str = "minmax"
+) -> tuple[dict[str, np.ndarray], dict[str, list[int]], dict[str, str]]:
     """({row: seeds x columns matrix}, {row: seeds}, {row: why it is left out}) of normalised scores,
     higher = better. A row keeps the seeds whose runs are ok in EVERY column (a seed with a failed or
     missing run is left out of the aggregate and counted in the note); a row without such a seed is
@@ -645,16 +981,18 @@ def normalized_scores(runs: pd.DataFrame, layout: Layout, rows: Sequence[str], n
     if normalization.startswith("baseline:"):
         base = normalization.split(":", 1)[1]
         if base not in rows:
-            raise ValueError(f"analysis.normalization {normalization!r}: {base!r} is not a row of this table; "
-                             f"rows: {list(rows)}")
+            raise ValueError(
+                f"analysis.normalization {normalization!r}: {base!r} is not a row of this table; rows: {list(rows)}"
+            )
     elif normalization != "minmax":
         raise ValueError(f"analysis.normalization {normalization!r} is unknown; allowed: {', '.join(NORMALIZATIONS)}")
     scale = {}
     for task, metric in cols:
         v = ok[(ok["task"] == task) & (ok["metric"] == metric)]
         if normalization == "minmax":
-            scale[(task, metric)] = ((float(v["value"].min()), float(v["value"].max())) if len(v)
-                                     else (math.nan, math.nan))
+            scale[(task, metric)] = (
+                (float(v["value"].min()), float(v["value"].max())) if len(v) else (math.nan, math.nan)
+            )
         else:
             scale[(task, metric)] = float(v[v["row_label"] == base]["value"].mean()) if len(v) else math.nan
 
@@ -672,8 +1010,15 @@ def normalized_scores(runs: pd.DataFrame, layout: Layout, rows: Sequence[str], n
     statuses = _run_status(runs)
     for row in rows:
         r = ok[ok["row_label"] == row]
-        per_col = [dict(zip(r[(r["task"] == t) & (r["metric"] == m)]["seed"].astype(int),
-                            r[(r["task"] == t) & (r["metric"] == m)]["value"].astype(float))) for t, m in cols]
+        per_col = [
+            dict(
+                zip(
+                    r[(r["task"] == t) & (r["metric"] == m)]["seed"].astype(int),
+                    r[(r["task"] == t) & (r["metric"] == m)]["value"].astype(float),
+                )
+            )
+            for t, m in cols
+        ]
         seeds = sorted(set.intersection(*(set(d) for d in per_col))) if per_col else []
         all_seeds = set(statuses[(statuses["row_label"] == row) & statuses["task"].isin([t for t, _ in cols])]["seed"])
         if not seeds:
@@ -690,8 +1035,9 @@ def normalized_scores(runs: pd.DataFrame, layout: Layout, rows: Sequence[str], n
 MIN_AUTORANK_BLOCKS = 5
 
 
-def critical_difference(runs: pd.DataFrame, layout: Layout, rows: Sequence[str], normalization: str = "minmax",
-                        alpha: float = 0.05):
+def critical_difference(
+    runs: pd.DataFrame, layout: Layout, rows: Sequence[str], normalization: str = "minmax", alpha: float = 0.05
+):
     """autorank (Friedman test, Nemenyi critical difference) of the rows across the table's columns.
 
     Blocks: the columns (each row's mean normalised score there) when the table has >= 5 of them; with
@@ -700,27 +1046,38 @@ def critical_difference(runs: pd.DataFrame, layout: Layout, rows: Sequence[str],
     table has fewer than 3 columns, fewer than 3 complete rows, or too few blocks."""
     matrices, seeds_of, _ = normalized_scores(runs, layout, rows, normalization)
     if len(layout.columns) < 3 or len(matrices) < 3:
-        return None, (f"needs >= 3 columns and >= 3 rows with complete results; this table has "
-                      f"{len(layout.columns)} column(s) and {len(matrices)} complete row(s)")
+        return None, (
+            f"needs >= 3 columns and >= 3 rows with complete results; this table has "
+            f"{len(layout.columns)} column(s) and {len(matrices)} complete row(s)"
+        )
     headers = [c.header for c in layout.columns]
     if len(headers) >= MIN_AUTORANK_BLOCKS:
         data = pd.DataFrame({row: m.mean(axis=0) for row, m in matrices.items()}, index=headers)
     else:
         common = sorted(set.intersection(*(set(s) for s in seeds_of.values())))
         if len(common) * len(headers) < MIN_AUTORANK_BLOCKS:
-            return None, (f"{len(headers)} columns x {len(common)} common seed(s) give fewer than "
-                          f"{MIN_AUTORANK_BLOCKS} blocks (autorank's minimum)")
-        data = pd.DataFrame({row: np.concatenate([m[seeds_of[row].index(s)] for s in common])
-                             for row, m in matrices.items()},
-                            index=[f"{h} seed {s}" for s in common for h in headers])
+            return None, (
+                f"{len(headers)} columns x {len(common)} common seed(s) give fewer than "
+                f"{MIN_AUTORANK_BLOCKS} blocks (autorank's minimum)"
+            )
+        data = pd.DataFrame(
+            {row: np.concatenate([m[seeds_of[row].index(s)] for s in common]) for row, m in matrices.items()},
+            index=[f"{h} seed {s}" for s in common for h in headers],
+        )
     from autorank import autorank
 
     return autorank(data, alpha=alpha, verbose=False, order="descending", force_mode="nonparametric"), None
 
 
-def aggregate_comparison(runs: pd.DataFrame, layout: Layout, rows: Sequence[str], references: Sequence[str],
-                         normalization: str = "minmax", n_boot: int = stats.DEFAULT_N_BOOT,
-                         seed: int = stats.DEFAULT_BOOT_SEED) -> pd.DataFrame:
+def aggregate_comparison(
+    runs: pd.DataFrame,
+    layout: Layout,
+    rows: Sequence[str],
+    references: Sequence[str],
+    normalization: str = "minmax",
+    n_boot: int = stats.DEFAULT_N_BOOT,
+    seed: int = stats.DEFAULT_BOOT_SEED,
+) -> pd.DataFrame:
     """One row per table row (``kind == "aggregate"``: IQM and mean of its normalised scores with
     stratified bootstrap 95% intervals, mean rank across the columns from autorank where it applies) and
     one per (reference, other row) (``kind == "probability_of_improvement"``: P(reference > other) with
@@ -733,9 +1090,16 @@ def aggregate_comparison(runs: pd.DataFrame, layout: Layout, rows: Sequence[str]
         cd_note = f"Friedman p = {cd.pvalue:.3g}, Nemenyi CD = {cd.cd:.2f}" if cd.cd is not None else ""
     out = []
     for row in rows:
-        base = {"kind": "aggregate", "row": row, "vs": "", "normalization": normalization,
-                "n_tasks": len(layout.columns), "n_seeds": len(seeds_of.get(row, [])),
-                "seeds": " ".join(map(str, seeds_of.get(row, []))), "note": notes.get(row, "")}
+        base = {
+            "kind": "aggregate",
+            "row": row,
+            "vs": "",
+            "normalization": normalization,
+            "n_tasks": len(layout.columns),
+            "n_seeds": len(seeds_of.get(row, [])),
+            "seeds": " ".join(map(str, seeds_of.get(row, []))),
+            "note": notes.get(row, ""),
+        }
         if row in matrices:
             base.update(stats.aggregate_scores(matrices[row], n_boot=n_boot, seed=seed))
             base["mean_rank"] = ranks.get(row, math.nan)
@@ -745,11 +1109,39 @@ def aggregate_comparison(runs: pd.DataFrame, layout: Layout, rows: Sequence[str]
             if other == ref or ref not in matrices or other not in matrices:
                 continue
             res = stats.probability_of_improvement(matrices[ref], matrices[other], n_boot=n_boot, seed=seed)
-            out.append({"kind": "probability_of_improvement", "row": ref, "vs": other, "normalization": normalization,
-                        "n_tasks": len(layout.columns), "n_seeds": min(len(seeds_of[ref]), len(seeds_of[other])),
-                        "seeds": "", "note": "", **res})
-    cols = ["kind", "row", "vs", "normalization", "n_tasks", "n_seeds", "seeds", "iqm", "iqm_low", "iqm_high", "mean",
-            "mean_low", "mean_high", "mean_rank", "p", "p_low", "p_high", "note"]
+            out.append(
+                {
+                    "kind": "probability_of_improvement",
+                    "row": ref,
+                    "vs": other,
+                    "normalization": normalization,
+                    "n_tasks": len(layout.columns),
+                    "n_seeds": min(len(seeds_of[ref]), len(seeds_of[other])),
+                    "seeds": "",
+                    "note": "",
+                    **res,
+                }
+            )
+    cols = [
+        "kind",
+        "row",
+        "vs",
+        "normalization",
+        "n_tasks",
+        "n_seeds",
+        "seeds",
+        "iqm",
+        "iqm_low",
+        "iqm_high",
+        "mean",
+        "mean_low",
+        "mean_high",
+        "mean_rank",
+        "p",
+        "p_low",
+        "p_high",
+        "note",
+    ]
     df = pd.DataFrame(out).reindex(columns=cols)
     df.attrs["critical_difference"] = cd_note or (f"critical difference: {why}" if why else "")
     return df
@@ -763,17 +1155,36 @@ def aggregate_markdown(agg_df: pd.DataFrame, caption: str = "") -> str:
 
     a = agg_df[agg_df["kind"] == "aggregate"]
     p = agg_df[agg_df["kind"] == "probability_of_improvement"]
-    parts = [table_markdown(pd.DataFrame({
-        "Method": a["row"], "seeds": a["n_seeds"], "tasks": a["n_tasks"],
-        "IQM [95% CI]": [ci(*v) for v in zip(a["iqm"], a["iqm_low"], a["iqm_high"])],
-        "Mean [95% CI]": [ci(*v) for v in zip(a["mean"], a["mean_low"], a["mean_high"])],
-        "mean rank": [_fmt(x, 2) for x in a["mean_rank"]], "note": a["note"]}), caption)]
+    parts = [
+        table_markdown(
+            pd.DataFrame(
+                {
+                    "Method": a["row"],
+                    "seeds": a["n_seeds"],
+                    "tasks": a["n_tasks"],
+                    "IQM [95% CI]": [ci(*v) for v in zip(a["iqm"], a["iqm_low"], a["iqm_high"])],
+                    "Mean [95% CI]": [ci(*v) for v in zip(a["mean"], a["mean_low"], a["mean_high"])],
+                    "mean rank": [_fmt(x, 2) for x in a["mean_rank"]],
+                    "note": a["note"],
+                }
+            ),
+            caption,
+        )
+    ]
     if len(p):
-        parts.append(table_markdown(pd.DataFrame({
-            "Reference": p["row"], "vs": p["vs"],
-            "P(reference > other) [95% CI]": [ci(*v) for v in zip(p["p"], p["p_low"], p["p_high"])]}),
-            "Probability of improvement (rliable): the chance that a run of the reference beats a run of the other "
-            "row on a randomly chosen column, ties counted half; 0.5 = no difference."))
+        parts.append(
+            table_markdown(
+                pd.DataFrame(
+                    {
+                        "Reference": p["row"],
+                        "vs": p["vs"],
+                        "P(reference > other) [95% CI]": [ci(*v) for v in zip(p["p"], p["p_low"], p["p_high"])],
+                    }
+                ),
+                "Probability of improvement (rliable): the chance that a run of the reference beats a run of the other "
+                "row on a randomly chosen column, ties counted half; 0.5 = no difference.",
+            )
+        )
     if agg_df.attrs.get("critical_difference"):
         parts.append(agg_df.attrs["critical_difference"] + "\n")
     return "\n".join(parts)

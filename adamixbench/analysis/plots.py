@@ -24,8 +24,8 @@ says in the figure what it shows.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
 
 import matplotlib
 
@@ -34,10 +34,23 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from adamixbench.aggregate import LOWER_IS_BETTER, Layout, task_name  # noqa: E402
+from adamixbench.analysis.aggregate import LOWER_IS_BETTER, Layout, task_name  # noqa: E402
 
-__all__ = ["seed_scores", "pareto", "cost", "routing_violin", "training_curves", "aggregate_intervals",
-           "probability_of_improvement", "performance_profile", "critical_difference", "paired_gains", "palette", "save", "empty"]
+__all__ = [
+    "seed_scores",
+    "pareto",
+    "cost",
+    "routing_violin",
+    "training_curves",
+    "aggregate_intervals",
+    "probability_of_improvement",
+    "performance_profile",
+    "critical_difference",
+    "paired_gains",
+    "palette",
+    "save",
+    "empty",
+]
 
 
 def save(fig, stem: str | Path) -> list[Path]:
@@ -67,7 +80,7 @@ def palette(labels: Sequence[str]) -> dict[str, tuple]:
     return {lab: cmap(i % cmap.N) for i, lab in enumerate(dict.fromkeys(labels))}
 
 
-def _colors(labels: Sequence[str], colors: Optional[Mapping[str, tuple]]) -> dict[str, tuple]:
+def _colors(labels: Sequence[str], colors: Mapping[str, tuple] | None) -> dict[str, tuple]:
     """`colors` (the suite's palette) where given, else a palette of `labels`; labels it lacks get grey."""
     if not colors:
         return palette(labels)
@@ -83,9 +96,14 @@ def _grid(n: int, width: float = 4.2, height: float = 3.2):
     return fig, list(axes.flat[:n])
 
 
-def seed_scores(runs: pd.DataFrame, layout: Layout, row_order: Sequence[str],
-                paper: Optional[Mapping[tuple[str, str, str], float]] = None, title: str = "",
-                colors: Optional[Mapping[str, tuple]] = None):
+def seed_scores(
+    runs: pd.DataFrame,
+    layout: Layout,
+    row_order: Sequence[str],
+    paper: Mapping[tuple[str, str, str], float] | None = None,
+    title: str = "",
+    colors: Mapping[str, tuple] | None = None,
+):
     """One panel per layout column; x = method, y = score; one dot per seed, a bar at the mean."""
     paper = paper or {}
     if not layout.columns:
@@ -107,19 +125,37 @@ def seed_scores(runs: pd.DataFrame, layout: Layout, row_order: Sequence[str],
             nf = int(fails[fails["row_label"] == lab]["seed"].nunique())
             if nf:
                 ax.scatter([i] * nf, [floor] * nf, marker="x", color="red", zorder=4)
-                ax.annotate(f"{nf} failed", (i, floor), textcoords="offset points", xytext=(0, -12),
-                            ha="center", fontsize=7, color="red")
+                ax.annotate(
+                    f"{nf} failed",
+                    (i, floor),
+                    textcoords="offset points",
+                    xytext=(0, -12),
+                    ha="center",
+                    fontsize=7,
+                    color="red",
+                )
             p = paper.get((lab, col.task, col.metric))
             if p is not None and np.isfinite(p):
-                ax.scatter([i], [p], marker="D", facecolor="none", edgecolor="black", s=40, zorder=5,
-                           label="paper" if i == 0 else None)
+                ax.scatter(
+                    [i],
+                    [p],
+                    marker="D",
+                    facecolor="none",
+                    edgecolor="black",
+                    s=40,
+                    zorder=5,
+                    label="paper" if i == 0 else None,
+                )
         ax.set_xticks(range(len(row_order)))
         ax.set_xticklabels(row_order, rotation=45, ha="right", fontsize=8)
         ax.set_title(col.header)
         ax.set_ylabel(col.metric)
         ax.grid(axis="y", alpha=0.3)
-    fig.suptitle((title + "\n" if title else "") + "dots: one run per seed; bar: mean over seeds; "
-                 "red x: failed run" + ("; diamond: paper" if paper else ""), fontsize=9)
+    fig.suptitle(
+        (title + "\n" if title else "") + "dots: one run per seed; bar: mean over seeds; "
+        "red x: failed run" + ("; diamond: paper" if paper else ""),
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig
 
@@ -134,13 +170,27 @@ def _method_means(summary: pd.DataFrame, layout: Layout, xcol: str) -> pd.DataFr
         g = g[g["n"] > 0]
         if len(g) != len(cols) or not len(cols):
             continue
-        rows.append({"method_label": lab, "score": g["mean"].mean(), "x": g[xcol].mean(),
-                     "lo": g["ci_low"].mean(), "hi": g["ci_high"].mean()})
+        rows.append(
+            {
+                "method_label": lab,
+                "score": g["mean"].mean(),
+                "x": g[xcol].mean(),
+                "lo": g["ci_low"].mean(),
+                "hi": g["ci_high"].mean(),
+            }
+        )
     return pd.DataFrame(rows, columns=["method_label", "score", "x", "lo", "hi"])
 
 
-def _scatter_front(df: pd.DataFrame, xlabel: str, ylabel: str, title: str, lower_better_y: bool, logx: bool,
-                   colors: Optional[Mapping[str, tuple]] = None):
+def _scatter_front(
+    df: pd.DataFrame,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    lower_better_y: bool,
+    logx: bool,
+    colors: Mapping[str, tuple] | None = None,
+):
     """Points with 95% interval bars, labelled through the legend (text beside close points overlaps)."""
     if df.empty or not np.isfinite(df["x"]).any():
         return empty(f"{title}: no method has complete results with {xlabel}")
@@ -151,8 +201,9 @@ def _scatter_front(df: pd.DataFrame, xlabel: str, ylabel: str, title: str, lower
         err = None
         if np.isfinite(r["lo"]) and np.isfinite(r["hi"]):
             err = [[max(r["score"] - r["lo"], 0.0)], [max(r["hi"] - r["score"], 0.0)]]
-        ax.errorbar(r["x"], r["score"], yerr=err, fmt="o", color=colors[r["method_label"]], capsize=3,
-                    label=r["method_label"])
+        ax.errorbar(
+            r["x"], r["score"], yerr=err, fmt="o", color=colors[r["method_label"]], capsize=3, label=r["method_label"]
+        )
     # Pareto front: fewer x and better score
     d = df.sort_values(["x", "score"], ascending=[True, lower_better_y])
     front, best = [], None
@@ -175,29 +226,44 @@ def _scatter_front(df: pd.DataFrame, xlabel: str, ylabel: str, title: str, lower
     return fig
 
 
-def _score_versus(summary: pd.DataFrame, layout: Layout, column: str, xlabel: str, title: str,
-                  colors: Optional[Mapping[str, tuple]]):
+def _score_versus(
+    summary: pd.DataFrame, layout: Layout, column: str, xlabel: str, title: str, colors: Mapping[str, tuple] | None
+):
     """Each method's mean score over the layout's columns against its mean `column`, with the Pareto front."""
     df = _method_means(summary, layout, column)
     lower = all(c.metric in LOWER_IS_BETTER for c in layout.columns)
     return _scatter_front(df, xlabel, f"mean score over {len(layout.columns)} column(s)", title, lower, True, colors)
 
 
-def pareto(summary: pd.DataFrame, layout: Layout, title: str = "Score vs inference parameters",
-           colors: Optional[Mapping[str, tuple]] = None):
-    return _score_versus(summary, layout, "params_inference", "inference parameters (after merging, head excluded)",
-                         title, colors)
+def pareto(
+    summary: pd.DataFrame,
+    layout: Layout,
+    title: str = "Score vs inference parameters",
+    colors: Mapping[str, tuple] | None = None,
+):
+    return _score_versus(
+        summary, layout, "params_inference", "inference parameters (after merging, head excluded)", title, colors
+    )
 
 
-def cost(summary: pd.DataFrame, layout: Layout, title: str = "Score vs training cost",
-         colors: Optional[Mapping[str, tuple]] = None):
-    return _score_versus(summary, layout, "train_time_s", "training time per run (s, mean over seeds and tasks)",
-                         title, colors)
+def cost(
+    summary: pd.DataFrame,
+    layout: Layout,
+    title: str = "Score vs training cost",
+    colors: Mapping[str, tuple] | None = None,
+):
+    return _score_versus(
+        summary, layout, "train_time_s", "training time per run (s, mean over seeds and tasks)", title, colors
+    )
 
 
-def routing_violin(runs: pd.DataFrame, layout: Layout, label: str,
-                   random_modes: Sequence[str] = ("random_sequence", "random_token"),
-                   paper_ranges: Optional[Mapping[str, tuple[float, float, float]]] = None):
+def routing_violin(
+    runs: pd.DataFrame,
+    layout: Layout,
+    label: str,
+    random_modes: Sequence[str] = ("random_sequence", "random_token"),
+    paper_ranges: Mapping[str, tuple[float, float, float]] | None = None,
+):
     """Paper Fig. 5 for one AdaMix label: per column, a violin of the random-routing scores (every seed and
     random mode), the merged scores as dots, fixed/ensemble means as markers, the paper's range as a bar."""
     paper_ranges = paper_ranges or {}
@@ -220,8 +286,7 @@ def routing_violin(runs: pd.DataFrame, layout: Layout, label: str,
             ax.scatter(np.zeros(len(rnd)), rnd, s=12, color="C0", zorder=3, label="random routing")
         if len(merged):
             ax.scatter(np.ones(len(merged)), merged, s=22, color="C3", zorder=3, label="merged")
-        others = s[(s["score_source"] == "scores_by_inference") &
-                   ~s["inference"].isin(list(random_modes) + ["merge"])]
+        others = s[(s["score_source"] == "scores_by_inference") & ~s["inference"].isin(list(random_modes) + ["merge"])]
         for j, (mode, g) in enumerate(others.groupby("inference")):
             ax.scatter(np.full(len(g), 1.5 + 0.25 * j), g["value"], s=14, marker="s", label=mode, zorder=3)
         if col.task in paper_ranges:
@@ -239,15 +304,19 @@ def routing_violin(runs: pd.DataFrame, layout: Layout, label: str,
     return fig
 
 
-def training_curves(history: pd.DataFrame, layout: Layout, row_order: Sequence[str],
-                    colors: Optional[Mapping[str, tuple]] = None):
+def training_curves(
+    history: pd.DataFrame, layout: Layout, row_order: Sequence[str], colors: Mapping[str, tuple] | None = None
+):
     """Per layout column: the eval metric per epoch (mean over seeds, band = min..max), one line per method;
     then, per task, the training loss: per step (running mean) when the records hold a step-level
     ``loss_curve``, else per epoch."""
     if history.empty:
         return empty("training curves: the run records hold no history")
-    panels = [(c.task, c.metric, c.header, "epoch") for c in layout.columns
-              if history[(history["task"] == c.task) & (history["metric"] == c.metric)]["epoch"].nunique() > 1]
+    panels = [
+        (c.task, c.metric, c.header, "epoch")
+        for c in layout.columns
+        if history[(history["task"] == c.task) & (history["metric"] == c.metric)]["epoch"].nunique() > 1
+    ]
     for t in dict.fromkeys(c.task for c in layout.columns):
         h = history[history["task"] == t]
         if len(h[h["metric"] == "loss_curve"]):
@@ -265,8 +334,14 @@ def training_curves(history: pd.DataFrame, layout: Layout, row_order: Sequence[s
             if g.empty:
                 continue
             agg = g.groupby(xcol)["value"].agg(["mean", "min", "max"]).reset_index()
-            ax.plot(agg[xcol], agg["mean"], marker="o" if len(agg) < 30 else None, markersize=3,
-                    color=colors[lab], label=lab)
+            ax.plot(
+                agg[xcol],
+                agg["mean"],
+                marker="o" if len(agg) < 30 else None,
+                markersize=3,
+                color=colors[lab],
+                label=lab,
+            )
             ax.fill_between(agg[xcol], agg["min"], agg["max"], color=colors[lab], alpha=0.15)
         ax.set_title(header)
         ax.set_xlabel(xcol)
@@ -287,7 +362,9 @@ def paired_gains(runs: pd.DataFrame, layout: Layout, pairs: Mapping[str, str], t
     fig, axes = _grid(len(layout.columns), width=max(4.2, 1.3 * len(pairs)), height=3.4)
     for ax, col in zip(axes, layout.columns):
         sel = ok[(ok["task"] == col.task) & (ok["metric"] == col.metric)]
-        by_label = {lab: dict(zip(g["seed"].astype(int), g["value"].astype(float))) for lab, g in sel.groupby("row_label")}
+        by_label = {
+            lab: dict(zip(g["seed"].astype(int), g["value"].astype(float))) for lab, g in sel.groupby("row_label")
+        }
         ticks, names = [], []
         for i, (base, mix) in enumerate(pairs.items()):
             x0, x1 = 3 * i, 3 * i + 1
@@ -317,7 +394,7 @@ def paired_gains(runs: pd.DataFrame, layout: Layout, pairs: Mapping[str, str], t
 # --------------------------------------------------------------------------------------------------
 # aggregate comparison (rliable-style figures) and the critical-difference diagram
 # --------------------------------------------------------------------------------------------------
-def aggregate_intervals(agg_df: pd.DataFrame, colors: Optional[Mapping[str, tuple]] = None, title: str = ""):
+def aggregate_intervals(agg_df: pd.DataFrame, colors: Mapping[str, tuple] | None = None, title: str = ""):
     """IQM and mean of the normalised scores per row, point and 95% stratified bootstrap interval."""
     a = agg_df[(agg_df["kind"] == "aggregate") & np.isfinite(agg_df["iqm"].astype(float))]
     if a.empty:
@@ -336,13 +413,15 @@ def aggregate_intervals(agg_df: pd.DataFrame, colors: Optional[Mapping[str, tupl
         ax.set_title(name)
         ax.set_xlabel(f"normalised score ({a['normalization'].iloc[0]})")
         ax.grid(axis="x", alpha=0.3)
-    fig.suptitle((title + "\n" if title else "") + "dot: point estimate; bar: 95% stratified bootstrap interval "
-                 "over seeds", fontsize=9)
+    fig.suptitle(
+        (title + "\n" if title else "") + "dot: point estimate; bar: 95% stratified bootstrap interval over seeds",
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig
 
 
-def probability_of_improvement(agg_df: pd.DataFrame, colors: Optional[Mapping[str, tuple]] = None, title: str = ""):
+def probability_of_improvement(agg_df: pd.DataFrame, colors: Mapping[str, tuple] | None = None, title: str = ""):
     """P(reference > other) per pair with its 95% interval; 0.5 = no difference."""
     p = agg_df[agg_df["kind"] == "probability_of_improvement"]
     if p.empty:
@@ -358,15 +437,24 @@ def probability_of_improvement(agg_df: pd.DataFrame, colors: Optional[Mapping[st
     ax.axvline(0.5, color="gray", linestyle="--", linewidth=1)
     ax.set_xlim(-0.03, 1.03)
     ax.set_xlabel("probability of improvement")
-    ax.set_title((title + "\n" if title else "") + "dot: point estimate; bar: 95% stratified bootstrap interval; "
-                 "dashed: 0.5 (no difference)", fontsize=9)
+    ax.set_title(
+        (title + "\n" if title else "") + "dot: point estimate; bar: 95% stratified bootstrap interval; "
+        "dashed: 0.5 (no difference)",
+        fontsize=9,
+    )
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
 
 
-def performance_profile(matrices: Mapping[str, np.ndarray], taus: Sequence[float], profiles: Mapping[str, tuple],
-                        colors: Optional[Mapping[str, tuple]] = None, title: str = "", xlabel: str = ""):
+def performance_profile(
+    matrices: Mapping[str, np.ndarray],
+    taus: Sequence[float],
+    profiles: Mapping[str, tuple],
+    colors: Mapping[str, tuple] | None = None,
+    title: str = "",
+    xlabel: str = "",
+):
     """Fraction of runs x columns with a normalised score above tau, one curve per row, 95% bands.
     `profiles` maps a row to (profile, low, high) over `taus` (stats.performance_profile)."""
     if not profiles:
@@ -396,6 +484,9 @@ def critical_difference(result, reason: str = ""):
     ax = plot_stats(result, allow_insignificant=True)
     fig = ax.get_figure()
     cd = f"; Nemenyi CD = {result.cd:.2f}" if result.cd is not None else ""
-    fig.suptitle(f"Friedman p = {result.pvalue:.3g}{cd} (alpha {result.alpha}); methods joined by a bar are "
-                 "not significantly different", fontsize=9)
+    fig.suptitle(
+        f"Friedman p = {result.pvalue:.3g}{cd} (alpha {result.alpha}); methods joined by a bar are "
+        "not significantly different",
+        fontsize=9,
+    )
     return fig

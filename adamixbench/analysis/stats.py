@@ -2,8 +2,8 @@
 almost stochastic order, aggregates across tasks (IQM, probability of improvement, performance
 profiles) and the power of a paired comparison.
 
-Pure functions on plain sequences / mappings / arrays (no I/O), used by :mod:`adamixbench.aggregate`
-and :mod:`adamixbench.claims`. The statistics come from maintained packages wherever one exists:
+Pure functions on plain sequences / mappings / arrays (no I/O), used by :mod:`adamixbench.analysis.aggregate`
+and :mod:`adamixbench.analysis.claims`. The statistics come from maintained packages wherever one exists:
 scipy (t-test, Wilcoxon, t quantiles, noncentral t for power), statsmodels (Holm), deepsig (ASO); the
 aggregates across tasks are rliable's definitions, vectorised, with rliable as the reference in the tests
 (below: why rliable itself cannot run them here).
@@ -45,13 +45,27 @@ Conventions (docs/PIPELINE.md, "Statistics"):
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["describe", "bootstrap_ci", "paired_test", "holm", "aso", "paired_effect", "min_detectable_effect",
-           "seeds_needed", "paired_power", "stratified_bootstrap", "aggregate_scores", "probability_of_improvement",
-           "performance_profile", "NA", "MIN_WILCOXON_N"]
+__all__ = [
+    "describe",
+    "bootstrap_ci",
+    "paired_test",
+    "holm",
+    "aso",
+    "paired_effect",
+    "min_detectable_effect",
+    "seeds_needed",
+    "paired_power",
+    "stratified_bootstrap",
+    "aggregate_scores",
+    "probability_of_improvement",
+    "performance_profile",
+    "NA",
+    "MIN_WILCOXON_N",
+]
 
 NA = "n/a"
 MIN_WILCOXON_N = 5
@@ -68,8 +82,9 @@ def _clean(values: Sequence[float]) -> np.ndarray:
     return arr[np.isfinite(arr)]
 
 
-def bootstrap_ci(values: Sequence[float], n_boot: int = DEFAULT_N_BOOT, level: float = DEFAULT_LEVEL,
-                 seed: int = DEFAULT_BOOT_SEED) -> tuple[float, float]:
+def bootstrap_ci(
+    values: Sequence[float], n_boot: int = DEFAULT_N_BOOT, level: float = DEFAULT_LEVEL, seed: int = DEFAULT_BOOT_SEED
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of `values` (NaN, NaN for fewer than 2 finite values)."""
     x = _clean(values)
     if x.size < 2:
@@ -82,8 +97,9 @@ def bootstrap_ci(values: Sequence[float], n_boot: int = DEFAULT_N_BOOT, level: f
     return (float(lo), float(hi))
 
 
-def describe(values: Sequence[float], n_boot: int = DEFAULT_N_BOOT, level: float = DEFAULT_LEVEL,
-             seed: int = DEFAULT_BOOT_SEED) -> dict:
+def describe(
+    values: Sequence[float], n_boot: int = DEFAULT_N_BOOT, level: float = DEFAULT_LEVEL, seed: int = DEFAULT_BOOT_SEED
+) -> dict:
     """n, mean, std (ddof=1), median, min, max and the bootstrap interval of the finite `values`."""
     x = _clean(values)
     n = int(x.size)
@@ -109,11 +125,20 @@ def paired_test(a: Mapping[int, float], b: Mapping[int, float]) -> dict:
     """
     from scipy import stats
 
-    seeds = sorted(s for s in set(a) & set(b)
-                   if a[s] is not None and b[s] is not None and np.isfinite(a[s]) and np.isfinite(b[s]))
+    seeds = sorted(
+        s for s in set(a) & set(b) if a[s] is not None and b[s] is not None and np.isfinite(a[s]) and np.isfinite(b[s])
+    )
     n = len(seeds)
-    out = {"n": n, "seeds": seeds, "mean_diff": math.nan, "t_stat": math.nan, "t_p": math.nan,
-           "wilcoxon_stat": math.nan, "wilcoxon_p": math.nan, "note": ""}
+    out = {
+        "n": n,
+        "seeds": seeds,
+        "mean_diff": math.nan,
+        "t_stat": math.nan,
+        "t_p": math.nan,
+        "wilcoxon_stat": math.nan,
+        "wilcoxon_p": math.nan,
+        "note": "",
+    }
     if n == 0:
         out["note"] = f"{NA}: no seed has an ok run of both methods"
         return out
@@ -167,8 +192,15 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     return out
 
 
-def aso(a: Sequence[float], b: Sequence[float], *, num_comparisons: int = 1, level: float = DEFAULT_LEVEL,
-        n_boot: int = DEFAULT_ASO_BOOTSTRAP, seed: int = DEFAULT_BOOT_SEED) -> float:
+def aso(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    num_comparisons: int = 1,
+    level: float = DEFAULT_LEVEL,
+    n_boot: int = DEFAULT_ASO_BOOTSTRAP,
+    seed: int = DEFAULT_BOOT_SEED,
+) -> float:
     """deepsig's eps_min for "`a` is stochastically larger than `b`" (NaN with fewer than 2 scores a side).
 
     Not paired: ASO compares the two score distributions. ``num_comparisons`` applies deepsig's
@@ -179,8 +211,18 @@ def aso(a: Sequence[float], b: Sequence[float], *, num_comparisons: int = 1, lev
     x, y = _clean(a), _clean(b)
     if x.size < 2 or y.size < 2:
         return math.nan
-    return float(deepsig_aso(x, y, confidence_level=level, num_comparisons=max(1, num_comparisons),
-                             num_bootstrap_iterations=n_boot, num_jobs=1, show_progress=False, seed=seed))
+    return float(
+        deepsig_aso(
+            x,
+            y,
+            confidence_level=level,
+            num_comparisons=max(1, num_comparisons),
+            num_bootstrap_iterations=n_boot,
+            num_jobs=1,
+            show_progress=False,
+            seed=seed,
+        )
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -193,8 +235,13 @@ def paired_effect(diffs: Sequence[float], level: float = DEFAULT_LEVEL) -> dict:
 
     d = _clean(diffs)
     n = int(d.size)
-    out = {"n": n, "effect": float(d.mean()) if n else math.nan, "ci_low": math.nan, "ci_high": math.nan,
-           "sd_diff": math.nan}
+    out = {
+        "n": n,
+        "effect": float(d.mean()) if n else math.nan,
+        "ci_low": math.nan,
+        "ci_high": math.nan,
+        "sd_diff": math.nan,
+    }
     if n >= 2:
         sd = float(d.std(ddof=1))
         half = float(stats.t.ppf(0.5 + level / 2.0, n - 1)) * sd / math.sqrt(n)
@@ -230,8 +277,9 @@ def min_detectable_effect(sd_diff: float, n: int, alpha: float = DEFAULT_ALPHA, 
     return float(d) * sd_diff
 
 
-def seeds_needed(effect: float, sd_diff: float, alpha: float = DEFAULT_ALPHA, power: float = DEFAULT_POWER,
-                 max_n: int = 10_000) -> float:
+def seeds_needed(
+    effect: float, sd_diff: float, alpha: float = DEFAULT_ALPHA, power: float = DEFAULT_POWER, max_n: int = 10_000
+) -> float:
     """The smallest number of pairs (seeds, >= 2) with which a two-sided paired t-test detects `effect` with
     `power`, given the std of the paired differences (integer search on :func:`paired_power`); NaN when
     undefined, ``inf`` for a zero effect or beyond `max_n`."""
@@ -260,8 +308,13 @@ def seeds_needed(effect: float, sd_diff: float, alpha: float = DEFAULT_ALPHA, po
 # --------------------------------------------------------------------------------------------------
 # aggregates across tasks (rliable)
 # --------------------------------------------------------------------------------------------------
-def stratified_bootstrap(scores: Sequence[np.ndarray], func, n_boot: int = DEFAULT_N_BOOT, level: float = DEFAULT_LEVEL,
-                         seed: int = DEFAULT_BOOT_SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def stratified_bootstrap(
+    scores: Sequence[np.ndarray],
+    func,
+    n_boot: int = DEFAULT_N_BOOT,
+    level: float = DEFAULT_LEVEL,
+    seed: int = DEFAULT_BOOT_SEED,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(point, low, high) of ``func(*scores)``, each ``scores[i]`` a runs x tasks matrix. Every resample draws
     runs with replacement independently within each task column, separately per matrix (rliable's
     StratifiedBootstrap / StratifiedIndependentBootstrap); percentile interval. `func` is vectorised:
@@ -299,25 +352,42 @@ def _prob_improvement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (gt + 0.5 * eq).mean(axis=1)[:, None]
 
 
-def aggregate_scores(matrix: np.ndarray, n_boot: int = DEFAULT_N_BOOT, level: float = DEFAULT_LEVEL,
-                     seed: int = DEFAULT_BOOT_SEED) -> dict:
+def aggregate_scores(
+    matrix: np.ndarray, n_boot: int = DEFAULT_N_BOOT, level: float = DEFAULT_LEVEL, seed: int = DEFAULT_BOOT_SEED
+) -> dict:
     """IQM and mean of a runs x tasks matrix of normalised scores (rliable's definitions, vectorised over
     the resamples; the tests check them against ``rliable.metrics``), with stratified bootstrap intervals."""
     point, lo, hi = stratified_bootstrap([matrix], _iqm_and_mean, n_boot=n_boot, level=level, seed=seed)
-    return {"iqm": float(point[0]), "iqm_low": float(lo[0]), "iqm_high": float(hi[0]),
-            "mean": float(point[1]), "mean_low": float(lo[1]), "mean_high": float(hi[1])}
+    return {
+        "iqm": float(point[0]),
+        "iqm_low": float(lo[0]),
+        "iqm_high": float(hi[0]),
+        "mean": float(point[1]),
+        "mean_low": float(lo[1]),
+        "mean_high": float(hi[1]),
+    }
 
 
-def probability_of_improvement(x: np.ndarray, y: np.ndarray, n_boot: int = DEFAULT_N_BOOT, level: float = DEFAULT_LEVEL,
-                               seed: int = DEFAULT_BOOT_SEED) -> dict:
+def probability_of_improvement(
+    x: np.ndarray,
+    y: np.ndarray,
+    n_boot: int = DEFAULT_N_BOOT,
+    level: float = DEFAULT_LEVEL,
+    seed: int = DEFAULT_BOOT_SEED,
+) -> dict:
     """P(X > Y) averaged over tasks (rliable), x and y runs x tasks matrices with the same task columns
     (any number of runs each), with a stratified bootstrap interval (x and y resampled independently)."""
     point, lo, hi = stratified_bootstrap([x, y], _prob_improvement, n_boot=n_boot, level=level, seed=seed)
     return {"p": float(point[0]), "p_low": float(lo[0]), "p_high": float(hi[0])}
 
 
-def performance_profile(matrix: np.ndarray, taus: Sequence[float], n_boot: int = DEFAULT_N_BOOT,
-                        level: float = DEFAULT_LEVEL, seed: int = DEFAULT_BOOT_SEED) -> tuple[np.ndarray, ...]:
+def performance_profile(
+    matrix: np.ndarray,
+    taus: Sequence[float],
+    n_boot: int = DEFAULT_N_BOOT,
+    level: float = DEFAULT_LEVEL,
+    seed: int = DEFAULT_BOOT_SEED,
+) -> tuple[np.ndarray, ...]:
     """Run-score distribution (rliable's performance profile): the fraction of all runs x tasks scores
     above each tau, with stratified bootstrap bands; returns (profile, low, high)."""
     taus = np.asarray(taus, dtype=float)
