@@ -55,10 +55,10 @@ def rescore(run_dir: str | Path, inference_modes: list[str] | None = None, split
     if unknown:
         raise ValueError(f"--splits: {unknown} not scorable for this run; allowed: {sorted(available)}")
     modes = list(inference_modes or [])
-    if modes and not hasattr(prepared.model, "set_inference"):
+    if modes and prepared.inference_mode is None:
         raise ValueError(f"--inference-modes applies to AdaMix methods only; run {run_dir} trained {cfg.method!r}")
     for mode in modes:
-        prepared.model.set_inference(mode)  # validates the mode (e.g. fixed:k with k < num_experts) before scoring
+        prepared.set_inference(mode)  # validates the mode (e.g. fixed:k with k < num_experts) before scoring
     prepared.load_trained(run_dir / record["artifacts"].get("path", ARTIFACTS_DIR))
     args = (task, prepared, task.collator(tokenizer), cfg, device)
     result = {

@@ -93,11 +93,6 @@ def epoch_batches(dataset, batch_size: int, seed: int) -> list[list[int]]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def _set_inference(model, mode: str | None) -> None:
-    if mode is not None and hasattr(model, "set_inference"):
-        model.set_inference(mode)
-
-
 def _trainable_state(model) -> dict[str, torch.Tensor]:
     return {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
 
@@ -161,7 +156,8 @@ def load_task_and_model(cfg: RunConfig):
             f"(at {where.filename}:{where.lineno}); fix the method"
         ) from None
     prepared.model.to(device)
-    _set_inference(prepared.model, cfg.inference)
+    if cfg.inference is not None:  # validation rejected --inference for methods without routing
+        prepared.set_inference(cfg.inference)
     return device, backbone, tokenizer, task, prepared
 
 
@@ -194,7 +190,7 @@ def setup(cfg: RunConfig) -> Run:
 
 
 def new_record(run: Run) -> dict:
-    cfg, model = run.cfg, run.model
+    cfg = run.cfg
     return {
         "schema_version": SCHEMA_VERSION,
         "status": "ok",
@@ -209,7 +205,7 @@ def new_record(run: Run) -> dict:
         "seed": cfg.seed,
         "model": cfg.model,
         "selection": cfg.selection,
-        "inference_mode": model.config.inference if hasattr(model, "set_inference") else None,
+        "inference_mode": run.prepared.inference_mode,
         "primary_metric": run.task.primary_metric,
         "scores": {},
         "best_epoch": None,
@@ -401,16 +397,15 @@ def score_modes(
     task, prepared, collate, cfg, device, modes: list[str], splits: list[str], check_stop=lambda: None
 ) -> dict[str, dict[str, float]]:
     """Scores per AdaMix evaluation routing (the model's own mode is restored afterwards)."""
-    model = prepared.model
-    default_mode = model.config.inference
+    default_mode = prepared.inference_mode
     try:
         result = {}
         for mode in modes:
-            model.set_inference(mode)
+            prepared.set_inference(mode)
             result[mode] = score_splits(task, prepared, collate, cfg, device, splits, check_stop)
         return result
     finally:
-        model.set_inference(default_mode)
+        prepared.set_inference(default_mode)
 
 
 def score(run: Run, record: dict, check_stop) -> float:
@@ -419,7 +414,7 @@ def score(run: Run, record: dict, check_stop) -> float:
     args = (run.task, run.prepared, run.collate, run.cfg, run.device)
     report = list(run.task.report)
     record["scores"] = score_splits(*args, report, check_stop)
-    modes = [m for m in run.cfg.eval_inference_modes if hasattr(run.model, "set_inference")]
+    modes = run.cfg.eval_inference_modes  # validation allows them for methods with routing only
     if modes:
         record["scores_by_inference"] = score_modes(*args, modes, report, check_stop)
     return time.perf_counter() - tic

@@ -48,6 +48,13 @@ class AdaMixPrepared(PreparedModel):
         step = self.model.consistency_step(batch, task_loss_fn, mask=mask)
         return step.loss, step
 
+    @property
+    def inference_mode(self) -> str:
+        return self.model.config.inference
+
+    def set_inference(self, mode: str) -> None:
+        self.model.set_inference(mode)  # validates the mode (e.g. fixed:k needs k < num_experts)
+
     def save_trained(self, directory, full_weights: bool = False):
         """`AdaMixModel.save_pretrained` (experts + head: `AdaMixModel.from_pretrained(backbone, dir)`) plus
         the merged plain adapter: the weights of `model.merge(fold_lora=False)` that are not the backbone's

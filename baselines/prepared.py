@@ -159,6 +159,16 @@ class PreparedModel:
         self.model.eval()
         return self.model
 
+    # ---- evaluation routing (AdaMix: merge, random routes, fixed:k, ensemble) -----------------------
+    @property
+    def inference_mode(self) -> str | None:
+        """The evaluation routing in use; None for a method without routing (every method but AdaMix)."""
+        return None
+
+    def set_inference(self, mode: str) -> None:
+        """Switch the evaluation routing; a method without routing has none to switch."""
+        raise ValueError(f"method {self.method!r} has no inference routing (AdaMix methods only); got {mode!r}")
+
     # ---- parameters ----------------------------------------------------------------------
     def named_trainable_parameters(self) -> list[tuple[str, nn.Parameter]]:
         return [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]

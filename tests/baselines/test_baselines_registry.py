@@ -155,3 +155,18 @@ def test_register_method_decorator_and_duplicates():
             register_method("test_head_only", head_only)
     finally:
         _REGISTRY.pop("test_head_only", None)
+
+
+def test_routing_is_part_of_the_prepared_model_interface():
+    """The engine never asks what kind of method it holds: every PreparedModel answers inference_mode,
+    and set_inference either switches the routing (AdaMix) or says the method has none."""
+    adamix = prepare_model("adamix_adapter", U.tiny_bert(), "seq_cls", {"bottleneck": 4, "num_experts": 2})
+    assert adamix.inference_mode == "merge"
+    adamix.set_inference("fixed:1")
+    assert adamix.inference_mode == "fixed:1" and adamix.model.config.inference == "fixed:1"
+    with pytest.raises(ValueError, match="fixed:5"):
+        adamix.set_inference("fixed:5")
+    lora = prepare_model("lora", U.tiny_bert(), "seq_cls", {"r": 2})
+    assert lora.inference_mode is None
+    with pytest.raises(ValueError, match="has no inference routing"):
+        lora.set_inference("merge")
