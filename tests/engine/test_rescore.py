@@ -5,40 +5,20 @@ import json
 
 import pytest
 
-from adamixbench.cli import RECORD_FILE, main
+from adamixbench.cli import main
 from adamixbench.rescore import SCORES_FILE
-from tests.engine.test_trainer import tiny_model_dir  # noqa: F401 - fixture
+from tests.engine.engine_testutil import SMALL_RUN, train
 
 
-def train(tmp_path, model, method, *extra):
+def trained(tmp_path, model, method, *extra):
     out = tmp_path / method
-    code = main(
-        [
-            "train",
-            "--task",
-            "sst2",
-            "--method",
-            method,
-            "--seed",
-            "1",
-            "--model",
-            model,
-            "--out",
-            str(out),
-            "--max-train-samples",
-            "48",
-            "--max-eval-samples",
-            "32",
-            "--epochs",
-            "2",
-            "--batch-size",
-            "16",
-            "--max-seq-len",
-            "32",
-            *extra,
-        ]
+    code, record = train(
+        model,
+        out,
+        *extra,
+        method=method,
+        **{**SMALL_RUN, "max_train_samples": 48},
     )
-    record = json.loads((out / RECORD_FILE).read_text())
     assert code == 0 and record["status"] == "ok", record.get("traceback")
     return out, record
 
@@ -47,7 +27,7 @@ def train(tmp_path, model, method, *extra):
     "method, modes", [("adamix_adapter", "merge,fixed:1,ensemble"), ("lora", ""), ("pfeiffer", "")]
 )
 def test_rescoring_equals_the_scores_computed_in_the_run(tmp_path, tiny_model_dir, method, modes):
-    out, record = train(tmp_path, tiny_model_dir, method, "--eval-inference-modes", modes)
+    out, record = trained(tmp_path, tiny_model_dir, method, "--eval-inference-modes", modes)
     assert record["artifacts"]["path"] == "artifacts" and (out / "artifacts").is_dir()
     assert main(["rescore", "--run", str(out), "--inference-modes", modes]) == 0
     rescored = json.loads((out / SCORES_FILE).read_text())
@@ -57,7 +37,7 @@ def test_rescoring_equals_the_scores_computed_in_the_run(tmp_path, tiny_model_di
 
 
 def test_rescoring_another_split(tmp_path, tiny_model_dir):
-    out, record = train(tmp_path, tiny_model_dir, "lora", "--selection", "heldout", "--heldout-fraction", "0.34")
+    out, record = trained(tmp_path, tiny_model_dir, "lora", "--selection", "heldout", "--heldout-fraction", "0.34")
     assert main(["rescore", "--run", str(out), "--splits", "validation,selection"]) == 0
     rescored = json.loads((out / SCORES_FILE).read_text())
     assert rescored["scores"]["accuracy"] == record["scores"]["accuracy"]
@@ -66,12 +46,12 @@ def test_rescoring_another_split(tmp_path, tiny_model_dir):
 
 
 def test_rescore_errors_name_the_problem(tmp_path, tiny_model_dir, capsys):
-    out, _ = train(tmp_path, tiny_model_dir, "lora", "--epochs", "1", "--selection", "last")
+    out, _ = trained(tmp_path, tiny_model_dir, "lora", "--epochs", "1", "--selection", "last")
     assert main(["rescore", "--run", str(out), "--splits", "test"]) == 2
     assert "--splits: ['test'] not scorable for this run; allowed: ['validation']" in capsys.readouterr().err
     assert main(["rescore", "--run", str(out), "--inference-modes", "merge"]) == 2
     assert "applies to AdaMix methods only" in capsys.readouterr().err
-    full, record = train(
+    full, record = trained(
         tmp_path, tiny_model_dir, "full_ft", "--epochs", "1", "--selection", "last", "--max-steps", "1"
     )
     assert record["artifacts"] is None and not (full / "artifacts").exists()

