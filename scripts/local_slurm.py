@@ -14,9 +14,9 @@ The node has the machine's CPUs and memory and, optionally, `gpus` fake GPUs (a 
 files: Slurm schedules `--gpus=N` requests, nothing is bound), so a profile's GPU requests are accepted
 and scheduled exactly as on a GPU cluster.
 
-    python scripts/local_slurm.py up   /tmp/slurm      # start; prints `export SLURM_CONF=...`
-    python scripts/local_slurm.py down /tmp/slurm      # cancel every job, stop every daemon
-    python scripts/local_slurm.py run  /tmp/slurm -- snakemake --workflow-profile profiles/slurm ...
+    python scripts/local_slurm.py up   .cache/slurm      # start; prints `export SLURM_CONF=...`
+    python scripts/local_slurm.py down .cache/slurm      # cancel every job, stop every daemon
+    python scripts/local_slurm.py run  .cache/slurm -- snakemake --workflow-profile profiles/slurm ...
 
 Must run as root (the daemons run as root, SlurmUser=root): it is a test fixture, never a deployment.
 """
