@@ -23,7 +23,8 @@ from baselines._common import model_type
 from baselines.prepared import PreparedModel, copy_parameters, find_head_name, require_file
 from baselines.registry import PRESET_KEY, register_method
 
-MERGED_FILE = "merged_adapter.safetensors"
+MERGED_FILE = "merged_adapter.safetensors"  # built-in variants: the averaged adapter / LoRA update + head
+MERGED_PEFT_DIR = "merged_peft"  # adamix_peft: the averaged adapter as a plain peft adapter folder
 ADAPTER_BOTTLENECK = {"roberta": 16, "xlm-roberta": 16, "bert": 48, "gpt2": 8}
 COMMON_DEFAULTS = {"num_experts": None, "consistency_weight": None, "inference": "merge", "share": "up"}
 
@@ -57,24 +58,30 @@ class AdaMixPrepared(PreparedModel):
 
     def save_trained(self, directory, full_weights: bool = False):
         """`AdaMixModel.save_pretrained` (experts + head: `AdaMixModel.from_pretrained(backbone, dir)`) plus
-        the merged plain adapter: the weights of `model.merge(fold_lora=False)` that are not the backbone's
-        (averaged adapter / LoRA update per layer, and the head), named as in the merged model's state_dict."""
+        the merged plain adapter in its own library's format: for the built-in variants the weights of
+        `model.merge(fold_lora=False)` that are not the backbone's (averaged adapter / LoRA update per layer,
+        and the head), named as in the merged model's state_dict; for adamix_peft the merged PeftModel's own
+        `save_pretrained` folder (`PeftModel.from_pretrained(backbone, dir / "merged_peft")`), which also
+        stores tuner state shared across layers (VeRA's projections) the way peft expects it."""
         from safetensors.torch import save_file
 
         directory = Path(directory)
         self.model.save_pretrained(directory)
-        merged = self.model.merge(fold_lora=False).state_dict()
-        layers = tuple(f"{name}." for name in self.model.mixture_layers())
-        keep = {
-            n: t.detach().cpu().contiguous()
-            for n, t in merged.items()
-            if (n.startswith(layers) and ".base_layer." not in n) or n in self.model._head_names
-        }
-        save_file(
-            keep,
-            str(directory / MERGED_FILE),
-            metadata={"format": "adamix-merged", "adapter_type": self.model.config.adapter_type},
-        )
+        merged_model = self.model.merge(fold_lora=False)
+        if self.model.config.adapter_type == "peft":
+            merged_model.save_pretrained(str(directory / MERGED_PEFT_DIR))
+        else:
+            layers = tuple(f"{name}." for name in self.model.mixture_layers())
+            keep = {
+                n: t.detach().cpu().contiguous()
+                for n, t in merged_model.state_dict().items()
+                if (n.startswith(layers) and ".base_layer." not in n) or n in self.model._head_names
+            }
+            save_file(
+                keep,
+                str(directory / MERGED_FILE),
+                metadata={"format": "adamix-merged", "adapter_type": self.model.config.adapter_type},
+            )
         return {"format": "adamix", "files": sorted(p.name for p in directory.iterdir())}
 
     def load_trained(self, directory) -> None:

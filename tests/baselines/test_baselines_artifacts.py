@@ -71,6 +71,9 @@ def _load_transformers(directory):
     [
         ("adamix_adapter", {"num_experts": 2, "bottleneck": 4}, "adamix", _load_adamix),
         ("adamix_lora", {"num_experts": 2, "r": 2}, "adamix", _load_adamix),
+        ("adamix_peft", {"tuner": "lora", "tuner_params": {"r": 2}, "num_experts": 2}, "adamix", _load_adamix),
+        # VeRA's frozen projections are one tensor shared by every layer (safetensors refuses shared memory)
+        ("adamix_peft", {"tuner": "vera", "tuner_params": {"r": 8}, "num_experts": 2}, "adamix", _load_adamix),
         ("lora", {"r": 2}, "peft", _load_peft),
         ("ia3", {}, "peft", _load_peft),
         ("pfeiffer", {"bottleneck": 4}, "adapterhub", _load_adapterhub),
@@ -111,6 +114,16 @@ def test_adamix_saves_the_merged_plain_adapter(tmp_path):
     plain.load_state_dict(merged_file, strict=False)
     batch = token_presence_batch(8)
     torch.testing.assert_close(_logits(plain, batch), _logits(prepared.eval_model(), batch))
+
+
+@pytest.mark.parametrize("tuner, tuner_params", [("lora", {"r": 2}), ("vera", {"r": 8}), ("ia3", {})])
+def test_adamix_peft_saves_the_merged_adapter_as_a_plain_peft_folder(tmp_path, tuner, tuner_params):
+    params = {"tuner": tuner, "tuner_params": tuner_params, "num_experts": 3}
+    prepared = _perturbed("adamix_peft", params)
+    prepared.save_trained(tmp_path)
+    merged = _load_peft(tmp_path / "merged_peft")  # peft alone, no adamix
+    batch = token_presence_batch(8)
+    torch.testing.assert_close(_logits(merged, batch), _logits(prepared.eval_model(), batch))
 
 
 def test_full_fine_tuning_saves_weights_only_on_request(tmp_path):
