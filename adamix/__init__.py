@@ -16,7 +16,14 @@ transformers and safetensors alone.
 
 from .config import AdaMixConfig
 from .consistency import consistency_loss
-from .model import AdaMixModel, CheckpointError, ConsistencyStepOutput, ParameterCounts, get_adamix_model
+from .model import (
+    AdaMixModel,
+    CheckpointError,
+    ConsistencyStepOutput,
+    ParameterCounts,
+    get_adamix_model,
+    task_head_parameter_names,
+)
 
 __all__ = [
     "AdaMixConfig",
@@ -26,6 +33,7 @@ __all__ = [
     "ParameterCounts",
     "consistency_loss",
     "get_adamix_model",
+    "task_head_parameter_names",
 ]  # plus, imported on first use (they need peft): average_peft_adapters, PeftAdaMixModel
 __version__ = "0.1.0"
 

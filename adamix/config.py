@@ -71,7 +71,8 @@ class AdaMixConfig:
     # makes routing reproducible).
     routing_seed: int | None = None
     # Keep a task head (classifier / regression head) trainable. None = automatic: trainable when the
-    # model has parameters outside its backbone that are not a language-model head.
+    # model has one (adamix.task_head_parameter_names: parameters outside the backbone of a model that
+    # is not a language model).
     train_head: bool | None = None
     # Fused GPT-2 `c_attn` (q|k|v in one Conv1D): which of its parts get LoRA. Upstream: q and v.
     fused_qkv_parts: list[str] = field(default_factory=lambda: ["q", "v"])

@@ -44,19 +44,21 @@ def _logits(outputs) -> torch.Tensor:
     return outputs.logits if hasattr(outputs, "logits") else outputs[0]
 
 
-def _head_parameter_names(model: nn.Module) -> set[str]:
-    """Parameters outside the pretrained backbone that are not a language-model head."""
+def task_head_parameter_names(model: nn.Module) -> set[str]:
+    """Names of the task head's parameters in a Hugging Face model: every parameter outside its pretrained
+    backbone (`model.base_model`), e.g. BERT's `classifier`, RoBERTa's `classifier` (dense + out_proj),
+    DeBERTa's `pooler` + `classifier`. A language model (causal or masked: `get_output_embeddings()` is
+    not None) has none: what lies outside its backbone is its pretrained LM head (output embedding, MLM
+    transform), part of the backbone. The suite's one rule: AdaMix trains and counts these as the head,
+    and every method of `baselines` derives its head from it."""
+    get_output_embeddings = getattr(model, "get_output_embeddings", None)
+    if callable(get_output_embeddings) and get_output_embeddings() is not None:
+        return set()
     backbone = getattr(model, "base_model", model)
     if backbone is model:
         return set()
     inside = {id(p) for p in backbone.parameters()}
-    output_embeddings = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    lm_head = {id(p) for p in output_embeddings.parameters()} if output_embeddings is not None else set()
-    return {n for n, p in model.named_parameters() if id(p) not in inside and id(p) not in lm_head}
-
-
-def _is_language_model(model: nn.Module) -> bool:
-    return hasattr(model, "get_output_embeddings") and model.get_output_embeddings() is not None
+    return {n for n, p in model.named_parameters() if id(p) not in inside}
 
 
 class AdaMixModel(nn.Module):
@@ -101,12 +103,8 @@ class AdaMixModel(nn.Module):
             layer.to(device=base.weight.device, dtype=base.weight.dtype)
             setattr(parent, attr, layer)
             self._layers[name] = layer
-        self._head_names = _head_parameter_names(model)
-        train_head = (
-            config.train_head
-            if config.train_head is not None
-            else (bool(self._head_names) and not _is_language_model(model))
-        )
+        self._head_names = task_head_parameter_names(model)
+        train_head = config.train_head if config.train_head is not None else bool(self._head_names)
         adamix_ids = {id(p) for layer in self._layers.values() for p in self._expert_parameters(layer)}
         for n, p in model.named_parameters():
             p.requires_grad_(id(p) in adamix_ids or (train_head and n in self._head_names))
@@ -186,6 +184,11 @@ class AdaMixModel(nn.Module):
         task = task_loss_fn(logits_a, batch)
         agreement = consistency_loss(logits_a, logits_b, mask, self.config.consistency_kind)
         return ConsistencyStepOutput(task + weight * agreement, task, agreement, logits_a)
+
+    @property
+    def head_parameter_names(self) -> frozenset[str]:
+        """Names (in `base_model`) of the task head's parameters (`task_head_parameter_names`)."""
+        return frozenset(self._head_names)
 
     # ------------------------------------------------------------------------------ accounting
     def count_parameters(self) -> ParameterCounts:

@@ -46,7 +46,7 @@ import torch
 import torch.nn as nn
 
 from .config import AdaMixConfig, _fail
-from .model import AdaMixModel, ParameterCounts, _head_parameter_names, _is_language_model
+from .model import AdaMixModel, ParameterCounts, task_head_parameter_names
 from .peft_average import PEFT_PROVENANCE_FIELDS, uniform_average
 from .routing import Router, evaluation_route
 
@@ -376,12 +376,10 @@ class PeftAdaMixModel(AdaMixModel):
         self.router = Router(seed)
         experts = expert_names(config.num_experts)
 
-        head_names = _head_parameter_names(model)
+        head_names = task_head_parameter_names(model)
         head_params = {id(p) for n, p in model.named_parameters() if n in head_names}
         self._head_modules = sorted({n.split(".")[0] for n in head_names})
-        train_head = (
-            config.train_head if config.train_head is not None else (bool(head_names) and not _is_language_model(model))
-        )
+        train_head = config.train_head if config.train_head is not None else bool(head_names)
 
         user_config = peft_config_from_dict(self.config.peft_config)
         peft_type = user_config.peft_type.value

@@ -9,7 +9,7 @@ a bos token uses eos in its place (GPT-2's bos and eos are the same token).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForCausalLM
 
+from .metrics import Evaluation
 from .metrics.nlg import numeric_scores, score_e2e, score_webnlg, write_e2e_files, write_webnlg_files
 from .tasks.nlg import load_nlg_splits
 
@@ -48,19 +49,51 @@ class NLGCollator:
         return batch
 
 
+@dataclass(frozen=True)
+class Decoding:
+    """How a run decodes: the run's decoding options, all the task needs of its run config to decode."""
+
+    num_beams: int
+    length_penalty: float
+    no_repeat_ngram_size: int
+    max_new_tokens: int
+
+    @classmethod
+    def of(cls, cfg) -> Decoding:
+        return cls(cfg.num_beams, cfg.length_penalty, cfg.no_repeat_ngram_size, cfg.max_new_tokens)
+
+
+@dataclass(frozen=True)
+class Generations:
+    """The decoded texts of one split with their grouped references, written in the files the official
+    scorers read (E2E: e2e-metrics' hypothesis / reference files; WebNLG and DART: GenerationEval's)."""
+
+    task: str
+    hypotheses: list[str]
+    references: list[list[str]]
+
+    def write(self, folder: Path, split: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        hyp = folder / f"{split}.hyp.txt"
+        if self.task == "e2e":
+            write_e2e_files(self.hypotheses, self.references, hyp, folder / f"{split}.ref.txt")
+        else:
+            write_webnlg_files(self.hypotheses, self.references, hyp, folder / f"{split}.ref")
+
+
 @dataclass
 class NLGTask:
     name: str
-    cfg: object
     tokenizer: object
-    train: datasets.Dataset
+    decoding: Decoding
+    label_smoothing: float
+    train: datasets.Dataset | None
     selection: datasets.Dataset | None
     report: dict[str, datasets.Dataset]
     references: dict[str, list[list[str]]]  # split -> references per group (index = group id)
     primary_metric: str = "bleu"
     family: str = "nlg"
     task_type: str = "causal_lm"
-    notes: dict = field(default_factory=dict)  # metrics reported unavailable, and why
 
     def load_model(self, path: str):
         return AutoModelForCausalLM.from_pretrained(path)
@@ -78,7 +111,7 @@ class NLGTask:
             logits.reshape(-1, logits.shape[-1]),
             targets.reshape(-1),
             ignore_index=IGNORE,
-            label_smoothing=self.cfg.label_smoothing,
+            label_smoothing=self.label_smoothing,
         )
 
     def consistency_mask(self, batch: dict) -> torch.Tensor:
@@ -90,13 +123,17 @@ class NLGTask:
     @torch.no_grad()
     def generate(self, model, batch: dict) -> torch.Tensor:
         """The new tokens of one left-padded batch of prompts, decoded with the run's settings."""
-        cfg, tok = self.cfg, self.tokenizer
-        beam = {"num_beams": cfg.num_beams, "length_penalty": cfg.length_penalty} if cfg.num_beams > 1 else {}
+        decoding, tok = self.decoding, self.tokenizer
+        beam = (
+            {"num_beams": decoding.num_beams, "length_penalty": decoding.length_penalty}
+            if decoding.num_beams > 1
+            else {}
+        )
         generated = model.generate(
             **batch,
             **beam,
-            no_repeat_ngram_size=cfg.no_repeat_ngram_size,
-            max_new_tokens=cfg.max_new_tokens,
+            no_repeat_ngram_size=decoding.no_repeat_ngram_size,
+            max_new_tokens=decoding.max_new_tokens,
             eos_token_id=tok.eos_token_id,
             pad_token_id=self.collator(tok).pad_id,
             do_sample=False,
@@ -104,27 +141,19 @@ class NLGTask:
         return generated[:, batch["input_ids"].shape[1] :]
 
     @torch.no_grad()
-    def evaluate(self, model, loader, device, split: str) -> dict[str, float]:
-        cfg, tok = self.cfg, self.tokenizer
+    def evaluate(self, model, loader, device, split: str) -> Evaluation:
+        """Scores of the split's decoded texts, with the texts (the trainer writes them next to the record)."""
         model = decoding_model(model)
         hypotheses: dict[int, str] = {}
         for batch in loader:  # prompts sorted by length (see _generation_rows): little left padding
             groups = batch.pop("group").tolist()
             batch = {k: v.to(device) for k, v in batch.items()}
-            texts = tok.batch_decode(self.generate(model, batch), skip_special_tokens=True)
+            texts = self.tokenizer.batch_decode(self.generate(model, batch), skip_special_tokens=True)
             hypotheses.update({g: t.strip() for g, t in zip(groups, texts)})
         refs = self.references[split]
         hyps = [hypotheses[i] for i in range(len(refs))]
-        out = Path(cfg.out) / "generations"
-        out.mkdir(parents=True, exist_ok=True)
-        if self.name == "e2e":
-            result = score_e2e(hyps, refs)
-            write_e2e_files(hyps, refs, out / f"{split}.hyp.txt", out / f"{split}.ref.txt")
-        else:
-            result = score_webnlg(hyps, refs)
-            write_webnlg_files(hyps, refs, out / f"{split}.hyp.txt", out / f"{split}.ref")
-        self.notes.update(result.get("unavailable", {}))
-        return numeric_scores(result)
+        result = (score_e2e if self.name == "e2e" else score_webnlg)(hyps, refs)
+        return Evaluation(numeric_scores(result), Generations(self.name, hyps, refs), result.get("unavailable", {}))
 
 
 def decoding_model(model):
@@ -179,8 +208,9 @@ def build_nlg_task(cfg, tokenizer) -> NLGTask:
         selection = _generation_rows(held, tokenizer, cfg.max_seq_len)
     return NLGTask(
         name=cfg.task,
-        cfg=cfg,
         tokenizer=tokenizer,
+        decoding=Decoding.of(cfg),
+        label_smoothing=cfg.label_smoothing,
         train=_training_rows(train, tokenizer, cfg.max_seq_len),
         selection=selection,
         report={report_split: _generation_rows(report_groups, tokenizer, cfg.max_seq_len)},

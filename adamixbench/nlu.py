@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
 
+from .metrics import Evaluation
 from .metrics.glue import compute_glue_metrics
 from .tasks.fewshot import FEWSHOT_TASKS, load_fewshot_for_run
 from .tasks.glue import default_data_dir, get_task, hub_disabled, load_glue
@@ -51,7 +52,7 @@ class NLUTask:
         return logits.float().squeeze(-1) if self.is_regression else logits.argmax(-1)
 
     @torch.no_grad()
-    def evaluate(self, model, loader, device, split: str | None = None) -> dict[str, float]:
+    def evaluate(self, model, loader, device, split: str | None = None) -> Evaluation:
         predictions, references = [], []
         for batch in loader:
             batch = {k: v.to(device) for k, v in batch.items()}
@@ -60,7 +61,7 @@ class NLUTask:
             references.append(labels)
         preds = torch.cat(predictions).cpu().numpy()
         refs = torch.cat(references).cpu().numpy()
-        return compute_glue_metrics(self.name, preds, refs)
+        return Evaluation(compute_glue_metrics(self.name, preds, refs))
 
 
 def _tokenize(dataset: datasets.Dataset, tokenizer, text_fields, max_len: int) -> datasets.Dataset:

@@ -21,6 +21,11 @@ gpt2       gpt2*                                    GPT-2's (``.cache/gpt2-token
 llama      smollm2-*, llama*                        GPT-2's (SmolLM2's own lives in a GGUF: too slow to unpack)
 =========  =======================================  ==================================================
 
+Models: :func:`random_model` builds any randomly initialised model of a supported architecture and task
+type in a given shape: the stand-ins, the paper backbones in their full shapes (:data:`PAPER_SHAPES`,
+:func:`paper_shaped_model`: parameter counts on the meta device, benchmarks/throughput.py) and the tests'
+tiny models all come from it.
+
 Data: :func:`standin_glue_dir` writes a GLUE-layout directory where every task has a few examples per
 split: the first rows of the shipped files where the repository ships them (data/README.md), and
 stand-in rows (real sentences of shipped tasks, relabelled) for the files it does not ship (MNLI and QQP
@@ -104,73 +109,115 @@ def _tokenizer(arch: str, workdir: Path):
     return tokenizer
 
 
+#: Per architecture (a transformers model_type): the config field of the feed-forward width, and every
+#: dropout field (GPT-2 names its own; the rest take the model-agnostic names).
+_ARCHITECTURE_FIELDS = {
+    "bert": ("intermediate_size", ("hidden_dropout_prob", "attention_probs_dropout_prob")),
+    "roberta": ("intermediate_size", ("hidden_dropout_prob", "attention_probs_dropout_prob")),
+    "deberta-v2": ("intermediate_size", ("hidden_dropout_prob", "attention_probs_dropout_prob", "pooler_dropout")),
+    "gpt2": ("n_inner", ("resid_pdrop", "embd_pdrop", "attn_pdrop")),
+    "llama": ("intermediate_size", ("attention_dropout",)),
+}
+_HEAD_CLASSES = {
+    "seq_cls": "AutoModelForSequenceClassification",
+    "masked_lm": "AutoModelForMaskedLM",
+    "causal_lm": "AutoModelForCausalLM",
+}
+
+
+def random_model(
+    arch: str,
+    task_type: str,
+    *,
+    vocab_size: int,
+    hidden: int,
+    layers: int,
+    heads: int,
+    intermediate: int | None = None,
+    dropout: float | None = None,
+    seed: int | None = None,
+    **config,
+):
+    """A randomly initialised Hugging Face model: architecture `arch` (bert, roberta, deberta-v2, gpt2,
+    llama) with the head of `task_type` (seq_cls, masked_lm, causal_lm), in the given shape. `dropout`
+    sets every dropout of the architecture; `seed` seeds torch first (same seed, same weights); `config`:
+    any other config field (num_labels, max_position_embeddings, token ids, initializer_range, ...).
+    What the stand-ins are built with, and the tests' tiny models."""
+    import torch
+    import transformers
+
+    feedforward, dropouts = _ARCHITECTURE_FIELDS[arch]
+    fields = {
+        "vocab_size": vocab_size,
+        "hidden_size": hidden,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+    }
+    if intermediate is not None:
+        fields[feedforward] = intermediate
+    if dropout is not None:
+        fields.update(dict.fromkeys(dropouts, dropout))
+    if seed is not None:
+        torch.manual_seed(seed)
+    model_config = transformers.AutoConfig.for_model(arch, **fields, **config)
+    return getattr(transformers, _HEAD_CLASSES[task_type]).from_config(model_config)
+
+
+#: The paper's backbones in `random_model`'s terms (their hub configs' sizes). Random weights in these
+#: shapes count parameters exactly (build them under torch.device("meta"): nothing is allocated) and time
+#: training steps (benchmarks/throughput.py).
+PAPER_SHAPES = {
+    "roberta-large": (
+        "roberta",
+        {
+            "vocab_size": 50265,
+            "hidden": 1024,
+            "layers": 24,
+            "heads": 16,
+            "intermediate": 4096,
+            "max_position_embeddings": 514,
+            "type_vocab_size": 1,
+        },
+    ),
+    "bert-base": ("bert", {"vocab_size": 30522, "hidden": 768, "layers": 12, "heads": 12, "intermediate": 3072}),
+    "minilm-l6": ("bert", {"vocab_size": 30522, "hidden": 384, "layers": 6, "heads": 12, "intermediate": 1536}),
+    "gpt2-medium": ("gpt2", {"vocab_size": 50257, "hidden": 1024, "layers": 24, "heads": 16}),
+}
+
+
+def paper_shaped_model(name: str, task_type: str = "seq_cls", num_layers: int | None = None, **config):
+    """Random weights in the shape of paper backbone `name` (PAPER_SHAPES) with the head of `task_type`;
+    `num_layers` shortens it (CPU timings); `config`: further config fields (num_labels, ...)."""
+    arch, shape = PAPER_SHAPES[name]
+    return random_model(arch, task_type, **{**shape, "layers": num_layers or shape["layers"]}, **config)
+
+
 def _model(arch: str, tokenizer):
     """The stand-in with its pretrained-style LM head: *ForMaskedLM (encoders) or *ForCausalLM (decoders);
     seq_cls runs add their classification head on loading, as they do on the real checkpoints."""
-    from transformers import (
-        BertConfig,
-        BertForMaskedLM,
-        GPT2Config,
-        GPT2LMHeadModel,
-        LlamaConfig,
-        LlamaForCausalLM,
-        RobertaConfig,
-        RobertaForMaskedLM,
-    )
-
-    s = SIZE
-    vocab = len(tokenizer)
+    shape = {"vocab_size": len(tokenizer), "hidden": SIZE["hidden"], "layers": SIZE["layers"], "heads": SIZE["heads"]}
+    encoder = {"intermediate": SIZE["intermediate"], "max_position_embeddings": SIZE["positions"]}
+    special = {
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+    }
     if arch == "roberta":
-        config = RobertaConfig(
-            vocab_size=vocab,
-            hidden_size=s["hidden"],
-            num_hidden_layers=s["layers"],
-            num_attention_heads=s["heads"],
-            intermediate_size=s["intermediate"],
-            max_position_embeddings=s["positions"],
-            type_vocab_size=1,
-            pad_token_id=tokenizer.pad_token_id,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-        )
-        return RobertaForMaskedLM(config)
+        return random_model("roberta", "masked_lm", **shape, **encoder, **special, type_vocab_size=1)
     if arch == "bert":
-        config = BertConfig(
-            vocab_size=vocab,
-            hidden_size=s["hidden"],
-            num_hidden_layers=s["layers"],
-            num_attention_heads=s["heads"],
-            intermediate_size=s["intermediate"],
-            max_position_embeddings=s["positions"],
-            pad_token_id=tokenizer.pad_token_id,
-        )
-        return BertForMaskedLM(config)
+        return random_model("bert", "masked_lm", **shape, **encoder, pad_token_id=tokenizer.pad_token_id)
     if arch == "gpt2":
-        config = GPT2Config(
-            vocab_size=vocab,
-            n_embd=s["hidden"],
-            n_layer=s["layers"],
-            n_head=s["heads"],
-            n_positions=1024,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-        return GPT2LMHeadModel(config)
-    config = LlamaConfig(
-        vocab_size=vocab,
-        hidden_size=s["hidden"],
-        num_hidden_layers=s["layers"],
-        num_attention_heads=s["heads"],
-        num_key_value_heads=s["heads"],
-        intermediate_size=s["intermediate"],
+        return random_model("gpt2", "causal_lm", **shape, **special, max_position_embeddings=1024)
+    return random_model(
+        "llama",
+        "causal_lm",
+        **shape,
+        **special,
+        intermediate=SIZE["intermediate"],
+        num_key_value_heads=SIZE["heads"],
         max_position_embeddings=1024,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=True,
     )
-    return LlamaForCausalLM(config)
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ import shutil
 import time
 import traceback
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -30,10 +30,12 @@ from baselines import PreparedModel, prepare_model
 from .backbones import resolve_backbone
 from .checkpoint import Checkpointer, Interrupted, LoopState, StopRequest, rng_state, set_rng_state
 from .config import NLG_TASKS, RunConfig
+from .metrics import Evaluation
 from .optim import parameter_groups
 from .record import DIR_MODE, FAILURE_CLASSES, FILE_MODE, SCHEMA_VERSION, now, peak_memory_mb, provenance
 
 ARTIFACTS_DIR = "artifacts"
+GENERATIONS_DIR = "generations"  # a task's kept outputs (NLG: decoded texts), one set of files per split
 LAST_LOSSES = 20  # [step, loss] of the latest steps, kept in a failed record
 
 
@@ -120,6 +122,7 @@ class Run:
     scaler: torch.amp.GradScaler
     total_steps: int
     warmup_steps: int
+    metric_notes: dict[str, str] = field(default_factory=dict)  # metrics unavailable, and why (into the record)
 
     @property
     def model(self):
@@ -326,12 +329,13 @@ def end_epoch(run: Run, state: LoopState, progress) -> None:
     }
     if task.selection is not None and run.cfg.selection != "last":
         tic = time.perf_counter()
-        scores = task.evaluate(
+        evaluation = task.evaluate(
             run.prepared.eval_model(),
             _loader(task.selection, run.collate, run.cfg.eval_batch_size),
             run.device,
             "selection",
         )
+        scores = keep_outputs(run.cfg.out, "selection", evaluation, run.metric_notes)
         state.eval_time += time.perf_counter() - tic
         entry["eval"] = scores
         score = scores[task.primary_metric]
@@ -381,20 +385,43 @@ def scorable_splits(task) -> dict:
     return splits
 
 
-def score_splits(task, prepared, collate, cfg, device, splits: list[str], check_stop=lambda: None) -> dict[str, float]:
+def keep_outputs(out: str | Path, split: str, evaluation: Evaluation, notes: dict[str, str]) -> dict[str, float]:
+    """Writes what the task kept of the split (NLG: the decoded texts) under <out>/generations and adds its
+    unavailable metrics to `notes`; returns the split's scores."""
+    if evaluation.outputs is not None:
+        evaluation.outputs.write(Path(out) / GENERATIONS_DIR, split)
+    notes.update(evaluation.unavailable)
+    return evaluation.scores
+
+
+def score_splits(
+    task, prepared, collate, cfg, device, splits: list[str], check_stop=lambda: None, notes: dict | None = None
+) -> dict[str, float]:
+    """Scores of `splits` under their names in the record; each split's outputs are written under cfg.out
+    and its unavailable metrics added to `notes` (see keep_outputs)."""
     available = scorable_splits(task)
+    notes = {} if notes is None else notes
     scores = {}
     for split in splits:
         check_stop()
-        split_scores = task.evaluate(
+        evaluation = task.evaluate(
             prepared.eval_model(), _loader(available[split], collate, cfg.eval_batch_size), device, split
         )
+        split_scores = keep_outputs(cfg.out, split, evaluation, notes)
         scores.update({f"{name}{split_suffix(task, split)}": value for name, value in split_scores.items()})
     return scores
 
 
 def score_modes(
-    task, prepared, collate, cfg, device, modes: list[str], splits: list[str], check_stop=lambda: None
+    task,
+    prepared,
+    collate,
+    cfg,
+    device,
+    modes: list[str],
+    splits: list[str],
+    check_stop=lambda: None,
+    notes: dict | None = None,
 ) -> dict[str, dict[str, float]]:
     """Scores per AdaMix evaluation routing (the model's own mode is restored afterwards)."""
     default_mode = prepared.inference_mode
@@ -402,7 +429,7 @@ def score_modes(
         result = {}
         for mode in modes:
             prepared.set_inference(mode)
-            result[mode] = score_splits(task, prepared, collate, cfg, device, splits, check_stop)
+            result[mode] = score_splits(task, prepared, collate, cfg, device, splits, check_stop, notes)
         return result
     finally:
         prepared.set_inference(default_mode)
@@ -413,10 +440,10 @@ def score(run: Run, record: dict, check_stop) -> float:
     tic = time.perf_counter()
     args = (run.task, run.prepared, run.collate, run.cfg, run.device)
     report = list(run.task.report)
-    record["scores"] = score_splits(*args, report, check_stop)
+    record["scores"] = score_splits(*args, report, check_stop, run.metric_notes)
     modes = run.cfg.eval_inference_modes  # validation allows them for methods with routing only
     if modes:
-        record["scores_by_inference"] = score_modes(*args, modes, report, check_stop)
+        record["scores_by_inference"] = score_modes(*args, modes, report, check_stop, run.metric_notes)
     return time.perf_counter() - tic
 
 
@@ -491,7 +518,7 @@ def train_and_evaluate(cfg: RunConfig, stop: StopRequest | None = None) -> dict:
         **checkpointer.overhead(),
     }
     record["report_splits"] = list(run.task.report)
-    record["metric_notes"] = dict(getattr(run.task, "notes", {}))  # e.g. METEOR unavailable without Java, and why
+    record["metric_notes"] = dict(run.metric_notes)  # e.g. METEOR unavailable without Java, and why
     record["provenance"] = provenance(run.device, started)
     return record  # the caller writes it, then removes the checkpoint (remove_checkpoint)
 

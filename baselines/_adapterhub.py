@@ -21,16 +21,17 @@ from pathlib import Path
 
 import torch.nn as nn
 
-from baselines._common import check_int, check_number, hidden_size
+from baselines._common import check_activation, check_int, check_number, hidden_size
 from baselines.prepared import (
     PreparedModel,
     copy_parameters,
     count_unique,
-    find_head_name,
+    find_head_modules,
     freeze_parameters,
     lm_head_parameters,
     require_file,
 )
+from baselines.registry import register_method
 
 HEAD_FILE = "head.safetensors"  # the model's own task head (AdapterHub saves adapters, not static heads)
 
@@ -88,6 +89,35 @@ def resolve_bottleneck(model: nn.Module, method: str, params: dict) -> tuple[flo
     return factor, {**params, "bottleneck": int(hidden_size(model) // factor), "reduction_factor": round(factor, 6)}
 
 
+def register_bottleneck_adapter(
+    name: str, config_class: str, non_linearity: str, presets: dict[str, dict], description: str, reference: str
+):
+    """Registers a bottleneck-adapter method of AdapterHub (houlsby: `DoubleSeqBnConfig`, pfeiffer:
+    `SeqBnConfig`): params `bottleneck` (None: hidden / 16) or `reduction_factor`, and `non_linearity`
+    (default: the method's paper's); returns its prepare function."""
+
+    def validate(params: dict, task_type: str) -> None:
+        check_bottleneck_params(name, params)
+        check_activation(name, "non_linearity", params["non_linearity"])
+
+    @register_method(
+        name,
+        defaults={"bottleneck": None, "reduction_factor": None, "non_linearity": non_linearity},
+        presets=presets,
+        validate=validate,
+        description=description,
+        reference=reference,
+    )
+    def prepare(model, task_type: str, params: dict):
+        import adapters
+
+        factor, params = resolve_bottleneck(model, name, params)
+        config = getattr(adapters, config_class)(reduction_factor=factor, non_linearity=params["non_linearity"])
+        return attach(name, model, task_type, params, config)
+
+    return prepare
+
+
 @dataclass(repr=False)
 class AdapterHubPrepared(PreparedModel):
     """Saved as AdapterHub saves adapters (`model.save_adapter`: adapter_config.json + weights, loadable
@@ -99,10 +129,13 @@ class AdapterHubPrepared(PreparedModel):
 
         directory = Path(directory)
         self.model.save_adapter(str(directory), self.method)
-        if self.head_name is not None:
-            head = getattr(self.model, self.head_name)
+        if self.head_modules:
             save_file(
-                {f"{self.head_name}.{n}": p.detach().cpu().contiguous() for n, p in head.named_parameters()},
+                {
+                    f"{module}.{n}": p.detach().cpu().contiguous()
+                    for module in self.head_modules
+                    for n, p in getattr(self.model, module).named_parameters()
+                },
                 str(directory / HEAD_FILE),
             )
         return {"format": "adapterhub", "files": sorted(p.name for p in directory.iterdir())}
@@ -115,14 +148,14 @@ class AdapterHubPrepared(PreparedModel):
         with _setup_without_false_alarm():
             self.model.delete_adapter(self.method)
             self.model.load_adapter(str(directory), load_as=self.method, set_active=True)
-        if self.head_name is not None:
+        if self.head_modules:
             copy_parameters(self.model, load_file(str(require_file(directory / HEAD_FILE))), directory)
 
 
 def attach(method: str, model: nn.Module, task_type: str, params: dict, config) -> PreparedModel:
     import adapters
 
-    head = find_head_name(model, task_type)
+    head = find_head_modules(model, task_type)
     # `train_adapter` freezes `model.base_model` only: a masked-LM head (BERT `cls.predictions.transform`,
     # RoBERTa `lm_head.dense` / `layer_norm`) lies outside it and would stay trainable, so it is frozen here.
     lm_head = lm_head_parameters(model, task_type)
@@ -134,11 +167,11 @@ def attach(method: str, model: nn.Module, task_type: str, params: dict, config) 
     active = model.active_adapters
     if active is None or method not in active.flatten():
         raise RuntimeError(f"AdapterHub did not activate adapter '{method}' (active: {active})")
-    if head is not None:
-        for p in getattr(model, head).parameters():
+    for module in head:
+        for p in getattr(model, module).parameters():
             p.requires_grad_(True)
     freeze_parameters(lm_head)
-    return AdapterHubPrepared(method, model, task_type, params, head_name=head, inference_params_fn=inference_params)
+    return AdapterHubPrepared(method, model, task_type, params, head_modules=head, inference_params_fn=inference_params)
 
 
 def inference_params(prepared: PreparedModel) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch.nn as nn
 
-from baselines.prepared import PreparedModel, find_head_name, freeze_parameters, lm_head_parameters, require_file
+from baselines.prepared import PreparedModel, find_head_modules, freeze_parameters, lm_head_parameters, require_file
 
 # peft has no masked-LM task type: task_type=None gives the plain `PeftModel`, whose forward passes the
 # batch through to the *ForMaskedLM model unchanged (TOKEN_CLS / FEATURE_EXTRACTION wrappers are for other
@@ -42,13 +42,13 @@ def wrap(method: str, model: nn.Module, task_type: str, params: dict, config) ->
     """get_peft_model + our conventions: the seq_cls head is a trainable `modules_to_save` copy."""
     from peft import get_peft_model
 
-    head = find_head_name(model, task_type)
+    head = find_head_modules(model, task_type)
     lm_head = lm_head_parameters(model, task_type)  # causal_lm / masked_lm: pretrained LM head, kept frozen
     peft_model = get_peft_model(model, config)
     freeze_parameters(lm_head)
-    return PeftPrepared(method, peft_model, task_type, params, head_name=head)
+    return PeftPrepared(method, peft_model, task_type, params, head_modules=head)
 
 
 def head_modules(model: nn.Module, task_type: str) -> list[str] | None:
-    head = find_head_name(model, task_type)
-    return [head] if head else None
+    """peft's `modules_to_save`: the task head's modules (None: no head)."""
+    return list(find_head_modules(model, task_type)) or None

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from baselines._common import model_type
-from baselines.prepared import PreparedModel, copy_parameters, find_head_name, require_file
+from baselines.prepared import PreparedModel, copy_parameters, find_head_modules, require_file
 from baselines.registry import PRESET_KEY, register_method
 
 MERGED_FILE = "merged_adapter.safetensors"  # built-in variants: the averaged adapter / LoRA update + head
@@ -75,7 +75,7 @@ class AdaMixPrepared(PreparedModel):
             keep = {
                 n: t.detach().cpu().contiguous()
                 for n, t in merged_model.state_dict().items()
-                if (n.startswith(layers) and ".base_layer." not in n) or n in self.model._head_names
+                if (n.startswith(layers) and ".base_layer." not in n) or n in self.model.head_parameter_names
             }
             save_file(
                 keep,
@@ -104,21 +104,9 @@ class AdaMixPrepared(PreparedModel):
         self.model.router.generator.set_state(state["router"])
 
     def param_counts(self) -> dict:
-        counts = self.model.count_parameters()  # adamix.ParameterCounts, for either AdaMix model
-        result = {k: int(v) for k, v in dataclasses.asdict(counts).items()}
-        if self.task_type == "masked_lm":
-            # The library counts every weight outside the encoder that is not the output embedding as "head":
-            # for an MLM head that is its pretrained transform (dense + LayerNorm), frozen (the library keeps
-            # LM heads frozen). Our convention (baselines.prepared): head = TRAINABLE task-head parameters,
-            # the pretrained MLM head belongs to the backbone, as for the other methods.
-            trainable_head = sum(
-                p.numel()
-                for n, p in self.model.base_model.named_parameters()
-                if n in self.model._head_names and p.requires_grad
-            )
-            result["backbone"] += result["head"] - trainable_head
-            result["head"] = trainable_head
-        return result
+        # adamix.ParameterCounts, for either AdaMix model; its head is the one of baselines (one rule:
+        # adamix.task_head_parameter_names), so the counts need no translation.
+        return {k: int(v) for k, v in dataclasses.asdict(self.model.count_parameters()).items()}
 
 
 def _resolve(adapter_type: str, model, task_type: str, params: dict) -> dict:
@@ -182,9 +170,9 @@ def _prepare(adapter_type: str, method: str, model, task_type: str, params: dict
 
     resolved = _resolve(adapter_type, model, task_type, params)
     config = _config(adapter_type, resolved)
-    head = find_head_name(model, task_type)
+    head = find_head_modules(model, task_type)
     wrapped = get_adamix_model(model, config)
-    return AdaMixPrepared(method, wrapped, task_type, resolved, head_name=head)
+    return AdaMixPrepared(method, wrapped, task_type, resolved, head_modules=head)
 
 
 @register_method(
@@ -284,7 +272,7 @@ def prepare_peft(model, task_type: str, params: dict):
         )
     config = peft_config(resolved["tuner"], model, None, tuner_params, "adamix_peft")
     fields = {k: v for k, v in resolved.items() if k not in (PRESET_KEY, "tuner", "tuner_params")}
-    head = find_head_name(model, task_type)
+    head = find_head_modules(model, task_type)
     wrapped = get_adamix_model(model, AdaMixConfig.from_dict({"adapter_type": "peft", "peft_config": config, **fields}))
     resolved["tuner_params"] = {
         **TUNERS[resolved["tuner"]].defaults,
@@ -292,4 +280,4 @@ def prepare_peft(model, task_type: str, params: dict):
         "target_modules": wrapped.config.peft_config["target_modules"],
     }
     resolved["share"] = wrapped.config.share
-    return AdaMixPrepared("adamix_peft", wrapped, task_type, resolved, head_name=head)
+    return AdaMixPrepared("adamix_peft", wrapped, task_type, resolved, head_modules=head)

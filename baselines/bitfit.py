@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from baselines._common import check_bool
-from baselines.prepared import PreparedModel, find_head_name, is_head_param, lm_head_parameters
+from baselines.prepared import PreparedModel, find_head_modules, is_head_param, lm_head_parameters
 from baselines.registry import register_method
 
 
@@ -15,7 +15,7 @@ from baselines.registry import register_method
     reference="Ben Zaken, Ravfogel, Goldberg 2022 (ACL); paper Table 2 'BitFit 0.1M' (BERT-base: 102,912 biases)",
 )
 def prepare(model, task_type: str, params: dict) -> PreparedModel:
-    head = find_head_name(model, task_type)
+    head = find_head_modules(model, task_type)
     lm_head_ids = {id(p) for p in lm_head_parameters(model, task_type)}  # pretrained LM / MLM head: frozen
     layernorm_modules = {
         name

@@ -9,33 +9,17 @@ AdapterHub `DoubleSeqBnConfig`. Presets reproduce the paper rows (#Param = 2 ada
 
 from __future__ import annotations
 
-from baselines._adapterhub import attach, check_bottleneck_params, resolve_bottleneck
-from baselines._common import check_activation
-from baselines.registry import register_method
+from baselines._adapterhub import register_bottleneck_adapter
 
-PRESETS = {
-    "table1_6.0M": {"bottleneck": 64},
-    "table1_0.8M": {"bottleneck": 8},
-    "table2_0.9M": {"bottleneck": 24},
-}
-
-
-def _validate(params: dict, task_type: str) -> None:
-    check_bottleneck_params("houlsby", params)
-    check_activation("houlsby", "non_linearity", params["non_linearity"])
-
-
-@register_method(
+prepare = register_bottleneck_adapter(
     "houlsby",
-    defaults={"bottleneck": None, "reduction_factor": None, "non_linearity": "swish"},
-    presets=PRESETS,
-    validate=_validate,
+    config_class="DoubleSeqBnConfig",
+    non_linearity="swish",
+    presets={
+        "table1_6.0M": {"bottleneck": 64},
+        "table1_0.8M": {"bottleneck": 8},
+        "table2_0.9M": {"bottleneck": 24},
+    },
     description="Houlsby adapter (AdapterHub DoubleSeqBnConfig); bottleneck None = hidden/16.",
     reference="Houlsby et al. 2019; paper Table 1 (6.0M, 0.8M) and Table 2 (0.9M)",
 )
-def prepare(model, task_type: str, params: dict):
-    from adapters import DoubleSeqBnConfig
-
-    factor, params = resolve_bottleneck(model, "houlsby", params)
-    config = DoubleSeqBnConfig(reduction_factor=factor, non_linearity=params["non_linearity"])
-    return attach("houlsby", model, task_type, params, config)

@@ -8,33 +8,17 @@ AdapterHub `SeqBnConfig`. Presets reproduce the paper rows (#Param = layers x (2
 
 from __future__ import annotations
 
-from baselines._adapterhub import attach, check_bottleneck_params, resolve_bottleneck
-from baselines._common import check_activation
-from baselines.registry import register_method
+from baselines._adapterhub import register_bottleneck_adapter
 
-PRESETS = {
-    "table1_3.0M": {"bottleneck": 64},
-    "table1_0.8M": {"bottleneck": 16},
-    "table2_0.9M": {"bottleneck": 48},
-}
-
-
-def _validate(params: dict, task_type: str) -> None:
-    check_bottleneck_params("pfeiffer", params)
-    check_activation("pfeiffer", "non_linearity", params["non_linearity"])
-
-
-@register_method(
+prepare = register_bottleneck_adapter(
     "pfeiffer",
-    defaults={"bottleneck": None, "reduction_factor": None, "non_linearity": "relu"},
-    presets=PRESETS,
-    validate=_validate,
+    config_class="SeqBnConfig",
+    non_linearity="relu",
+    presets={
+        "table1_3.0M": {"bottleneck": 64},
+        "table1_0.8M": {"bottleneck": 16},
+        "table2_0.9M": {"bottleneck": 48},
+    },
     description="Pfeiffer adapter (AdapterHub SeqBnConfig); bottleneck None = hidden/16.",
     reference="Pfeiffer et al. 2021 (AdapterFusion); paper Table 1 (3.0M, 0.8M)",
 )
-def prepare(model, task_type: str, params: dict):
-    from adapters import SeqBnConfig
-
-    factor, params = resolve_bottleneck(model, "pfeiffer", params)
-    config = SeqBnConfig(reduction_factor=factor, non_linearity=params["non_linearity"])
-    return attach("pfeiffer", model, task_type, params, config)

@@ -12,7 +12,8 @@
 
 Parameter accounting follows the paper's #Param column:
   backbone  = parameters of the pretrained model, task head excluded (counted before the method ran);
-  head      = trainable parameters of the task head (seq_cls classifier / regression head; 0 for causal_lm
+  head      = trainable parameters of the task head (what the head is: `adamix.task_head_parameter_names`,
+              one rule for every method; seq_cls classifier / regression head; 0 for causal_lm
               and masked_lm, whose LM head is pretrained: the tied output embedding, plus for an MLM head its
               transform (dense + LayerNorm) and output bias; it belongs to the backbone and stays frozen for
               every PEFT method; full_ft trains it, as LM-BFF does);
@@ -42,9 +43,6 @@ TRAINABLE_FILE = "trainable.safetensors"
 TASK_TYPES = ("seq_cls", "causal_lm", "masked_lm")
 LM_TASK_TYPES = ("causal_lm", "masked_lm")
 
-# Attribute names Hugging Face uses for the task head of *ForSequenceClassification models.
-HEAD_ATTRIBUTES = ("classifier", "score", "classification_head", "qa_outputs")
-
 # Batch entries that are for the loss, not for the model's forward(). "consistency_mask" (NLG: which
 # positions AdaMix's consistency term scores) is set by the engine and used by AdaMix only.
 NON_MODEL_KEYS = ("labels", "consistency_mask")
@@ -52,28 +50,33 @@ NON_MODEL_KEYS = ("labels", "consistency_mask")
 TaskLossFn = Callable[[torch.Tensor, dict], torch.Tensor]  # (logits, batch) -> scalar loss
 
 
-def find_head_name(model: nn.Module, task_type: str) -> str | None:
-    """Name of the task-head submodule of a seq_cls model (None for causal_lm and masked_lm)."""
+def find_head_modules(model: nn.Module, task_type: str) -> tuple[str, ...]:
+    """Names of the top-level submodules that hold the task head of a seq_cls model (e.g. ("classifier",),
+    DeBERTa ("classifier", "pooler")); () for causal_lm and masked_lm. What the head is, is the one rule of
+    `adamix.task_head_parameter_names` (call this on the plain model, before a method wraps it)."""
     if task_type == "masked_lm":
         if _output_embeddings(model) is None:
             raise ValueError(
                 f"{type(model).__name__} has no masked-LM head (get_output_embeddings() is None); "
                 "task_type 'masked_lm' needs an *ForMaskedLM model"
             )
-        return None
+        return ()
     if task_type != "seq_cls":
-        return None
-    for name in HEAD_ATTRIBUTES:
-        if isinstance(getattr(model, name, None), nn.Module):
-            return name
-    raise ValueError(
-        f"{type(model).__name__} has no classification head (looked for attributes {list(HEAD_ATTRIBUTES)}); "
-        "task_type 'seq_cls' needs an *ForSequenceClassification model"
-    )
+        return ()
+    from adamix import task_head_parameter_names  # the method core: torch + transformers only
+
+    modules = tuple(sorted({n.split(".")[0] for n in task_head_parameter_names(model)}))
+    if not modules:
+        raise ValueError(
+            f"{type(model).__name__} has no classification head (no parameters outside its pretrained backbone, "
+            "or it is a language model); task_type 'seq_cls' needs an *ForSequenceClassification model"
+        )
+    return modules
 
 
-def is_head_param(name: str, head_name: str | None) -> bool:
-    return head_name is not None and head_name in name.split(".")
+def is_head_param(name: str, head_modules: tuple[str, ...]) -> bool:
+    """Whether a parameter, named as in the prepared (possibly wrapped) model, belongs to the task head."""
+    return any(part in head_modules for part in name.split("."))
 
 
 def count_unique(params: Iterator[nn.Parameter]) -> int:
@@ -85,9 +88,9 @@ def count_unique(params: Iterator[nn.Parameter]) -> int:
     return total
 
 
-def backbone_size(model: nn.Module, head_name: str | None) -> int:
+def backbone_size(model: nn.Module, head_modules: tuple[str, ...]) -> int:
     """Pretrained parameters (tied weights once), task head excluded."""
-    return count_unique(p for n, p in model.named_parameters() if not is_head_param(n, head_name))
+    return count_unique(p for n, p in model.named_parameters() if not is_head_param(n, head_modules))
 
 
 def _output_embeddings(model: nn.Module) -> nn.Module | None:
@@ -134,7 +137,7 @@ class PreparedModel:
     task_type: str
     params: dict = field(default_factory=dict)
     backbone_params: int | None = None
-    head_name: str | None = None
+    head_modules: tuple[str, ...] = ()  # find_head_modules; () = no task head
     # Extra inference parameters of the method; None = every trainable non-head parameter.
     inference_params_fn: Callable[[PreparedModel], int] | None = None
     # True when the method trains the whole model (full fine-tuning): its weights are a backbone copy per
@@ -178,11 +181,11 @@ class PreparedModel:
 
     def method_parameters(self) -> list[tuple[str, nn.Parameter]]:
         """Trainable parameters that belong to the method itself (task head excluded)."""
-        return [(n, p) for n, p in self.named_trainable_parameters() if not is_head_param(n, self.head_name)]
+        return [(n, p) for n, p in self.named_trainable_parameters() if not is_head_param(n, self.head_modules)]
 
     def param_counts(self) -> dict:
         trainable = count_unique(iter(self.trainable_parameters()))
-        head = count_unique(p for n, p in self.named_trainable_parameters() if is_head_param(n, self.head_name))
+        head = count_unique(p for n, p in self.named_trainable_parameters() if is_head_param(n, self.head_modules))
         if self.inference_params_fn is not None:
             inference = int(self.inference_params_fn(self))
         else:

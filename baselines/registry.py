@@ -25,7 +25,7 @@ from typing import Any
 
 import torch.nn as nn
 
-from baselines.prepared import TASK_TYPES, PreparedModel, backbone_size, find_head_name, wrap_module
+from baselines.prepared import TASK_TYPES, PreparedModel, backbone_size, find_head_modules, wrap_module
 
 PrepareFn = Callable[[nn.Module, str, dict], "PreparedModel | nn.Module"]
 
@@ -253,8 +253,8 @@ def prepare_model(
     if task_type not in TASK_TYPES:
         raise ValueError(f"unknown task_type {task_type!r}; allowed: {list(TASK_TYPES)}")
     resolved = spec.check(params, task_type)
-    head_name = find_head_name(model, task_type)
-    backbone = backbone_size(model, head_name)  # counted before the method adds or wraps anything
+    head_modules = find_head_modules(model, task_type)
+    backbone = backbone_size(model, head_modules)  # counted before the method adds or wraps anything
     result = spec.prepare(model, task_type, resolved)
     if isinstance(result, PreparedModel):
         prepared = result
@@ -267,6 +267,6 @@ def prepare_model(
     prepared.method = spec.name
     if prepared.backbone_params is None:
         prepared.backbone_params = backbone
-    if prepared.head_name is None:
-        prepared.head_name = head_name
+    if not prepared.head_modules:
+        prepared.head_modules = head_modules
     return prepared

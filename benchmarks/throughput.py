@@ -53,53 +53,20 @@ PEAK_TFLOPS = {
 
 @dataclass(frozen=True)
 class Preset:
-    """A backbone shape: its config class and sizes (the hub config's values), and how it is trained."""
+    """A paper backbone (its shape: adamixbench.standins.PAPER_SHAPES) and how it is trained."""
 
-    config_class: str
-    sizes: dict
+    name: str
     task_type: str  # seq_cls | causal_lm
 
 
 PRESETS = {
-    "roberta-large": Preset(
-        "RobertaConfig",
-        dict(
-            vocab_size=50265,
-            hidden_size=1024,
-            num_hidden_layers=24,
-            num_attention_heads=16,
-            intermediate_size=4096,
-            max_position_embeddings=514,
-            type_vocab_size=1,
-            pad_token_id=1,
-            bos_token_id=0,
-            eos_token_id=2,
-        ),
-        "seq_cls",
-    ),
-    "bert-base": Preset(
-        "BertConfig",
-        dict(vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
-        "seq_cls",
-    ),
-    "minilm-l6": Preset(
-        "BertConfig",
-        dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536),
-        "seq_cls",
-    ),
-    "gpt2-medium": Preset(
-        "GPT2Config",
-        dict(
-            vocab_size=50257,
-            n_embd=1024,
-            n_layer=24,
-            n_head=16,
-            n_positions=1024,
-            bos_token_id=50256,
-            eos_token_id=50256,
-        ),
-        "causal_lm",
-    ),
+    p.name: p
+    for p in (
+        Preset("roberta-large", "seq_cls"),
+        Preset("bert-base", "seq_cls"),
+        Preset("minilm-l6", "seq_cls"),
+        Preset("gpt2-medium", "causal_lm"),
+    )
 }
 
 
@@ -123,25 +90,30 @@ def sample_lengths(kind: str, n: int, max_len: int, generator):
 
 def build_backbone(preset: Preset, num_layers: int | None = None, num_labels: int = 2):
     """Random weights in the preset's shape; `num_layers` shortens it (CPU measurements)."""
-    import transformers
+    from adamixbench.standins import paper_shaped_model
 
-    config = getattr(transformers, preset.config_class)(**preset.sizes, num_labels=num_labels)
-    if num_layers:
-        config.num_hidden_layers = num_layers  # n_layer for GPT-2 (attribute map)
-    if preset.task_type == "causal_lm":
-        return transformers.AutoModelForCausalLM.from_config(config)
-    return transformers.AutoModelForSequenceClassification.from_config(config)
+    return paper_shaped_model(preset.name, preset.task_type, num_layers=num_layers, num_labels=num_labels)
 
 
-def engine_task(preset: Preset, cfg):
-    """The engine's task object (its loss, consistency mask, evaluation and decoding), without data."""
-    from adamixbench.nlg_engine import NLGTask
+def engine_task(preset: Preset, cfg, config):
+    """The engine's task object (its loss, consistency mask, evaluation and decoding), without data;
+    `config`: the backbone's."""
+    from adamixbench.nlg_engine import Decoding, NLGTask
     from adamixbench.nlu import NLUTask
 
     if preset.task_type == "causal_lm":
-        eos = preset.sizes["eos_token_id"]
+        eos = config.eos_token_id
         tokenizer = SimpleNamespace(eos_token_id=eos, bos_token_id=eos, pad_token_id=None)
-        return NLGTask(name="e2e", cfg=cfg, tokenizer=tokenizer, train=None, selection=None, report={}, references={})
+        return NLGTask(
+            name="e2e",
+            tokenizer=tokenizer,
+            decoding=Decoding.of(cfg),
+            label_smoothing=cfg.label_smoothing,
+            train=None,
+            selection=None,
+            report={},
+            references={},
+        )
     return NLUTask(
         name="sst2",
         family="glue",
@@ -154,7 +126,7 @@ def engine_task(preset: Preset, cfg):
     )
 
 
-def make_batches(preset: Preset, task, args, count: int, evaluation: bool = False):
+def make_batches(preset: Preset, config, task, args, count: int, evaluation: bool = False):
     """`count` batches of random token ids, grouped by length with the engine's sampler and padded
     with the engine's collator (NLG) or as DataCollatorWithPadding pads (NLU). `evaluation`: batches of
     --eval-batch-size; for a causal LM, prompts only (the decoding input)."""
@@ -166,7 +138,7 @@ def make_batches(preset: Preset, task, args, count: int, evaluation: bool = Fals
     generation = evaluation and preset.task_type == "causal_lm"
     pool = sample_lengths(args.lengths, 50 * batch_size * max(1, math.ceil(count / 50)), args.max_seq_len, generator)
     order = list(LengthGroupedSampler(batch_size, lengths=[t for t, _ in pool], generator=generator))
-    vocab = preset.sizes["vocab_size"]
+    vocab = config.vocab_size
     # Every megabatch of the sampler starts with its longest batch: take `count` batches spread evenly over
     # the whole order so that the timed batches follow the length distribution.
     n_batches = len(order) // batch_size
@@ -187,7 +159,7 @@ def make_batches(preset: Preset, task, args, count: int, evaluation: bool = Fals
             batch.pop("group", None)
         else:
             width = max(t for t, _ in rows)
-            ids = torch.full((len(rows), width), preset.sizes.get("pad_token_id", 0))
+            ids = torch.full((len(rows), width), config.pad_token_id or 0)
             mask = torch.zeros((len(rows), width), dtype=torch.long)
             for i, (total, _) in enumerate(rows):
                 ids[i, :total] = torch.randint(5, vocab - 1, (total,))
@@ -253,14 +225,16 @@ def measure_method(args) -> dict:
         max_new_tokens=args.max_new_tokens,
     )
     torch.manual_seed(0)
-    task = engine_task(preset, cfg)
-    prepared = prepare_model(method, build_backbone(preset, args.num_layers), preset.task_type, params)
+    backbone = build_backbone(preset, args.num_layers)
+    task = engine_task(preset, cfg, backbone.config)
+    prepared = prepare_model(method, backbone, preset.task_type, params)
     model = prepared.model.to(device)
     optimizer = torch.optim.AdamW(prepared.trainable_parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     scheduler = get_linear_schedule_with_warmup(optimizer, 0, 10**9)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
     batches = [
-        {k: v.to(device) for k, v in b.items()} for b in make_batches(preset, task, args, args.warmup + args.repeats)
+        {k: v.to(device) for k, v in b.items()}
+        for b in make_batches(preset, backbone.config, task, args, args.warmup + args.repeats)
     ]
     cursor = iter(range(10**9))
 
@@ -282,7 +256,7 @@ def measure_method(args) -> dict:
         step()
     flops = counter.get_total_flops()
 
-    eval_batch = make_batches(preset, task, args, 1, evaluation=True)[0]
+    eval_batch = make_batches(preset, backbone.config, task, args, 1, evaluation=True)[0]
     eval_batch = {k: v.to(device) for k, v in eval_batch.items()}
     row = {
         "method": args.child,

@@ -2,8 +2,8 @@
 
 * :func:`seed_scores`      per-task scores, one dot per seed, mean bar, failed runs marked with an x
                            at the bottom, paper values as a diamond.
-* :func:`pareto`           mean score (over a layout's columns) vs inference parameters, Pareto front.
-* :func:`cost`             mean score vs training cost (train seconds per run).
+* :func:`score_versus`     mean score (over a layout's columns) vs inference parameters ("pareto") or vs
+                           training cost (train seconds per run, "cost"), with the Pareto front.
 * :func:`routing_violin`   paper Fig. 5: the spread of random routing (over seeds) vs merged, with the
                            paper's published range where known.
 * :func:`training_curves`  eval metric and train loss per epoch, mean over seeds with one line per method.
@@ -38,8 +38,8 @@ from adamixbench.analysis.aggregate import LOWER_IS_BETTER, Layout, task_name  #
 
 __all__ = [
     "seed_scores",
-    "pareto",
-    "cost",
+    "SCORE_VERSUS",
+    "score_versus",
     "routing_violin",
     "training_curves",
     "aggregate_intervals",
@@ -226,35 +226,31 @@ def _scatter_front(
     return fig
 
 
-def _score_versus(
-    summary: pd.DataFrame, layout: Layout, column: str, xlabel: str, title: str, colors: Mapping[str, tuple] | None
+#: The score-versus plots (plot kind -> the summary column on the x axis, its label, the default title).
+SCORE_VERSUS = {
+    "pareto": (
+        "params_inference",
+        "inference parameters (after merging, head excluded)",
+        "Score vs inference parameters",
+    ),
+    "cost": ("train_time_s", "training time per run (s, mean over seeds and tasks)", "Score vs training cost"),
+}
+
+
+def score_versus(
+    summary: pd.DataFrame,
+    layout: Layout,
+    kind: str,
+    title: str | None = None,
+    colors: Mapping[str, tuple] | None = None,
 ):
-    """Each method's mean score over the layout's columns against its mean `column`, with the Pareto front."""
+    """Each method's mean score over the layout's columns against its mean of the `kind`'s column
+    (SCORE_VERSUS: "pareto" = inference parameters, "cost" = training time), with the Pareto front."""
+    column, xlabel, default_title = SCORE_VERSUS[kind]
     df = _method_means(summary, layout, column)
     lower = all(c.metric in LOWER_IS_BETTER for c in layout.columns)
-    return _scatter_front(df, xlabel, f"mean score over {len(layout.columns)} column(s)", title, lower, True, colors)
-
-
-def pareto(
-    summary: pd.DataFrame,
-    layout: Layout,
-    title: str = "Score vs inference parameters",
-    colors: Mapping[str, tuple] | None = None,
-):
-    return _score_versus(
-        summary, layout, "params_inference", "inference parameters (after merging, head excluded)", title, colors
-    )
-
-
-def cost(
-    summary: pd.DataFrame,
-    layout: Layout,
-    title: str = "Score vs training cost",
-    colors: Mapping[str, tuple] | None = None,
-):
-    return _score_versus(
-        summary, layout, "train_time_s", "training time per run (s, mean over seeds and tasks)", title, colors
-    )
+    ylabel = f"mean score over {len(layout.columns)} column(s)"
+    return _scatter_front(df, xlabel, ylabel, title or default_title, lower, True, colors)
 
 
 def routing_violin(

@@ -1,100 +1,37 @@
 """Tiny random Hugging Face models (dropout off unless asked) for the adamix tests."""
 
 import torch
-from transformers import (
-    BertConfig,
-    BertForSequenceClassification,
-    DebertaV2Config,
-    DebertaV2ForSequenceClassification,
-    GPT2Config,
-    GPT2LMHeadModel,
-    LlamaConfig,
-    LlamaForCausalLM,
-    RobertaConfig,
-    RobertaForSequenceClassification,
-)
+
+from adamixbench.standins import random_model
 
 VOCAB = 120
+SHAPE = {"vocab_size": VOCAB, "hidden": 32, "layers": 2, "heads": 2}
 
 
 def tiny_bert(num_labels: int = 3, dropout: float = 0.0, seed: int = 0):
-    torch.manual_seed(seed)
-    return BertForSequenceClassification(
-        BertConfig(
-            vocab_size=VOCAB,
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            num_labels=num_labels,
-            hidden_dropout_prob=dropout,
-            attention_probs_dropout_prob=dropout,
-        )
+    return random_model(
+        "bert", "seq_cls", **SHAPE, intermediate=64, num_labels=num_labels, dropout=dropout, seed=seed
     ).eval()
 
 
 def tiny_roberta(seed: int = 0):
-    torch.manual_seed(seed)
-    return RobertaForSequenceClassification(
-        RobertaConfig(
-            vocab_size=VOCAB,
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            num_labels=2,
-            hidden_dropout_prob=0.0,
-            attention_probs_dropout_prob=0.0,
-            max_position_embeddings=40,
-        )
+    return random_model(
+        "roberta", "seq_cls", **SHAPE, intermediate=64, num_labels=2, dropout=0.0, max_position_embeddings=40, seed=seed
     ).eval()
 
 
 def tiny_deberta(seed: int = 0):
-    torch.manual_seed(seed)
-    return DebertaV2ForSequenceClassification(
-        DebertaV2Config(
-            vocab_size=VOCAB,
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            num_labels=2,
-            hidden_dropout_prob=0.0,
-            attention_probs_dropout_prob=0.0,
-            pooler_dropout=0.0,
-        )
-    ).eval()
+    return random_model("deberta-v2", "seq_cls", **SHAPE, intermediate=64, num_labels=2, dropout=0.0, seed=seed).eval()
 
 
-def tiny_gpt2(dropout: float = 0.0, seed: int = 0):
-    torch.manual_seed(seed)
-    return GPT2LMHeadModel(
-        GPT2Config(
-            vocab_size=VOCAB,
-            n_embd=32,
-            n_layer=2,
-            n_head=2,
-            n_positions=64,
-            resid_pdrop=dropout,
-            embd_pdrop=dropout,
-            attn_pdrop=dropout,
-        )
-    ).eval()
+def tiny_gpt2(dropout: float = 0.0, seed: int = 0, task_type: str = "causal_lm"):
+    """GPT-2 with its LM head, or (task_type "seq_cls") with a classification head (`score`)."""
+    return random_model("gpt2", task_type, **SHAPE, max_position_embeddings=64, dropout=dropout, seed=seed).eval()
 
 
 def tiny_llama(seed: int = 0):
-    torch.manual_seed(seed)
-    return LlamaForCausalLM(
-        LlamaConfig(
-            vocab_size=VOCAB,
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            num_key_value_heads=2,
-            max_position_embeddings=64,
-        )
+    return random_model(
+        "llama", "causal_lm", **SHAPE, intermediate=64, num_key_value_heads=2, max_position_embeddings=64, seed=seed
     ).eval()
 
 

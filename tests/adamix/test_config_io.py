@@ -9,18 +9,13 @@ from safetensors.torch import load_file, save_file
 from transformers import (
     AutoModelForSequenceClassification,
     AutoTokenizer,
-    BertConfig,
-    BertForSequenceClassification,
-    GPT2Config,
-    GPT2LMHeadModel,
-    RobertaConfig,
-    RobertaForSequenceClassification,
 )
 
 from adamix import AdaMixConfig, AdaMixModel, get_adamix_model
 from adamix.model import CONFIG_FILE, WEIGHTS_FILE
+from adamixbench.standins import paper_shaped_model, random_model
 
-from .models import tiny_bert, tiny_deberta, tiny_gpt2, tiny_llama, tiny_roberta, token_batch
+from .models import SHAPE, tiny_bert, tiny_deberta, tiny_gpt2, tiny_llama, tiny_roberta, token_batch
 
 INVALID = [
     ("adapter_type", "prefix", "allowed: ('adapter', 'lora', 'peft')"),
@@ -183,21 +178,7 @@ def test_unsupported_architecture_lists_what_it_looked_for_and_how_to_fix():
 
 def paper_backbone(kind: str):
     with torch.device("meta"):  # shapes only: nothing is allocated
-        if kind == "roberta-large":
-            return RobertaForSequenceClassification(
-                RobertaConfig(
-                    hidden_size=1024,
-                    num_hidden_layers=24,
-                    num_attention_heads=16,
-                    intermediate_size=4096,
-                    vocab_size=50265,
-                    max_position_embeddings=514,
-                    type_vocab_size=1,
-                )
-            )
-        if kind == "bert-base":
-            return BertForSequenceClassification(BertConfig())
-        return GPT2LMHeadModel(GPT2Config(n_embd=1024, n_layer=24, n_head=16))
+        return paper_shaped_model(kind, "causal_lm" if kind == "gpt2-medium" else "seq_cls")
 
 
 @pytest.mark.parametrize(
@@ -245,28 +226,10 @@ def test_loading_into_a_mismatched_backbone_fails_clearly(tmp_path):
     get_adamix_model(tiny_bert(), AdaMixConfig(num_experts=2, bottleneck=4)).save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="model_type='bert'.*model_type='gpt2'"):
         AdaMixModel.from_pretrained(tiny_gpt2(), tmp_path)
-    wider = BertForSequenceClassification(
-        BertConfig(
-            vocab_size=120,
-            hidden_size=48,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            num_labels=3,
-        )
-    )
+    wider = random_model("bert", "seq_cls", **{**SHAPE, "hidden": 48}, intermediate=64, num_labels=3)
     with pytest.raises(ValueError, match="does not fit the given backbone|different backbone"):
         AdaMixModel.from_pretrained(wider, tmp_path)
-    deeper = BertForSequenceClassification(
-        BertConfig(
-            vocab_size=120,
-            hidden_size=32,
-            num_hidden_layers=3,
-            num_attention_heads=2,
-            intermediate_size=64,
-            num_labels=3,
-        )
-    )
+    deeper = random_model("bert", "seq_cls", **{**SHAPE, "layers": 3}, intermediate=64, num_labels=3)
     with pytest.raises(ValueError, match="different backbone: 16 backbone weights differ"):
         AdaMixModel.from_pretrained(deeper, tmp_path)  # the saved targets exist in it: shapes must catch it
     more_labels = tiny_bert(num_labels=5)

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from transformers import (
-    BertConfig,
-    BertForSequenceClassification,
-    GPT2Config,
-    GPT2LMHeadModel,
-)
+from transformers import BertForSequenceClassification, GPT2LMHeadModel
+
+from adamixbench.standins import random_model
 
 VOCAB = 100
 SIGNAL_TOKEN = 5
@@ -43,37 +40,18 @@ TRAINABLE = {
 }
 
 
+#: larger random features (initializer_range 0.2): a frozen random backbone then carries the toy signal
+SHAPE = {"vocab_size": VOCAB, "hidden": 32, "layers": 2, "heads": 2, "dropout": 0.0, "initializer_range": 0.2}
+
+
 def tiny_bert(seed: int = 0, num_labels: int = 2) -> BertForSequenceClassification:
-    torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=VOCAB,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-        initializer_range=0.2,  # larger random features: a frozen random backbone then carries the signal
-        num_labels=num_labels,
+    return random_model(
+        "bert", "seq_cls", **SHAPE, intermediate=64, max_position_embeddings=64, num_labels=num_labels, seed=seed
     )
-    return BertForSequenceClassification(config)
 
 
 def tiny_gpt2(seed: int = 0) -> GPT2LMHeadModel:
-    torch.manual_seed(seed)
-    config = GPT2Config(
-        vocab_size=VOCAB,
-        n_positions=64,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
-        resid_pdrop=0.0,
-        embd_pdrop=0.0,
-        attn_pdrop=0.0,
-        initializer_range=0.2,
-    )
-    return GPT2LMHeadModel(config)
+    return random_model("gpt2", "causal_lm", **SHAPE, max_position_embeddings=64, seed=seed)
 
 
 def token_presence_batch(n: int = 64, length: int = 12, seed: int = 0) -> dict:

@@ -2,18 +2,18 @@
 FFN output projection (+ the head). Used through get_method("tests.baselines.external_method:prepare")."""
 
 from baselines import PreparedModel
-from baselines.prepared import find_head_name
+from baselines.prepared import find_head_modules
 
 default_params = {"layers": 1}  # declares the accepted params (unknown keys are then rejected)
 
 
 def prepare(model, task_type, params):
     """Last-layers FFN fine-tuning (test-only external method)."""
-    head = find_head_name(model, task_type)
+    head = find_head_modules(model, task_type)
     layers = model.base_model.encoder.layer[-params["layers"] :]
     keep = {id(p) for layer in layers for p in layer.output.dense.parameters()}
     for name, p in model.named_parameters():
-        p.requires_grad_(id(p) in keep or (head is not None and name.startswith(head + ".")))
+        p.requires_grad_(id(p) in keep or name.split(".")[0] in head)
     return PreparedModel("external", model, task_type, params)
 
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
+from adamixbench.standins import paper_shaped_model
+
 
 @dataclass(frozen=True)
 class PaperRow:
@@ -95,45 +99,9 @@ PAPER_ROWS: list[PaperRow] = [
     PaperRow("2", "adamix_adapter", "table2_0.9M", "bert-base", 0.9e6, _bn(12, 768, 48)),
 ]
 
-# Architecture shapes of the paper's backbones (random weights; only shapes matter for counting).
-BACKBONES = {
-    "roberta-large": dict(
-        model_type="roberta",
-        vocab_size=50265,
-        hidden_size=1024,
-        num_hidden_layers=24,
-        num_attention_heads=16,
-        intermediate_size=4096,
-        max_position_embeddings=514,
-        type_vocab_size=1,
-    ),
-    "bert-base": dict(
-        model_type="bert",
-        vocab_size=30522,
-        hidden_size=768,
-        num_hidden_layers=12,
-        num_attention_heads=12,
-        intermediate_size=3072,
-        max_position_embeddings=512,
-        type_vocab_size=2,
-    ),
-    "gpt2-medium": dict(model_type="gpt2", vocab_size=50257, n_embd=1024, n_layer=24, n_head=16, n_positions=1024),
-}
 
-
-def backbone_config(name: str, **overrides):
-    from transformers import AutoConfig
-
-    spec = dict(BACKBONES[name])
-    return AutoConfig.for_model(spec.pop("model_type"), **spec, **overrides)
-
-
-def build_backbone(name: str, task_type: str = "seq_cls", device: str = "meta", num_labels: int = 2):
-    """A paper backbone with random weights, on the meta device by default (no memory allocated)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
-
-    with torch.device(device):
-        if task_type == "seq_cls":
-            return AutoModelForSequenceClassification.from_config(backbone_config(name, num_labels=num_labels))
-        return AutoModelForCausalLM.from_config(backbone_config(name))
+def build_backbone(name: str, task_type: str = "seq_cls"):
+    """A paper backbone (adamixbench.standins.PAPER_SHAPES) with random weights on the meta device: only
+    shapes matter for counting, and nothing is allocated."""
+    with torch.device("meta"):
+        return paper_shaped_model(name, task_type)

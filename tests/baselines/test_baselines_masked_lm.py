@@ -4,6 +4,7 @@ pretrained MLM head (tied output embedding + transform + bias) stays frozen for 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import re
@@ -12,8 +13,9 @@ import baselines_testutil as U
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassification, RobertaConfig, RobertaForMaskedLM
+from transformers import BertForMaskedLM, RobertaForMaskedLM
 
+from adamixbench.standins import random_model
 from baselines import TASK_TYPES, get_method, list_methods, prepare_model
 
 torch.set_num_threads(1)
@@ -31,37 +33,12 @@ MASK, WORDS = 4, (40, 41)  # the mask token id and the two label words of the to
 
 
 def tiny_mlm(seed: int = 0) -> BertForMaskedLM:
-    torch.manual_seed(seed)
-    return BertForMaskedLM(
-        BertConfig(
-            vocab_size=U.VOCAB,
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=64,
-            hidden_dropout_prob=0.0,
-            attention_probs_dropout_prob=0.0,
-            initializer_range=0.2,
-        )
-    )
+    return random_model("bert", "masked_lm", **U.SHAPE, intermediate=64, max_position_embeddings=64, seed=seed)
 
 
 def tiny_roberta_mlm(seed: int = 0) -> RobertaForMaskedLM:
-    torch.manual_seed(seed)
-    return RobertaForMaskedLM(
-        RobertaConfig(
-            vocab_size=U.VOCAB,
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=70,
-            hidden_dropout_prob=0.0,
-            attention_probs_dropout_prob=0.0,
-            initializer_range=0.2,
-            pad_token_id=1,
-        )
+    return random_model(
+        "roberta", "masked_lm", **U.SHAPE, intermediate=64, max_position_embeddings=70, pad_token_id=1, seed=seed
     )
 
 
@@ -174,8 +151,11 @@ def test_adamix_masked_lm_counts_and_consistency_over_the_vocabulary_at_the_mask
     counts = prepared.param_counts()
     library = prepared.model.count_parameters()
     transform = 32 * 32 + 32 + 2 * 32  # cls.predictions.transform: dense + LayerNorm, frozen
-    assert library.head == transform  # the library calls it a head; the record must not
-    assert counts["head"] == 0 and counts["backbone"] == library.backbone + transform
+    assert counts == dataclasses.asdict(library)  # one head rule: the library's counts are the record's
+    assert counts["head"] == 0 and not prepared.model.head_parameter_names  # the MLM head is no task head ...
+    plain = tiny_mlm()
+    assert counts["backbone"] == sum(p.numel() for p in plain.parameters())  # ... but backbone, transform included
+    assert transform < counts["backbone"]
     assert counts["inference"] == 2 * (2 * 32 * 8 + 8 + 32)
     batch = prompt_batch(n=4)
     batch["consistency_mask"] = batch["input_ids"] == MASK
@@ -186,15 +166,5 @@ def test_adamix_masked_lm_counts_and_consistency_over_the_vocabulary_at_the_mask
 
 
 def test_seq_cls_head_detection_unchanged():
-    assert (
-        prepare_model(
-            "lora",
-            BertForSequenceClassification(
-                BertConfig(
-                    vocab_size=U.VOCAB, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
-                )
-            ),
-            "seq_cls",
-        ).param_counts()["head"]
-        == 32 * 2 + 2
-    )
+    model = random_model("bert", "seq_cls", vocab_size=U.VOCAB, hidden=32, layers=1, heads=2, intermediate=64)
+    assert prepare_model("lora", model, "seq_cls").param_counts()["head"] == 32 * 2 + 2

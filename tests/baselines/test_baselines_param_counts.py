@@ -8,6 +8,8 @@ import torch
 from paper_rows import PAPER_ROWS, build_backbone
 
 from baselines import prepare_model
+from baselines.prepared import find_head_modules
+from tests.adamix.models import tiny_bert, tiny_deberta, tiny_gpt2, tiny_roberta
 
 torch.set_num_threads(1)
 
@@ -73,3 +75,41 @@ def test_gpt2_medium_nlg_counts(method, params, expected):
     with torch.device("meta"):
         prepared = prepare_model(method, model, "causal_lm", params)
     assert prepared.param_counts()["inference"] == expected
+
+
+def tiny_gpt2_classifier():
+    return tiny_gpt2(task_type="seq_cls")
+
+
+@pytest.mark.parametrize(
+    "build, task_type, head",
+    [
+        (tiny_bert, "seq_cls", ("classifier",)),
+        (tiny_roberta, "seq_cls", ("classifier",)),  # RobertaClassificationHead: dense + out_proj
+        (tiny_deberta, "seq_cls", ("classifier", "pooler")),  # the pooler is new too: part of the head
+        (tiny_gpt2_classifier, "seq_cls", ("score",)),
+        (tiny_gpt2, "causal_lm", ()),  # the LM head is the (tied) pretrained output embedding: backbone
+    ],
+    ids=["bert", "roberta", "deberta-v2", "gpt2-seq-cls", "gpt2-lm"],
+)
+def test_adamix_and_the_baselines_count_the_same_task_head(build, task_type, head):
+    """One rule (adamix.task_head_parameter_names) decides the head: the AdaMix library's own counts, the
+    AdaMix methods' and every other family's (peft, AdapterHub, BitFit) agree on head and backbone."""
+    plain = build()
+    assert find_head_modules(plain, task_type) == head
+    head_size = sum(p.numel() for n, p in plain.named_parameters() if n.split(".")[0] in head)
+    backbone = sum(p.numel() for p in plain.parameters()) - head_size
+    assert (head_size > 0) == bool(head)
+    for method, params in [
+        ("adamix_adapter", {"bottleneck": 4}),
+        ("adamix_lora", {"r": 2}),
+        ("lora", {"r": 2}),
+        ("houlsby", {"bottleneck": 4}),
+        ("bitfit", {}),
+    ]:
+        prepared = prepare_model(method, build(), task_type, params)
+        counts = prepared.param_counts()
+        assert (counts["head"], counts["backbone"]) == (head_size, backbone), method
+        if method.startswith("adamix"):
+            library = prepared.model.count_parameters()
+            assert (library.head, library.backbone) == (head_size, backbone), method

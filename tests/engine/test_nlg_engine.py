@@ -6,13 +6,14 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+from transformers import AutoTokenizer
 
 from adamixbench.cli import RECORD_FILE, main
 from adamixbench.config import RunConfig
 from adamixbench.nlg_engine import IGNORE, build_nlg_task
+from adamixbench.standins import random_model
 from adamixbench.tasks.nlg import load_nlg
-from adamixbench.trainer import _loader
+from adamixbench.trainer import _loader, keep_outputs
 
 TOKENIZER = Path(__file__).resolve().parents[2] / ".cache" / "gpt2-tokenizer"
 
@@ -27,9 +28,15 @@ def tiny_gpt2_dir(tmp_path_factory):
         )
     path = tmp_path_factory.mktemp("tiny-gpt2")
     tokenizer = AutoTokenizer.from_pretrained(TOKENIZER)
-    torch.manual_seed(0)
-    GPT2LMHeadModel(
-        GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=128)
+    random_model(
+        "gpt2",
+        "causal_lm",
+        vocab_size=len(tokenizer),
+        hidden=32,
+        layers=2,
+        heads=2,
+        max_position_embeddings=128,
+        seed=0,
     ).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return str(path)
@@ -85,10 +92,15 @@ def test_decoding_is_deterministic_and_files_are_written(tmp_path, tiny_gpt2_dir
     model = task.load_model(tiny_gpt2_dir).eval()
     loader = _loader(task.report["test"], task.collator(tokenizer), batch_size=2)
     first = task.evaluate(model, loader, torch.device("cpu"), "test")
+    assert not (tmp_path / "generations").exists()  # the task computes; the trainer writes
+    notes = {}
+    scores = keep_outputs(tmp_path, "test", first, notes)
     hyps = (tmp_path / "generations" / "test.hyp.txt").read_text()
-    assert task.evaluate(model, loader, torch.device("cpu"), "test") == first
-    assert (tmp_path / "generations" / "test.hyp.txt").read_text() == hyps
-    assert hyps.count("\n") == 3 and set(first) >= {"bleu", "nist", "rouge_l", "cider"}
+    assert hyps.splitlines() == first.outputs.hypotheses and notes == first.unavailable
+    again = task.evaluate(model, loader, torch.device("cpu"), "test")
+    assert again.scores == scores and again.outputs == first.outputs
+    assert hyps.count("\n") == 3 and set(scores) >= {"bleu", "nist", "rouge_l", "cider"}
+    assert (tmp_path / "generations" / "test.ref.txt").read_text().count("\n\n") == 3  # one group per input
 
 
 def test_e2e_run_with_adamix_lora_on_fused_c_attn(tmp_path, tiny_gpt2_dir):
@@ -128,6 +140,9 @@ def test_e2e_run_with_adamix_lora_on_fused_c_attn(tmp_path, tiny_gpt2_dir):
     assert record["params"]["inference"] == 2 * (2 * 4 * 32 + 2 * 32 * 4)  # r=4 on q and v of c_attn
     assert record["params"]["head"] == 0 and set(record["scores"]) >= {"bleu", "nist", "meteor", "rouge_l", "cider"}
     assert record["method_params"]["consistency_weight"] == 100.0
+    hyps = (out / "generations" / "test.hyp.txt").read_text().splitlines()
+    assert len(hyps) == 2  # one decoded text per input, written by the trainer next to the record
+    assert set(record["metric_notes"]) <= {"meteor"}  # METEOR is the one metric that can be unavailable
 
 
 def test_paper_selection_is_rejected_for_nlg(tmp_path, tiny_gpt2_dir):

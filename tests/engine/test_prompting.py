@@ -5,12 +5,12 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertForMaskedLM, BertForSequenceClassification
+from transformers import AutoTokenizer, BertForMaskedLM
 
 from adamixbench.cli import RECORD_FILE, main
 from adamixbench.prompting import PromptTask, build_prompt_task, load_masked_lm
 from adamixbench.tasks.fewshot import label_word_ids
-from tests.engine.engine_testutil import HIDDEN, INTERMEDIATE, LAYERS, MINILM, save_tiny_bert, train
+from tests.engine.engine_testutil import HIDDEN, LAYERS, MINILM, save_tiny_bert, tiny_bert, train
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def tokenizer():
 @pytest.fixture(scope="module")
 def tiny_mlm_dir(tmp_path_factory, tokenizer):
     """A 2-layer BertForMaskedLM with MiniLM's vocabulary (30522), saved like any local checkpoint."""
-    return save_tiny_bert(BertForMaskedLM, tmp_path_factory.mktemp("tiny-mlm"), tokenizer)
+    return save_tiny_bert("masked_lm", tmp_path_factory.mktemp("tiny-mlm"), tokenizer)
 
 
 def _total_params(path: str) -> int:
@@ -124,15 +124,7 @@ def test_no_mlm_head_is_a_clear_error(tmp_path, capsys):
 
 def test_load_masked_lm_rejects_a_classifier_checkpoint_head_and_accepts_a_real_one(tmp_path, tiny_mlm_dir, tokenizer):
     path = tmp_path / "seqcls"
-    BertForSequenceClassification(
-        BertConfig(
-            vocab_size=tokenizer.vocab_size,
-            hidden_size=HIDDEN,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            intermediate_size=INTERMEDIATE,
-        )
-    ).save_pretrained(path)
+    tiny_bert("seq_cls", tokenizer.vocab_size, layers=1).save_pretrained(path)
     with pytest.raises(ValueError, match="has no masked-LM head"):
         load_masked_lm(str(path), "seqcls")
     assert isinstance(load_masked_lm(tiny_mlm_dir), BertForMaskedLM)
@@ -195,7 +187,7 @@ def test_evaluate_is_argmax_over_label_words(tokenizer):
         "attention_mask": torch.ones(2, 3, dtype=torch.long),
         "labels": torch.tensor([1, 1]),
     }
-    assert task.evaluate(Fixed(), [batch], "cpu") == {"accuracy": 50.0}
+    assert task.evaluate(Fixed(), [batch], "cpu").scores == {"accuracy": 50.0}
 
 
 def test_build_prompt_task_protocols(tokenizer):

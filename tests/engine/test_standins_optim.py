@@ -72,11 +72,7 @@ def test_standin_backbone_has_the_real_architecture_and_head(tmp_path, monkeypat
 
 
 def test_weight_decay_exempts_biases_and_layernorm_like_the_trainer():
-    from transformers import BertConfig, BertForSequenceClassification
-
-    model = BertForSequenceClassification(
-        BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
-    )
+    model = standins.random_model("bert", "seq_cls", vocab_size=50, hidden=16, layers=1, heads=2, intermediate=32)
     named = list(model.named_parameters())
     names = {id(p): n for n, p in named}
     decay, exempt = parameter_groups(model, named, 0.1)
@@ -92,11 +88,7 @@ def test_weight_decay_exempts_biases_and_layernorm_like_the_trainer():
 
 
 def test_exempt_parameters_do_not_decay_in_an_optimizer_step():
-    from transformers import BertConfig, BertForSequenceClassification
-
-    model = BertForSequenceClassification(
-        BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
-    )
+    model = standins.random_model("bert", "seq_cls", vocab_size=50, hidden=16, layers=1, heads=2, intermediate=32)
     ln = model.bert.embeddings.LayerNorm.weight
     dense = model.classifier.weight
     before_ln, before_dense = ln.detach().clone(), dense.detach().clone()

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from adamixbench import trainer
+from adamixbench.metrics import Evaluation
 from adamixbench.record import write_json_atomic
 from tests.engine.engine_testutil import SMALL_RUN, train
 
@@ -49,7 +50,7 @@ class EvaluationSpy:
                 if split == "selection":
                     self.selection.append((weights, rows))
                     if self.scripted is not None:
-                        return {task.primary_metric: self.scripted[len(self.selection) - 1]}
+                        return Evaluation({task.primary_metric: self.scripted[len(self.selection) - 1]})
                 else:
                     self.report.append((split, weights, rows))
                 return evaluate(model, loader, device, split)

@@ -12,10 +12,8 @@ SNAKEFILE = REPO / "Snakefile"
 FAKE_ENGINE = Path(__file__).resolve().parent / "fake_engine"
 
 
-def snakemake(
-    args: list[str], workdir: Path, env: dict | None = None, timeout: int = 600
-) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", **(env or {})}
+def snakemake_command(args: list[str], workdir: Path) -> tuple[list[str], dict]:
+    """(command, environment) of a Snakemake run of this workflow in `workdir`, offline."""
     cmd = [
         sys.executable,
         "-m",
@@ -28,7 +26,14 @@ def snakemake(
         str(REPO / "profiles" / "default"),
         *args,
     ]
-    return subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=timeout)
+    return cmd, {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
+def snakemake(
+    args: list[str], workdir: Path, env: dict | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
+    cmd, base_env = snakemake_command(args, workdir)
+    return subprocess.run(cmd, capture_output=True, text=True, env={**base_env, **(env or {})}, timeout=timeout)
 
 
 def fake_engine_env(calls_file: Path) -> dict:

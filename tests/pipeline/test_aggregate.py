@@ -232,8 +232,8 @@ def test_history_and_plots(tmp_path, records, runs):
     rows = ["full_ft", "lora", "adamix_adapter", "adamix_adapter @random_sequence"]
     figs = {
         "seed_scores": plots.seed_scores(runs, layout, rows, {("adamix_adapter", "sst2", "accuracy"): 84.0}),
-        "pareto": plots.pareto(s, layout),
-        "cost": plots.cost(s, layout),
+        "pareto": plots.score_versus(s, layout, "pareto"),
+        "cost": plots.score_versus(s, layout, "cost"),
         "curves": plots.training_curves(hist, layout, rows[:3]),
         "violin": plots.routing_violin(runs, layout, "adamix_adapter", paper_ranges={"sst2": (83.0, 84.0, 83.8)}),
         "empty": plots.routing_violin(runs, layout, "lora"),

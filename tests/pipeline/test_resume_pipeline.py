@@ -7,14 +7,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
-from .helpers import REPO, SNAKEFILE, snakemake
+from .helpers import snakemake, snakemake_command
 
 SUITE = """
 suite: resume
@@ -68,22 +67,7 @@ def test_killing_snakemake_leaves_no_orphan_and_the_rerun_resumes(tmp_path):
     cfg = tmp_path / "suite.yaml"
     cfg.write_text(textwrap.dedent(SUITE))
     run_dir = tmp_path / "results" / "resume" / "runs" / "sst2" / "lora" / "seed1"
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(SNAKEFILE),
-        "--directory",
-        str(tmp_path),
-        "--workflow-profile",
-        str(REPO / "profiles" / "default"),
-        "--cores",
-        "1",
-        "--configfile",
-        str(cfg),
-    ]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    cmd, env = snakemake_command(["--cores", "1", "--configfile", str(cfg)], tmp_path)
     workflow = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_for(lambda: (run_dir / "checkpoint" / "state.pt").exists(), 600, "the first checkpoint")

@@ -19,10 +19,8 @@ rows_run = [r for r in spec["rows"] if len(runs[runs["row_label"] == r])]
 boot = spec["bootstrap"]
 if kind == "seed_scores":
     fig = plots.seed_scores(runs, layout, spec["rows"], paper, spec["title"], colors=colors)
-elif kind == "pareto":
-    fig = plots.pareto(summary[summary["method_label"].isin(main_rows)], layout, colors=colors)
-elif kind == "cost":
-    fig = plots.cost(summary[summary["method_label"].isin(main_rows)], layout, colors=colors)
+elif kind in plots.SCORE_VERSUS:
+    fig = plots.score_versus(summary[summary["method_label"].isin(main_rows)], layout, kind, colors=colors)
 elif kind == "training_curves":
     fig = plots.training_curves(pd.read_csv(sm.input.history), layout, main_rows, colors=colors)
 elif kind == "routing_violin":
