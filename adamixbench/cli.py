@@ -138,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
             from .trainer import not_run_record
 
             reason = "; ".join(p.message.rstrip(". ") for p in problems)
-            record = not_run_record(cfg, "data_unavailable", f"{reason}; once the data are there, delete this record and rerun")
+            record = not_run_record(
+                cfg, "data_unavailable", f"{reason}; once the data are there, delete this record and rerun"
+            )
         else:
             from .trainer import train_and_evaluate
 

@@ -66,3 +66,23 @@ def test_bad_input_wins_over_unavailable_data(tmp_path, tiny_model_dir, capsys):
     assert code == 2 and record is None and not out.exists()
     err = capsys.readouterr().err
     assert "unknown parameter(s) ['rank']" in err and "does not exist" not in err
+
+
+def test_validation_warns_about_unavailable_data_naming_its_runs_and_stops_on_bad_input(tmp_path, tiny_model_dir):
+    """`python -m adamixbench validate` (what the pipeline runs before any job): unavailable data is a
+    warning even where a missing backbone is an error, and a bad value next to it still stops the suite."""
+    from adamixbench.validate import report, validate_specs
+
+    base = {"method": "lora", "model": tiny_model_dir, "data_dir": str(tmp_path / "none")}
+    specs = [{**base, "task": "rte", "seed": seed} for seed in (1, 2)]
+    text, fatal = report(validate_specs(specs), resources_fatal=True)
+    assert not fatal and text.count("warning: ") == 1 and "RTE/train.tsv does not exist" in text
+    assert "rte/lora/seed1, rte/lora/seed2" in text and "recorded as failed (data_unavailable)" in text
+    bad = {**base, "task": "sst2", "seed": 1, "method_params": {"rank": 8}}
+    text, fatal = report(validate_specs([*specs, bad]), resources_fatal=True)
+    assert fatal and "error: " in text and "unknown parameter(s) ['rank']" in text
+    missing_model = {"task": "sst2", "seed": 1, "method": "lora", "model": "./no/such/model"}
+    _, fatal = report(validate_specs([missing_model]), resources_fatal=True)
+    assert fatal
+    _, fatal = report(validate_specs([missing_model]), resources_fatal=False)
+    assert not fatal

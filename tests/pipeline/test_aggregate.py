@@ -154,6 +154,7 @@ def test_failure_note_says_why_each_failed_cell_failed(runs):
     assert "mrpc/lora" not in agg.failure_note(runs, agg.resolve_layout("table1", runs, tasks=["sst2"]), ["lora"])
     assert agg.failure_note(runs, layout, ["full_ft", "adamix_adapter"]) == ""
 
+
 @pytest.mark.parametrize("table,variant,avg", [("table1", "0.8M", 89.9), ("table2", "0.9M", 84.5)])
 def test_average_computed_as_the_paper(table, variant, avg):
     """Feeding the paper's own AdaMix numbers back reproduces the paper's Avg (Table 1 with QQP/MRPC

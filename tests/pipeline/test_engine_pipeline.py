@@ -113,7 +113,9 @@ def test_task_without_data_is_a_failed_cell_and_the_tables_are_still_built(tmp_p
     out = tmp_path / "results" / "tiny_missing"
     record = json.loads((out / "runs" / "rte" / "lora" / "seed1" / "metrics.json").read_text())
     assert record["status"] == "failed" and record["failure_class"] == "data_unavailable"
-    assert "RTE/train.tsv does not exist" in record["failure_reason"] and "delete this record" in record["failure_reason"]
+    assert (
+        "RTE/train.tsv does not exist" in record["failure_reason"] and "delete this record" in record["failure_reason"]
+    )
     runs = pd.read_csv(out / "runs.csv")
     assert set(runs.loc[runs["task"] == "sst2", "status"]) == {"ok"}
     assert set(runs.loc[runs["task"] == "rte", "status"]) == {"failed"}
