@@ -9,10 +9,11 @@ run again from its saved weights. `methods`: list methods.
 The flags are generated from the run options of adamixbench/spec.py (docs/RUN_OPTIONS.md). With --spec,
 the file gives the options and any flag given as well overrides it.
 
-Exit status: 0 when a record was written (also for a run that failed during training: the record says
-status "failed" and why), 2 for bad input (nothing is trained, nothing is written), 75 when SIGTERM or
-SIGINT stopped the run (killed/preempted: Slurm preemption or time limit, scancel, Ctrl-C): a checkpoint
-was written and rerunning the same command resumes from it.
+Exit status: 0 when a record was written (also for a run that failed during training, or could not start
+because its data are unavailable: the record says status "failed" and why), 2 for bad input (nothing is
+trained, nothing is written), 75 when SIGTERM or SIGINT stopped the run (killed/preempted: Slurm
+preemption or time limit, scancel, Ctrl-C): a checkpoint was written and rerunning the same command
+resumes from it.
 """
 
 from __future__ import annotations
@@ -124,17 +125,27 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         cfg = config_from_args(args)
-        from .validate import Validator
+        from .validate import DATA, Validator
 
         problems = Validator(engine=True).problems(cfg)
-        if problems:
-            print("error: " + "\nerror: ".join(p.message for p in problems), file=sys.stderr)
+        errors = [p for p in problems if p.resource != DATA]
+        if errors:
+            print("error: " + "\nerror: ".join(p.message for p in errors), file=sys.stderr)
             return 2
         from .record import write_json_atomic
-        from .trainer import train_and_evaluate
 
-        with StopRequest() as stop:
-            record = train_and_evaluate(cfg, stop)
+        if problems:  # only its data are unavailable: the run cannot run, the others of a suite can
+            from .trainer import not_run_record
+
+            reason = "; ".join(p.message.rstrip(". ") for p in problems)
+            record = not_run_record(
+                cfg, "data_unavailable", f"{reason}; once the data are there, delete this record and rerun"
+            )
+        else:
+            from .trainer import train_and_evaluate
+
+            with StopRequest() as stop:
+                record = train_and_evaluate(cfg, stop)
     except Interrupted as stopped:
         print(
             f"{cfg.task}/{cfg.label}/seed{cfg.seed}: INTERRUPTED by {stopped.signal_name} at step {stopped.step}/"

@@ -15,6 +15,8 @@ from .metrics.glue import compute_glue_metrics
 from .tasks.fewshot import FEWSHOT_TASKS, load_fewshot_for_run
 from .tasks.glue import default_data_dir, get_task, hub_disabled, load_glue
 
+FEWSHOT_PRIMARY_METRIC = "accuracy"  # the paper's few-shot tables (GLUE tasks: TaskSpec.primary_metric)
+
 
 @dataclass
 class NLUTask:
@@ -122,7 +124,7 @@ def load_nlu_splits(cfg) -> NLUSplits:
         train, evaluation = load_fewshot_for_run(cfg)
         report = {"validation": evaluation}
         text_fields, regression = spec.text_fields, False
-        num_labels, primary = len(spec.label_names), "accuracy"
+        num_labels, primary = len(spec.label_names), FEWSHOT_PRIMARY_METRIC
     else:
         spec = get_task(cfg.task)
         data_dir = cfg.data_dir or (default_data_dir() if hub_disabled() else None)

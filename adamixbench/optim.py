@@ -11,14 +11,20 @@ from __future__ import annotations
 WEIGHT_DECAY_SCOPES = ("trainer", "all")
 
 
+# The Hugging Face Trainer's rule (`Trainer.get_decay_parameter_names`, transformers 4.57): no decay for
+# parameters inside nn.LayerNorm modules or whose lower-cased name matches one of these patterns. Restated
+# (with the Trainer's own `get_parameter_names`) because importing `transformers.Trainer` costs ~1 s per
+# run (it imports peft, accelerate, ...); tests/engine/test_standins_optim.py checks it against the
+# installed Trainer on every stand-in architecture, so a change of the Trainer's rule fails that test.
+TRAINER_NO_DECAY_PATTERNS = (r"bias", r"layernorm", r"rmsnorm", r"(?:^|\.)norm(?:$|\.)", r"_norm(?:$|\.)")
+
+
 def decay_exempt_names(model) -> set[str]:
-    """Parameter names the Hugging Face Trainer does NOT decay (biases, LayerNorm / RMSNorm weights).
+    """Parameter names the Hugging Face Trainer does NOT decay (biases, LayerNorm / RMSNorm weights)."""
+    from torch import nn
+    from transformers.trainer_pt_utils import get_parameter_names
 
-    The rule is the Trainer's own `get_decay_parameter_names` (it does not use its `self`), so it follows
-    the installed transformers version instead of a copy of its patterns."""
-    from transformers import Trainer
-
-    decay = set(Trainer.get_decay_parameter_names(None, model))
+    decay = set(get_parameter_names(model, [nn.LayerNorm], list(TRAINER_NO_DECAY_PATTERNS)))
     return {name for name, _ in model.named_parameters() if name not in decay}
 
 

@@ -28,6 +28,7 @@ FAILURE_CLASSES = {
     "non_finite_loss": "the training loss became NaN or infinite (diverged)",
     "undefined_metric": "training finished but the primary metric is undefined (e.g. constant predictions)",
     "crash": "an exception during training or evaluation (the record keeps its traceback)",
+    "data_unavailable": "the task's data files are missing, unreadable or empty: the run never started",
 }
 # Files the engine writes get the permissions the user's umask allows (group-readable with the usual 022 /
 # 002), as files written by open() would: tempfile.mkstemp alone would make them owner-only (0600).
@@ -90,13 +91,14 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def provenance(device: torch.device, started_at: str) -> dict:
+def provenance(device: torch.device | None, started_at: str) -> dict:
+    """Where and with what the run ran; `device` None: it never started (e.g. its data were unavailable)."""
     status = _git("status", "--porcelain", "--untracked-files=no")
     return {
         "versions": versions(),
         "git_sha": _git("rev-parse", "HEAD"),
         "git_dirty": bool(status) if status is not None else None,
-        "device": device_name(device),
+        "device": device_name(device) if device is not None else None,
         "hostname": socket.gethostname(),
         "started_at": started_at,
         "finished_at": now(),

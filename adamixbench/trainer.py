@@ -225,6 +225,53 @@ def new_record(run: Run) -> dict:
     }
 
 
+def not_run_record(cfg: RunConfig, failure_class: str, reason: str) -> dict:
+    """The failed record of a run that could not start (its data are unavailable): the keys of a trained
+    run's record, nothing measured, so aggregation shows the cell as failed with the reason instead of
+    the suite stopping. Its primary metric names the table column without loading the task."""
+    from .nlg_engine import NLGTask
+    from .nlu import FEWSHOT_PRIMARY_METRIC
+    from .tasks.glue import get_task
+
+    started = now()
+    primary = {"nlg": NLGTask.primary_metric, "fewshot": FEWSHOT_PRIMARY_METRIC}.get(cfg.family)
+    record = {
+        "schema_version": SCHEMA_VERSION,
+        "status": "ok",
+        "failure_class": None,
+        "failure_reason": None,
+        "suite": cfg.suite,
+        "experiment": cfg.experiment,
+        "label": cfg.label,
+        "task": cfg.task,
+        "task_family": cfg.family,
+        "method": cfg.method,
+        "seed": cfg.seed,
+        "model": cfg.model,
+        "selection": cfg.selection,
+        "inference_mode": cfg.inference,
+        "primary_metric": primary or get_task(cfg.task).primary_metric,
+        "scores": {},
+        "best_epoch": None,
+        "history": [],
+        "loss_curve": [],
+        "params": {},
+        "cost": {},
+        "method_params": cfg.method_params,
+        "spec": cfg.spec(),
+        "resolved": {"learning_rate": cfg.learning_rate, "backbone_path": None},
+        "resumed_from_step": None,
+        "artifacts": None,
+        "schedule": None,
+        "failed_at": {"step": 0, "epoch": 0, "last_losses": []},
+        "report_splits": [],
+        "metric_notes": {},
+    }
+    _fail(record, failure_class, reason)
+    record["provenance"] = provenance(None, started)
+    return record
+
+
 # ------------------------------------------------------------------------------- checkpointing
 def checkpoint_state(run: Run, state: LoopState) -> dict:
     return {

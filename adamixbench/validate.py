@@ -2,13 +2,17 @@
 (`python -m adamixbench validate --specs specs.json`, once, while Snakemake builds the DAG) and the engine
 runs them before it trains (`python -m adamixbench train`).
 
-A problem names the option, parameter or file, the value, and the fix. Two kinds:
+A problem names the option, parameter or file, the value, and the fix. Three kinds:
 * input errors (a method parameter of the wrong type or range, an unknown preset, an inference mode the
   method or its number of experts does not have, an unimportable plug-in, a device that does not exist,
   --out naming a file): always fatal;
-* missing resources (a backbone that is not available offline, a data file that is absent or holds no
-  examples): fatal for a real run; `--resources warn` (what `snakemake -n` uses) lists them as warnings,
-  so a dry-run on a machine without the data or weights still plans the work and says what is missing.
+* a missing backbone (not available offline, a local folder that is absent or lacks config.json): fatal
+  for a real run; `--resources warn` (what `snakemake -n` uses) lists it as a warning, so a dry-run on a
+  machine without the weights still plans the work and says what is missing;
+* unavailable data (a data file that is absent, unreadable, malformed or holds no examples): never fatal.
+  The runs of that task cannot run, but the others can: the pipeline warns, naming the runs, and the
+  engine writes a failed record (failure_class `data_unavailable`, the reason names the file and the fix)
+  instead of training, so the suite's tables are still built and show those cells as failed.
 
 Checks are cached by what they depend on (a suite of 300 runs has a handful of models and data sets).
 """
@@ -28,7 +32,10 @@ from .spec import SpecError
 @dataclass(frozen=True)
 class Problem:
     message: str
-    resource: bool = False  # a missing model / data file rather than a wrong value
+    resource: str | None = None  # MODEL / DATA: a missing backbone / unavailable data rather than a wrong value
+
+
+MODEL, DATA = "model", "data"
 
 
 def task_type_of(cfg: RunConfig) -> str:
@@ -41,8 +48,7 @@ class Validator:
     """Checks run configs; `problems(cfg)` lists what is wrong with one run."""
 
     def __init__(self, engine: bool = False):
-        # engine=True: the engine about to train; it also checks device and --out, and leaves the data to
-        # its own loaders (which stop on the same problems before training, with the same messages)
+        # engine=True: the engine about to train; it also checks the device and --out
         self.engine = engine
         self._cache: dict = {}
 
@@ -66,7 +72,7 @@ class Validator:
                 lambda: check_method(cfg),
             )
             found = found + check_selection(cfg)
-            if not found and not self.engine:
+            if not found:
                 found = found + self._cached(
                     (
                         "data",
@@ -90,7 +96,7 @@ class Validator:
         return found
 
 
-def _problem(error: Exception, resource: bool = False) -> list[Problem]:
+def _problem(error: Exception, resource: str | None = None) -> list[Problem]:
     return [Problem(str(error).strip().strip('"'), resource)]
 
 
@@ -201,16 +207,16 @@ def check_data(cfg: RunConfig) -> list[Problem]:
     try:
         splits = _load_splits(cfg)
     except FileNotFoundError as error:
-        return _problem(error, resource=True)
+        return _problem(error, resource=DATA)
     except (ValueError, KeyError, OSError) as error:
-        return [Problem(f"data of task {cfg.task}: {error}", resource=True)]
+        return [Problem(f"data of task {cfg.task}: {error}", resource=DATA)]
     empty = [name for name, rows in splits.items() if len(rows) == 0]
     if empty:
         return [
             Problem(
                 f"data of task {cfg.task}: split(s) {empty} have no examples (data_dir "
                 f"{cfg.data_dir or 'default'}); check the files",
-                resource=True,
+                resource=DATA,
             )
         ]
     return []
@@ -230,7 +236,7 @@ def check_model(name: str) -> list[Problem]:
         try:
             _package_dir(package)
         except FileNotFoundError as error:
-            return _problem(error, resource=True)
+            return _problem(error, resource=MODEL)
         return []
     if name.startswith("standin:"):  # a tiny random stand-in (smoke runs), built on first use
         from .standins import architecture_of
@@ -247,7 +253,7 @@ def check_model(name: str) -> list[Problem]:
                 Problem(
                     f"option model (--model): {name} is a local path without config.json; pass a folder "
                     f"written by save_pretrained (config.json, weights, tokenizer)",
-                    resource=True,
+                    resource=MODEL,
                 )
             ]
         return []
@@ -256,7 +262,7 @@ def check_model(name: str) -> list[Problem]:
             Problem(
                 f"option model (--model): local path {name} does not exist; pass an existing folder "
                 f"written by save_pretrained, a hub name, or {' / '.join(PACKAGED)}",
-                resource=True,
+                resource=MODEL,
             )
         ]
     if not _offline():
@@ -268,7 +274,7 @@ def check_model(name: str) -> list[Problem]:
     except ValueError as error:  # not a valid repo id
         return [
             Problem(
-                f"option model (--model): {name!r} is neither a local folder nor a hub name ({error})", resource=True
+                f"option model (--model): {name!r} is neither a local folder nor a hub name ({error})", resource=MODEL
             )
         ]
     if isinstance(cached, str):
@@ -279,7 +285,7 @@ def check_model(name: str) -> list[Problem]:
             f'run once online (HF_HUB_OFFLINE=0 python -c "from transformers import AutoModel, '
             f"AutoTokenizer; AutoModel.from_pretrained('{name}'); AutoTokenizer.from_pretrained('{name}')\") "
             f"or pass a local path",
-            resource=True,
+            resource=MODEL,
         )
     ]
 
@@ -361,18 +367,26 @@ def validate_specs(specs: list[dict]) -> dict[Problem, list[str]]:
 
 
 def report(found: dict[Problem, list[str]], resources_fatal: bool) -> tuple[str, bool]:
-    """(text, fatal) for the problems found: one entry per distinct problem with the runs it affects."""
+    """(text, fatal) for the problems found: one entry per distinct problem with the runs it affects.
+    A missing backbone is fatal when `resources_fatal`; unavailable data never is (those runs are recorded
+    as failed, module docstring)."""
     lines, fatal = [], False
     for problem, runs in found.items():
-        is_error = not problem.resource or resources_fatal
+        is_error = problem.resource is None or (problem.resource == MODEL and resources_fatal)
         fatal |= is_error
         shown = ", ".join(runs[:3]) + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")
         lines.append(f"  - {'error' if is_error else 'warning'}: {problem.message}\n      runs: {shown}")
+        if problem.resource == DATA:
+            lines.append(
+                f"      these {len(runs)} run(s) will be recorded as failed (data_unavailable) and shown as "
+                f"failed in the tables; provide the data and delete their metrics.json to run them"
+            )
     return "\n".join(lines), fatal
 
 
 def main(argv: list[str]) -> int:
-    """`python -m adamixbench validate --specs FILE [--resources error|warn]`: exit 2 on an error."""
+    """`python -m adamixbench validate --specs FILE [--resources error|warn]`: exit 2 on an error, 0 (and the
+    warnings on stderr) otherwise."""
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -383,7 +397,7 @@ def main(argv: list[str]) -> int:
         "--resources",
         choices=("error", "warn"),
         default="error",
-        help="missing models / data files: errors (default) or warnings (dry-runs)",
+        help="missing backbones: errors (default) or warnings (dry-runs); unavailable data is always a warning",
     )
     args = parser.parse_args(argv)
     try:

@@ -67,6 +67,7 @@ __all__ = [
     "paired_tests",
     "pairs_table",
     "failed_runs",
+    "failure_note",
     "is_adamix",
     "format_params",
     "read_runs",
@@ -872,6 +873,29 @@ def failed_runs(runs: pd.DataFrame) -> pd.DataFrame:
         .drop_duplicates(subset=["task", "method_label", "seed"])
         .reset_index(drop=True)
     )
+
+
+def failure_note(runs: pd.DataFrame, layout: Layout, row_order: Sequence[str]) -> str:
+    """The caption note of a table's failed cells: each distinct failure (its class and the first sentence
+    of its reason) with the runs it hit, so that a "failed" cell says why on the table itself; every reason
+    in full is in failed_runs.md. Empty when no run of the table failed."""
+    tasks = {c.task for c in layout.columns}
+    labels = {label.split(" @")[0] for label in row_order}  # "lora @fixed:0" rows are runs of "lora"
+    failed = failed_runs(runs)
+    failed = failed[failed["task"].isin(tasks) & failed["method_label"].isin(labels)]
+    hit: dict[tuple[str, str], list[str]] = {}
+    for run in failed.itertuples():
+        reason = str(run.failure_reason or "unknown").strip()
+        first = reason.split(". ", 1)[0].rstrip(".")
+        kind = run.failure_class if isinstance(run.failure_class, str) and run.failure_class else "failed"
+        hit.setdefault((kind, first), []).append(f"{run.task}/{run.method_label}/seed{run.seed}")
+    if not hit:
+        return ""
+    parts = [
+        f"{kind}: {why} ({', '.join(names[:4])}{f' and {len(names) - 4} more' if len(names) > 4 else ''})"
+        for (kind, why), names in hit.items()
+    ]
+    return f"Failed runs: {'; '.join(parts)}. Full reasons: failed_runs.md."
 
 
 # --------------------------------------------------------------------------------------------------

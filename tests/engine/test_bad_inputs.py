@@ -1,12 +1,12 @@
 """Every malformed input of issue 8 is rejected by the engine before any work: exit 2, a message naming the
 option / parameter / file, its value and the fix, no traceback, and nothing written.
 
-The same checks run for a whole suite before any job (tests/pipeline/test_bad_suites.py)."""
+The same checks run for a whole suite before any job (tests/pipeline/test_bad_suites.py). Unavailable data
+are not bad input but a run that cannot run: a failed record (tests/engine/test_unavailable_data.py)."""
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -29,14 +29,6 @@ BASE = {
     "--max-train-samples": "8",
     "--max-eval-samples": "8",
 }
-
-
-def _header_only_glue(tmp_path: Path) -> str:
-    root = tmp_path / "glue"
-    shutil.copytree(REPO / "data" / "glue" / "SST-2", root / "SST-2")
-    train = root / "SST-2" / "train.tsv"
-    train.write_text(train.read_text().splitlines()[0] + "\n")
-    return str(root)
 
 
 def _existing_file(tmp_path: Path) -> str:
@@ -150,8 +142,6 @@ CASES = [
             "or pass a local path",
         ],
     ),
-    ("header_only_train_tsv", lambda tmp: {"--data-dir": _header_only_glue(tmp)}, ["train.tsv: no examples"]),
-    ("missing_data_dir", {"--data-dir": "does/not/exist"}, ["does/not/exist", "does not exist"]),
     ("out_is_a_file", lambda tmp: {"--out": _existing_file(tmp)}, ["option out (--out)", "existing file"]),
     (
         "yaml_number_string_in_spec",

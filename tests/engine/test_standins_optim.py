@@ -87,6 +87,33 @@ def test_weight_decay_exempts_biases_and_layernorm_like_the_trainer():
         parameter_groups(model, named, 0.1, "none")
 
 
+@pytest.mark.parametrize("name", ["roberta-large", "bert-base-uncased", "gpt2-medium", "smollm2-135m"])
+def test_weight_decay_exemptions_are_the_installed_trainers(name):
+    """optim.py restates the Trainer's rule (importing the Trainer costs ~1 s per run): the same names as
+    the installed transformers' own Trainer.get_decay_parameter_names, on every stand-in architecture
+    wrapped by an AdaMix method (adapter layers inside the backbone)."""
+    from transformers import Trainer
+
+    from adamixbench.backbones import resolve_backbone
+    from adamixbench.optim import decay_exempt_names
+    from baselines import prepare_model
+
+    path = resolve_backbone(f"standin:{name}")
+    arch = standins.architecture_of(name)
+    if arch in ("gpt2", "llama"):
+        from transformers import AutoModelForCausalLM
+
+        model, task_type = AutoModelForCausalLM.from_pretrained(path), "causal_lm"
+    else:
+        from transformers import AutoModelForSequenceClassification
+
+        model, task_type = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2), "seq_cls"
+    model = prepare_model("adamix_adapter", model, task_type, {}).model
+    decay = set(Trainer.get_decay_parameter_names(None, model))
+    exempt = decay_exempt_names(model)
+    assert exempt and exempt == {n for n, _ in model.named_parameters()} - decay
+
+
 def test_exempt_parameters_do_not_decay_in_an_optimizer_step():
     model = standins.random_model("bert", "seq_cls", vocab_size=50, hidden=16, layers=1, heads=2, intermediate=32)
     ln = model.bert.embeddings.LayerNorm.weight

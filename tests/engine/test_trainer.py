@@ -189,7 +189,6 @@ def test_nan_loss_is_recorded_as_a_failed_run_that_keeps_where_it_stopped(tmp_pa
         (["--method", "lora", "--task", "sts"], "unknown glue task 'sts'"),
         (["--method", "lora", "--epochs", "0"], "option epochs (--epochs): invalid value 0.0; allowed: number > 0"),
         (["--method", "lora", "--warmup-steps", "-1"], "(--warmup-steps): invalid value -1; allowed: integer >= 0"),
-        (["--method", "lora", "--data-dir", "does/not/exist"], "does/not/exist"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(tmp_path, tiny_model_dir, capsys, args, message):

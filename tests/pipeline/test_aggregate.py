@@ -144,6 +144,17 @@ def _paper_records(table: str, method: str, variant: str, score_metrics: dict) -
     return agg.runs_frame(recs)
 
 
+def test_failure_note_says_why_each_failed_cell_failed(runs):
+    layout = agg.resolve_layout("table1", runs, tasks=["sst2", "mrpc"])
+    note = agg.failure_note(runs, layout, ["full_ft", "lora", "adamix_adapter @fixed:0", "bitfit"])
+    assert note.startswith("Failed runs: ") and note.endswith("Full reasons: failed_runs.md.")
+    assert "non_finite_loss: nan loss at step 37 (mrpc/lora/seed2)" in note
+    assert "unreadable_record: unreadable run record" in note and "sst2/bitfit/seed1" in note
+    # only the table's rows and columns: no note without failed runs in them
+    assert "mrpc/lora" not in agg.failure_note(runs, agg.resolve_layout("table1", runs, tasks=["sst2"]), ["lora"])
+    assert agg.failure_note(runs, layout, ["full_ft", "adamix_adapter"]) == ""
+
+
 @pytest.mark.parametrize("table,variant,avg", [("table1", "0.8M", 89.9), ("table2", "0.9M", 84.5)])
 def test_average_computed_as_the_paper(table, variant, avg):
     """Feeding the paper's own AdaMix numbers back reproduces the paper's Avg (Table 1 with QQP/MRPC

@@ -4,6 +4,7 @@ records -> runs.csv, a table, plots. Skipped (with the reason) only while `pytho
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -74,3 +75,52 @@ def test_tiny_suite_with_the_real_engine(tmp_path):
     assert "lora" in md and "adamix_adapter" in md
     assert (out / "plots" / "sst2" / "seed_scores.png").stat().st_size > 1000
     assert (out / "benchmarks" / "train" / "sst2" / "lora" / "seed1.tsv").exists()
+
+
+MISSING_TASK_DATA = """
+suite: tiny_missing
+output_root: results
+seeds: [1]
+data_dirs: {glue: glue_without_rte}
+methods:
+  lora: {method: lora, params: {r: 4, alpha: 8}}
+experiments:
+  - name: glue
+    family: glue
+    model: minilm-l6
+    tasks: [sst2, rte]
+    methods: [lora]
+    train: {epochs: 1, batch_size: 8, max_seq_len: 32, max_train_samples: 16, max_eval_samples: 16, selection: last}
+analysis:
+  bootstrap: {n: 100}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(REASON is not None, reason=REASON or "")
+def test_task_without_data_is_a_failed_cell_and_the_tables_are_still_built(tmp_path):
+    """Item 3 of issue 9: a task whose data are missing does not stop the suite; its runs are recorded as
+    failed (data_unavailable, naming the file and the fix) and the table shows the failed cell with why."""
+    glue = tmp_path / "glue_without_rte"
+    glue.mkdir()
+    (glue / "SST-2").symlink_to(REPO / "data" / "glue" / "SST-2")
+    cfg = tmp_path / "suite.yaml"
+    cfg.write_text(textwrap.dedent(MISSING_TASK_DATA))
+    r = snakemake(["--cores", "2", "--configfile", str(cfg)], tmp_path, timeout=900)
+    out_text = r.stdout + r.stderr
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-6000:]
+    assert "warning: " in out_text and "RTE/train.tsv does not exist" in out_text and "rte/lora/seed1" in out_text
+    out = tmp_path / "results" / "tiny_missing"
+    record = json.loads((out / "runs" / "rte" / "lora" / "seed1" / "metrics.json").read_text())
+    assert record["status"] == "failed" and record["failure_class"] == "data_unavailable"
+    assert (
+        "RTE/train.tsv does not exist" in record["failure_reason"] and "delete this record" in record["failure_reason"]
+    )
+    runs = pd.read_csv(out / "runs.csv")
+    assert set(runs.loc[runs["task"] == "sst2", "status"]) == {"ok"}
+    assert set(runs.loc[runs["task"] == "rte", "status"]) == {"failed"}
+    table = (out / "tables" / "glue.md").read_text()
+    assert "failed (1/1)" in table
+    assert "Failed runs: data_unavailable:" in table and "rte/lora/seed1" in table
+    assert "rte" in (out / "tables" / "failed_runs.md").read_text()
+    assert (out / "plots" / "glue" / "seed_scores.png").stat().st_size > 1000

@@ -265,9 +265,11 @@ def build_runs(cfg: dict) -> dict:
 def validate_runs(runs: dict) -> None:
     """Every run spec through the engine's own checks (`python -m adamixbench validate`), once, in a
     subprocess so that this process never imports torch: method params (each method's validate hook),
-    plug-ins, inference modes against num_experts, data files, backbones offline. Missing data or weights
-    stop a real run but are warnings in a dry-run (`-n`), which still plans the work. Jobs that re-read
-    this file on a cluster node skip it: the main process has checked every run."""
+    plug-ins, inference modes against num_experts, data files, backbones offline. A missing backbone
+    stops a real run but is a warning in a dry-run (`-n`), which still plans the work. Unavailable data
+    of a task are a warning naming its runs: their train jobs write failed records (data_unavailable),
+    so the other runs go on and the tables show those cells as failed. Jobs that re-read this file on a
+    cluster node skip it: the main process has checked every run."""
     if not workflow.is_main_process or not runs:
         return
     import hashlib
