@@ -74,6 +74,8 @@ def test_runs_share_a_gpu_when_their_memory_fits(tmp_path):
     assert len(runs) == 4 and {r["cuda_visible_devices"] for r in runs} == {"0", "1"}
     overall, per_gpu = _most_at_once(runs)
     assert max(per_gpu.values()) == 2 and overall >= 3, (overall, per_gpu)
+    log = (tmp_path / "results" / "packing" / "logs" / "train" / "sst2" / "lora" / "seed1.log").read_text()
+    assert "'gpu': 1, 'gpu_mem_mb': 2048}, CUDA_VISIBLE_DEVICES=" in log, log
 
 
 @pytest.mark.slow
@@ -84,3 +86,16 @@ def test_a_suite_rule_that_does_not_fit_twice_keeps_one_run_per_gpu(tmp_path):
     assert len(runs) == 4 and {r["cuda_visible_devices"] for r in runs} == {"0", "1"}
     overall, per_gpu = _most_at_once(runs)
     assert max(per_gpu.values()) == 1 and overall == 2, (overall, per_gpu)
+
+
+def test_slurm_shards_follow_the_runs_gpu_memory(tmp_path):
+    """With `resources.gpu_shard_mb` (a Slurm cluster that shards its GPUs), rule train asks for
+    ceil(gpu_mem_mb / gpu_shard_mb) shards as its `gres`; the rule script logs the resources it got."""
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(textwrap.dedent(SUITE).replace("RULES", "2048"))
+    target = "results/packing/runs/sst2/lora/seed1/metrics.json"
+    r = snakemake([target, "--cores", "1", "--configfile", str(suite), "--config", "resources={gpu_shard_mb: 1000}"],
+                  tmp_path, fake_engine_env(tmp_path / "calls.jsonl"))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    log = (tmp_path / "results" / "packing" / "logs" / "train" / "sst2" / "lora" / "seed1.log").read_text()
+    assert "'gpu_mem_mb': 2048, 'gres': 'shard:3'" in log, log

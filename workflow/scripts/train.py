@@ -234,6 +234,8 @@ name = f"{sm.wildcards.task}/{sm.wildcards.label}/seed{sm.wildcards.seed}"
 t0 = time.time()
 with gpu_placement(int(sm.resources.get("gpu", 0)), int(sm.resources.get("gpu_mem_mb", 0))), open(log, "a") as fh:
     fh.write("$ " + " ".join(argv) + "\n")  # appended: the log of a resumed run keeps the interrupted part
+    placed = {k: sm.resources.get(k) for k in ("gpu", "gpu_mem_mb", "gres") if sm.resources.get(k)}
+    fh.write(f"# resources {placed}, CUDA_VISIBLE_DEVICES={env.get('CUDA_VISIBLE_DEVICES', '(unset)')}\n")
     fh.flush()
     rc = run_engine(argv, fh)
 took = time.time() - t0
