@@ -51,11 +51,13 @@ def suite_runs(suite: str, task: str, labels: list[str], seeds: list[int]) -> di
     return {(lab, s): runs[(task, lab, s)] for s in seeds for lab in labels}
 
 
-def run_one(spec: dict, precision: str, out: Path, threads: int) -> dict | None:
-    """The run's record; trains it first unless it has one. None when another process of this script
-    is training it (several processes may share --out: each takes the runs nobody holds)."""
+def run_one(spec: dict, precision: str, out: Path, threads: int, train: bool = True) -> dict | None:
+    """The run's record; trains it first unless it has one (or `train` is off). None when another process
+    of this script is training it (several processes may share --out: each takes the runs nobody holds)."""
     run_dir = out / precision / spec["task"] / spec["label"] / f"seed{spec['seed']}"
     record = run_dir / "metrics.json"
+    if not train and not record.exists():
+        return None
     run_dir.mkdir(parents=True, exist_ok=True)
     claim = open(run_dir / ".claim", "w")
     try:
@@ -110,6 +112,7 @@ def main() -> None:
     ap.add_argument("--precisions", default="fp32,bf16", help="reference first")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default="benchmarks/out/precision_seed_noise")
+    ap.add_argument("--summary-only", action="store_true", help="train nothing: summarise the records there are")
     args = ap.parse_args()
     labels, precisions = args.labels.split(","), args.precisions.split(",")
     runs = suite_runs(args.suite, args.task, labels, [int(s) for s in args.seeds.split(",")])
@@ -117,7 +120,7 @@ def main() -> None:
     scores, cost = {}, {}
     for (lab, seed), spec in runs.items():  # seed-major, precisions alternating: partial results stay paired
         for precision in precisions:
-            rec = run_one(spec, precision, out, args.threads)
+            rec = run_one(spec, precision, out, args.threads, train=not args.summary_only)
             if rec is None:
                 continue
             if rec["status"] == "ok":

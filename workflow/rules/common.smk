@@ -253,6 +253,9 @@ _make_report_folder(sys.argv)
 check_suite_files(workflow.overwrite_configfiles)
 SUITE = load_suite(command_line_config(config, workflow.config_settings.config))
 SUITE_NAME = SUITE["suite"]
+# the report's front page (workflow/report/workflow.rst) shows the suite's description, e.g. which of its
+# experiments is only a smoke test (mini: E2E)
+config["description"] = SUITE.get("description", "")
 OUT = f"{SUITE['output_root'].rstrip('/')}/{SUITE_NAME}"
 RUNS_DIR = f"{OUT}/runs"
 LOGS_DIR = f"{OUT}/logs"
