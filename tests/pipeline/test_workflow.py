@@ -129,6 +129,16 @@ def test_schema_rejects_bad_inference_mode(tmp_path):
     assert "eval_inference_modes[2]" in out and "'merge'" in out and "fixed:[0-9]+" in out
 
 
+def test_gpu_memory_rule_naming_an_unknown_label_is_rejected(tmp_path):
+    out = _bad(tmp_path, "analysis:\n", "resources: {gpu_mem_mb: [{methods: [lorra], mb: 4000}]}\nanalysis:\n")
+    assert "resources.gpu_mem_mb[0].methods: unknown value 'lorra'" in out and "'lora'" in out
+
+
+def test_gpu_memory_below_the_schema_minimum_is_rejected(tmp_path):
+    out = _bad(tmp_path, "analysis:\n", "resources: {gpu_mem_mb: 10}\nanalysis:\n")
+    assert "resources.gpu_mem_mb" in out
+
+
 def test_suite_file_without_suite_key_is_rejected(tmp_path):
     cfg = _write(tmp_path, TINY.replace("suite: tiny\n", "", 1))
     r = snakemake(["-n", "--configfile", str(cfg)], tmp_path)

@@ -130,6 +130,14 @@ def validate_suite(cfg: dict) -> None:
                 if m not in exp["methods"]:
                     problems.append(f"config key experiments[{i}].overrides[{j}].methods: {m!r} is not a method of "
                                     f"this experiment; allowed: {exp['methods']}")
+    all_tasks = {t for e in cfg["experiments"] for t in e["tasks"]}
+    gpu_mem = cfg.get("resources", {}).get("gpu_mem_mb")
+    for j, match in enumerate(gpu_mem if isinstance(gpu_mem, list) else []):
+        for key, known in (("experiments", set(names)), ("methods", labels), ("tasks", all_tasks)):
+            for value in match.get(key, []):
+                if value not in known:
+                    problems.append(f"config key resources.gpu_mem_mb[{j}].{key}: unknown value {value!r}; "
+                                    f"allowed: {sorted(known)}")
     used_models = {e["model"] for e in cfg["experiments"]}
     for name in cfg.get("models", {}):
         if name not in used_models:
@@ -245,6 +253,9 @@ _make_report_folder(sys.argv)
 check_suite_files(workflow.overwrite_configfiles)
 SUITE = load_suite(command_line_config(config, workflow.config_settings.config))
 SUITE_NAME = SUITE["suite"]
+# the report's front page (workflow/report/workflow.rst) shows the suite's description, e.g. which of its
+# experiments is only a smoke test (mini: E2E)
+config["description"] = SUITE.get("description", "")
 OUT = f"{SUITE['output_root'].rstrip('/')}/{SUITE_NAME}"
 RUNS_DIR = f"{OUT}/runs"
 LOGS_DIR = f"{OUT}/logs"
@@ -364,6 +375,28 @@ validate_runs(RUNS)
 
 def train_engine_args(wildcards) -> list:
     return engine_data_args(_run_of(wildcards))
+
+
+_BACKBONE_SHAPES = {}  # model -> its shape from config.json, read once per model (adamixbench/gpu_memory.py)
+
+
+def train_gpu_mem_mb(wildcards) -> int:
+    """GPU memory (MB) one training run needs: Snakemake resource `gpu_mem_mb` of rule train, so that a
+    GPU profile packs runs onto GPUs by memory. From the suite's `resources.gpu_mem_mb`, else estimated
+    from the backbone, batch, sequence length and method (the formula: adamixbench/gpu_memory.py)."""
+    from adamixbench.gpu_memory import train_gpu_mem_mb as estimate
+
+    return estimate(_run_of(wildcards), SUITE.get("resources", {}).get("gpu_mem_mb"), _BACKBONE_SHAPES)
+
+
+def train_slurm_shards(wildcards) -> str:
+    """Slurm GPU sharding (suite `resources.gpu_shard_mb`): the shards of one training run, as a gres."""
+    shards = -(-train_gpu_mem_mb(wildcards) // SUITE["resources"]["gpu_shard_mb"])
+    return f"shard:{shards}"
+
+
+# rule train's `gres` resource only where Slurm shards GPUs (otherwise the profile's `gpu` applies)
+TRAIN_SHARD_RESOURCES = {"gres": train_slurm_shards} if SUITE.get("resources", {}).get("gpu_shard_mb") else {}
 
 
 def train_spec(wildcards) -> dict:

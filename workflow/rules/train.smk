@@ -23,9 +23,13 @@ rule train:
         engine_args=train_engine_args,
     threads: 1
     resources:
-        # Local GPUs: `--resources gpu=<n>` plus `--set-resources train:gpu=1` (profiles/gpu);
-        # Slurm: profiles/slurm sets gpu / mem_mb / runtime per rule. 0 = CPU.
+        # gpu: GPUs per run (0 = CPU; profiles/gpu and profiles/slurm set 1). gpu_mem_mb: GPU memory the
+        # run needs (suite `resources.gpu_mem_mb` or the estimate of adamixbench/gpu_memory.py); the
+        # GPU profile bounds its sum (`--resources gpu_mem_mb=<all GPUs' memory>`) and the rule script
+        # places the run on a GPU with that much memory free. Slurm: whole GPUs, or shards (gres).
         gpu=0,
+        gpu_mem_mb=train_gpu_mem_mb,
+        **TRAIN_SHARD_RESOURCES,
     message:
         "train {wildcards.task} / {wildcards.label} / seed {wildcards.seed}"
     conda:

@@ -2,7 +2,7 @@
 
 Thin on purpose: the run spec comes from the suite's expansion (adamixbench/suite.py, params.spec); this
 script writes it to <run dir>/spec.json, sets the environment (offline by default, one BLAS thread per
-Snakemake thread, a local GPU slot) and calls `python -m adamixbench train --spec <run dir>/spec.json
+Snakemake thread, a place on a local GPU by memory) and calls `python -m adamixbench train --spec <run dir>/spec.json
 --out <run dir>`, logging to the rule's log file. The engine's exit code says what happened (cli.py):
 0 record written (status ok or failed), 2 bad input (nothing trained or written), 75 stopped by SIGTERM /
 SIGINT after writing a checkpoint, a negative code a kill by that signal; anything else is a crash of
@@ -38,47 +38,78 @@ for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     env[var] = str(sm.threads)
 
 
-def _local_gpus() -> list[str]:
+GPU_SLOT_MB = 1024  # granularity of the local GPU memory ledger (one lock file per GiB of a GPU)
+GPU_LOCK_DIR = Path(".snakemake/gpu-locks")
+
+
+def _local_gpus() -> dict[str, int]:
+    """{GPU index: total memory in MB} of this machine (nvidia-smi; none without a driver)."""
     try:
-        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30).stdout
+        out = subprocess.run(["nvidia-smi", "--query-gpu=index,memory.total", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError):
-        return []
-    return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU")]
+        return {}
+    return {index.strip(): int(float(total)) for index, total in
+            (line.split(",")[:2] for line in out.splitlines() if line.count(",") >= 1)}
+
+
+def _free_slots(gid: str, slots: int) -> list:
+    """Lock every free memory slot of GPU `gid` (non-blocking); the open, locked files."""
+    held = []
+    for k in range(slots):
+        fh = open(GPU_LOCK_DIR / f"gpu{gid}.slot{k}.lock", "w")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held.append(fh)
+        except BlockingIOError:
+            fh.close()
+    return held
 
 
 @contextlib.contextmanager
-def gpu_slot(n_gpus: int):
-    """Pin the run to `n_gpus` free local GPUs (file locks under .snakemake/gpu-locks) unless a scheduler
-    (Slurm) or the user already set CUDA_VISIBLE_DEVICES. Snakemake's `gpu` resource bounds how many
-    jobs run at once; the locks decide which GPU each one gets."""
+def gpu_placement(n_gpus: int, mem_mb: int):
+    """Pin the run to `n_gpus` local GPUs with `mem_mb` of memory free on each, so that several runs share
+    a GPU when they fit (docs/PIPELINE.md, "GPUs"). Each GPU's memory is a ledger of GPU_SLOT_MB slots,
+    one lock file each under .snakemake/gpu-locks: a run holds ceil(mem_mb / GPU_SLOT_MB) slot locks of
+    each of its GPUs while its engine runs, and the kernel frees them when this script ends, however it
+    ends. Placement happens under one placement lock: the run goes to the GPUs with the MOST memory free
+    (spreading runs, so each gets compute), and waits while none has enough. Snakemake's `gpu_mem_mb`
+    resource bounds the sum over all runs; this decides the GPU. Nothing to do when a scheduler (Slurm)
+    or the user already set CUDA_VISIBLE_DEVICES."""
     if n_gpus <= 0 or os.environ.get("CUDA_VISIBLE_DEVICES") or os.environ.get("SLURM_JOB_ID"):
         yield
         return
-    ids = _local_gpus()
-    if len(ids) < n_gpus:
-        sys.exit(f"rule train asks for {n_gpus} GPU(s) but nvidia-smi lists {len(ids)}")
-    lock_dir = Path(".snakemake/gpu-locks")
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    held = []
-    while len(held) < n_gpus:
-        for gid in ids:
-            if any(g == gid for g, _ in held):
-                continue
-            fh = open(lock_dir / f"gpu{gid}.lock", "w")
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                held.append((gid, fh))
-                if len(held) == n_gpus:
-                    break
-            except BlockingIOError:
+    gpus = _local_gpus()
+    if len(gpus) < n_gpus:
+        sys.exit(f"rule train asks for {n_gpus} GPU(s) but nvidia-smi lists {len(gpus)}")
+    need = max(1, -(-mem_mb // GPU_SLOT_MB))
+    slots = {gid: total // GPU_SLOT_MB for gid, total in gpus.items()}
+    if sum(n >= need for n in slots.values()) < n_gpus:
+        sys.exit(f"rule train: the run needs {mem_mb} MB on each of {n_gpus} GPU(s), but the GPUs have "
+                 f"{sorted(gpus.values())} MB; lower its batch size or max_seq_len, or set the suite's "
+                 f"`resources.gpu_mem_mb` if the estimate is too high (docs/PIPELINE.md, GPUs)")
+    GPU_LOCK_DIR.mkdir(parents=True, exist_ok=True)
+    waited = False
+    while True:
+        with open(GPU_LOCK_DIR / "placement.lock", "w") as mutex:
+            fcntl.flock(mutex, fcntl.LOCK_EX)
+            free = {gid: _free_slots(gid, n) for gid, n in slots.items()}
+            chosen = sorted((g for g in free if len(free[g]) >= need), key=lambda g: -len(free[g]))[:n_gpus]
+            held = [fh for g in chosen for fh in free[g][:need]] if len(chosen) == n_gpus else []
+            keep = {id(fh) for fh in held}
+            for fh in (fh for g in free for fh in free[g] if id(fh) not in keep):
                 fh.close()
-        else:
-            time.sleep(2)
-    env["CUDA_VISIBLE_DEVICES"] = ",".join(g for g, _ in held)
+        if held:
+            break
+        if not waited:
+            print(f"[train] waiting for {mem_mb} MB free on {n_gpus} GPU(s)", file=sys.stderr, flush=True)
+            waited = True
+        time.sleep(2)
+    env["CUDA_VISIBLE_DEVICES"] = ",".join(chosen)
     try:
         yield
     finally:
-        for _, fh in held:
+        for fh in held:
             fh.close()
 
 
@@ -201,8 +232,10 @@ argv = [
 ]  # data folders (suite `data_dirs`)
 name = f"{sm.wildcards.task}/{sm.wildcards.label}/seed{sm.wildcards.seed}"
 t0 = time.time()
-with gpu_slot(int(sm.resources.get("gpu", 0))), open(log, "a") as fh:
+with gpu_placement(int(sm.resources.get("gpu", 0)), int(sm.resources.get("gpu_mem_mb", 0))), open(log, "a") as fh:
     fh.write("$ " + " ".join(argv) + "\n")  # appended: the log of a resumed run keeps the interrupted part
+    placed = {k: sm.resources.get(k) for k in ("gpu", "gpu_mem_mb", "gres") if sm.resources.get(k)}
+    fh.write(f"# resources {placed}, CUDA_VISIBLE_DEVICES={env.get('CUDA_VISIBLE_DEVICES', '(unset)')}\n")
     fh.flush()
     rc = run_engine(argv, fh)
 took = time.time() - t0

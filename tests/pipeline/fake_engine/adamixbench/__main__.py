@@ -4,13 +4,16 @@ Fake `rescore --run DIR --inference-modes ...`: synthetic scores of those infere
 
 A method whose params contain {"fail": true} yields a failed record (exit 0), like the engine's contract.
 FAKE_ENGINE_CALLS (a file path), when set, gets one line per call (the spec as JSON), so tests can count
-reruns and check what the pipeline handed over.
+reruns and check what the pipeline handed over; a train call's line also has `cuda_visible_devices` (the
+GPU the rule script placed it on) and `start` / `end` (time.time()), and FAKE_ENGINE_SLEEP (seconds) makes
+it last that long, so tests can see which runs overlapped.
 """
 
 import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -58,6 +61,8 @@ if a.cmd == "rescore":
     os.replace(run / "scores.json.tmp", run / "scores.json")
     log_call({"cmd": "rescore", **vars(a)})
     sys.exit(0)
+start = time.time()
+time.sleep(float(os.environ.get("FAKE_ENGINE_SLEEP", 0)))
 spec = json.loads(Path(a.spec).read_text())
 params = spec.get("method_params") or {}
 rec = make_record(
@@ -75,5 +80,6 @@ out = Path(a.out)
 out.mkdir(parents=True, exist_ok=True)
 (out / "metrics.json.tmp").write_text(json.dumps(rec))
 os.replace(out / "metrics.json.tmp", out / "metrics.json")
-log_call({"cmd": "train", **spec})
+log_call({"cmd": "train", **spec, "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "start": start,
+          "end": time.time()})
 print(f"fake engine: {spec['task']} {spec['label']} seed {spec['seed']} -> {out}")
