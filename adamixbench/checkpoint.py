@@ -44,6 +44,7 @@ NOT_HASHED = (
     "keep_checkpoint",
     "save_full_weights",
     "eval_inference_modes",
+    "finite_check_every",
 )
 
 

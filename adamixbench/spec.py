@@ -347,6 +347,14 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("log_every", int, 10, "optimiser steps between loss-curve points", low=1),
     Option(
+        "finite_check_every",
+        int,
+        10,
+        "optimiser steps between checks that the loss is finite (each check waits for the device); the last step "
+        "is always checked and a failed record names the exact first non-finite step whatever the interval",
+        low=1,
+    ),
+    Option(
         "precision",
         str,
         "auto",

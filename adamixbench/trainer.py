@@ -278,8 +278,42 @@ def train_step(
     return loss.detach()
 
 
+def real_tokens(batch: dict) -> int:
+    """Non-padding tokens of a batch, counted while it is still on the CPU (no device sync)."""
+    return int(batch["attention_mask"].sum()) if "attention_mask" in batch else batch["input_ids"].numel()
+
+
+def record_losses(state: LoopState, pending: list[tuple[torch.Tensor, int]], log_every: int) -> None:
+    """Bring the losses of the steps since the last check to the host (one sync) and account them with
+    their real tokens, step by step in order: last losses, epoch mean, loss curve, tokens. The first non-finite loss raises `NonFiniteLoss`
+    with the loop state put back to just before that step, so a failed record names the exact step
+    whatever the check interval (the optimiser may have run a few steps past it; they are discarded)."""
+    if not pending:
+        return
+    first = state.step - len(pending) + 1  # `pending` holds the losses of steps first..state.step
+    values = torch.stack([loss for loss, _ in pending]).tolist()
+    tokens = [n for _, n in pending]
+    pending.clear()
+    for step, loss, n_tokens in zip(range(first, state.step + 1), values, tokens):
+        state.last_losses = [*state.last_losses[-(LAST_LOSSES - 1) :], [step, loss]]
+        state.real_tokens += n_tokens  # the failing step's too: it was computed
+        if not math.isfinite(loss):
+            state.batches_done -= state.step - step + 1
+            state.step = step - 1
+            raise NonFiniteLoss(f"nan loss at step {step} (epoch {state.epoch})")
+        state.epoch_loss_sum += loss
+        state.epoch_batches += 1
+        if step % log_every == 0:
+            state.loss_curve.append([step, state.epoch_loss_sum / state.epoch_batches])
+
+
 def train_epoch(run: Run, state: LoopState, checkpointer: Checkpointer, stop: StopRequest, progress) -> None:
-    """The rest of epoch `state.epoch`: its batches not consumed yet, until the epoch or the step budget ends."""
+    """The rest of epoch `state.epoch`: its batches not consumed yet, until the epoch or the step budget ends.
+
+    The losses stay on the device between checks (every `finite_check_every` steps, at the last step, at
+    the end of the epoch, before a checkpoint or a stop): a `.item()` per step would make the host wait for
+    the device every step. A crash is preceded by a check, so a crash caused by an earlier non-finite loss
+    is recorded as that loss."""
     cfg, task, prepared, device = run.cfg, run.task, run.prepared, run.device
     run.model.train()
     batches = epoch_batches(task.train, cfg.batch_size, seed=cfg.seed * 1000 + state.epoch)
@@ -289,30 +323,33 @@ def train_epoch(run: Run, state: LoopState, checkpointer: Checkpointer, stop: St
         collate_fn=run.collate,
         generator=torch.Generator(),
     )
+    pending: list[tuple[torch.Tensor, int]] = []  # (loss on the device, real tokens) of the unchecked steps
     tic = time.perf_counter()
-    for batch in loader:
-        if state.step >= run.total_steps:
-            break
-        batch = {k: v.to(device) for k, v in batch.items()}
-        state.real_tokens += (
-            int(batch["attention_mask"].sum()) if "attention_mask" in batch else batch["input_ids"].numel()
-        )
-        loss = train_step(prepared, task, batch, run.optimizer, run.scheduler, run.scaler, cfg, device)
-        state.last_losses = [*state.last_losses[-(LAST_LOSSES - 1) :], [state.step + 1, loss.item()]]
-        if not math.isfinite(state.last_losses[-1][1]):
-            raise NonFiniteLoss(f"nan loss at step {state.step + 1} (epoch {state.epoch})")
-        state.step += 1
-        state.batches_done += 1
-        state.epoch_loss_sum += state.last_losses[-1][1]
-        state.epoch_batches += 1
-        if state.step % cfg.log_every == 0:
-            state.loss_curve.append([state.step, state.epoch_loss_sum / state.epoch_batches])
-        state.train_time += time.perf_counter() - tic  # checkpoint writes are counted apart (cost.checkpoint_*)
-        progress.update(1)
-        if checkpointer.due(state.step):
-            checkpointer.save(checkpoint_state(run, state))
-        _stop_if_requested(run, state, checkpointer, stop, save=True)
-        tic = time.perf_counter()
+    try:
+        for batch in loader:
+            if state.step >= run.total_steps:
+                break
+            n_tokens = real_tokens(batch)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            loss = train_step(prepared, task, batch, run.optimizer, run.scheduler, run.scaler, cfg, device)
+            pending.append((loss, n_tokens))
+            state.step += 1
+            state.batches_done += 1
+            state.train_time += time.perf_counter() - tic  # checkpoint writes are counted apart (cost.checkpoint_*)
+            progress.update(1)
+            save = checkpointer.due(state.step)
+            if save or stop.requested or state.step % cfg.finite_check_every == 0 or state.step == run.total_steps:
+                record_losses(state, pending, cfg.log_every)
+            if save:
+                checkpointer.save(checkpoint_state(run, state))
+            _stop_if_requested(run, state, checkpointer, stop, save=True)
+            tic = time.perf_counter()
+    except NonFiniteLoss:
+        raise
+    except Exception:
+        record_losses(state, pending, cfg.log_every)
+        raise
+    record_losses(state, pending, cfg.log_every)
 
 
 def end_epoch(run: Run, state: LoopState, progress) -> None:

@@ -163,9 +163,16 @@ def test_last_selection_and_regression_task(tmp_path, tiny_model_dir):
     assert record["method_params"]["consistency_kind"] == "mse"
 
 
-def test_nan_loss_is_recorded_as_a_failed_run_that_keeps_where_it_stopped(tmp_path, tiny_model_dir):
+@pytest.mark.parametrize("check_every", [1, 5])  # 5: the NaN of step 3 is found at step 5, the record still says 3
+def test_nan_loss_is_recorded_as_a_failed_run_that_keeps_where_it_stopped(tmp_path, tiny_model_dir, check_every):
     code, record = run(
-        tmp_path, tiny_model_dir, "--method-params", '{"nan_at_step": 3}', method="tests.engine.nan_method:prepare"
+        tmp_path,
+        tiny_model_dir,
+        "--method-params",
+        '{"nan_at_step": 3}',
+        "--finite-check-every",
+        str(check_every),
+        method="tests.engine.nan_method:prepare",
     )
     assert code == 0
     assert record["status"] == "failed" and record["failure_class"] == "non_finite_loss"
@@ -174,6 +181,18 @@ def test_nan_loss_is_recorded_as_a_failed_run_that_keeps_where_it_stopped(tmp_pa
     assert at["step"] == 2 and at["epoch"] == 1 and [s for s, _ in at["last_losses"]] == [1, 2, 3]
     assert all(loss > 0 for _, loss in at["last_losses"][:2]) and at["last_losses"][2][1] is None  # NaN -> null
     assert record["params"]["trainable"] > 0 and record["params"]["backbone"] > 0
+
+
+def test_the_finiteness_check_interval_changes_no_number_of_the_record(tmp_path, tiny_model_dir):
+    """Losses stay on the device between checks; the record (per-step loss curve, epochs, scores, tokens)
+    is the same whether they are checked every step or every 3 steps (8 steps: the last is not a multiple)."""
+    records = [
+        run(tmp_path / str(every), tiny_model_dir, "--finite-check-every", str(every))[1] for every in (1, 3)
+    ]
+    numbers = [
+        (r["loss_curve"], r["history"], r["scores"], r["cost"]["train_real_tokens"]) for r in records
+    ]
+    assert len(records[0]["loss_curve"]) == 8 and numbers[0] == numbers[1]
 
 
 @pytest.mark.parametrize(
