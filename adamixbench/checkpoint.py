@@ -45,6 +45,7 @@ NOT_HASHED = (
     "save_full_weights",
     "eval_inference_modes",
     "finite_check_every",
+    "num_workers",
 )
 
 

@@ -347,6 +347,15 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("log_every", int, 10, "optimiser steps between loss-curve points", low=1),
     Option(
+        "num_workers",
+        int,
+        None,
+        "data-loader worker processes for training batches; null = 2 on a GPU (pinned memory, asynchronous "
+        "copies), 0 on a CPU (the workers would compete with the step for the cores). The batches are the same",
+        low=0,
+        nullable=True,
+    ),
+    Option(
         "finite_check_every",
         int,
         10,

@@ -85,12 +85,50 @@ def _loader(dataset, collate, batch_size: int) -> DataLoader:
     return DataLoader(_features(dataset), batch_size=batch_size, collate_fn=collate, generator=torch.Generator())
 
 
-def epoch_batches(dataset, batch_size: int, seed: int) -> list[list[int]]:
+def epoch_batches(lengths: list[int], batch_size: int, seed: int) -> list[list[int]]:
     """Training batches of one epoch: length-grouped (less padding), in an order seeded per epoch, so a
     resumed run can skip exactly the batches it has already consumed."""
-    sampler = LengthGroupedSampler(batch_size, lengths=dataset["length"], generator=torch.Generator().manual_seed(seed))
+    sampler = LengthGroupedSampler(batch_size, lengths=lengths, generator=torch.Generator().manual_seed(seed))
     order = list(sampler)
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+class TrainBatches:
+    """The batch sampler of the training loader, built once per run: before each epoch the loop says
+    which epoch and how many of its batches are already consumed (`start`), and iterating it yields the
+    rest of that epoch's `epoch_batches`. One loader for the whole run keeps its worker processes alive
+    across epochs; the batches are those of a loader rebuilt per epoch."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int):
+        self.lengths, self.batch_size, self.seed = lengths, batch_size, seed
+        self.epoch, self.skip = 0, 0
+
+    def start(self, epoch: int, skip: int) -> None:
+        self.epoch, self.skip = epoch, skip
+
+    def __iter__(self):
+        yield from epoch_batches(self.lengths, self.batch_size, seed=self.seed * 1000 + self.epoch)[self.skip :]
+
+    def __len__(self) -> int:
+        return max(0, math.ceil(len(self.lengths) / self.batch_size) - self.skip)
+
+
+def train_loader(cfg: RunConfig, task, collate, device: torch.device) -> tuple[DataLoader, TrainBatches]:
+    """The run's training loader and its batch sampler. On a GPU: worker processes collate the next
+    batches while the device computes, into pinned memory so that the copy can be asynchronous. On a CPU
+    none by default: the workers would compete with the step for the same cores."""
+    workers = cfg.num_workers if cfg.num_workers is not None else (2 if device.type == "cuda" else 0)
+    batches = TrainBatches(task.train["length"], cfg.batch_size, cfg.seed)
+    loader = DataLoader(
+        _features(task.train),
+        batch_sampler=batches,
+        collate_fn=collate,
+        generator=torch.Generator(),  # not the global one: dropout draws from that
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=device.type == "cuda",
+    )
+    return loader, batches
 
 
 def _trainable_state(model) -> dict[str, torch.Tensor]:
@@ -120,6 +158,8 @@ class Run:
     scaler: torch.amp.GradScaler
     total_steps: int
     warmup_steps: int
+    loader: DataLoader  # training batches, built once (train_loader)
+    batches: TrainBatches  # its batch sampler: which epoch, from which batch
 
     @property
     def model(self):
@@ -174,18 +214,20 @@ def setup(cfg: RunConfig) -> Run:
     warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(cfg.warmup_ratio * total_steps)
     scheduler = get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
+    collate = task.collator(tokenizer)
     return Run(
         cfg,
         device,
         backbone,
         task,
         prepared,
-        task.collator(tokenizer),
+        collate,
         optimizer,
         scheduler,
         scaler,
         total_steps,
         warmup,
+        *train_loader(cfg, task, collate, device),
     )
 
 
@@ -316,21 +358,15 @@ def train_epoch(run: Run, state: LoopState, checkpointer: Checkpointer, stop: St
     is recorded as that loss."""
     cfg, task, prepared, device = run.cfg, run.task, run.prepared, run.device
     run.model.train()
-    batches = epoch_batches(task.train, cfg.batch_size, seed=cfg.seed * 1000 + state.epoch)
-    loader = DataLoader(
-        _features(task.train),
-        batch_sampler=batches[state.batches_done :],
-        collate_fn=run.collate,
-        generator=torch.Generator(),
-    )
+    run.batches.start(state.epoch, skip=state.batches_done)
     pending: list[tuple[torch.Tensor, int]] = []  # (loss on the device, real tokens) of the unchecked steps
     tic = time.perf_counter()
     try:
-        for batch in loader:
+        for batch in run.loader:
             if state.step >= run.total_steps:
                 break
             n_tokens = real_tokens(batch)
-            batch = {k: v.to(device) for k, v in batch.items()}
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}  # async from pinned memory
             loss = train_step(prepared, task, batch, run.optimizer, run.scheduler, run.scaler, cfg, device)
             pending.append((loss, n_tokens))
             state.step += 1

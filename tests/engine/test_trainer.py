@@ -183,15 +183,15 @@ def test_nan_loss_is_recorded_as_a_failed_run_that_keeps_where_it_stopped(tmp_pa
     assert record["params"]["trainable"] > 0 and record["params"]["backbone"] > 0
 
 
-def test_the_finiteness_check_interval_changes_no_number_of_the_record(tmp_path, tiny_model_dir):
-    """Losses stay on the device between checks; the record (per-step loss curve, epochs, scores, tokens)
-    is the same whether they are checked every step or every 3 steps (8 steps: the last is not a multiple)."""
+def test_finiteness_check_interval_and_loader_workers_change_no_number_of_the_record(tmp_path, tiny_model_dir):
+    """Losses stay on the device between checks, and worker processes collate the batches of the loader
+    built once per run: the record (per-step loss curve, epochs, scores, tokens) is the same as with a
+    check every step and no workers (8 steps: the last is not a multiple of 3)."""
     records = [
-        run(tmp_path / str(every), tiny_model_dir, "--finite-check-every", str(every))[1] for every in (1, 3)
+        run(tmp_path / str(every), tiny_model_dir, "--finite-check-every", str(every), "--num-workers", str(workers))[1]
+        for every, workers in ((1, 0), (3, 2))
     ]
-    numbers = [
-        (r["loss_curve"], r["history"], r["scores"], r["cost"]["train_real_tokens"]) for r in records
-    ]
+    numbers = [(r["loss_curve"], r["history"], r["scores"], r["cost"]["train_real_tokens"]) for r in records]
     assert len(records[0]["loss_curve"]) == 8 and numbers[0] == numbers[1]
 
 
