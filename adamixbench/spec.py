@@ -263,6 +263,14 @@ OPTIONS: tuple[Option, ...] = (
         nullable=True,
     ),
     Option("batch_size", int, 32, "training batch size", low=1),
+    Option(
+        "grad_accum_steps",
+        int,
+        1,
+        "micro-batches of batch_size per optimiser step (gradient accumulation): the effective batch is "
+        "batch_size x grad_accum_steps; steps, warmup and the schedule count optimiser steps",
+        low=1,
+    ),
     Option("eval_batch_size", int, 128, "evaluation batch size", low=1),
     Option("max_seq_len", int, 128, "maximum tokens per example (longer inputs are truncated)", low=8),
     Option(

@@ -207,7 +207,7 @@ def setup(cfg: RunConfig) -> Run:
         prepared.model, prepared.named_trainable_parameters(), cfg.weight_decay, cfg.weight_decay_scope
     )
     optimizer = torch.optim.AdamW(groups, lr=cfg.learning_rate)
-    steps_per_epoch = math.ceil(len(task.train) / cfg.batch_size)
+    steps_per_epoch = math.ceil(math.ceil(len(task.train) / cfg.batch_size) / cfg.grad_accum_steps)
     total_steps = max(1, math.ceil(steps_per_epoch * cfg.epochs))
     if cfg.max_steps is not None:
         total_steps = min(total_steps, cfg.max_steps)
@@ -297,19 +297,26 @@ def _stop_if_requested(run: Run, state: LoopState, checkpointer: Checkpointer, s
 
 # ------------------------------------------------------------------------------------ training
 def train_step(
-    prepared, task, batch: dict, optimizer, scheduler, scaler, cfg: RunConfig, device: torch.device
+    prepared, task, micro_batches: list[dict], optimizer, scheduler, scaler, cfg: RunConfig, device: torch.device
 ) -> torch.Tensor:
-    """One optimiser step on one batch already on `device`; returns the loss (a tensor, not synced).
+    """One optimiser step on the micro-batches of one effective batch (`grad_accum_steps` of them; one
+    without accumulation), already on `device`; returns the step's loss, their mean (a tensor, not synced).
 
+    Each micro-batch's loss is divided by their number, so the accumulated gradient is that of the mean
+    loss, as for one batch of them all. AdaMix draws its routes per forward call, i.e. per micro-batch.
     The loop's step, and the one benchmarks/throughput.py times. A non-finite loss still steps the
     optimiser; the caller checks the returned loss and ends the run (fp16: GradScaler skips that step).
     """
-    mask = task.consistency_mask(batch)
-    if mask is not None:
-        batch = {**batch, "consistency_mask": mask}
-    with autocast(cfg, device):
-        loss, _ = prepared.training_loss(batch, task.loss)
-    scaler.scale(loss).backward()  # fp16 needs loss scaling; a no-op scaler otherwise
+    step_loss = None
+    for batch in micro_batches:
+        mask = task.consistency_mask(batch)
+        if mask is not None:
+            batch = {**batch, "consistency_mask": mask}
+        with autocast(cfg, device):
+            loss, _ = prepared.training_loss(batch, task.loss)
+        loss = loss / len(micro_batches)
+        scaler.scale(loss).backward()  # fp16 needs loss scaling; a no-op scaler otherwise
+        step_loss = loss.detach() if step_loss is None else step_loss + loss.detach()
     scaler.unscale_(optimizer)
     if cfg.max_grad_norm > 0:
         torch.nn.utils.clip_grad_norm_(prepared.trainable_parameters(), cfg.max_grad_norm)
@@ -317,7 +324,7 @@ def train_step(
     scaler.update()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    return loss.detach()
+    return step_loss
 
 
 def real_tokens(batch: dict) -> int:
@@ -340,13 +347,26 @@ def record_losses(state: LoopState, pending: list[tuple[torch.Tensor, int]], log
         state.last_losses = [*state.last_losses[-(LAST_LOSSES - 1) :], [step, loss]]
         state.real_tokens += n_tokens  # the failing step's too: it was computed
         if not math.isfinite(loss):
-            state.batches_done -= state.step - step + 1
-            state.step = step - 1
+            state.step = step - 1  # a failed run is not resumed: the batch position needs no rewinding
             raise NonFiniteLoss(f"nan loss at step {step} (epoch {state.epoch})")
         state.epoch_loss_sum += loss
         state.epoch_batches += 1
         if step % log_every == 0:
             state.loss_curve.append([step, state.epoch_loss_sum / state.epoch_batches])
+
+
+def accumulation_groups(loader, size: int):
+    """The loader's micro-batches, `size` consecutive ones at a time (the epoch's last group may be
+    smaller). A checkpoint is taken between optimiser steps, so `batches_done` always ends a group and a
+    resumed epoch regroups its remaining batches exactly as the uninterrupted one."""
+    group = []
+    for batch in loader:
+        group.append(batch)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 def train_epoch(run: Run, state: LoopState, checkpointer: Checkpointer, stop: StopRequest, progress) -> None:
@@ -362,15 +382,15 @@ def train_epoch(run: Run, state: LoopState, checkpointer: Checkpointer, stop: St
     pending: list[tuple[torch.Tensor, int]] = []  # (loss on the device, real tokens) of the unchecked steps
     tic = time.perf_counter()
     try:
-        for batch in run.loader:
+        for group in accumulation_groups(run.loader, cfg.grad_accum_steps):
             if state.step >= run.total_steps:
                 break
-            n_tokens = real_tokens(batch)
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}  # async from pinned memory
-            loss = train_step(prepared, task, batch, run.optimizer, run.scheduler, run.scaler, cfg, device)
+            n_tokens = sum(real_tokens(batch) for batch in group)
+            group = [{k: v.to(device, non_blocking=True) for k, v in b.items()} for b in group]  # async if pinned
+            loss = train_step(prepared, task, group, run.optimizer, run.scheduler, run.scaler, cfg, device)
             pending.append((loss, n_tokens))
             state.step += 1
-            state.batches_done += 1
+            state.batches_done += len(group)
             state.train_time += time.perf_counter() - tic  # checkpoint writes are counted apart (cost.checkpoint_*)
             progress.update(1)
             save = checkpointer.due(state.step)
