@@ -355,6 +355,14 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("log_every", int, 10, "optimiser steps between loss-curve points", low=1),
     Option(
+        "compile",
+        bool,
+        False,
+        "torch.compile the model (its forward; backward through AOTAutograd): fewer kernel launches on a GPU. "
+        "Not bit-identical to eager: fused kernels round differently and Inductor draws dropout masks from its "
+        "own generator. Off by default until the equivalence tests pass on a GPU (docs/PERFORMANCE.md)",
+    ),
+    Option(
         "num_workers",
         int,
         None,

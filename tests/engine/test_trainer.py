@@ -195,6 +195,22 @@ def test_finiteness_check_interval_and_loader_workers_change_no_number_of_the_re
     assert len(records[0]["loss_curve"]) == 8 and numbers[0] == numbers[1]
 
 
+@pytest.mark.slow  # compiling a forward and backward graph takes a minute on 2 CPU cores
+def test_compiled_model_trains_to_the_eager_losses(tmp_path, tiny_model_dir, monkeypatch):
+    """--compile (torch.compile, Inductor's CPU kernels here) runs the whole loop, evaluation included,
+    and trains to the eager run's per-step losses up to float32 rounding (fused kernels sum in another
+    order). Inductor draws dropout masks from its own generator; `fallback_random` makes it draw them as
+    eager does, so that the two runs are comparable step by step."""
+    import torch._inductor.config
+
+    monkeypatch.setattr(torch._inductor.config, "fallback_random", True)
+    eager, compiled = (run(tmp_path / str(i), tiny_model_dir, *flags, method="lora")[1] for i, flags in enumerate(([], ["--compile"])))
+    assert compiled["status"] == "ok", compiled.get("traceback")
+    assert compiled["spec"]["compile"] is True and len(compiled["loss_curve"]) == len(eager["loss_curve"]) == 8
+    for (step, want), (got_step, got) in zip(eager["loss_curve"], compiled["loss_curve"]):
+        assert got_step == step and got == pytest.approx(want, rel=1e-4), step
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
