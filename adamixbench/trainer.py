@@ -343,10 +343,10 @@ def real_tokens(batch: dict) -> int:
 
 
 def record_losses(state: LoopState, pending: list[tuple[torch.Tensor, int]], log_every: int) -> None:
-    """Bring the losses of the steps since the last check to the host (one sync) and account them with
-    their real tokens, step by step in order: last losses, epoch mean, loss curve, tokens. The first non-finite loss raises `NonFiniteLoss`
-    with the loop state put back to just before that step, so a failed record names the exact step
-    whatever the check interval (the optimiser may have run a few steps past it; they are discarded)."""
+    """Bring the losses of the steps since the last check to the host (one sync) and account them step by
+    step, in order: last losses, real tokens, epoch mean, loss curve. The first non-finite loss raises
+    `NonFiniteLoss` with the step count put back to just before it, so a failed record names the exact
+    step whatever the check interval (the optimiser may have run a few steps past it; they are discarded)."""
     if not pending:
         return
     first = state.step - len(pending) + 1  # `pending` holds the losses of steps first..state.step

@@ -26,7 +26,9 @@ def stepped_weights(micro_batches: list[dict]) -> tuple[float, dict]:
     trainable weight is minus its (clipped) gradient. Dropout is off (eval mode) so that the micro-batches
     see the same function as the whole batch; LoRA has no routing."""
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+    config = BertConfig(
+        vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    )
     prepared = prepare_model("lora", BertForSequenceClassification(config), "seq_cls", {})
     with torch.no_grad():  # LoRA's B starts at zero (A's gradient would be zero): give both a gradient
         for name, p in prepared.model.named_parameters():
@@ -38,7 +40,9 @@ def stepped_weights(micro_batches: list[dict]) -> tuple[float, dict]:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     cfg = RunConfig(task="sst2", method="lora", seed=0, model="tiny", out=os.devnull, max_grad_norm=1.0)
     scaler = torch.amp.GradScaler("cpu", enabled=False)
-    loss = train_step(prepared, ClassificationLoss(), micro_batches, optimizer, scheduler, scaler, cfg, torch.device("cpu"))
+    loss = train_step(
+        prepared, ClassificationLoss(), micro_batches, optimizer, scheduler, scaler, cfg, torch.device("cpu")
+    )
     return loss.item(), {n: before[n] - p.detach() for n, p in prepared.named_trainable_parameters()}
 
 

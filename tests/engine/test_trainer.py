@@ -204,7 +204,10 @@ def test_compiled_model_trains_to_the_eager_losses(tmp_path, tiny_model_dir, mon
     import torch._inductor.config
 
     monkeypatch.setattr(torch._inductor.config, "fallback_random", True)
-    eager, compiled = (run(tmp_path / str(i), tiny_model_dir, *flags, method="lora")[1] for i, flags in enumerate(([], ["--compile"])))
+    eager, compiled = (
+        run(tmp_path / name, tiny_model_dir, *flags, method="lora")[1]
+        for name, flags in (("eager", []), ("compiled", ["--compile"]))
+    )
     assert compiled["status"] == "ok", compiled.get("traceback")
     assert compiled["spec"]["compile"] is True and len(compiled["loss_curve"]) == len(eager["loss_curve"]) == 8
     for (step, want), (got_step, got) in zip(eager["loss_curve"], compiled["loss_curve"]):
