@@ -44,6 +44,8 @@ NOT_HASHED = (
     "keep_checkpoint",
     "save_full_weights",
     "eval_inference_modes",
+    "finite_check_every",
+    "num_workers",
 )
 
 

@@ -73,8 +73,13 @@ def backbone_shape(model: str) -> dict | None:
         from .standins import SIZE
 
         h, layers, inter = SIZE["hidden"], SIZE["layers"], SIZE["intermediate"]
-        return {"params": 50_265 * h + layers * (4 * h * h + 2 * h * inter), "hidden": h, "layers": layers,
-                "heads": SIZE["heads"], "vocab": 50_265}
+        return {
+            "params": 50_265 * h + layers * (4 * h * h + 2 * h * inter),
+            "hidden": h,
+            "layers": layers,
+            "heads": SIZE["heads"],
+            "vocab": 50_265,
+        }
     path = _config_file(model)
     if path is None:
         return None
@@ -112,8 +117,11 @@ def estimate_train_mb(spec: Mapping, shape: Mapping | None) -> int:
 
 
 def _matches(rule: Mapping, spec: Mapping) -> bool:
-    return all(spec[field] in rule[key] for key, field in
-               (("experiments", "experiment"), ("methods", "label"), ("tasks", "task")) if key in rule)
+    return all(
+        spec[field] in rule[key]
+        for key, field in (("experiments", "experiment"), ("methods", "label"), ("tasks", "task"))
+        if key in rule
+    )
 
 
 def train_gpu_mem_mb(spec: Mapping, setting, shapes: dict | None = None) -> int:

@@ -263,6 +263,14 @@ OPTIONS: tuple[Option, ...] = (
         nullable=True,
     ),
     Option("batch_size", int, 32, "training batch size", low=1),
+    Option(
+        "grad_accum_steps",
+        int,
+        1,
+        "micro-batches of batch_size per optimiser step (gradient accumulation): the effective batch is "
+        "batch_size x grad_accum_steps; steps, warmup and the schedule count optimiser steps",
+        low=1,
+    ),
     Option("eval_batch_size", int, 128, "evaluation batch size", low=1),
     Option("max_seq_len", int, 128, "maximum tokens per example (longer inputs are truncated)", low=8),
     Option(
@@ -346,6 +354,31 @@ OPTIONS: tuple[Option, ...] = (
         nullable=True,
     ),
     Option("log_every", int, 10, "optimiser steps between loss-curve points", low=1),
+    Option(
+        "compile",
+        bool,
+        False,
+        "torch.compile the model (its forward; backward through AOTAutograd): fewer kernel launches on a GPU. "
+        "Not bit-identical to eager: fused kernels round differently and Inductor draws dropout masks from its "
+        "own generator. Off by default until the equivalence tests pass on a GPU (docs/PERFORMANCE.md)",
+    ),
+    Option(
+        "num_workers",
+        int,
+        None,
+        "data-loader worker processes for training batches; null = 2 on a GPU (pinned memory, asynchronous "
+        "copies), 0 on a CPU (the workers would compete with the step for the cores). The batches are the same",
+        low=0,
+        nullable=True,
+    ),
+    Option(
+        "finite_check_every",
+        int,
+        10,
+        "optimiser steps between checks that the loss is finite (each check waits for the device); the last step "
+        "is always checked and a failed record names the exact first non-finite step whatever the interval",
+        low=1,
+    ),
     Option(
         "precision",
         str,

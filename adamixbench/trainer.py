@@ -87,12 +87,50 @@ def _loader(dataset, collate, batch_size: int) -> DataLoader:
     return DataLoader(_features(dataset), batch_size=batch_size, collate_fn=collate, generator=torch.Generator())
 
 
-def epoch_batches(dataset, batch_size: int, seed: int) -> list[list[int]]:
+def epoch_batches(lengths: list[int], batch_size: int, seed: int) -> list[list[int]]:
     """Training batches of one epoch: length-grouped (less padding), in an order seeded per epoch, so a
     resumed run can skip exactly the batches it has already consumed."""
-    sampler = LengthGroupedSampler(batch_size, lengths=dataset["length"], generator=torch.Generator().manual_seed(seed))
+    sampler = LengthGroupedSampler(batch_size, lengths=lengths, generator=torch.Generator().manual_seed(seed))
     order = list(sampler)
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+class TrainBatches:
+    """The batch sampler of the training loader, built once per run: before each epoch the loop says
+    which epoch and how many of its batches are already consumed (`start`), and iterating it yields the
+    rest of that epoch's `epoch_batches`. One loader for the whole run keeps its worker processes alive
+    across epochs; the batches are those of a loader rebuilt per epoch."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int):
+        self.lengths, self.batch_size, self.seed = lengths, batch_size, seed
+        self.epoch, self.skip = 0, 0
+
+    def start(self, epoch: int, skip: int) -> None:
+        self.epoch, self.skip = epoch, skip
+
+    def __iter__(self):
+        yield from epoch_batches(self.lengths, self.batch_size, seed=self.seed * 1000 + self.epoch)[self.skip :]
+
+    def __len__(self) -> int:
+        return max(0, math.ceil(len(self.lengths) / self.batch_size) - self.skip)
+
+
+def train_loader(cfg: RunConfig, task, collate, device: torch.device) -> tuple[DataLoader, TrainBatches]:
+    """The run's training loader and its batch sampler. On a GPU: worker processes collate the next
+    batches while the device computes, into pinned memory so that the copy can be asynchronous. On a CPU
+    none by default: the workers would compete with the step for the same cores."""
+    workers = cfg.num_workers if cfg.num_workers is not None else (2 if device.type == "cuda" else 0)
+    batches = TrainBatches(task.train["length"], cfg.batch_size, cfg.seed)
+    loader = DataLoader(
+        _features(task.train),
+        batch_sampler=batches,
+        collate_fn=collate,
+        generator=torch.Generator(),  # not the global one: dropout draws from that
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=device.type == "cuda",
+    )
+    return loader, batches
 
 
 def _trainable_state(model) -> dict[str, torch.Tensor]:
@@ -122,6 +160,8 @@ class Run:
     scaler: torch.amp.GradScaler
     total_steps: int
     warmup_steps: int
+    loader: DataLoader  # training batches, built once (train_loader)
+    batches: TrainBatches  # its batch sampler: which epoch, from which batch
     metric_notes: dict[str, str] = field(default_factory=dict)  # metrics unavailable, and why (into the record)
 
     @property
@@ -164,31 +204,43 @@ def load_task_and_model(cfg: RunConfig):
     return device, backbone, tokenizer, task, prepared
 
 
+def fused_adamw(groups: list[dict], device: torch.device) -> bool | None:
+    """Fused AdamW (one kernel for every parameter instead of several per parameter) on a GPU, where all
+    trainable parameters are floating-point CUDA tensors (what it supports); torch's default elsewhere,
+    so CPU runs keep their numbers."""
+    params = [p for group in groups for p in group["params"]]
+    return True if device.type == "cuda" and all(p.is_cuda and p.is_floating_point() for p in params) else None
+
+
 def setup(cfg: RunConfig) -> Run:
     device, backbone, tokenizer, task, prepared = load_task_and_model(cfg)
     groups = parameter_groups(
         prepared.model, prepared.named_trainable_parameters(), cfg.weight_decay, cfg.weight_decay_scope
     )
-    optimizer = torch.optim.AdamW(groups, lr=cfg.learning_rate)
-    steps_per_epoch = math.ceil(len(task.train) / cfg.batch_size)
+    optimizer = torch.optim.AdamW(groups, lr=cfg.learning_rate, fused=fused_adamw(groups, device))
+    if cfg.compile:
+        prepared.model.compile()  # in place: parameter names, state dicts and checkpoints stay as they are
+    steps_per_epoch = math.ceil(math.ceil(len(task.train) / cfg.batch_size) / cfg.grad_accum_steps)
     total_steps = max(1, math.ceil(steps_per_epoch * cfg.epochs))
     if cfg.max_steps is not None:
         total_steps = min(total_steps, cfg.max_steps)
     warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(cfg.warmup_ratio * total_steps)
     scheduler = get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
+    collate = task.collator(tokenizer)
     return Run(
         cfg,
         device,
         backbone,
         task,
         prepared,
-        task.collator(tokenizer),
+        collate,
         optimizer,
         scheduler,
         scaler,
         total_steps,
         warmup,
+        *train_loader(cfg, task, collate, device),
     )
 
 
@@ -305,19 +357,26 @@ def _stop_if_requested(run: Run, state: LoopState, checkpointer: Checkpointer, s
 
 # ------------------------------------------------------------------------------------ training
 def train_step(
-    prepared, task, batch: dict, optimizer, scheduler, scaler, cfg: RunConfig, device: torch.device
+    prepared, task, micro_batches: list[dict], optimizer, scheduler, scaler, cfg: RunConfig, device: torch.device
 ) -> torch.Tensor:
-    """One optimiser step on one batch already on `device`; returns the loss (a tensor, not synced).
+    """One optimiser step on the micro-batches of one effective batch (`grad_accum_steps` of them; one
+    without accumulation), already on `device`; returns the step's loss, their mean (a tensor, not synced).
 
+    Each micro-batch's loss is divided by their number, so the accumulated gradient is that of the mean
+    loss, as for one batch of them all. AdaMix draws its routes per forward call, i.e. per micro-batch.
     The loop's step, and the one benchmarks/throughput.py times. A non-finite loss still steps the
     optimiser; the caller checks the returned loss and ends the run (fp16: GradScaler skips that step).
     """
-    mask = task.consistency_mask(batch)
-    if mask is not None:
-        batch = {**batch, "consistency_mask": mask}
-    with autocast(cfg, device):
-        loss, _ = prepared.training_loss(batch, task.loss)
-    scaler.scale(loss).backward()  # fp16 needs loss scaling; a no-op scaler otherwise
+    step_loss = None
+    for batch in micro_batches:
+        mask = task.consistency_mask(batch)
+        if mask is not None:
+            batch = {**batch, "consistency_mask": mask}
+        with autocast(cfg, device):
+            loss, _ = prepared.training_loss(batch, task.loss)
+        loss = loss / len(micro_batches)
+        scaler.scale(loss).backward()  # fp16 needs loss scaling; a no-op scaler otherwise
+        step_loss = loss.detach() if step_loss is None else step_loss + loss.detach()
     scaler.unscale_(optimizer)
     if cfg.max_grad_norm > 0:
         torch.nn.utils.clip_grad_norm_(prepared.trainable_parameters(), cfg.max_grad_norm)
@@ -325,44 +384,88 @@ def train_step(
     scaler.update()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    return loss.detach()
+    return step_loss
+
+
+def real_tokens(batch: dict) -> int:
+    """Non-padding tokens of a batch, counted while it is still on the CPU (no device sync)."""
+    return int(batch["attention_mask"].sum()) if "attention_mask" in batch else batch["input_ids"].numel()
+
+
+def record_losses(state: LoopState, pending: list[tuple[torch.Tensor, int]], log_every: int) -> None:
+    """Bring the losses of the steps since the last check to the host (one sync) and account them step by
+    step, in order: last losses, real tokens, epoch mean, loss curve. The first non-finite loss raises
+    `NonFiniteLoss` with the step count put back to just before it, so a failed record names the exact
+    step whatever the check interval (the optimiser may have run a few steps past it; they are discarded)."""
+    if not pending:
+        return
+    first = state.step - len(pending) + 1  # `pending` holds the losses of steps first..state.step
+    values = torch.stack([loss for loss, _ in pending]).tolist()
+    tokens = [n for _, n in pending]
+    pending.clear()
+    for step, loss, n_tokens in zip(range(first, state.step + 1), values, tokens):
+        state.last_losses = [*state.last_losses[-(LAST_LOSSES - 1) :], [step, loss]]
+        state.real_tokens += n_tokens  # the failing step's too: it was computed
+        if not math.isfinite(loss):
+            state.step = step - 1  # a failed run is not resumed: the batch position needs no rewinding
+            raise NonFiniteLoss(f"nan loss at step {step} (epoch {state.epoch})")
+        state.epoch_loss_sum += loss
+        state.epoch_batches += 1
+        if step % log_every == 0:
+            state.loss_curve.append([step, state.epoch_loss_sum / state.epoch_batches])
+
+
+def accumulation_groups(loader, size: int):
+    """The loader's micro-batches, `size` consecutive ones at a time (the epoch's last group may be
+    smaller). A checkpoint is taken between optimiser steps, so `batches_done` always ends a group and a
+    resumed epoch regroups its remaining batches exactly as the uninterrupted one."""
+    group = []
+    for batch in loader:
+        group.append(batch)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 def train_epoch(run: Run, state: LoopState, checkpointer: Checkpointer, stop: StopRequest, progress) -> None:
-    """The rest of epoch `state.epoch`: its batches not consumed yet, until the epoch or the step budget ends."""
+    """The rest of epoch `state.epoch`: its batches not consumed yet, until the epoch or the step budget ends.
+
+    The losses stay on the device between checks (every `finite_check_every` steps, at the last step, at
+    the end of the epoch, before a checkpoint or a stop): a `.item()` per step would make the host wait for
+    the device every step. A crash is preceded by a check, so a crash caused by an earlier non-finite loss
+    is recorded as that loss."""
     cfg, task, prepared, device = run.cfg, run.task, run.prepared, run.device
     run.model.train()
-    batches = epoch_batches(task.train, cfg.batch_size, seed=cfg.seed * 1000 + state.epoch)
-    loader = DataLoader(
-        _features(task.train),
-        batch_sampler=batches[state.batches_done :],
-        collate_fn=run.collate,
-        generator=torch.Generator(),
-    )
+    run.batches.start(state.epoch, skip=state.batches_done)
+    pending: list[tuple[torch.Tensor, int]] = []  # (loss on the device, real tokens) of the unchecked steps
     tic = time.perf_counter()
-    for batch in loader:
-        if state.step >= run.total_steps:
-            break
-        batch = {k: v.to(device) for k, v in batch.items()}
-        state.real_tokens += (
-            int(batch["attention_mask"].sum()) if "attention_mask" in batch else batch["input_ids"].numel()
-        )
-        loss = train_step(prepared, task, batch, run.optimizer, run.scheduler, run.scaler, cfg, device)
-        state.last_losses = [*state.last_losses[-(LAST_LOSSES - 1) :], [state.step + 1, loss.item()]]
-        if not math.isfinite(state.last_losses[-1][1]):
-            raise NonFiniteLoss(f"nan loss at step {state.step + 1} (epoch {state.epoch})")
-        state.step += 1
-        state.batches_done += 1
-        state.epoch_loss_sum += state.last_losses[-1][1]
-        state.epoch_batches += 1
-        if state.step % cfg.log_every == 0:
-            state.loss_curve.append([state.step, state.epoch_loss_sum / state.epoch_batches])
-        state.train_time += time.perf_counter() - tic  # checkpoint writes are counted apart (cost.checkpoint_*)
-        progress.update(1)
-        if checkpointer.due(state.step):
-            checkpointer.save(checkpoint_state(run, state))
-        _stop_if_requested(run, state, checkpointer, stop, save=True)
-        tic = time.perf_counter()
+    try:
+        for group in accumulation_groups(run.loader, cfg.grad_accum_steps):
+            if state.step >= run.total_steps:
+                break
+            n_tokens = sum(real_tokens(batch) for batch in group)
+            group = [{k: v.to(device, non_blocking=True) for k, v in b.items()} for b in group]  # async if pinned
+            loss = train_step(prepared, task, group, run.optimizer, run.scheduler, run.scaler, cfg, device)
+            pending.append((loss, n_tokens))
+            state.step += 1
+            state.batches_done += len(group)
+            state.train_time += time.perf_counter() - tic  # checkpoint writes are counted apart (cost.checkpoint_*)
+            progress.update(1)
+            save = checkpointer.due(state.step)
+            if save or stop.requested or state.step % cfg.finite_check_every == 0 or state.step == run.total_steps:
+                record_losses(state, pending, cfg.log_every)
+            if save:
+                checkpointer.save(checkpoint_state(run, state))
+            _stop_if_requested(run, state, checkpointer, stop, save=True)
+            tic = time.perf_counter()
+    except NonFiniteLoss:
+        raise
+    except Exception:
+        record_losses(state, pending, cfg.log_every)
+        raise
+    record_losses(state, pending, cfg.log_every)
 
 
 def end_epoch(run: Run, state: LoopState, progress) -> None:

@@ -69,21 +69,28 @@ def run_one(spec: dict, precision: str, out: Path, threads: int, train: bool = T
         spec_file.write_text(json.dumps({**spec, "precision": precision, "eval_inference_modes": []}, indent=2))
         env = {**os.environ, **{v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}}
         with open(run_dir / "engine.log", "w") as log:
-            rc = subprocess.run([sys.executable, "-m", "adamixbench", "train", "--spec", str(spec_file),
-                                 "--out", str(run_dir)], stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+            rc = subprocess.run(
+                [sys.executable, "-m", "adamixbench", "train", "--spec", str(spec_file), "--out", str(run_dir)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            ).returncode
         if rc != 0:
             sys.exit(f"engine exited {rc}; see {run_dir / 'engine.log'}")
     claim.close()
     rec = json.loads(record.read_text())
-    print(f"{precision} {spec['label']} seed{spec['seed']}: {rec['status']} "
-          f"{rec['scores'].get(rec['primary_metric'])} train {rec['cost'].get('train_time_s')} s", flush=True)
+    print(
+        f"{precision} {spec['label']} seed{spec['seed']}: {rec['status']} "
+        f"{rec['scores'].get(rec['primary_metric'])} train {rec['cost'].get('train_time_s')} s",
+        flush=True,
+    )
     return rec
 
 
 def compare(scores: dict, labels: list[str], ref: str, other: str) -> list[dict]:
     rows = []
     for lab in labels:
-        seeds = sorted(s for (p, l, s) in scores if p == ref and l == lab and (other, lab, s) in scores)
+        seeds = sorted(s for (p, lab_, s) in scores if p == ref and lab_ == lab and (other, lab, s) in scores)
         a = np.array([scores[(ref, lab, s)] for s in seeds])
         b = np.array([scores[(other, lab, s)] for s in seeds])
         d = b - a
@@ -93,12 +100,24 @@ def compare(scores: dict, labels: list[str], ref: str, other: str) -> list[dict]
             noise = a.std(ddof=1)
             half = stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / math.sqrt(n)
             lo, hi = d.mean() - half, d.mean() + half
-            verdict = ("within seed noise" if -noise < lo and hi < noise
-                       else "outside seed noise" if lo > noise or hi < -noise else "inconclusive")
-            row.update({f"{ref}_std": noise, f"{other}_std": b.std(ddof=1), "diff_mean": d.mean(),
-                        "diff_ci95": [lo, hi], "ttest_p": stats.ttest_rel(b, a).pvalue if d.any() else 1.0,
-                        "wilcoxon_p": stats.wilcoxon(b, a).pvalue if n >= 5 and d.any() else None,
-                        "verdict": verdict})
+            verdict = (
+                "within seed noise"
+                if -noise < lo and hi < noise
+                else "outside seed noise"
+                if lo > noise or hi < -noise
+                else "inconclusive"
+            )
+            row.update(
+                {
+                    f"{ref}_std": noise,
+                    f"{other}_std": b.std(ddof=1),
+                    "diff_mean": d.mean(),
+                    "diff_ci95": [lo, hi],
+                    "ttest_p": stats.ttest_rel(b, a).pvalue if d.any() else 1.0,
+                    "wilcoxon_p": stats.wilcoxon(b, a).pvalue if n >= 5 and d.any() else None,
+                    "verdict": verdict,
+                }
+            )
         rows.append(row)
     return rows
 
@@ -126,9 +145,12 @@ def main() -> None:
             if rec["status"] == "ok":
                 scores[(precision, lab, seed)] = rec["scores"][rec["primary_metric"]]
             cost.setdefault((precision, lab), []).append(rec["cost"].get("train_time_s"))
-    summary = {"suite": args.suite, "task": args.task, "comparisons": {
-        p: compare(scores, labels, precisions[0], p) for p in precisions[1:]},
-        "train_time_s_median": {f"{p}/{l}": float(np.median(v)) for (p, l), v in cost.items()}}
+    summary = {
+        "suite": args.suite,
+        "task": args.task,
+        "comparisons": {p: compare(scores, labels, precisions[0], p) for p in precisions[1:]},
+        "train_time_s_median": {f"{p}/{lab}": float(np.median(v)) for (p, lab), v in cost.items()},
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     print(json.dumps(summary, indent=2, default=float))
 

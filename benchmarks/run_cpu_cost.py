@@ -50,18 +50,42 @@ def main() -> None:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.time()
         with open(run_dir / "engine.log", "w") as log:
-            rc = subprocess.run([sys.executable, "-m", "adamixbench", "train", "--spec", str(run_dir / "spec.json"),
-                                 "--out", str(run_dir)], stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+            rc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "adamixbench",
+                    "train",
+                    "--spec",
+                    str(run_dir / "spec.json"),
+                    "--out",
+                    str(run_dir),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            ).returncode
         wall = time.time() - t0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if rc != 0:
             sys.exit(f"{item}: engine exited {rc}; see {run_dir / 'engine.log'}")
         rec = json.loads((run_dir / "metrics.json").read_text())
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        print(json.dumps({"run": item, "cpu_s": round(cpu, 1), "wall_s": round(wall, 1), "status": rec["status"],
-                          "score": rec["scores"].get(rec["primary_metric"]), "metric": rec["primary_metric"],
-                          "train_time_s": rec["cost"].get("train_time_s"),
-                          "eval_time_s": rec["cost"].get("eval_time_s")}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "run": item,
+                    "cpu_s": round(cpu, 1),
+                    "wall_s": round(wall, 1),
+                    "status": rec["status"],
+                    "score": rec["scores"].get(rec["primary_metric"]),
+                    "metric": rec["primary_metric"],
+                    "train_time_s": rec["cost"].get("train_time_s"),
+                    "eval_time_s": rec["cost"].get("eval_time_s"),
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

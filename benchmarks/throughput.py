@@ -241,7 +241,7 @@ def measure_method(args) -> dict:
     def step():
         model.train()
         return train_step(
-            prepared, task, batches[next(cursor) % len(batches)], optimizer, scheduler, scaler, cfg, device
+            prepared, task, [batches[next(cursor) % len(batches)]], optimizer, scheduler, scaler, cfg, device
         )
 
     if device.type == "cuda":

@@ -15,17 +15,42 @@ ROBERTA_LARGE = {"params": 355_000_000, "hidden": 1024, "layers": 24, "heads": 1
 
 
 def _spec(**kw):
-    return {"method": "lora", "batch_size": 64, "max_seq_len": 128, "task": "sst2", "experiment": "glue",
-            "label": "lora", "model": "roberta-large", **kw}
+    return {
+        "method": "lora",
+        "batch_size": 64,
+        "max_seq_len": 128,
+        "task": "sst2",
+        "experiment": "glue",
+        "label": "lora",
+        "model": "roberta-large",
+        **kw,
+    }
 
 
-@pytest.mark.parametrize("config", [
-    transformers.GPT2Config(vocab_size=5000, n_embd=256, n_layer=4, n_head=4, n_positions=128),
-    transformers.LlamaConfig(vocab_size=5000, hidden_size=256, intermediate_size=688, num_hidden_layers=4,
-                             num_attention_heads=4, num_key_value_heads=4, tie_word_embeddings=True),
-    transformers.RobertaConfig(vocab_size=5000, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
-                               intermediate_size=1024, max_position_embeddings=130),
-], ids=["gpt2", "llama", "roberta"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        transformers.GPT2Config(vocab_size=5000, n_embd=256, n_layer=4, n_head=4, n_positions=128),
+        transformers.LlamaConfig(
+            vocab_size=5000,
+            hidden_size=256,
+            intermediate_size=688,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            tie_word_embeddings=True,
+        ),
+        transformers.RobertaConfig(
+            vocab_size=5000,
+            hidden_size=256,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            intermediate_size=1024,
+            max_position_embeddings=130,
+        ),
+    ],
+    ids=["gpt2", "llama", "roberta"],
+)
 def test_parameter_count_from_config_json_matches_the_model(tmp_path, config):
     """The count read from config.json (no torch) is within 5% of the model's real parameter count."""
     config.save_pretrained(tmp_path)
@@ -47,7 +72,8 @@ def test_estimate_grows_with_what_costs_memory():
     assert estimate_train_mb(_spec(precision="fp32"), ROBERTA_LARGE) > base
     assert estimate_train_mb(_spec(method="adamix_adapter"), ROBERTA_LARGE) > base  # two passes per step
     assert estimate_train_mb(_spec(method="full_ft", batch_size=1), ROBERTA_LARGE) > estimate_train_mb(
-        _spec(batch_size=1), ROBERTA_LARGE)  # gradients + AdamW states of every weight
+        _spec(batch_size=1), ROBERTA_LARGE
+    )  # gradients + AdamW states of every weight
     assert estimate_train_mb(_spec(task="e2e"), ROBERTA_LARGE) > base  # full-vocabulary logits
     assert estimate_train_mb(_spec(), ROBERTA_LARGE) % 256 == 0
     assert estimate_train_mb(_spec(), None) == UNKNOWN_BACKBONE_MB
@@ -68,7 +94,9 @@ def test_suite_setting_wins_and_the_last_matching_rule_wins():
     assert train_gpu_mem_mb(spec, rules, shapes) == 2000
     assert train_gpu_mem_mb({**spec, "task": "qqp"}, rules, shapes) == 3000
     assert train_gpu_mem_mb({**spec, "label": "lora"}, rules, shapes) == 1000
-    assert train_gpu_mem_mb(spec, [{"experiments": ["other"], "mb": 9}], shapes) == estimate_train_mb(spec, ROBERTA_LARGE)
+    assert train_gpu_mem_mb(spec, [{"experiments": ["other"], "mb": 9}], shapes) == estimate_train_mb(
+        spec, ROBERTA_LARGE
+    )
 
 
 def test_no_torch_in_the_dag_building_process(tmp_path):

@@ -164,9 +164,16 @@ def test_last_selection_and_regression_task(tmp_path, tiny_model_dir):
     assert record["method_params"]["consistency_kind"] == "mse"
 
 
-def test_nan_loss_is_recorded_as_a_failed_run_that_keeps_where_it_stopped(tmp_path, tiny_model_dir):
+@pytest.mark.parametrize("check_every", [1, 5])  # 5: the NaN of step 3 is found at step 5, the record still says 3
+def test_nan_loss_is_recorded_as_a_failed_run_that_keeps_where_it_stopped(tmp_path, tiny_model_dir, check_every):
     code, record = run(
-        tmp_path, tiny_model_dir, "--method-params", '{"nan_at_step": 3}', method="tests.engine.nan_method:prepare"
+        tmp_path,
+        tiny_model_dir,
+        "--method-params",
+        '{"nan_at_step": 3}',
+        "--finite-check-every",
+        str(check_every),
+        method="tests.engine.nan_method:prepare",
     )
     assert code == 0
     assert record["status"] == "failed" and record["failure_class"] == "non_finite_loss"
@@ -175,6 +182,37 @@ def test_nan_loss_is_recorded_as_a_failed_run_that_keeps_where_it_stopped(tmp_pa
     assert at["step"] == 2 and at["epoch"] == 1 and [s for s, _ in at["last_losses"]] == [1, 2, 3]
     assert all(loss > 0 for _, loss in at["last_losses"][:2]) and at["last_losses"][2][1] is None  # NaN -> null
     assert record["params"]["trainable"] > 0 and record["params"]["backbone"] > 0
+
+
+def test_finiteness_check_interval_and_loader_workers_change_no_number_of_the_record(tmp_path, tiny_model_dir):
+    """Losses stay on the device between checks, and worker processes collate the batches of the loader
+    built once per run: the record (per-step loss curve, epochs, scores, tokens) is the same as with a
+    check every step and no workers (8 steps: the last is not a multiple of 3)."""
+    records = [
+        run(tmp_path / str(every), tiny_model_dir, "--finite-check-every", str(every), "--num-workers", str(workers))[1]
+        for every, workers in ((1, 0), (3, 2))
+    ]
+    numbers = [(r["loss_curve"], r["history"], r["scores"], r["cost"]["train_real_tokens"]) for r in records]
+    assert len(records[0]["loss_curve"]) == 8 and numbers[0] == numbers[1]
+
+
+@pytest.mark.slow  # compiling a forward and backward graph takes a minute on 2 CPU cores
+def test_compiled_model_trains_to_the_eager_losses(tmp_path, tiny_model_dir, monkeypatch):
+    """--compile (torch.compile, Inductor's CPU kernels here) runs the whole loop, evaluation included,
+    and trains to the eager run's per-step losses up to float32 rounding (fused kernels sum in another
+    order). Inductor draws dropout masks from its own generator; `fallback_random` makes it draw them as
+    eager does, so that the two runs are comparable step by step."""
+    import torch._inductor.config
+
+    monkeypatch.setattr(torch._inductor.config, "fallback_random", True)
+    eager, compiled = (
+        run(tmp_path / name, tiny_model_dir, *flags, method="lora")[1]
+        for name, flags in (("eager", []), ("compiled", ["--compile"]))
+    )
+    assert compiled["status"] == "ok", compiled.get("traceback")
+    assert compiled["spec"]["compile"] is True and len(compiled["loss_curve"]) == len(eager["loss_curve"]) == 8
+    for (step, want), (got_step, got) in zip(eager["loss_curve"], compiled["loss_curve"]):
+        assert got_step == step and got == pytest.approx(want, rel=1e-4), step
 
 
 @pytest.mark.parametrize(

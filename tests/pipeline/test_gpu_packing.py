@@ -51,14 +51,28 @@ def _run(tmp_path: Path, rules: str, total_mb: int) -> list[dict]:
     env.pop("CUDA_VISIBLE_DEVICES", None)
     targets = [f"results/packing/runs/sst2/lora/seed{s}/metrics.json" for s in (1, 2, 3, 4)]
     # the local GPU profile as shipped (gpu: 1 per run, 2 threads each), with this test's GPU memory
-    r = snakemake([*targets, "--profile", str(REPO / "profiles" / "gpu"), "--cores", "8", "--configfile", str(suite),
-                   "--resources", f"gpu_mem_mb={total_mb}"], tmp_path, env)
+    r = snakemake(
+        [
+            *targets,
+            "--profile",
+            str(REPO / "profiles" / "gpu"),
+            "--cores",
+            "8",
+            "--configfile",
+            str(suite),
+            "--resources",
+            f"gpu_mem_mb={total_mb}",
+        ],
+        tmp_path,
+        env,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return [c for c in map(json.loads, calls.read_text().splitlines()) if c["cmd"] == "train"]
 
 
 def _most_at_once(runs: list[dict]) -> tuple[int, dict]:
     """The largest number of runs that ran at the same moment, overall and per GPU."""
+
     def peak(group):
         return max(sum(o["start"] <= r["start"] < o["end"] for o in group) for r in group)
 
@@ -94,8 +108,11 @@ def test_slurm_shards_follow_the_runs_gpu_memory(tmp_path):
     suite = tmp_path / "suite.yaml"
     suite.write_text(textwrap.dedent(SUITE).replace("RULES", "2048"))
     target = "results/packing/runs/sst2/lora/seed1/metrics.json"
-    r = snakemake([target, "--cores", "1", "--configfile", str(suite), "--config", "resources={gpu_shard_mb: 1000}"],
-                  tmp_path, fake_engine_env(tmp_path / "calls.jsonl"))
+    r = snakemake(
+        [target, "--cores", "1", "--configfile", str(suite), "--config", "resources={gpu_shard_mb: 1000}"],
+        tmp_path,
+        fake_engine_env(tmp_path / "calls.jsonl"),
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     log = (tmp_path / "results" / "packing" / "logs" / "train" / "sst2" / "lora" / "seed1.log").read_text()
     assert "'gpu_mem_mb': 2048, 'gres': 'shard:3'" in log, log

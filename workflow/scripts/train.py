@@ -45,12 +45,18 @@ GPU_LOCK_DIR = Path(".snakemake/gpu-locks")
 def _local_gpus() -> dict[str, int]:
     """{GPU index: total memory in MB} of this machine (nvidia-smi; none without a driver)."""
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=index,memory.total", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=30).stdout
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index,memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return {}
-    return {index.strip(): int(float(total)) for index, total in
-            (line.split(",")[:2] for line in out.splitlines() if line.count(",") >= 1)}
+    return {
+        index.strip(): int(float(total))
+        for index, total in (line.split(",")[:2] for line in out.splitlines() if line.count(",") >= 1)
+    }
 
 
 def _free_slots(gid: str, slots: int) -> list:
@@ -85,9 +91,11 @@ def gpu_placement(n_gpus: int, mem_mb: int):
     need = max(1, -(-mem_mb // GPU_SLOT_MB))
     slots = {gid: total // GPU_SLOT_MB for gid, total in gpus.items()}
     if sum(n >= need for n in slots.values()) < n_gpus:
-        sys.exit(f"rule train: the run needs {mem_mb} MB on each of {n_gpus} GPU(s), but the GPUs have "
-                 f"{sorted(gpus.values())} MB; lower its batch size or max_seq_len, or set the suite's "
-                 f"`resources.gpu_mem_mb` if the estimate is too high (docs/PIPELINE.md, GPUs)")
+        sys.exit(
+            f"rule train: the run needs {mem_mb} MB on each of {n_gpus} GPU(s), but the GPUs have "
+            f"{sorted(gpus.values())} MB; lower its batch size or max_seq_len, or set the suite's "
+            f"`resources.gpu_mem_mb` if the estimate is too high (docs/PIPELINE.md, GPUs)"
+        )
     GPU_LOCK_DIR.mkdir(parents=True, exist_ok=True)
     waited = False
     while True:

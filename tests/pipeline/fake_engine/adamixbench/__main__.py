@@ -80,6 +80,13 @@ out = Path(a.out)
 out.mkdir(parents=True, exist_ok=True)
 (out / "metrics.json.tmp").write_text(json.dumps(rec))
 os.replace(out / "metrics.json.tmp", out / "metrics.json")
-log_call({"cmd": "train", **spec, "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "start": start,
-          "end": time.time()})
+log_call(
+    {
+        "cmd": "train",
+        **spec,
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "start": start,
+        "end": time.time(),
+    }
+)
 print(f"fake engine: {spec['task']} {spec['label']} seed {spec['seed']} -> {out}")
