@@ -143,13 +143,16 @@ def set_rng_state(state: dict) -> None:
 class Checkpointer:
     """Writes, finds, checks and removes the checkpoint of one run folder; decides when one is due."""
 
-    def __init__(self, run_dir: str | Path, config: dict, every_steps: int | None, every_minutes: float):
+    def __init__(
+        self, run_dir: str | Path, config: dict, every_steps: int | None, every_minutes: float, writes: bool = True
+    ):
         self.dir = Path(run_dir) / CHECKPOINT_DIR
         self.path = self.dir / STATE_FILE
         self.config = {k: v for k, v in config.items() if k not in NOT_HASHED}
         self.hash = config_hash(config)
         self.every_steps, self.every_seconds = every_steps, every_minutes * 60
         self.enabled = every_steps is not None or every_minutes > 0
+        self.writes = writes  # False on the ranks other than 0 of a run on several processes: rank 0 writes
         self.last_saved = time.monotonic()
         self.seconds_spent, self.bytes_written, self.saves = 0.0, 0, 0  # overhead, reported in the record
 
@@ -160,6 +163,8 @@ class Checkpointer:
         return by_steps or by_time
 
     def save(self, state: dict) -> None:
+        if not self.writes:
+            return
         tic = time.perf_counter()
         self.dir.mkdir(parents=True, exist_ok=True)
         payload = {"format_version": FORMAT_VERSION, "config_hash": self.hash, "config": self.config, **state}

@@ -6,6 +6,9 @@ run again from its saved weights. `methods`: list methods.
     python -m adamixbench train --spec spec.json --out results/demo/run   # a run spec (what the pipeline does)
     python -m adamixbench rescore --run results/demo/run --inference-modes merge,fixed:0   # no training
 
+On several GPUs (one run, data parallel): `accelerate launch --multi_gpu --num_processes 4 -m adamixbench
+train ...` or `torchrun --nproc_per_node 4 -m adamixbench train ...` (adamixbench/distributed.py).
+
 The flags are generated from the run options of adamixbench/spec.py (docs/RUN_OPTIONS.md). With --spec,
 the file gives the options and any flag given as well overrides it.
 
@@ -158,9 +161,16 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, KeyError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    from .distributed import launched
+
+    processes = launched()  # a run on several processes (adamixbench/distributed.py): rank 0 writes
+    if not processes.main:
+        processes.finish()
+        return 0
     write_json_atomic(Path(cfg.out) / RECORD_FILE, record)
     if not cfg.keep_checkpoint:
         remove_checkpoint(cfg.out)  # only now: a kill before the record is written still resumes
+    processes.finish()
     status = (
         record["status"]
         if record["status"] == "ok"

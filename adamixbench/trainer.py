@@ -30,6 +30,7 @@ from baselines import PreparedModel, prepare_model
 from .backbones import resolve_backbone
 from .checkpoint import Checkpointer, Interrupted, LoopState, StopRequest, rng_state, set_rng_state
 from .config import NLG_TASKS, RunConfig
+from .distributed import SINGLE, Processes, launched, start
 from .metrics import Evaluation
 from .optim import parameter_groups
 from .record import DIR_MODE, FAILURE_CLASSES, FILE_MODE, SCHEMA_VERSION, now, peak_memory_mb, provenance
@@ -98,29 +99,38 @@ def epoch_batches(lengths: list[int], batch_size: int, seed: int) -> list[list[i
 class TrainBatches:
     """The batch sampler of the training loader, built once per run: before each epoch the loop says
     which epoch and how many of its batches are already consumed (`start`), and iterating it yields the
-    rest of that epoch's `epoch_batches`. One loader for the whole run keeps its worker processes alive
-    across epochs; the batches are those of a loader rebuilt per epoch."""
+    rest of that epoch's `epoch_batches` (several processes: this rank's shard of them). One loader for the
+    whole run keeps its worker processes alive across epochs; the batches are those of a loader rebuilt
+    per epoch."""
 
-    def __init__(self, lengths: list[int], batch_size: int, seed: int):
-        self.lengths, self.batch_size, self.seed = lengths, batch_size, seed
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, processes: Processes = SINGLE):
+        self.lengths, self.batch_size, self.seed, self.processes = lengths, batch_size, seed, processes
         self.epoch, self.skip = 0, 0
+
+    @property
+    def per_epoch(self) -> int:
+        """Batches of a whole epoch (of this rank)."""
+        return self.processes.batches_per_epoch(math.ceil(len(self.lengths) / self.batch_size))
 
     def start(self, epoch: int, skip: int) -> None:
         self.epoch, self.skip = epoch, skip
 
     def __iter__(self):
-        yield from epoch_batches(self.lengths, self.batch_size, seed=self.seed * 1000 + self.epoch)[self.skip :]
+        batches = epoch_batches(self.lengths, self.batch_size, seed=self.seed * 1000 + self.epoch)
+        yield from self.processes.shard(batches)[self.skip :]
 
     def __len__(self) -> int:
-        return max(0, math.ceil(len(self.lengths) / self.batch_size) - self.skip)
+        return max(0, self.per_epoch - self.skip)
 
 
-def train_loader(cfg: RunConfig, task, collate, device: torch.device) -> tuple[DataLoader, TrainBatches]:
+def train_loader(
+    cfg: RunConfig, task, collate, device: torch.device, processes: Processes = SINGLE
+) -> tuple[DataLoader, TrainBatches]:
     """The run's training loader and its batch sampler. On a GPU: worker processes collate the next
     batches while the device computes, into pinned memory so that the copy can be asynchronous. On a CPU
     none by default: the workers would compete with the step for the same cores."""
     workers = cfg.num_workers if cfg.num_workers is not None else (2 if device.type == "cuda" else 0)
-    batches = TrainBatches(task.train["length"], cfg.batch_size, cfg.seed)
+    batches = TrainBatches(task.train["length"], cfg.batch_size, cfg.seed, processes)
     loader = DataLoader(
         _features(task.train),
         batch_sampler=batches,
@@ -162,6 +172,7 @@ class Run:
     warmup_steps: int
     loader: DataLoader  # training batches, built once (train_loader)
     batches: TrainBatches  # its batch sampler: which epoch, from which batch
+    processes: Processes = SINGLE  # this process among the run's (adamixbench/distributed.py)
     metric_notes: dict[str, str] = field(default_factory=dict)  # metrics unavailable, and why (into the record)
 
     @property
@@ -175,9 +186,10 @@ class Run:
 
 def load_task_and_model(cfg: RunConfig):
     """(device, backbone path, tokenizer, task, prepared model on the device): the same for training and
-    re-scoring, and for a fresh and a resumed run (same seed => same initial weights)."""
+    re-scoring, and for a fresh and a resumed run (same seed => same initial weights, and on every rank of
+    a run on several processes: the same weights and the same AdaMix router)."""
     set_seed(cfg.seed)
-    device = pick_device(cfg)
+    device = start(launched(), pick_device(cfg))
     backbone = resolve_backbone(cfg.model)
     tokenizer = AutoTokenizer.from_pretrained(backbone)
     task = build_task(cfg, tokenizer)
@@ -220,14 +232,16 @@ def setup(cfg: RunConfig) -> Run:
     optimizer = torch.optim.AdamW(groups, lr=cfg.learning_rate, fused=fused_adamw(groups, device))
     if cfg.compile:
         prepared.model.compile()  # in place: parameter names, state dicts and checkpoints stay as they are
-    steps_per_epoch = math.ceil(math.ceil(len(task.train) / cfg.batch_size) / cfg.grad_accum_steps)
+    collate = task.collator(tokenizer)
+    processes = launched()
+    loader, batches = train_loader(cfg, task, collate, device, processes)
+    steps_per_epoch = math.ceil(batches.per_epoch / cfg.grad_accum_steps)
     total_steps = max(1, math.ceil(steps_per_epoch * cfg.epochs))
     if cfg.max_steps is not None:
         total_steps = min(total_steps, cfg.max_steps)
     warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(cfg.warmup_ratio * total_steps)
     scheduler = get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
-    collate = task.collator(tokenizer)
     return Run(
         cfg,
         device,
@@ -240,7 +254,9 @@ def setup(cfg: RunConfig) -> Run:
         scaler,
         total_steps,
         warmup,
-        *train_loader(cfg, task, collate, device),
+        loader,
+        batches,
+        processes,
     )
 
 
@@ -273,7 +289,13 @@ def new_record(run: Run) -> dict:
         "resolved": {"learning_rate": cfg.learning_rate, "backbone_path": run.backbone},
         "resumed_from_step": None,
         "artifacts": None,
-        "schedule": {"total_steps": run.total_steps, "warmup_steps": run.warmup_steps},  # what the LR schedule used
+        # what the LR schedule used; processes: the run's world size (global batch: batch_size x processes x
+        # grad_accum_steps)
+        "schedule": {
+            "total_steps": run.total_steps,
+            "warmup_steps": run.warmup_steps,
+            "processes": run.processes.world_size,
+        },
     }
 
 
@@ -334,11 +356,18 @@ def checkpoint_state(run: Run, state: LoopState) -> dict:
         "scaler": run.scaler.state_dict(),
         "rng": rng_state(),
         "method_rng": run.prepared.rng_state(),
+        "processes": run.processes.world_size,
     }
 
 
 def resume(run: Run, saved: dict) -> LoopState:
     """Put the run back where the checkpoint left it; returns the loop state."""
+    if saved.get("processes", 1) != run.processes.world_size:
+        raise ValueError(
+            f"the checkpoint of {run.cfg.out} was written by a run on {saved.get('processes', 1)} processes, this "
+            f"one runs on {run.processes.world_size} (batches and steps differ); launch it as before, or delete "
+            f"its checkpoint folder to train from the start"
+        )
     _restore(run.model, saved["trainable"])
     run.optimizer.load_state_dict(saved["optimizer"])
     run.scheduler.load_state_dict(saved["scheduler"])
@@ -357,7 +386,15 @@ def _stop_if_requested(run: Run, state: LoopState, checkpointer: Checkpointer, s
 
 # ------------------------------------------------------------------------------------ training
 def train_step(
-    prepared, task, micro_batches: list[dict], optimizer, scheduler, scaler, cfg: RunConfig, device: torch.device
+    prepared,
+    task,
+    micro_batches: list[dict],
+    optimizer,
+    scheduler,
+    scaler,
+    cfg: RunConfig,
+    device: torch.device,
+    processes: Processes = SINGLE,
 ) -> torch.Tensor:
     """One optimiser step on the micro-batches of one effective batch (`grad_accum_steps` of them; one
     without accumulation), already on `device`; returns the step's loss, their mean (a tensor, not synced).
@@ -366,6 +403,8 @@ def train_step(
     loss, as for one batch of them all. AdaMix draws its routes per forward call, i.e. per micro-batch.
     The loop's step, and the one benchmarks/throughput.py times. A non-finite loss still steps the
     optimiser; the caller checks the returned loss and ends the run (fp16: GradScaler skips that step).
+    On several processes the gradients and the loss are averaged over the ranks before unscaling (an inf
+    on one rank then makes every rank's GradScaler skip the step) and clipping.
     """
     step_loss = None
     for batch in micro_batches:
@@ -377,6 +416,7 @@ def train_step(
         loss = loss / len(micro_batches)
         scaler.scale(loss).backward()  # fp16 needs loss scaling; a no-op scaler otherwise
         step_loss = loss.detach() if step_loss is None else step_loss + loss.detach()
+    step_loss = processes.average(prepared.trainable_parameters(), step_loss)
     scaler.unscale_(optimizer)
     if cfg.max_grad_norm > 0:
         torch.nn.utils.clip_grad_norm_(prepared.trainable_parameters(), cfg.max_grad_norm)
@@ -447,7 +487,9 @@ def train_epoch(run: Run, state: LoopState, checkpointer: Checkpointer, stop: St
                 break
             n_tokens = sum(real_tokens(batch) for batch in group)
             group = [{k: v.to(device, non_blocking=True) for k, v in b.items()} for b in group]  # async if pinned
-            loss = train_step(prepared, task, group, run.optimizer, run.scheduler, run.scaler, cfg, device)
+            loss = train_step(
+                prepared, task, group, run.optimizer, run.scheduler, run.scaler, cfg, device, run.processes
+            )
             pending.append((loss, n_tokens))
             state.step += 1
             state.batches_done += len(group)
@@ -538,7 +580,7 @@ def scorable_splits(task) -> dict:
 def keep_outputs(out: str | Path, split: str, evaluation: Evaluation, notes: dict[str, str]) -> dict[str, float]:
     """Writes what the task kept of the split (NLG: the decoded texts) under <out>/generations and adds its
     unavailable metrics to `notes`; returns the split's scores."""
-    if evaluation.outputs is not None:
+    if evaluation.outputs is not None and launched().main:  # several processes: rank 0 writes
         evaluation.outputs.write(Path(out) / GENERATIONS_DIR, split)
     notes.update(evaluation.unavailable)
     return evaluation.scores
@@ -626,7 +668,9 @@ def train_and_evaluate(cfg: RunConfig, stop: StopRequest | None = None) -> dict:
     stop = stop or StopRequest()
     run = setup(cfg)
     record = new_record(run)
-    checkpointer = Checkpointer(cfg.out, record["spec"], cfg.checkpoint_every_steps, cfg.checkpoint_every_minutes)
+    checkpointer = Checkpointer(
+        cfg.out, record["spec"], cfg.checkpoint_every_steps, cfg.checkpoint_every_minutes, writes=run.processes.main
+    )
     saved = checkpointer.load()
     state = LoopState()
     if saved is not None:
@@ -645,7 +689,7 @@ def train_and_evaluate(cfg: RunConfig, stop: StopRequest | None = None) -> dict:
         state.eval_time += score(
             run, record, lambda: _stop_if_requested(run, state, checkpointer, stop, save=not checkpointer.path.exists())
         )
-        record["artifacts"] = save_artifacts(run)
+        record["artifacts"] = save_artifacts(run) if run.processes.main else None
         primary = record["scores"].get(run.task.primary_metric)
         if primary is None or not math.isfinite(primary):
             _fail(record, "undefined_metric", f"{run.task.primary_metric} is undefined (constant predictions)")
@@ -659,6 +703,7 @@ def train_and_evaluate(cfg: RunConfig, stop: StopRequest | None = None) -> dict:
     if record["status"] == "failed":
         record["failed_at"] = {"step": state.step, "epoch": state.epoch, "last_losses": state.last_losses}
     record["history"], record["loss_curve"] = state.history, state.loss_curve
+    state.real_tokens = run.processes.total(state.real_tokens)  # every rank's tokens (rank 0's time)
     record["cost"] = {
         "train_time_s": round(state.train_time, 3),
         "eval_time_s": round(state.eval_time, 3),

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from transformers import BertConfig, BertForSequenceClassification
 
 from adamixbench.config import RunConfig
+from adamixbench.distributed import SINGLE, Processes
 from adamixbench.trainer import train_step
 from baselines import prepare_model
 
@@ -21,10 +22,27 @@ class ClassificationLoss:
         return None
 
 
-def stepped_weights(micro_batches: list[dict]) -> tuple[float, dict]:
+def seeded_batch() -> dict:
+    """16 examples of 12 tokens, seeded."""
+    generator = torch.Generator().manual_seed(1)
+    return {
+        "input_ids": torch.randint(5, 100, (16, 12), generator=generator),
+        "attention_mask": torch.ones(16, 12, dtype=torch.long),
+        "labels": torch.randint(0, 2, (16,), generator=generator),
+    }
+
+
+def two_halves() -> list[dict]:
+    """`seeded_batch` as two micro-batches of 8."""
+    batch = seeded_batch()
+    return [{k: v[:8] for k, v in batch.items()}, {k: v[8:] for k, v in batch.items()}]
+
+
+def stepped_weights(micro_batches: list[dict], processes: Processes = SINGLE) -> tuple[float, dict]:
     """LoRA on a seeded tiny BERT, one train_step over `micro_batches` with SGD(lr=1): the change of every
     trainable weight is minus its (clipped) gradient. Dropout is off (eval mode) so that the micro-batches
-    see the same function as the whole batch; LoRA has no routing."""
+    see the same function as the whole batch; LoRA has no routing. `processes`: this rank of a run on
+    several (tests/engine/ddp_worker.py)."""
     torch.manual_seed(0)
     config = BertConfig(
         vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
@@ -41,21 +59,14 @@ def stepped_weights(micro_batches: list[dict]) -> tuple[float, dict]:
     cfg = RunConfig(task="sst2", method="lora", seed=0, model="tiny", out=os.devnull, max_grad_norm=1.0)
     scaler = torch.amp.GradScaler("cpu", enabled=False)
     loss = train_step(
-        prepared, ClassificationLoss(), micro_batches, optimizer, scheduler, scaler, cfg, torch.device("cpu")
+        prepared, ClassificationLoss(), micro_batches, optimizer, scheduler, scaler, cfg, torch.device("cpu"), processes
     )
     return loss.item(), {n: before[n] - p.detach() for n, p in prepared.named_trainable_parameters()}
 
 
 def test_two_accumulated_micro_batches_of_8_step_like_one_batch_of_16():
-    generator = torch.Generator().manual_seed(1)
-    batch = {
-        "input_ids": torch.randint(5, 100, (16, 12), generator=generator),
-        "attention_mask": torch.ones(16, 12, dtype=torch.long),
-        "labels": torch.randint(0, 2, (16,), generator=generator),
-    }
-    halves = [{k: v[:8] for k, v in batch.items()}, {k: v[8:] for k, v in batch.items()}]
-    whole_loss, whole = stepped_weights([batch])
-    accumulated_loss, accumulated = stepped_weights(halves)
+    whole_loss, whole = stepped_weights([seeded_batch()])
+    accumulated_loss, accumulated = stepped_weights(two_halves())
     # float32 sums in another order: equal up to rounding (1e-6 relative to the largest update)
     assert abs(whole_loss - accumulated_loss) <= 1e-6 * abs(whole_loss)
     scale = max(u.abs().max().item() for u in whole.values())

@@ -96,7 +96,7 @@ def test_warmup_counts_steps_of_the_whole_run_and_is_recorded(tmp_path, tiny_mod
     one epoch's 4); --warmup-steps overrides the ratio. Each epoch's logged LR follows the linear schedule."""
     code, record = run(tmp_path, tiny_model_dir, "--epochs", "3", "--selection", "last", *extra, method="lora")
     assert code == 0 and record["status"] == "ok", record.get("traceback")
-    assert record["schedule"] == {"total_steps": 12, "warmup_steps": warmup}
+    assert record["schedule"] == {"total_steps": 12, "warmup_steps": warmup, "processes": 1}
     peak = record["resolved"]["learning_rate"]
 
     def lr_after(step):
@@ -132,7 +132,7 @@ def test_run_writes_a_complete_record(tmp_path, tiny_model_dir):
     files, folders = [f for f in written if f.is_file()], [f for f in written if f.is_dir()]
     assert files and all(f.stat().st_mode & 0o777 == 0o666 & ~umask for f in files)  # group-readable as umask allows
     # 8 steps, warmup_ratio 0.06 -> 0 warmup steps: linear decay from the first step
-    assert record["schedule"] == {"total_steps": 8, "warmup_steps": 0}
+    assert record["schedule"] == {"total_steps": 8, "warmup_steps": 0, "processes": 1}
     assert record["history"][0]["lr"] == pytest.approx(5e-4 * (8 - 4) / 8)
     assert all(f.stat().st_mode & 0o777 == 0o777 & ~umask for f in folders)
 

@@ -43,13 +43,13 @@ def _fake_gpus(tmp_path: Path) -> dict:
     return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
 
 
-def _run(tmp_path: Path, rules: str, total_mb: int) -> list[dict]:
+def _run(tmp_path: Path, rules: str, total_mb: int, *extra: str, seeds=(1, 2, 3, 4)) -> list[dict]:
     calls = tmp_path / "calls.jsonl"
     suite = tmp_path / "suite.yaml"
     suite.write_text(textwrap.dedent(SUITE).replace("RULES", rules))
     env = {**fake_engine_env(calls), **_fake_gpus(tmp_path), "FAKE_ENGINE_SLEEP": str(RUN_SECONDS)}
     env.pop("CUDA_VISIBLE_DEVICES", None)
-    targets = [f"results/packing/runs/sst2/lora/seed{s}/metrics.json" for s in (1, 2, 3, 4)]
+    targets = [f"results/packing/runs/sst2/lora/seed{s}/metrics.json" for s in seeds]
     # the local GPU profile as shipped (gpu: 1 per run, 2 threads each), with this test's GPU memory
     r = snakemake(
         [
@@ -62,6 +62,7 @@ def _run(tmp_path: Path, rules: str, total_mb: int) -> list[dict]:
             str(suite),
             "--resources",
             f"gpu_mem_mb={total_mb}",
+            *extra,
         ],
         tmp_path,
         env,
@@ -100,6 +101,17 @@ def test_a_suite_rule_that_does_not_fit_twice_keeps_one_run_per_gpu(tmp_path):
     assert len(runs) == 4 and {r["cuda_visible_devices"] for r in runs} == {"0", "1"}
     overall, per_gpu = _most_at_once(runs)
     assert max(per_gpu.values()) == 1 and overall == 2, (overall, per_gpu)
+
+
+@pytest.mark.slow
+def test_a_run_given_two_gpus_runs_on_two_processes(tmp_path):
+    """`--set-resources train:gpu=2`: the rule script places the run on both GPUs and starts the engine
+    under torch.distributed.run, one process per GPU (adamixbench/distributed.py); rank 0 writes the record."""
+    runs = _run(tmp_path, "2048", 8192, "--set-resources", "train:gpu=2", seeds=(1,))
+    assert sorted((r["rank"], r["world_size"]) for r in runs) == [(0, 2), (1, 2)]
+    assert {tuple(sorted(r["cuda_visible_devices"].split(","))) for r in runs} == {("0", "1")}
+    log = (tmp_path / "results" / "packing" / "logs" / "train" / "sst2" / "lora" / "seed1.log").read_text()
+    assert "-m torch.distributed.run --standalone --nproc_per_node 2 -m adamixbench train" in log, log
 
 
 def test_slurm_shards_follow_the_runs_gpu_memory(tmp_path):

@@ -227,8 +227,13 @@ def exit_message(rc: int) -> str:
 run_dir.mkdir(parents=True, exist_ok=True)
 spec_file = run_dir / "spec.json"
 write_spec(spec_file, dict(sm.params.spec))
+n_gpus = int(sm.resources.get("gpu", 0))
+# A run given several GPUs (`--set-resources train:gpu=4`) runs on as many processes, one per GPU
+# (adamixbench/distributed.py); rank 0 writes the record.
+launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n_gpus)] if n_gpus > 1 else []
 argv = [
     sys.executable,
+    *launcher,
     "-m",
     "adamixbench",
     "train",
@@ -240,7 +245,7 @@ argv = [
 ]  # data folders (suite `data_dirs`)
 name = f"{sm.wildcards.task}/{sm.wildcards.label}/seed{sm.wildcards.seed}"
 t0 = time.time()
-with gpu_placement(int(sm.resources.get("gpu", 0)), int(sm.resources.get("gpu_mem_mb", 0))), open(log, "a") as fh:
+with gpu_placement(n_gpus, int(sm.resources.get("gpu_mem_mb", 0))), open(log, "a") as fh:
     fh.write("$ " + " ".join(argv) + "\n")  # appended: the log of a resumed run keeps the interrupted part
     placed = {k: sm.resources.get(k) for k in ("gpu", "gpu_mem_mb", "gres") if sm.resources.get(k)}
     fh.write(f"# resources {placed}, CUDA_VISIBLE_DEVICES={env.get('CUDA_VISIBLE_DEVICES', '(unset)')}\n")

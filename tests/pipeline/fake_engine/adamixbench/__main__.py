@@ -6,7 +6,8 @@ A method whose params contain {"fail": true} yields a failed record (exit 0), li
 FAKE_ENGINE_CALLS (a file path), when set, gets one line per call (the spec as JSON), so tests can count
 reruns and check what the pipeline handed over; a train call's line also has `cuda_visible_devices` (the
 GPU the rule script placed it on) and `start` / `end` (time.time()), and FAKE_ENGINE_SLEEP (seconds) makes
-it last that long, so tests can see which runs overlapped.
+it last that long, so tests can see which runs overlapped. Started on several processes (torchrun sets
+RANK / WORLD_SIZE), each logs its `rank` and `world_size` and, as the engine, only rank 0 writes the record.
 """
 
 import argparse
@@ -77,14 +78,18 @@ rec = make_record(
 )
 rec.update(suite=spec["suite"], experiment=spec["experiment"], spec=spec)
 out = Path(a.out)
-out.mkdir(parents=True, exist_ok=True)
-(out / "metrics.json.tmp").write_text(json.dumps(rec))
-os.replace(out / "metrics.json.tmp", out / "metrics.json")
+rank = int(os.environ.get("RANK", 0))
+if rank == 0:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json.tmp").write_text(json.dumps(rec))
+    os.replace(out / "metrics.json.tmp", out / "metrics.json")
 log_call(
     {
         "cmd": "train",
         **spec,
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "rank": rank,
+        "world_size": int(os.environ.get("WORLD_SIZE", 1)),
         "start": start,
         "end": time.time(),
     }
