@@ -262,13 +262,19 @@ OPTIONS: tuple[Option, ...] = (
         low_open=True,
         nullable=True,
     ),
-    Option("batch_size", int, 32, "training batch size", low=1),
+    Option(
+        "batch_size",
+        int,
+        32,
+        "training batch size (of each process, in a run on several: docs/PIPELINE.md, One run on several GPUs)",
+        low=1,
+    ),
     Option(
         "grad_accum_steps",
         int,
         1,
         "micro-batches of batch_size per optimiser step (gradient accumulation): the effective batch is "
-        "batch_size x grad_accum_steps; steps, warmup and the schedule count optimiser steps",
+        "batch_size x grad_accum_steps (x processes); steps, warmup and the schedule count optimiser steps",
         low=1,
     ),
     Option("eval_batch_size", int, 128, "evaluation batch size", low=1),
