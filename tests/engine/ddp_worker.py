@@ -3,7 +3,7 @@
 * `ddp_worker.py step OUT`: one engine train_step on this rank's half of test_train_step.py's batch of 16
   (LoRA); writes OUT/step_rank<r>.pt, the loss and the change of every trainable weight;
 * `ddp_worker.py train OUT -- ARGS`: the `train` command line ARGS; writes every AdaMix route this rank
-  drew to OUT/routes_rank<r>.json.
+  drew to OUT/routes_rank<r>.json and its trainable weights at the end of training to OUT/weights_rank<r>.pt.
 """
 
 import json
@@ -27,6 +27,7 @@ def step(out: Path) -> None:
 
 def train(out: Path, argv: list[str]) -> int:
     from adamix import routing
+    from adamixbench import trainer
     from adamixbench.cli import main
 
     routes = []
@@ -39,6 +40,14 @@ def train(out: Path, argv: list[str]) -> int:
 
     routing.Router.draw = recording_draw
     rank = launched().rank  # read before main: it leaves the process group at its end
+    select = trainer.select  # called once training is done, on every rank
+
+    def saving_select(run, state):
+        trained = {n: p.detach().clone() for n, p in run.model.named_parameters() if p.requires_grad}
+        torch.save(trained, out / f"weights_rank{rank}.pt")
+        return select(run, state)
+
+    trainer.select = saving_select
     code = main(argv)
     (out / f"routes_rank{rank}.json").write_text(json.dumps(routes))
     return code

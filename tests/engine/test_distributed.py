@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from adamixbench.distributed import Processes
-from tests.engine.engine_testutil import train_argv
+from tests.engine.engine_testutil import train, train_argv
 from tests.engine.test_train_step import seeded_batch, stepped_weights
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,12 +48,12 @@ def test_two_ranks_of_8_step_like_one_batch_of_16(tmp_path):
             torch.testing.assert_close(got["updates"][name], whole[name], rtol=0, atol=1e-6 * scale, msg=name)
 
 
-def test_adamix_run_on_two_processes(tiny_model_dir, tmp_path):
-    """AdaMix on 2 CPU processes: completes, both ranks draw the same routes, rank 0 alone writes."""
+def test_adamix_run_on_two_processes(tiny_model_dir, tmp_path, capsys):
+    """AdaMix on 2 CPU processes: completes, both ranks draw the same routes and end with the same weights
+    (from different batches and dropout: the averaged gradients), rank 0 alone writes. Resuming its
+    checkpoint on one process is refused: the batches and steps would differ."""
     out = tmp_path / "run"
-    argv = train_argv(
-        tiny_model_dir,
-        out,
+    options = dict(
         method="adamix_adapter",
         max_train_samples=36,  # 5 batches of 8: ranks take 3 each (the last round wraps), so 3 steps
         max_eval_samples=16,
@@ -63,11 +63,18 @@ def test_adamix_run_on_two_processes(tiny_model_dir, tmp_path):
         checkpoint_every_steps=1,
         eval_inference_modes="random_sequence",  # draws from the router at evaluation too
     )
-    launch_two("train", str(tmp_path), "--", *argv)
+    launch_two("train", str(tmp_path), "--", *train_argv(tiny_model_dir, out, "--keep-checkpoint", **options))
     routes = [json.loads((tmp_path / f"routes_rank{rank}.json").read_text()) for rank in range(2)]
     assert len(routes[0]) >= 3 and routes[0] == routes[1]
+    weights = [torch.load(tmp_path / f"weights_rank{rank}.pt") for rank in range(2)]
+    assert weights[0].keys() == weights[1].keys() and len(weights[0]) > 0
+    for name, tensor in weights[0].items():
+        assert torch.equal(tensor, weights[1][name]), name
     record = json.loads((out / "metrics.json").read_text())
     assert record["status"] == "ok", record.get("failure_reason")
     assert record["schedule"]["processes"] == 2 and record["schedule"]["total_steps"] == 3
     assert record["cost"]["train_real_tokens"] > 0
-    assert sorted(p.name for p in out.iterdir()) == ["artifacts", "metrics.json"]  # checkpoint removed
+    assert sorted(p.name for p in out.iterdir()) == ["artifacts", "checkpoint", "metrics.json"]
+
+    code, _ = train(tiny_model_dir, out, "--keep-checkpoint", **options)
+    assert code == 2 and "written by a run on 2 processes, this one runs on 1" in capsys.readouterr().err
