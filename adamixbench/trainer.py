@@ -260,8 +260,8 @@ def setup(cfg: RunConfig) -> Run:
     )
 
 
-def new_record(run: Run) -> dict:
-    cfg = run.cfg
+def _record_skeleton(cfg: RunConfig, task_family: str, primary_metric: str) -> dict:
+    """The keys every run record has, with nothing measured yet: one layout for trained and not-run runs."""
     return {
         "schema_version": SCHEMA_VERSION,
         "status": "ok",
@@ -271,60 +271,13 @@ def new_record(run: Run) -> dict:
         "experiment": cfg.experiment,
         "label": cfg.label,
         "task": cfg.task,
-        "task_family": run.task.family,
-        "method": cfg.method,
-        "seed": cfg.seed,
-        "model": cfg.model,
-        "selection": cfg.selection,
-        "inference_mode": run.prepared.inference_mode,
-        "primary_metric": run.task.primary_metric,
-        "scores": {},
-        "best_epoch": None,
-        "history": [],
-        "loss_curve": [],
-        "params": run.prepared.param_counts(),
-        "cost": {},
-        "method_params": run.prepared.describe().get("params", {}),
-        "spec": cfg.spec(),
-        "resolved": {"learning_rate": cfg.learning_rate, "backbone_path": run.backbone},
-        "resumed_from_step": None,
-        "artifacts": None,
-        # what the LR schedule used; processes: the run's world size (global batch: batch_size x processes x
-        # grad_accum_steps)
-        "schedule": {
-            "total_steps": run.total_steps,
-            "warmup_steps": run.warmup_steps,
-            "processes": run.processes.world_size,
-        },
-    }
-
-
-def not_run_record(cfg: RunConfig, failure_class: str, reason: str) -> dict:
-    """The failed record of a run that could not start (its data are unavailable): the keys of a trained
-    run's record, nothing measured, so aggregation shows the cell as failed with the reason instead of
-    the suite stopping. Its primary metric names the table column without loading the task."""
-    from .nlg_engine import NLGTask
-    from .nlu import FEWSHOT_PRIMARY_METRIC
-    from .tasks.glue import get_task
-
-    started = now()
-    primary = {"nlg": NLGTask.primary_metric, "fewshot": FEWSHOT_PRIMARY_METRIC}.get(cfg.family)
-    record = {
-        "schema_version": SCHEMA_VERSION,
-        "status": "ok",
-        "failure_class": None,
-        "failure_reason": None,
-        "suite": cfg.suite,
-        "experiment": cfg.experiment,
-        "label": cfg.label,
-        "task": cfg.task,
-        "task_family": cfg.family,
+        "task_family": task_family,
         "method": cfg.method,
         "seed": cfg.seed,
         "model": cfg.model,
         "selection": cfg.selection,
         "inference_mode": cfg.inference,
-        "primary_metric": primary or get_task(cfg.task).primary_metric,
+        "primary_metric": primary_metric,
         "scores": {},
         "best_epoch": None,
         "history": [],
@@ -337,10 +290,38 @@ def not_run_record(cfg: RunConfig, failure_class: str, reason: str) -> dict:
         "resumed_from_step": None,
         "artifacts": None,
         "schedule": None,
-        "failed_at": {"step": 0, "epoch": 0, "last_losses": []},
-        "report_splits": [],
-        "metric_notes": {},
     }
+
+
+def new_record(run: Run) -> dict:
+    record = _record_skeleton(run.cfg, run.task.family, run.task.primary_metric)
+    record.update(
+        inference_mode=run.prepared.inference_mode,
+        params=run.prepared.param_counts(),
+        method_params=run.prepared.describe().get("params", {}),
+        # processes: the run's world size (global batch: batch_size x processes x grad_accum_steps)
+        schedule={
+            "total_steps": run.total_steps,
+            "warmup_steps": run.warmup_steps,
+            "processes": run.processes.world_size,
+        },
+    )
+    record["resolved"]["backbone_path"] = run.backbone
+    return record
+
+
+def not_run_record(cfg: RunConfig, failure_class: str, reason: str) -> dict:
+    """The failed record of a run that could not start (its data are unavailable): the keys of a trained
+    run's record, nothing measured, so aggregation shows the cell as failed with the reason instead of
+    the suite stopping. Its primary metric names the table column without loading the task."""
+    from .nlg_engine import NLGTask
+    from .nlu import FEWSHOT_PRIMARY_METRIC
+    from .tasks.glue import get_task
+
+    started = now()
+    primary = {"nlg": NLGTask.primary_metric, "fewshot": FEWSHOT_PRIMARY_METRIC}.get(cfg.family)
+    record = _record_skeleton(cfg, cfg.family, primary or get_task(cfg.task).primary_metric)
+    record.update(failed_at={"step": 0, "epoch": 0, "last_losses": []}, report_splits=[], metric_notes={})
     _fail(record, failure_class, reason)
     record["provenance"] = provenance(None, started)
     return record
