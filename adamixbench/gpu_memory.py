@@ -20,8 +20,9 @@ backbone's config.json, the batch, the sequence length, the method and the preci
 e.g. (MB) RoBERTa-large, batch 64 x 128: LoRA 13,056, AdaMix adapter 23,296, full FT (batch 32) 12,800;
 GPT-2 medium E2E, batch 8 x 512: LoRA 13,824, AdaMix-LoRA 24,576; MiniLM-L6 SST-2, batch 16 x 64: LoRA
 1,280, AdaMix adapter 1,536.
-A backbone whose config.json cannot be found here (a hub model not in the local cache) gets
-UNKNOWN_BACKBONE_MB; set `resources.gpu_mem_mb` in the suite for it.
+A backbone whose config.json cannot be found or read here (a hub model not in the local cache, a corrupt
+or unfamiliar config) gets UNKNOWN_BACKBONE_MB; set `resources.gpu_mem_mb` in the suite for it. Building the
+DAG never fails on a bad backbone: its run starts and fails with the engine's error, recorded as failed.
 """
 
 from __future__ import annotations
@@ -83,16 +84,24 @@ def backbone_shape(model: str) -> dict | None:
     path = _config_file(model)
     if path is None:
         return None
-    cfg = json.loads(path.read_text())
+    try:
+        cfg = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None  # the engine rejects this backbone with a clear error when the run starts
+    if not isinstance(cfg, dict):
+        return None
 
     def first(*keys, default=None):
         return next((cfg[k] for k in keys if cfg.get(k) is not None), default)
 
-    h = int(first("hidden_size", "n_embd", "d_model"))
-    layers = int(first("num_hidden_layers", "n_layer", "num_layers"))
-    heads = int(first("num_attention_heads", "n_head", default=max(1, h // 64)))
-    inter = int(first("intermediate_size", "n_inner", "ffn_dim", default=4 * h))
-    vocab = int(first("vocab_size", default=50_000))
+    try:
+        h = int(first("hidden_size", "n_embd", "d_model"))
+        layers = int(first("num_hidden_layers", "n_layer", "num_layers"))
+        heads = int(first("num_attention_heads", "n_head", default=max(1, h // 64)))
+        inter = int(first("intermediate_size", "n_inner", "ffn_dim", default=4 * h))
+        vocab = int(first("vocab_size", default=50_000))
+    except (TypeError, ValueError):
+        return None  # a config without the sizes this formula needs: UNKNOWN_BACKBONE_MB
     gated = str(first("hidden_act", "activation_function", default="")) in GATED_MLP_ACTIVATIONS
     params = vocab * h + layers * (4 * h * h + (3 if gated else 2) * h * inter)
     return {"params": params, "hidden": h, "layers": layers, "heads": heads, "vocab": vocab}

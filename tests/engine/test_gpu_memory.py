@@ -109,3 +109,16 @@ def test_no_torch_in_the_dag_building_process(tmp_path):
 def test_config_file_of_an_unknown_hub_name_is_not_found_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert backbone_shape("no-such-org/no-such-model-xyz") is None
+
+
+@pytest.mark.parametrize(
+    "config_text",
+    ['{"model_type": "bert", "hidden_size": ', '["not", "a", "mapping"]', '{"model_type": "bert"}'],
+    ids=["truncated", "not-a-mapping", "no-sizes"],
+)
+def test_a_bad_config_gets_the_unknown_figure_instead_of_failing_the_dag(tmp_path, config_text):
+    """A corrupt backbone must fail its own run (recorded as failed), not the DAG of the whole suite."""
+    (tmp_path / "config.json").write_text(config_text)
+    assert backbone_shape(str(tmp_path)) is None
+    spec = {"method": "lora", "label": "lora", "task": "sst2", "batch_size": 8, "model": str(tmp_path)}
+    assert train_gpu_mem_mb(spec, None) == UNKNOWN_BACKBONE_MB
