@@ -25,6 +25,10 @@ include: "workflow/rules/analysis.smk"
 include: "workflow/rules/recipes.smk"
 
 
+onstart:
+    start_engine_server()
+
+
 rule all:
     input:
         final_outputs,

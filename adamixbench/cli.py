@@ -30,6 +30,8 @@ from .config import RunConfig
 from .spec import BY_NAME, FAMILIES, OPTIONS, REQUIRED, SpecError
 
 RECORD_FILE = "metrics.json"
+#: engine options `rescore` takes as well: the run's spec is in its record, but not this machine's folders
+ENGINE_OPTIONS_OF_RESCORE = ("device", "data_dir", "glue_data_dir")
 # Exit status of a run stopped by SIGTERM / SIGINT after writing its checkpoint (sysexits EX_TEMPFAIL,
 # "temporary failure, retry"): distinct from bad input (2) and from "record written" (0).
 EXIT_INTERRUPTED = 75
@@ -77,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
         default="",
         help="splits to score (default: the run's report splits; 'selection' = the held-out selection split)",
     )
+    for option in ENGINE_OPTIONS_OF_RESCORE:  # where THIS machine keeps the data: not part of the run spec
+        _add_option(rescore, BY_NAME[option])
     return parser
 
 
@@ -115,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         from .validate import main as validate_main
 
         return validate_main(argv[1:])
+    if argv[:1] == ["serve"]:  # the warm engine of local pipelines (adamixbench/engine_server.py)
+        from .engine_server import main as serve_main
+
+        return serve_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "methods":
         from baselines import get_method, list_methods
@@ -187,7 +195,8 @@ def _rescore(args) -> int:
     from .rescore import SCORES_FILE, rescore
 
     try:
-        result = rescore(args.run, _split_list(args.inference_modes), _split_list(args.splits))
+        machine = {name: BY_NAME[name].parse(getattr(args, name)) for name in ENGINE_OPTIONS_OF_RESCORE if name in args}
+        result = rescore(args.run, _split_list(args.inference_modes), _split_list(args.splits), machine)
     except (ValueError, FileNotFoundError, KeyError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

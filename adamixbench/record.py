@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from . import engine_server
+
 SCHEMA_VERSION = 2  # 2: "spec" (the run spec) replaces "config"; suite, experiment, label, failure_class added
 
 # A record's `status` is "ok" or "failed"; a failed record says why in `failure_class` (one of these) and
@@ -103,6 +105,9 @@ def provenance(device: torch.device | None, started_at: str) -> dict:
         "started_at": started_at,
         "finished_at": now(),
         "command": " ".join([Path(sys.executable).name, "-m", "adamixbench", *sys.argv[1:]]),
+        # a fork of the pipeline's warm engine (adamixbench/engine_server.py) or a process of its own: the
+        # same code and numbers; peak_memory_mb of a fork counts the pages it touched, not the imports
+        "engine_process": "warm engine fork" if engine_server.FORKED else "own process",
     }
 
 

@@ -20,12 +20,18 @@ RECORD_FILE = "metrics.json"
 SCORES_FILE = "scores.json"
 
 
-def run_config(record: dict, run_dir: Path) -> RunConfig:
-    """The run's configuration: the run spec the record embeds, pointed at `run_dir`."""
-    return RunConfig(**{**record["spec"], "out": str(run_dir), "eval_inference_modes": []})
+def run_config(record: dict, run_dir: Path, machine: dict | None = None) -> RunConfig:
+    """The run's configuration: the run spec the record embeds, pointed at `run_dir`, with this machine's
+    engine options (`machine`: device, data folders; the spec does not hold them)."""
+    return RunConfig(**{**record["spec"], **(machine or {}), "out": str(run_dir), "eval_inference_modes": []})
 
 
-def rescore(run_dir: str | Path, inference_modes: list[str] | None = None, splits: list[str] | None = None) -> dict:
+def rescore(
+    run_dir: str | Path,
+    inference_modes: list[str] | None = None,
+    splits: list[str] | None = None,
+    machine: dict | None = None,
+) -> dict:
     """Scores of the run's saved weights; written to <run dir>/scores.json and returned.
 
     `splits`: default the run's report splits; also "selection" when the run selected on a held-out split.
@@ -47,7 +53,7 @@ def rescore(run_dir: str | Path, inference_modes: list[str] | None = None, split
             else ("its weights were not saved (full fine-tuning saves them only with --save-full-weights)")
         )
         raise ValueError(f"run {run_dir} cannot be re-scored: {why}")
-    cfg = run_config(record, run_dir)
+    cfg = run_config(record, run_dir, machine)
     device, _, tokenizer, task, prepared = load_task_and_model(cfg)
     available = scorable_splits(task)
     splits = splits or list(task.report)

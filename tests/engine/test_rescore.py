@@ -60,3 +60,24 @@ def test_rescore_errors_name_the_problem(tmp_path, tiny_model_dir, capsys):
     assert main(["rescore", "--run", str(tmp_path / "nothing")]) == 2
     assert "must be the folder of a finished run" in capsys.readouterr().err
     assert not (out / SCORES_FILE).exists()
+
+
+def test_rescore_reads_the_data_folder_it_is_given(tmp_path, tiny_model_dir):
+    """The run spec does not hold this machine's data folders (engine options): rule score passes the ones
+    rule train used. Here the folder's dev labels are flipped, so only a rescore that reads it gives the
+    run's own scores."""
+    from pathlib import Path
+
+    shipped = Path(__file__).resolve().parents[2] / "data" / "glue" / "SST-2"
+    flipped = tmp_path / "glue" / "SST-2"
+    flipped.mkdir(parents=True)
+    (flipped / "train.tsv").write_text((shipped / "train.tsv").read_text())
+    header, *rows = (shipped / "dev.tsv").read_text().splitlines()
+    rows = [f"{text}\t{1 - int(label)}" for text, label in (row.rsplit("\t", 1) for row in rows)]
+    (flipped / "dev.tsv").write_text("\n".join([header, *rows]) + "\n")
+    out, record = trained(tmp_path, tiny_model_dir, "lora", "--data-dir", str(tmp_path / "glue"))
+    assert main(["rescore", "--run", str(out), "--data-dir", str(tmp_path / "glue")]) == 0
+    assert json.loads((out / SCORES_FILE).read_text())["scores"] == record["scores"]
+    assert main(["rescore", "--run", str(out)]) == 0  # the shipped data: the true labels
+    shipped_accuracy = json.loads((out / SCORES_FILE).read_text())["scores"]["accuracy"]
+    assert shipped_accuracy == pytest.approx(100 - record["scores"]["accuracy"])

@@ -41,4 +41,5 @@ def fake_engine_env(calls_file: Path) -> dict:
     return {
         "PYTHONPATH": f"{FAKE_ENGINE}{os.pathsep}{path}" if path else str(FAKE_ENGINE),
         "FAKE_ENGINE_CALLS": str(calls_file),
+        "ADAMIX_ENGINE_SERVER": "0",  # the fake engine has no `serve`: every run spawns it
     }

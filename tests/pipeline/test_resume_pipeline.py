@@ -1,10 +1,12 @@
 """Killing Snakemake (kill -9) mid-training leaves no orphan engine, and rerunning the same command (after
-`snakemake --unlock`, which Snakemake's own message asks for) resumes the run from its checkpoint."""
+`snakemake --unlock`, which Snakemake's own message asks for) resumes the run from its checkpoint; with the
+engine started as its own process and as a fork of the warm engine (adamixbench/engine_server.py)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import textwrap
@@ -34,9 +36,11 @@ analysis:
 """
 
 
-def _processes_of(run_dir: Path, workdir: Path) -> list[int]:
-    """Live (non-zombie) engine processes of `run_dir` (relative to the workflow's `workdir` in argv)."""
+def _processes_of(run_dir: Path, workdir: Path, log: Path) -> list[int]:
+    """Live (non-zombie) engine processes of `run_dir`: started with it (relative to the workflow's
+    `workdir`) in argv, or forked by the warm engine (its pid is in the run's log)."""
     marker = str(run_dir.relative_to(workdir))
+    forked = {m for m in re.findall(r"forked by the warm engine \S+ \(pid (\d+)\)", _read(log))}
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -47,9 +51,14 @@ def _processes_of(run_dir: Path, workdir: Path) -> list[int]:
             cwd = os.readlink(proc / "cwd")
         except OSError:
             continue
-        if marker in cmdline and "adamixbench" in cmdline and state != "Z" and Path(cwd) == workdir:
+        started = marker in cmdline and "adamixbench" in cmdline
+        if (started or proc.name in forked) and state != "Z" and Path(cwd) == workdir:
             found.append(int(proc.name))
     return found
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
 
 
 def _wait_for(condition, timeout: float, what: str):
@@ -63,31 +72,38 @@ def _wait_for(condition, timeout: float, what: str):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs Linux /proc to find processes")
-def test_killing_snakemake_leaves_no_orphan_and_the_rerun_resumes(tmp_path):
+@pytest.mark.parametrize("engine_server", ["0", "1"], ids=["own-process", "warm-engine-fork"])
+def test_killing_snakemake_leaves_no_orphan_and_the_rerun_resumes(tmp_path, engine_server):
     cfg = tmp_path / "suite.yaml"
     cfg.write_text(textwrap.dedent(SUITE))
     run_dir = tmp_path / "results" / "resume" / "runs" / "sst2" / "lora" / "seed1"
+    log_file = tmp_path / "results" / "resume" / "logs" / "train" / "sst2" / "lora" / "seed1.log"
     cmd, env = snakemake_command(["--cores", "1", "--configfile", str(cfg)], tmp_path)
+    env["ADAMIX_ENGINE_SERVER"] = engine_server
     workflow = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_for(lambda: (run_dir / "checkpoint" / "state.pt").exists(), 600, "the first checkpoint")
-        assert _processes_of(run_dir, tmp_path), "the engine should be running"
+        assert _processes_of(run_dir, tmp_path, log_file), "the engine should be running"
+        assert ("forked by the warm engine" in _read(log_file)) == (engine_server == "1")
         workflow.send_signal(signal.SIGKILL)
         workflow.wait()
-        _wait_for(lambda: not _processes_of(run_dir, tmp_path), 120, "the engine to stop after Snakemake was killed")
+        _wait_for(
+            lambda: not _processes_of(run_dir, tmp_path, log_file), 120, "the engine to stop after Snakemake was killed"
+        )
     finally:
         if workflow.poll() is None:
             workflow.kill()
     assert not (run_dir / "metrics.json").exists() and (run_dir / "checkpoint" / "state.pt").exists()
-    log = (tmp_path / "results" / "resume" / "logs" / "train" / "sst2" / "lora" / "seed1.log").read_text()
-    assert "INTERRUPTED by SIGTERM" in log  # the watchdog stopped it cleanly: checkpoint written, exit 75
+    assert "INTERRUPTED by SIGTERM" in log_file.read_text()  # stopped cleanly: checkpoint written, exit 75
 
     rerun = ["--cores", "1", "--configfile", str(cfg)]
-    locked = snakemake(rerun, tmp_path, timeout=300)
+    server = {"ADAMIX_ENGINE_SERVER": engine_server}
+    locked = snakemake(rerun, tmp_path, env=server, timeout=300)
     assert locked.returncode != 0 and "--unlock" in locked.stdout + locked.stderr  # Snakemake's stale-lock advice
     assert snakemake(["--unlock", "--configfile", str(cfg)], tmp_path, timeout=300).returncode == 0
-    done = snakemake(rerun, tmp_path, timeout=900)
+    done = snakemake(rerun, tmp_path, env=server, timeout=900)
     assert done.returncode == 0, done.stderr[-4000:]
     record = json.loads((run_dir / "metrics.json").read_text())
     assert record["status"] == "ok" and record["resumed_from_step"] >= 2 and len(record["loss_curve"]) == 4
+    assert record["provenance"]["engine_process"] == {"0": "own process", "1": "warm engine fork"}[engine_server]
     assert not (run_dir / "checkpoint").exists()

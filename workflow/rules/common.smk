@@ -218,6 +218,16 @@ def load_suite(config: dict) -> dict:
     return cfg
 
 
+def start_engine_server() -> None:
+    """onstart: the warm engine (adamixbench/engine_server.py) that forks every training run of this
+    Snakemake from one process that has imported torch, transformers and datasets once. Only when the jobs
+    run on this machine (never under a cluster executor such as Slurm); ADAMIX_ENGINE_SERVER=0 turns it off."""
+    from adamixbench import engine_server
+
+    if workflow.local_exec and engine_server.enabled():
+        engine_server.start(os.getpid())
+
+
 def _make_report_folder(argv) -> None:
     """`snakemake --report reports/<suite>/report.html` needs the folder; Snakemake does not create it."""
     for i, arg in enumerate(argv):
@@ -420,7 +430,8 @@ def score_files(wildcards=None) -> list:
 def score_args(wildcards) -> list:
     """`python -m adamixbench rescore` options of one run: the only params of rule score."""
     modes, splits = _score_options((wildcards.task, wildcards.label, int(wildcards.seed)))
-    return ["--inference-modes", ",".join(modes), "--splits", ",".join(splits)]
+    data = engine_data_args(_run_of(wildcards))  # the same data folders as its training run
+    return ["--inference-modes", ",".join(modes), "--splits", ",".join(splits), *data]
 
 
 def run_identities(wildcards=None) -> list:

@@ -1,6 +1,7 @@
 # Re-scoring from saved weights: extra AdaMix inference modes and extra splits of a finished run.
-# Its params are the scoring options only and rule train's params never include them, so adding an
-# inference mode or a split to a suite reruns this rule, never training.
+# Its params are the scoring options (and the data folders its training run used, suite `data_dirs`), and
+# rule train's params never include the scoring options, so adding an inference mode or a split to a
+# suite reruns this rule, never training.
 
 
 rule score:

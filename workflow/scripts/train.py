@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from adamixbench.cli import EXIT_INTERRUPTED
+from adamixbench.engine_server import ServerRun, find_socket
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 record = Path(sm.output.record)
@@ -140,11 +141,11 @@ def _die_with_parent() -> None:
         pass
 
 
-def _workflow_pids() -> list[int]:
-    """This script's ancestors up to the Snakemake process that runs the job (the shell Snakemake starts
-    the script with is in between): when any of them is gone, the workflow was killed."""
+def _ancestors(until_snakemake: bool) -> list[int]:
+    """This script's ancestor pids, nearest first: up to the first Snakemake process (the one that runs
+    the job; the shell it starts the script with is in between), or up to 8 of them."""
     pids, pid = [], os.getppid()
-    for _ in range(6):
+    for _ in range(8):
         if pid <= 1:
             break
         pids.append(pid)
@@ -153,10 +154,16 @@ def _workflow_pids() -> list[int]:
             stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
             break
-        if b"snakemake" in cmdline:
+        if until_snakemake and b"snakemake" in cmdline:
             break
         pid = int(stat.rsplit(")", 1)[1].split()[1])
     return pids
+
+
+def _workflow_pids() -> list[int]:
+    """The processes between this script and the Snakemake that runs the job: when any of them is gone,
+    the workflow was killed."""
+    return _ancestors(until_snakemake=True)
 
 
 def _alive(pid: int) -> bool:
@@ -174,7 +181,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def _stop(proc) -> None:
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -183,8 +190,24 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.kill()
 
 
+def start_engine(argv: list[str], log_handle):
+    """The engine process: a fork of the workflow's warm engine (adamixbench/engine_server.py) when the
+    Snakemake that runs this job started one and the run is a single process, else a new process."""
+    server = find_socket(_ancestors(until_snakemake=False)) if argv[1:3] == ["-m", "adamixbench"] else None
+    if server is not None:
+        try:
+            run = ServerRun(server, argv[3:], env, log)
+            log_handle.write(f"# engine: forked by the warm engine {server} (pid {run.pid})\n")
+            log_handle.flush()
+            return run
+        except OSError as error:  # gone since: start the engine as its own process
+            log_handle.write(f"# warm engine {server} unavailable ({error}); starting the engine\n")
+            log_handle.flush()
+    return subprocess.Popen(argv, stdout=log_handle, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
+
+
 def run_engine(argv: list[str], log_handle) -> int:
-    proc = subprocess.Popen(argv, stdout=log_handle, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
+    proc = start_engine(argv, log_handle)
 
     def forward(signum, frame):
         if proc.poll() is None:
