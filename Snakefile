@@ -1,6 +1,6 @@
 # AdaMix reproducibility suite: methods x tasks x seeds -> one run record per run -> tables, plots, report.
 #
-#   snakemake --cores all                                  # the `mini` suite (offline, CPU, <= 25 min on 2 cores)
+#   snakemake --cores all                                  # the `mini` suite (offline, CPU, ~13 min on 2 idle cores)
 #   snakemake --cores all --config suite=glue_bert_base    # another suite (config/suites/<suite>.yaml)
 #   snakemake --cores all --configfile my_suite.yaml       # your own suite file
 #   snakemake --report reports/mini/report.html            # self-contained HTML report

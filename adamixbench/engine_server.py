@@ -84,8 +84,8 @@ def socket_path(owner_pid: int) -> Path:
 
 
 # ------------------------------------------------------------------------------------------- server
-def _alive(pid: int) -> bool:
-    """Running: a process that died but is not reaped yet (a zombie) is not."""
+def alive(pid: int) -> bool:
+    """Running: a process that died but is not reaped yet (a zombie) is not (also rule train's watchdog)."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
@@ -233,7 +233,7 @@ def find_socket(pids: list[int], wait_s: float = 300.0) -> Path | None:
                 server_pid = int(pid_file.read_text())
             except (OSError, ValueError):
                 break
-            if not _alive(server_pid):
+            if not alive(server_pid):
                 break
             time.sleep(0.2)
         return path if path.is_socket() else None

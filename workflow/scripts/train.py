@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from adamixbench.cli import EXIT_INTERRUPTED
-from adamixbench.engine_server import ServerRun, find_socket
+from adamixbench.engine_server import ServerRun, alive, find_socket
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 record = Path(sm.output.record)
@@ -166,21 +166,6 @@ def _workflow_pids() -> list[int]:
     return _ancestors(until_snakemake=True)
 
 
-def _alive(pid: int) -> bool:
-    """Running (a killed process that its parent has not reaped yet is a zombie: not alive)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        pass
-    try:
-        os.kill(pid, 0)  # no /proc (not Linux)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
-
-
 def _stop(proc) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -219,7 +204,7 @@ def run_engine(argv: list[str], log_handle) -> int:
 
     def watchdog():
         while proc.poll() is None:
-            if not all(_alive(pid) for pid in watched):
+            if not all(alive(pid) for pid in watched):
                 _stop(proc)
                 return
             time.sleep(1)
