@@ -1,5 +1,6 @@
 """`python -m adamixbench train ...`: one run -> one run record (metrics.json). `rescore`: score a finished
-run again from its saved weights. `methods`: list methods.
+run again from its saved weights. `methods`: list methods. `validate`: check run specs (the pipeline's
+first step). `serve`: the warm engine a local pipeline forks its runs from (adamixbench/engine_server.py).
 
     python -m adamixbench train --task sst2 --method adamix_adapter --seed 1 --model minilm-l6 \
         --out results/demo/sst2/adamix_adapter/seed1 --max-train-samples 2000 --epochs 2

@@ -45,6 +45,10 @@ def _argv(model_dir, out: Path, *extra) -> list[str]:
             "--out", str(out), *flags, *extra]  # fmt: skip
 
 
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""  # the fork creates its log
+
+
 def _env() -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
@@ -63,7 +67,8 @@ def test_a_forked_run_gives_the_record_of_a_run_of_its_own(server, tmp_path, tin
     a, b = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("own", "forked"))
     assert a["provenance"]["engine_process"] == "own process"
     assert b["provenance"]["engine_process"] == "warm engine fork"
-    for key in ("scores", "history", "loss_curve", "param_counts", "spec", "status"):
+    assert a.keys() == b.keys()
+    for key in a.keys() - {"cost", "provenance"}:  # times and memory; where and how it ran
         assert a[key] == b[key], key
 
 
@@ -83,7 +88,7 @@ def test_a_run_whose_client_goes_away_is_stopped_with_a_checkpoint(server, tmp_p
     long = _argv(tiny_model_dir, tmp_path / "orphan", "--epochs", "500")
     run = engine_server.ServerRun(path, long, _env(), tmp_path / "orphan.log")
     deadline = time.time() + 300
-    while "it/s" not in (tmp_path / "orphan.log").read_text() and time.time() < deadline:
+    while "it/s" not in _read(tmp_path / "orphan.log") and time.time() < deadline:
         time.sleep(0.5)  # training has started
     run._conn.shutdown(socket.SHUT_RDWR)  # the client is gone (rule script killed with Snakemake)
     while engine_server.alive(run.pid) and time.time() < deadline:
