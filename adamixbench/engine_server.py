@@ -11,10 +11,11 @@ How the pipeline uses it (workflow/Snakefile `onstart`, workflow/scripts/train.p
     python -m adamixbench serve --socket .snakemake/engine-server/<snakemake pid>.sock --owner <snakemake pid>
 
 * Snakemake's `onstart` starts it only when the jobs run on this machine (local execution: never under
-  the Slurm executor, where a job must run inside its own allocation); `ADAMIX_ENGINE_SERVER=0` turns it
-  off. It exits within a second of its owner (the Snakemake process); runs in flight finish on their own.
+  the Slurm executor, where a job must run inside its own allocation) and the machine has no GPU driver;
+  `ADAMIX_ENGINE_SERVER=0` turns it off. It exits within a second of its owner (the Snakemake process,
+  its parent: `--owner`); runs in flight finish on their own.
 * rule train's script looks for the socket of one of its ancestor processes (so only the jobs of that
-  Snakemake use it) and, when there is one and the run needs at most one GPU, sends the engine argv,
+  Snakemake use it) and, when there is one and the run is a single process, sends the engine argv,
   environment, working directory and log file; otherwise it starts `python -m adamixbench` itself.
   Both paths give the same run record.
 * Per request the server forks a handler, which forks the run. The run restores the default signal
@@ -23,8 +24,8 @@ How the pipeline uses it (workflow/Snakefile `onstart`, workflow/scripts/train.p
   forwards SIGTERM / SIGINT to it: checkpoint and exit 75, as for a spawned engine), then its exit status
   in `subprocess` terms (negative = killed by that signal). When the client goes away first (Snakemake
   killed), the handler stops the run with SIGTERM, then SIGKILL after a grace period.
-* Nothing in the server touches torch's thread pools or CUDA before forking (imports only), so each run
-  initialises them itself: CUDA_VISIBLE_DEVICES of the request applies.
+* Nothing in the server touches torch's thread pools before forking (imports only), so each run
+  initialises them itself. It is for CPU machines: where a GPU driver is present it stays off (`enabled`).
 
 The protocol is one JSON object per line over a Unix socket in a folder only this user can open; no
 pickles. The server never runs a run in its own process.
@@ -75,8 +76,17 @@ PRELOAD = (
 )
 
 
+#: device files of GPU drivers (NVIDIA, AMD ROCm): their presence turns the warm engine off
+GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/kfd")
+
+
 def enabled() -> bool:
-    return os.environ.get(DISABLE_VAR, "1").strip().lower() not in ("0", "false", "no", "off")
+    """On unless ADAMIX_ENGINE_SERVER=0, and only on machines without a GPU driver: a library that queries
+    the GPU while the server imports it would initialise CUDA in the server, and a CUDA context does not
+    survive a fork. GPU runs are long, so the imports they would save are negligible anyway."""
+    if os.environ.get(DISABLE_VAR, "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return not any(Path(device).exists() for device in GPU_DEVICE_FILES)
 
 
 def socket_path(owner_pid: int) -> Path:

@@ -110,3 +110,11 @@ def test_clients_do_not_wait_for_a_server_that_is_gone(tmp_path, monkeypatch):
     assert time.monotonic() - started < 5
     monkeypatch.setenv(engine_server.DISABLE_VAR, "0")
     assert engine_server.find_socket([12345]) is None
+
+
+def test_off_on_machines_with_a_gpu_driver(tmp_path, monkeypatch):
+    monkeypatch.delenv(engine_server.DISABLE_VAR, raising=False)
+    monkeypatch.setattr(engine_server, "GPU_DEVICE_FILES", (str(tmp_path / "nvidiactl"),))
+    assert engine_server.enabled()
+    (tmp_path / "nvidiactl").touch()
+    assert not engine_server.enabled()
