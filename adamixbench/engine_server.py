@@ -49,7 +49,8 @@ from pathlib import Path
 SOCKET_DIR = Path(".snakemake") / "engine-server"
 #: set to 0 / false / no to run every engine as its own process
 DISABLE_VAR = "ADAMIX_ENGINE_SERVER"
-#: seconds between SIGTERM and SIGKILL when the client of a run goes away (as workflow/scripts/train.py)
+#: seconds between SIGTERM (the engine finishes its step and writes its checkpoint) and SIGKILL, here
+#: when the client of a run goes away and in rule train's script when Snakemake does
 STOP_GRACE_S = 60
 #: True in a run forked by the server (the run record's provenance says so)
 FORKED = False
@@ -175,13 +176,16 @@ def _handle(conn: socket.socket) -> None:
                 with contextlib.suppress(OSError):
                     _send(conn, {"returncode": _exit_code(status)})
                 break
+            if killed_at is not None:  # stopping it: wait (a closed socket would always be readable)
+                time.sleep(0.5)
+                if time.monotonic() - killed_at > STOP_GRACE_S:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                continue
             readable, _, _ = select.select([conn], [], [], 0.5)
-            if readable and killed_at is None and not conn.recv(1):  # the client went away
+            if readable and not conn.recv(1):  # the client went away: SIGTERM = checkpoint and exit 75
                 os.kill(pid, signal.SIGTERM)
                 killed_at = time.monotonic()
-            if killed_at is not None and time.monotonic() - killed_at > STOP_GRACE_S:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
     finally:
         os._exit(0)
 

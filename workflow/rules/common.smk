@@ -221,7 +221,8 @@ def load_suite(config: dict) -> dict:
 def start_engine_server() -> None:
     """onstart: the warm engine (adamixbench/engine_server.py) that forks every training run of this
     Snakemake from one process that has imported torch, transformers and datasets once. Only when the jobs
-    run on this machine (never under a cluster executor such as Slurm); ADAMIX_ENGINE_SERVER=0 turns it off."""
+    run on this machine (never under a cluster executor such as Slurm) and it has no GPU driver;
+    ADAMIX_ENGINE_SERVER=0 turns it off (engine_server.enabled)."""
     from adamixbench import engine_server
 
     if workflow.local_exec and engine_server.enabled():

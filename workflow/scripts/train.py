@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from adamixbench.cli import EXIT_INTERRUPTED
-from adamixbench.engine_server import ServerRun, alive, find_socket
+from adamixbench.engine_server import STOP_GRACE_S, ServerRun, alive, find_socket
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 record = Path(sm.output.record)
@@ -130,7 +130,6 @@ def write_spec(path: Path, spec: dict) -> None:
 
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-STOP_GRACE_S = 60  # after SIGTERM the engine finishes its step and writes its checkpoint; then SIGKILL
 
 
 def _die_with_parent() -> None:
