@@ -10,11 +10,14 @@ two fake GPUs, so the profile's `gpu: 1` request is scheduled as on a GPU cluste
    status ok, runs.csv / tables / plots are built; the training jobs were allocated one GPU each.
 2. a second suite, run in the background: a run on a corrupt model folder (bad input: engine exit 2)
    fails ONCE (no retry, no second sbatch), while another run is requeued by `scontrol requeue` in the
-   middle of its training; Slurm starts it again, and it ends with the same record as the uninterrupted
-   run of the same spec in suite 1 (and, with checkpoint/resume in the engine, resumed from its checkpoint).
+   middle of its training; Slurm starts it again, and it resumes from the checkpoint the engine wrote on
+   SIGTERM and ends with the same record as the uninterrupted run of the same spec in suite 1.
 3. the same run killed by `scancel` in the middle of its training: the job fails once (CANCELLED, no
-   retry), and rerunning the same snakemake command ends with the uninterrupted record (resumed from the
-   checkpoint that the engine wrote on SIGTERM, once the engine has checkpoint/resume).
+   retry), and rerunning the same snakemake command resumes from the checkpoint and ends with the
+   uninterrupted record.
+   "In the middle of its training" is an event, not a guess from the clock: the interrupted runs train
+   with tests/hold_method.py (lora that holds still at step HOLD_AT_STEP, writes a marker file and waits
+   for a signal), so the test interrupts when the marker appears, on an idle or a loaded machine alike.
 4. the cluster is torn down: no daemon and no job process left.
 
 Run with `make cluster-test` (wall time: see docs/PIPELINE.md).
@@ -38,8 +41,9 @@ from .conftest import REPO
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
-# SST-2 on MiniLM-L6: `lora` trains 64 steps (long enough to be interrupted, short enough for a test),
-# `adamix_adapter` 3 steps. The requeued run in suite 2 has exactly the spec of `lora` here.
+# SST-2 on MiniLM-L6: `lora` trains 64 steps, `adamix_adapter` 3 steps. The requeued run in suite 2 has
+# exactly the spec of `lora` here. `lora` is tests/hold_method.py's lora: plain lora step for step, unless
+# ADAMIX_TEST_HOLD is set (the interrupted runs), when it holds at HOLD_AT_STEP until it is signalled.
 TRAIN = {
     "epochs": 1,
     "lr": 1.0e-3,
@@ -49,7 +53,8 @@ TRAIN = {
     "max_eval_samples": 24,
     "selection": "last",
 }
-METHODS = {"lora": {"method": "lora", "params": {"r": 4, "alpha": 8}}}
+HOLD_AT_STEP = 5
+METHODS = {"lora": {"method": "tests.hold_method:prepare", "params": {"r": 4, "alpha": 8}}}
 MAIN_SUITE = {
     "suite": "cluster_main",
     "output_root": "results",
@@ -167,9 +172,13 @@ def sacct(cluster, name: str) -> list[dict]:
     return [dict(zip(fields, line.split("|"))) for line in r.stdout.splitlines() if line.strip()]
 
 
-def snakemake_env(cluster) -> dict:
+def snakemake_env(cluster, hold_marker: Path | None = None) -> dict:
+    """The cluster's environment for Snakemake (sbatch passes it on to the jobs: --export=ALL); with
+    `hold_marker`, tests/hold_method.py's runs hold at HOLD_AT_STEP and write that file."""
     env = cluster.env()
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", PYTHONPATH=str(REPO))
+    if hold_marker is not None:
+        env["ADAMIX_TEST_HOLD"] = f"{hold_marker}:{HOLD_AT_STEP}"
     return env
 
 
@@ -228,15 +237,6 @@ def test_every_record_landed_and_the_tables_were_built(main_run):
 
 
 # -------------------------------------------------------------------------- 2. bad input + preemption
-def _training_progress(log: Path) -> tuple[int, int] | None:
-    """(step, total) of the engine's progress bar in the rule's log, once training has begun."""
-    try:
-        bars = re.findall(r"(\d+)/(\d+) \[", log.read_text(errors="replace"))
-    except OSError:
-        return None
-    return (int(bars[-1][0]), int(bars[-1][1])) if bars else None
-
-
 def _job_of(cluster, comment: str) -> tuple[str, str] | None:
     r = cluster.cmd("squeue", "-h", "-o", "%i|%k|%T", check=False)
     for line in r.stdout.splitlines():
@@ -247,20 +247,20 @@ def _job_of(cluster, comment: str) -> tuple[str, str] | None:
 
 
 def _interrupt_mid_training(
-    cluster, head: subprocess.Popen, train_log: Path, comment: str, action, head_log: Path, deadline: float
-) -> tuple[int, int]:
-    """Wait until the job `comment` is RUNNING and its engine is a few steps into training, then call
-    action(slurm job id); returns (step, total) seen just before."""
+    cluster, head: subprocess.Popen, marker: Path, comment: str, action, head_log: Path, deadline: float
+) -> int:
+    """Wait until the job `comment`'s engine holds at HOLD_AT_STEP (tests/hold_method.py wrote `marker`),
+    then call action(slurm job id); returns the step it held at. The run holds until a signal comes, so
+    nothing here races the training."""
     while head.poll() is None and time.time() < deadline:
         job = _job_of(cluster, comment)
-        progress = _training_progress(train_log)
-        if job and job[1] == "RUNNING" and progress and 3 <= progress[0] < progress[1] - 8:
+        if job and marker.exists():
+            assert job[1] == "RUNNING", job
             action(job[0])
-            return progress
+            return int(marker.read_text())
         time.sleep(0.5)
     raise AssertionError(
-        f"never saw {comment} mid-training (RUNNING with progress in {train_log}); "
-        f"head log:\n{head_log.read_text()[-4000:]}"
+        f"never saw {comment} hold at step {HOLD_AT_STEP} (no {marker}); head log:\n{head_log.read_text()[-4000:]}"
     )
 
 
@@ -277,18 +277,22 @@ def _requeue(cluster, job_id: str) -> None:
     raise AssertionError(f"requeued job {job_id} never became PENDING|BeginTime: {r.stdout.strip()}")
 
 
-def _run_interrupted(cluster, work: Path, suite: Path, targets: list[str], train_log: Path, action, name: str):
-    """Run Snakemake in the background, interrupt the lora run mid-training with action(job id), wait."""
+def _run_interrupted(cluster, work: Path, suite: Path, targets: list[str], action, name: str):
+    """Run Snakemake in the background, interrupt the lora run at HOLD_AT_STEP with action(job id), wait."""
     head_log = work / f"head-{name}.log"
+    marker = work / "lora-holds"
     t0 = time.time()
     with open(head_log, "w") as fh:
         head = subprocess.Popen(
-            snakemake_cmd(work, suite, targets), env=snakemake_env(cluster), stdout=fh, stderr=subprocess.STDOUT
+            snakemake_cmd(work, suite, targets),
+            env=snakemake_env(cluster, hold_marker=marker),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.time() + 900
         at = _interrupt_mid_training(
-            cluster, head, train_log, "rule_train_wildcards_sst2_lora_1", action, head_log, deadline
+            cluster, head, marker, "rule_train_wildcards_sst2_lora_1", action, head_log, deadline
         )
         head.wait(timeout=max(60, deadline - time.time()))
     finally:
@@ -309,21 +313,13 @@ def preempt_run(slurm_cluster, main_run, tmp_path_factory):
     suite = write_suite(work, preempt_suite(broken))
     runs = "results/cluster_preempt/runs/sst2"
     targets = [f"{runs}/lora/seed1/metrics.json", f"{runs}/{BAD_LABEL}/seed1/metrics.json"]
-    train_log = work / "results" / "cluster_preempt" / "logs" / "train" / "sst2" / "lora" / "seed1.log"
     rc, log, at = _run_interrupted(
-        slurm_cluster,
-        work,
-        suite,
-        targets,
-        train_log,
-        lambda job_id: _requeue(slurm_cluster, job_id),
-        "bad input + requeue",
+        slurm_cluster, work, suite, targets, lambda job_id: _requeue(slurm_cluster, job_id), "bad input + requeue"
     )
     return {
         "rc": rc,
         "log": log,
         "out": work / "results" / "cluster_preempt",
-        "train_log": train_log,
         "jobs": sacct(slurm_cluster, run_id(log)),
         "requeued_at": at,
     }
@@ -345,9 +341,8 @@ def cancel_run(slurm_cluster, main_run, tmp_path_factory):
     )
     run_dir = work / "results" / "cluster_cancel" / "runs" / "sst2" / "lora" / "seed1"
     targets = ["results/cluster_cancel/runs/sst2/lora/seed1/metrics.json"]
-    train_log = work / "results" / "cluster_cancel" / "logs" / "train" / "sst2" / "lora" / "seed1.log"
     rc, log, at = _run_interrupted(
-        slurm_cluster, work, suite, targets, train_log, lambda job_id: slurm_cluster.cmd("scancel", job_id), "scancel"
+        slurm_cluster, work, suite, targets, lambda job_id: slurm_cluster.cmd("scancel", job_id), "scancel"
     )
     after_cancel = {
         "rc": rc,
@@ -397,26 +392,11 @@ def test_requeued_job_ends_with_the_record_of_an_uninterrupted_run(preempt_run, 
         assert record[key] == reference[key], key  # same seed, same data order, CPU: bit for bit
 
 
-def _engine_checkpoints() -> bool:
-    r = subprocess.run(
-        [sys.executable, "-m", "adamixbench", "train", "--help"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    return "--checkpoint-every-steps" in r.stdout
-
-
 def test_requeued_job_resumed_from_its_checkpoint(preempt_run):
-    if not _engine_checkpoints():
-        pytest.skip("the engine has no checkpoint/resume yet (issue 8, part B): a requeued run starts over")
+    # held at HOLD_AT_STEP when SIGTERM came: the engine finished that step, checkpointed it and stopped
+    assert preempt_run["requeued_at"] == HOLD_AT_STEP
     record = json.loads((preempt_run["out"] / "runs" / "sst2" / "lora" / "seed1" / "metrics.json").read_text())
-    step, _ = preempt_run["requeued_at"]
-    assert record.get("resumed_from_step") and record["resumed_from_step"] >= step, (
-        record.get("resumed_from_step"),
-        preempt_run["requeued_at"],
-    )
+    assert record["resumed_from_step"] == HOLD_AT_STEP, record.get("resumed_from_step")
 
 
 def test_cancelled_job_fails_once_and_the_rerun_ends_with_the_uninterrupted_record(cancel_run, main_run):
@@ -430,9 +410,9 @@ def test_cancelled_job_fails_once_and_the_rerun_ends_with_the_uninterrupted_reco
     reference = json.loads((main_run["out"] / "runs" / "sst2" / "lora" / "seed1" / "metrics.json").read_text())
     for key in ("status", "primary_metric", "scores", "best_epoch", "history", "loss_curve", "params", "method_params"):
         assert record[key] == reference[key], key
-    if _engine_checkpoints():
-        assert cancelled["checkpoint"], "SIGTERM from scancel must leave a checkpoint in the run folder"
-        assert record.get("resumed_from_step") and record["resumed_from_step"] >= cancel_run["cancelled_at"][0]
+    assert cancelled["checkpoint"], "SIGTERM from scancel must leave a checkpoint in the run folder"
+    assert cancel_run["cancelled_at"] == HOLD_AT_STEP
+    assert record["resumed_from_step"] == HOLD_AT_STEP, record.get("resumed_from_step")
 
 
 # ----------------------------------------------------------------------------------------- 4. teardown
