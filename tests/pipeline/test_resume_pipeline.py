@@ -1,6 +1,10 @@
 """Killing Snakemake (kill -9) mid-training leaves no orphan engine, and rerunning the same command (after
 `snakemake --unlock`, which Snakemake's own message asks for) resumes the run from its checkpoint; with the
-engine started as its own process and as a fork of the warm engine (adamixbench/engine_server.py)."""
+engine started as its own process and as a fork of the warm engine (adamixbench/engine_server.py).
+
+"Mid-training" is an event the run writes: the run trains with tests/hold_method.py, which holds at step
+HOLD_AT_STEP (after the checkpoint of step 2) and writes a marker file until a signal comes, so the kill
+lands in the middle of the run however fast or slow the machine is."""
 
 from __future__ import annotations
 
@@ -17,12 +21,14 @@ import pytest
 
 from .helpers import snakemake, snakemake_command
 
+REPO = Path(__file__).resolve().parents[2]
+HOLD_AT_STEP = 3
 SUITE = """
 suite: resume
 output_root: results
 seeds: [1]
 methods:
-  lora: {method: lora, params: {r: 4, alpha: 8}}
+  lora: {method: "tests.hold_method:prepare", params: {r: 4, alpha: 8}}
 experiments:
   - name: sst2
     family: glue
@@ -79,10 +85,16 @@ def test_killing_snakemake_leaves_no_orphan_and_the_rerun_resumes(tmp_path, engi
     run_dir = tmp_path / "results" / "resume" / "runs" / "sst2" / "lora" / "seed1"
     log_file = tmp_path / "results" / "resume" / "logs" / "train" / "sst2" / "lora" / "seed1.log"
     cmd, env = snakemake_command(["--cores", "1", "--configfile", str(cfg)], tmp_path)
-    env["ADAMIX_ENGINE_SERVER"] = engine_server
+    marker = tmp_path / "lora-holds"
+    env.update(
+        ADAMIX_ENGINE_SERVER=engine_server,
+        ADAMIX_TEST_HOLD=f"{marker}:{HOLD_AT_STEP}",
+        PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]),
+    )
     workflow = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_for(lambda: (run_dir / "checkpoint" / "state.pt").exists(), 600, "the first checkpoint")
+        _wait_for(marker.exists, 600, f"the run to hold at step {HOLD_AT_STEP} ({marker})")
+        assert (run_dir / "checkpoint" / "state.pt").exists()  # step 2's
         assert _processes_of(run_dir, tmp_path, log_file), "the engine should be running"
         assert ("forked by the warm engine" in _read(log_file)) == (engine_server == "1")
         workflow.send_signal(signal.SIGKILL)
@@ -97,13 +109,13 @@ def test_killing_snakemake_leaves_no_orphan_and_the_rerun_resumes(tmp_path, engi
     assert "INTERRUPTED by SIGTERM" in log_file.read_text()  # stopped cleanly: checkpoint written, exit 75
 
     rerun = ["--cores", "1", "--configfile", str(cfg)]
-    server = {"ADAMIX_ENGINE_SERVER": engine_server}
+    server = {"ADAMIX_ENGINE_SERVER": engine_server, "PYTHONPATH": env["PYTHONPATH"]}
     locked = snakemake(rerun, tmp_path, env=server, timeout=300)
     assert locked.returncode != 0 and "--unlock" in locked.stdout + locked.stderr  # Snakemake's stale-lock advice
-    assert snakemake(["--unlock", "--configfile", str(cfg)], tmp_path, timeout=300).returncode == 0
+    assert snakemake(["--unlock", "--configfile", str(cfg)], tmp_path, env=server, timeout=300).returncode == 0
     done = snakemake(rerun, tmp_path, env=server, timeout=900)
     assert done.returncode == 0, done.stderr[-4000:]
     record = json.loads((run_dir / "metrics.json").read_text())
-    assert record["status"] == "ok" and record["resumed_from_step"] >= 2 and len(record["loss_curve"]) == 4
+    assert record["status"] == "ok" and record["resumed_from_step"] == HOLD_AT_STEP and len(record["loss_curve"]) == 4
     assert record["provenance"]["engine_process"] == {"0": "own process", "1": "warm engine fork"}[engine_server]
     assert not (run_dir / "checkpoint").exists()
