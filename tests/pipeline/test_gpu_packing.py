@@ -30,7 +30,7 @@ experiments:
 resources:
   gpu_mem_mb: RULES
 """
-RUN_SECONDS = 12  # each fake run lasts this long, so that runs started together overlap
+RUN_SECONDS = 12  # each fake run lasts this long once its group is together: a misplaced run would overlap
 
 
 def _fake_gpus(tmp_path: Path) -> dict:
@@ -43,11 +43,18 @@ def _fake_gpus(tmp_path: Path) -> dict:
     return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
 
 
-def _run(tmp_path: Path, rules: str, total_mb: int, *extra: str, seeds=(1, 2, 3, 4)) -> list[dict]:
+def _run(tmp_path: Path, rules: str, total_mb: int, *extra: str, seeds=(1, 2, 3, 4), together=1) -> list[dict]:
+    """The fake engine's train calls; the first `together` runs wait for each other (FAKE_ENGINE_TOGETHER),
+    so runs that the pipeline starts at once are seen at once however slowly the machine starts them."""
     calls = tmp_path / "calls.jsonl"
     suite = tmp_path / "suite.yaml"
     suite.write_text(textwrap.dedent(SUITE).replace("RULES", rules))
-    env = {**fake_engine_env(calls), **_fake_gpus(tmp_path), "FAKE_ENGINE_SLEEP": str(RUN_SECONDS)}
+    env = {
+        **fake_engine_env(calls),
+        **_fake_gpus(tmp_path),
+        "FAKE_ENGINE_SLEEP": str(RUN_SECONDS),
+        "FAKE_ENGINE_TOGETHER": f"{tmp_path / 'together'}:{together}",
+    }
     env.pop("CUDA_VISIBLE_DEVICES", None)
     targets = [f"results/packing/runs/sst2/lora/seed{s}/metrics.json" for s in seeds]
     # the local GPU profile as shipped (gpu: 1 per run, 2 threads each), with this test's GPU memory
@@ -85,10 +92,10 @@ def _most_at_once(runs: list[dict]) -> tuple[int, dict]:
 def test_runs_share_a_gpu_when_their_memory_fits(tmp_path):
     """2,048 MB per run (the suite's number for every run): two runs fit on a 4,096 MB GPU, so the four
     runs run at once, two on each GPU."""
-    runs = _run(tmp_path, "2048", total_mb=8192)
+    runs = _run(tmp_path, "2048", total_mb=8192, together=4)
     assert len(runs) == 4 and {r["cuda_visible_devices"] for r in runs} == {"0", "1"}
     overall, per_gpu = _most_at_once(runs)
-    assert max(per_gpu.values()) == 2 and overall >= 3, (overall, per_gpu)
+    assert max(per_gpu.values()) == 2 and overall == 4, (overall, per_gpu)
     log = (tmp_path / "results" / "packing" / "logs" / "train" / "sst2" / "lora" / "seed1.log").read_text()
     assert "'gpu': 1, 'gpu_mem_mb': 2048}, CUDA_VISIBLE_DEVICES=" in log, log
 
@@ -97,7 +104,7 @@ def test_runs_share_a_gpu_when_their_memory_fits(tmp_path):
 def test_a_suite_rule_that_does_not_fit_twice_keeps_one_run_per_gpu(tmp_path):
     """A suite rule for the method sets 3,000 MB: one run per 4,096 MB GPU. Snakemake's bound (16,384 MB)
     would start all four; the rule script's placement makes the others wait for a GPU with room."""
-    runs = _run(tmp_path, "[{mb: 1024}, {methods: [lora], tasks: [sst2], mb: 3000}]", total_mb=16384)
+    runs = _run(tmp_path, "[{mb: 1024}, {methods: [lora], tasks: [sst2], mb: 3000}]", total_mb=16384, together=2)
     assert len(runs) == 4 and {r["cuda_visible_devices"] for r in runs} == {"0", "1"}
     overall, per_gpu = _most_at_once(runs)
     assert max(per_gpu.values()) == 1 and overall == 2, (overall, per_gpu)

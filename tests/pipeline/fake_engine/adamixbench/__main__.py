@@ -6,8 +6,11 @@ A method whose params contain {"fail": true} yields a failed record (exit 0), li
 FAKE_ENGINE_CALLS (a file path), when set, gets one line per call (the spec as JSON), so tests can count
 reruns and check what the pipeline handed over; a train call's line also has `cuda_visible_devices` (the
 GPU the rule script placed it on) and `start` / `end` (time.time()), and FAKE_ENGINE_SLEEP (seconds) makes
-it last that long, so tests can see which runs overlapped. Started on several processes (torchrun sets
-RANK / WORLD_SIZE), each logs its `rank` and `world_size` and, as the engine, only rank 0 writes the record.
+it last that long, so tests can see which runs overlapped. FAKE_ENGINE_TOGETHER=<dir>:<n> makes each train
+call sign in to <dir> and wait (before its sleep) until n calls have signed in: runs that the pipeline
+starts together then overlap for sure, on an idle or a loaded machine (after 300 s alone it fails).
+Started on several processes (torchrun sets RANK / WORLD_SIZE), each logs its `rank` and `world_size` and,
+as the engine, only rank 0 writes the record.
 """
 
 import argparse
@@ -63,6 +66,15 @@ if a.cmd == "rescore":
     log_call({"cmd": "rescore", **vars(a)})
     sys.exit(0)
 start = time.time()
+if os.environ.get("FAKE_ENGINE_TOGETHER"):
+    together, n_together = os.environ["FAKE_ENGINE_TOGETHER"].rsplit(":", 1)
+    Path(together).mkdir(parents=True, exist_ok=True)
+    (Path(together) / f"{os.getpid()}-{os.environ.get('RANK', 0)}").touch()
+    deadline = time.monotonic() + 300
+    while len(list(Path(together).iterdir())) < int(n_together):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"fake engine: waited 300 s for {n_together} runs to run together in {together}")
+        time.sleep(0.1)
 time.sleep(float(os.environ.get("FAKE_ENGINE_SLEEP", 0)))
 spec = json.loads(Path(a.spec).read_text())
 params = spec.get("method_params") or {}
