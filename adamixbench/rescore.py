@@ -63,8 +63,11 @@ def rescore(
     modes = list(inference_modes or [])
     if modes and prepared.inference_mode is None:
         raise ValueError(f"--inference-modes applies to AdaMix methods only; run {run_dir} trained {cfg.method!r}")
+    own_mode = prepared.inference_mode  # the run's own routing: `scores` are scored under it
     for mode in modes:
         prepared.set_inference(mode)  # validates the mode (e.g. fixed:k with k < num_experts) before scoring
+    if modes:
+        prepared.set_inference(own_mode)  # back to the run's own routing (score_modes restores this one)
     prepared.load_trained(run_dir / record["artifacts"].get("path", ARTIFACTS_DIR))
     args = (task, prepared, task.collator(tokenizer), cfg, device)
     result = {
@@ -76,8 +79,7 @@ def rescore(
     }
     if modes:
         result["scores_by_inference"] = score_modes(*args, modes, splits)
-        default_mode = prepared.model.config.inference
-        result["scores"] = result["scores_by_inference"].get(default_mode) or score_splits(*args, splits)
+        result["scores"] = result["scores_by_inference"].get(own_mode) or score_splits(*args, splits)
     else:
         result["scores"] = score_splits(*args, splits)
     write_json_atomic(run_dir / SCORES_FILE, result)

@@ -11,6 +11,10 @@ Frames
                              Scores of ``scores_by_inference`` (AdaMix evaluated under several
                              inference modes) become extra rows with ``score_source ==
                              "scores_by_inference"`` and ``row_label == "<label> @<mode>"``.
+                             A score of an ``ok`` run that is not a finite number (null / NaN / inf in
+                             the record, e.g. METEOR without Java) keeps its row with value NaN/inf:
+                             it is *unavailable* (``unavailable_scores``), shown as such in the tables
+                             and left out of every statistic, with a note naming it.
 ``history_frame(records)``   one row per (run, epoch, eval metric): training curves.
 ``summarize(runs)``          one row per (row_label, task, metric): n ok / failed and the statistics of
                              :func:`adamixbench.analysis.stats.describe` over seeds.
@@ -68,6 +72,10 @@ __all__ = [
     "pairs_table",
     "failed_runs",
     "failure_note",
+    "unavailable_scores",
+    "unavailable_note",
+    "unavailable_seeds_note",
+    "aggregated_columns",
     "is_adamix",
     "format_params",
     "read_runs",
@@ -502,6 +510,55 @@ def _run_status(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.groupby(["row_label", "task", "seed"], as_index=False)["status"].first()
 
 
+UNAVAILABLE = "unavailable"
+
+
+def _finite(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `frame` whose value is a finite number: the only scores a statistic uses."""
+    return frame[np.isfinite(frame["value"].astype(float))]
+
+
+def unavailable_scores(runs: pd.DataFrame) -> pd.DataFrame:
+    """The scores of ``ok`` runs that are not finite numbers (null / NaN / inf in the record, e.g. METEOR
+    without Java): *unavailable*. Every statistic leaves them out (like a failed run's, but the run did
+    not fail); the tables show them as "unavailable" and the notes name them."""
+    ok = runs[(runs["status"] == "ok") & runs["metric"].astype(bool)]
+    return ok[~np.isfinite(ok["value"].astype(float))]
+
+
+def unavailable_seeds_note(unavailable: pd.DataFrame, labels: Sequence[str]) -> str:
+    """ "unavailable (non-finite) score left out: seed(s) 3 5 of lora, ..." for the rows of `unavailable`
+    (a slice of :func:`unavailable_scores`) of `labels`; empty when there are none."""
+    parts = []
+    for label in labels:
+        seeds = sorted({int(s) for s in unavailable.loc[unavailable["row_label"] == label, "seed"]})
+        if seeds:
+            parts.append(f"seed(s) {' '.join(map(str, seeds))} of {label}")
+    return f"{UNAVAILABLE} (non-finite) score left out: {', '.join(parts)}" if parts else ""
+
+
+def unavailable_note(runs: pd.DataFrame, layout: Layout, row_order: Sequence[str]) -> str:
+    """The caption note of a table's unavailable scores (:func:`unavailable_scores`) in its rows and
+    columns, per metric the runs it hit; empty when there are none."""
+    cols = {(c.task, c.metric) for c in layout.columns}
+    un = unavailable_scores(runs)
+    in_cols = np.array([(t, m) in cols for t, m in zip(un["task"], un["metric"])], dtype=bool)
+    un = un[un["row_label"].isin(row_order).to_numpy() & in_cols]
+    hit: dict[str, list[str]] = {}
+    for run in un.itertuples():
+        hit.setdefault(run.metric, []).append(f"{run.task}/{run.row_label}/seed{int(run.seed)}")
+    if not hit:
+        return ""
+    parts = [
+        f"{metric} of {', '.join(names[:4])}{f' and {len(names) - 4} more' if len(names) > 4 else ''}"
+        for metric, names in hit.items()
+    ]
+    return (
+        f"Unavailable scores (not a finite number in an ok run, e.g. a metric whose tool was missing; left out "
+        f"of every statistic): {'; '.join(parts)}."
+    )
+
+
 def summarize(
     runs: pd.DataFrame,
     n_boot: int = stats.DEFAULT_N_BOOT,
@@ -519,6 +576,9 @@ def summarize(
     ].drop_duplicates()
     for _, k in keys.iterrows():
         sel = ok[(ok["row_label"] == k["row_label"]) & (ok["task"] == k["task"]) & (ok["metric"] == k["metric"])]
+        n_unavailable = len(sel)
+        sel = _finite(sel)  # an unavailable score counts in n_unavailable, in no statistic
+        n_unavailable -= len(sel)
         d = stats.describe(sel["value"].tolist(), n_boot=n_boot, level=level, seed=boot_seed)
         out.append(
             {
@@ -529,6 +589,7 @@ def summarize(
                 "metric": k["metric"],
                 "n_runs": int(total.get((k["row_label"], k["task"]), 0)),
                 "n_failed": int(failed.get((k["row_label"], k["task"]), 0)),
+                "n_unavailable": n_unavailable,
                 **d,
                 "seeds": " ".join(str(int(s)) for s in sorted(sel["seed"].dropna())),
                 "params_inference": float(sel["params_inference"].mean()) if len(sel) else math.nan,
@@ -544,6 +605,7 @@ def summarize(
         "metric",
         "n_runs",
         "n_failed",
+        "n_unavailable",
         "n",
         "mean",
         "std",
@@ -617,11 +679,13 @@ def build_table(
     paper: Mapping[tuple[str, str, str], float] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(display, long): `display` is methods x columns of formatted cells ("mean ± std", plus
-    "[paper P, Δ D]" where the paper has the cell, "k/n failed" where runs failed), then Avg and the
-    parameter columns; `long` holds the same cells as numbers (one row per method x column, Avg incl.)."""
+    "[paper P, Δ D]" where the paper has the cell, "k/n failed" where runs failed, "k/n unavailable"
+    where ok runs have no finite score, "unavailable (k/n)" where none has), then Avg and the parameter
+    columns; `long` holds the same cells as numbers (one row per method x column, Avg incl.)."""
     paper = paper or {}
     long_rows, disp_rows = [], []
     status = _run_status(runs)
+    unavailable = unavailable_scores(runs)
     for label in row_order:
         disp = {"Method": label}
         means, complete = [], True
@@ -630,6 +694,12 @@ def build_table(
             s = lab_sum[(lab_sum["task"] == col.task) & (lab_sum["metric"] == col.metric)]
             st = status[(status["row_label"] == label) & (status["task"] == col.task)]
             n_runs, n_failed = len(st), int((st["status"] == "failed").sum())
+            un = unavailable[
+                (unavailable["row_label"] == label)
+                & (unavailable["task"] == col.task)
+                & (unavailable["metric"] == col.metric)
+            ]
+            n_unavailable = int(un["seed"].nunique())
             rec = {
                 "row_label": label,
                 "task": col.task,
@@ -637,6 +707,7 @@ def build_table(
                 "header": col.header,
                 "n_runs": n_runs,
                 "n_failed": n_failed,
+                "n_unavailable": n_unavailable,
                 "n": 0,
                 "mean": math.nan,
                 "std": math.nan,
@@ -655,6 +726,11 @@ def build_table(
             if n_runs == 0:
                 cell = "not run"
                 complete = False
+            elif rec["n"] == 0 and n_unavailable:
+                cell = f"{UNAVAILABLE} ({n_unavailable}/{n_runs})"
+                if n_failed:
+                    cell += f" ({n_failed}/{n_runs} failed)"
+                complete = False
             elif rec["n"] == 0:
                 cell = f"failed ({n_failed}/{n_runs})"
                 complete = False
@@ -662,6 +738,8 @@ def build_table(
                 cell = f"{_fmt(rec['mean'], dg)} ± {_fmt(rec['std'], dg)}"
                 if n_failed:
                     cell += f" ({n_failed}/{n_runs} failed)"
+                if n_unavailable:
+                    cell += f" ({n_unavailable}/{n_runs} {UNAVAILABLE})"
                 means.append(rec["mean"])
             if np.isfinite(p):
                 cell += f" [paper {p:.{dg}f}, Δ {_fmt(rec['delta'], dg)}]"
@@ -677,6 +755,7 @@ def build_table(
                     "header": "Avg",
                     "n_runs": math.nan,
                     "n_failed": math.nan,
+                    "n_unavailable": math.nan,
                     "n": math.nan,
                     "mean": avg,
                     "std": math.nan,
@@ -773,11 +852,13 @@ def paired_tests(
     The table's comparisons form one family: ``t_p_holm`` / ``wilcoxon_p_holm`` are Holm-adjusted over
     every finite p of that test in the table; ``aso_eps`` is deepsig's eps_min for "reference better than
     baseline" (sign flipped for lower-is-better metrics), Bonferroni over the comparisons with >= 2 runs a
-    side; ``aso_boot=0`` skips ASO (NaN)."""
+    side; ``aso_boot=0`` skips ASO (NaN). Unavailable (non-finite) scores are left out; the note names them."""
     ok = runs[runs["status"] == "ok"]
+    unavailable = unavailable_scores(runs)
     out, samples = [], []
     for col in layout.columns:
-        sel = ok[(ok["task"] == col.task) & (ok["metric"] == col.metric)]
+        sel = _finite(ok[(ok["task"] == col.task) & (ok["metric"] == col.metric)])
+        un = unavailable[(unavailable["task"] == col.task) & (unavailable["metric"] == col.metric)]
         by_label = {
             lab: dict(zip(g["seed"].astype(int), g["value"].astype(float))) for lab, g in sel.groupby("row_label")
         }
@@ -789,6 +870,7 @@ def paired_tests(
                 if not a and not b:
                     continue
                 res = stats.paired_test(a, b)
+                note = "; ".join(x for x in (res["note"], unavailable_seeds_note(un, [ref, other])) if x)
                 out.append(
                     {
                         "task": col.task,
@@ -802,7 +884,7 @@ def paired_tests(
                         "t_p": res["t_p"],
                         "wilcoxon_stat": res["wilcoxon_stat"],
                         "wilcoxon_p": res["wilcoxon_p"],
-                        "note": res["note"],
+                        "note": note,
                     }
                 )
                 sign = _sign(col.metric)
@@ -908,9 +990,11 @@ def pairs_table(runs: pd.DataFrame, layout: Layout, pairs: Mapping[str, str]) ->
     inference / trainable parameters."""
     ok = runs[runs["status"] == "ok"]
     status = _run_status(runs)
+    unavailable = unavailable_scores(runs)
     long_rows, disp_rows = [], []
     for col in layout.columns:
-        sel = ok[(ok["task"] == col.task) & (ok["metric"] == col.metric)]
+        sel = _finite(ok[(ok["task"] == col.task) & (ok["metric"] == col.metric)])
+        un = unavailable[(unavailable["task"] == col.task) & (unavailable["metric"] == col.metric)]
         by_label = {
             lab: dict(zip(g["seed"].astype(int), g["value"].astype(float))) for lab, g in sel.groupby("row_label")
         }
@@ -922,11 +1006,13 @@ def pairs_table(runs: pd.DataFrame, layout: Layout, pairs: Mapping[str, str]) ->
                 values = np.array(list(by_label.get(label, {}).values()), dtype=float)
                 st = status[(status["row_label"] == label) & (status["task"] == col.task)]
                 n_failed = int((st["status"] == "failed").sum())
+                n_unavailable = int(un.loc[un["row_label"] == label, "seed"].nunique())
                 lab_runs = ok[ok["row_label"] == label]
                 rec.update(
                     {
                         f"{role}_n": len(values),
                         f"{role}_failed": n_failed,
+                        f"{role}_unavailable": n_unavailable,
                         f"{role}_mean": float(values.mean()) if len(values) else math.nan,
                         f"{role}_std": float(values.std(ddof=1)) if len(values) >= 2 else math.nan,
                         f"{role}_params_inference": lab_runs["params_inference"].mean() if len(lab_runs) else math.nan,
@@ -936,10 +1022,18 @@ def pairs_table(runs: pd.DataFrame, layout: Layout, pairs: Mapping[str, str]) ->
                 cell = (
                     f"{_fmt(rec[f'{role}_mean'], dg)} ± {_fmt(rec[f'{role}_std'], dg)}"
                     if len(values)
-                    else ("not run" if len(st) == 0 else f"failed ({n_failed}/{len(st)})")
+                    else (
+                        "not run"
+                        if len(st) == 0
+                        else f"{UNAVAILABLE} ({n_unavailable}/{len(st)})"
+                        if n_unavailable
+                        else f"failed ({n_failed}/{len(st)})"
+                    )
                 )
-                if len(values) and n_failed:
+                if n_failed and (len(values) or n_unavailable):
                     cell += f" ({n_failed}/{len(st)} failed)"
+                if len(values) and n_unavailable:
+                    cell += f" ({n_unavailable}/{len(st)} {UNAVAILABLE})"
                 cells[role] = cell
             res = stats.paired_test(by_label.get(mix, {}), by_label.get(base, {}))
             rec.update(
@@ -948,7 +1042,7 @@ def pairs_table(runs: pd.DataFrame, layout: Layout, pairs: Mapping[str, str]) ->
                     "mean_diff": res["mean_diff"],
                     "t_p": res["t_p"],
                     "wilcoxon_p": res["wilcoxon_p"],
-                    "note": res["note"],
+                    "note": "; ".join(x for x in (res["note"], unavailable_seeds_note(un, [mix, base])) if x),
                 }
             )
             long_rows.append(rec)
@@ -993,15 +1087,13 @@ def _p(x: float) -> str:
 NORMALIZATIONS = ("minmax", "baseline:<label>")
 
 
-def normalized_scores(
-    runs: pd.DataFrame, layout: Layout, rows: Sequence[str], normalization: str = "minmax"
-) -> tuple[dict[str, np.ndarray], dict[str, list[int]], dict[str, str]]:
-    """({row: seeds x columns matrix}, {row: seeds}, {row: why it is left out}) of normalised scores,
-    higher = better. A row keeps the seeds whose runs are ok in EVERY column (a seed with a failed or
-    missing run is left out of the aggregate and counted in the note); a row without such a seed is
-    left out with the reason."""
+def _normalization(
+    runs: pd.DataFrame, layout: Layout, rows: Sequence[str], normalization: str
+) -> tuple[dict, list[Column], dict[str, str]]:
+    """(scale per (task, metric), the columns the aggregates use, {header: why a column is not used})."""
     ok = runs[(runs["status"] == "ok") & (runs["row_label"].isin(rows))]
-    cols = [(c.task, c.metric) for c in layout.columns]
+    finite = _finite(ok)
+    base = None
     if normalization.startswith("baseline:"):
         base = normalization.split(":", 1)[1]
         if base not in rows:
@@ -1010,15 +1102,52 @@ def normalized_scores(
             )
     elif normalization != "minmax":
         raise ValueError(f"analysis.normalization {normalization!r} is unknown; allowed: {', '.join(NORMALIZATIONS)}")
-    scale = {}
-    for task, metric in cols:
-        v = ok[(ok["task"] == task) & (ok["metric"] == metric)]
-        if normalization == "minmax":
-            scale[(task, metric)] = (
-                (float(v["value"].min()), float(v["value"].max())) if len(v) else (math.nan, math.nan)
-            )
+    scale, used, dropped = {}, [], {}
+    for col in layout.columns:
+        v = finite[(finite["task"] == col.task) & (finite["metric"] == col.metric)]
+        if base is None:
+            sc = (float(v["value"].min()), float(v["value"].max())) if len(v) else (math.nan, math.nan)
         else:
-            scale[(task, metric)] = float(v[v["row_label"] == base]["value"].mean()) if len(v) else math.nan
+            sc = float(v[v["row_label"] == base]["value"].mean()) if len(v) else math.nan
+        scale[(col.task, col.metric)] = sc
+        cell = ok[(ok["task"] == col.task) & (ok["metric"] == col.metric)]
+        un = cell[~np.isfinite(cell["value"].astype(float))]
+        if np.all(np.isfinite(sc)):
+            used.append(col)
+        elif not len(v) and len(un):  # never normalised (min-max would make every row the best, 1.0)
+            dropped[col.header] = f"{UNAVAILABLE} in every run"
+        elif len(v) and len(un[un["row_label"] == base]):
+            dropped[col.header] = f"{UNAVAILABLE} in every run of {base}"
+        else:
+            used.append(col)  # no ok run at all (failed / missing runs): the rows' seeds say so
+    return scale, used, dropped
+
+
+def aggregated_columns(
+    runs: pd.DataFrame, layout: Layout, rows: Sequence[str], normalization: str = "minmax"
+) -> tuple[list[Column], dict[str, str]]:
+    """(the layout's columns the aggregates use, {header: why a column is not used}). A column whose
+    scores are unavailable (non-finite, :func:`unavailable_scores`) in every ok run of the rows (for
+    ``baseline:<label>``: in every run of <label>) cannot be normalised: it is left out of the aggregates,
+    ranks and profiles, never scored 1.0 for every row, and the rows' notes say so."""
+    _, used, dropped = _normalization(runs, layout, rows, normalization)
+    return used, dropped
+
+
+def normalized_scores(
+    runs: pd.DataFrame, layout: Layout, rows: Sequence[str], normalization: str = "minmax"
+) -> tuple[dict[str, np.ndarray], dict[str, list[int]], dict[str, str]]:
+    """({row: seeds x columns matrix}, {row: seeds}, {row: why it is left out}) of normalised scores,
+    higher = better, over the columns of :func:`aggregated_columns`. A row keeps the seeds whose runs are
+    ok with a finite score in EVERY column (a seed with a failed or missing run, or an unavailable score,
+    is left out of the aggregate and counted in the note); a row without such a seed is left out with the
+    reason."""
+    scale, used, dropped = _normalization(runs, layout, rows, normalization)
+    ok = _finite(runs[(runs["status"] == "ok") & (runs["row_label"].isin(rows))])
+    unavailable = unavailable_scores(runs[runs["row_label"].isin(rows)])
+    cols = [(c.task, c.metric) for c in used]
+    header = {(c.task, c.metric): c.header for c in used}
+    not_used = "; ".join(f"{h}: {why}, not aggregated" for h, why in dropped.items())
 
     def norm(task, metric, x):
         if normalization == "minmax":
@@ -1045,13 +1174,33 @@ def normalized_scores(
         ]
         seeds = sorted(set.intersection(*(set(d) for d in per_col))) if per_col else []
         all_seeds = set(statuses[(statuses["row_label"] == row) & statuses["task"].isin([t for t, _ in cols])]["seed"])
+        un = unavailable[unavailable["row_label"] == row]
+        gone: dict[int, list[str]] = {}  # seed -> the columns where its score is unavailable
+        for t, m, s in zip(un["task"], un["metric"], un["seed"]):
+            if (t, m) in header and int(s) not in seeds:
+                gone.setdefault(int(s), []).append(header[(t, m)])
+        why = ", ".join(f"seed {s} in {', '.join(h)}" for s, h in sorted(gone.items()))
+        parts = [not_used] if not_used else []
+        if not cols:
+            notes[row] = "; ".join([*parts, "left out: no column to aggregate"])
+            continue
         if not seeds:
-            notes[row] = "left out: no seed with an ok run in every column"
+            parts.append(
+                f"left out: no seed with an ok run and a finite score in every column ({UNAVAILABLE}: {why})"
+                if gone
+                else "left out: no seed with an ok run in every column"
+            )
+            notes[row] = "; ".join(parts)
             continue
         matrices[row] = np.array([[norm(t, m, per_col[j][s]) for j, (t, m) in enumerate(cols)] for s in seeds])
         seeds_of[row] = seeds
-        if len(all_seeds) > len(seeds):
-            notes[row] = f"{len(all_seeds) - len(seeds)} seed(s) left out (a failed or missing run in some column)"
+        n_failed = len(all_seeds) - len(seeds) - len(gone)
+        if n_failed > 0:
+            parts.append(f"{n_failed} seed(s) left out (a failed or missing run in some column)")
+        if gone:
+            parts.append(f"{len(gone)} seed(s) left out ({UNAVAILABLE}, non-finite score: {why})")
+        if parts:
+            notes[row] = "; ".join(parts)
     return matrices, seeds_of, notes
 
 
@@ -1066,15 +1215,26 @@ def critical_difference(
 
     Blocks: the columns (each row's mean normalised score there) when the table has >= 5 of them; with
     3 or 4 columns (autorank needs >= 5 blocks) every (column, seed) pair over the seeds common to all
-    rows is a block, which also ranks within seeds. Returns (result, None), or (None, reason) where the
-    table has fewer than 3 columns, fewer than 3 complete rows, or too few blocks."""
+    rows is a block, which also ranks within seeds. Returns (result, note), note None unless a column or
+    row is left out of the ranks (then it says which: a column unavailable in every run, a row without a
+    seed that has an ok run and a finite score in every column), or (None, reason) where the table has
+    fewer than 3 such columns, fewer than 3 complete rows, too few blocks, or the Friedman p is not a
+    number."""
     matrices, seeds_of, _ = normalized_scores(runs, layout, rows, normalization)
-    if len(layout.columns) < 3 or len(matrices) < 3:
+    used, dropped = aggregated_columns(runs, layout, rows, normalization)
+    left_out = [row for row in rows if row not in matrices]
+    parts = [f"{h} not ranked ({why})" for h, why in dropped.items()]
+    if left_out:
+        parts.append(
+            "left out of the ranks (no seed with an ok run and a finite score in every column): " + ", ".join(left_out)
+        )
+    note = "; ".join(parts)
+    if len(used) < 3 or len(matrices) < 3:
         return None, (
             f"needs >= 3 columns and >= 3 rows with complete results; this table has "
-            f"{len(layout.columns)} column(s) and {len(matrices)} complete row(s)"
+            f"{len(used)} column(s) and {len(matrices)} complete row(s)" + (f"; {note}" if note else "")
         )
-    headers = [c.header for c in layout.columns]
+    headers = [c.header for c in used]
     if len(headers) >= MIN_AUTORANK_BLOCKS:
         data = pd.DataFrame({row: m.mean(axis=0) for row, m in matrices.items()}, index=headers)
     else:
@@ -1090,7 +1250,12 @@ def critical_difference(
         )
     from autorank import autorank
 
-    return autorank(data, alpha=alpha, verbose=False, order="descending", force_mode="nonparametric"), None
+    result = autorank(data, alpha=alpha, verbose=False, order="descending", force_mode="nonparametric")
+    if not np.isfinite(result.pvalue):
+        return None, "the Friedman test is undefined here (its p is not a number): no ranks" + (
+            f"; {note}" if note else ""
+        )
+    return result, note or None
 
 
 def aggregate_comparison(
@@ -1107,11 +1272,15 @@ def aggregate_comparison(
     one per (reference, other row) (``kind == "probability_of_improvement"``: P(reference > other) with
     its interval)."""
     matrices, seeds_of, notes = normalized_scores(runs, layout, rows, normalization)
+    used, _ = aggregated_columns(runs, layout, rows, normalization)
     ranks, cd_note = {}, ""
     cd, why = critical_difference(runs, layout, rows, normalization)
     if cd is not None:
         ranks = dict(cd.rankdf["meanrank"])
-        cd_note = f"Friedman p = {cd.pvalue:.3g}, Nemenyi CD = {cd.cd:.2f}" if cd.cd is not None else ""
+        friedman = f"Friedman p = {cd.pvalue:.3g}, Nemenyi CD = {cd.cd:.2f}" if cd.cd is not None else ""
+        cd_note = "; ".join(x for x in (friedman, why) if x)  # why: the columns / rows left out of the ranks
+    elif why:
+        cd_note = f"critical difference: {why}"
     out = []
     for row in rows:
         base = {
@@ -1119,7 +1288,7 @@ def aggregate_comparison(
             "row": row,
             "vs": "",
             "normalization": normalization,
-            "n_tasks": len(layout.columns),
+            "n_tasks": len(used),
             "n_seeds": len(seeds_of.get(row, [])),
             "seeds": " ".join(map(str, seeds_of.get(row, []))),
             "note": notes.get(row, ""),
@@ -1139,7 +1308,7 @@ def aggregate_comparison(
                     "row": ref,
                     "vs": other,
                     "normalization": normalization,
-                    "n_tasks": len(layout.columns),
+                    "n_tasks": len(used),
                     "n_seeds": min(len(seeds_of[ref]), len(seeds_of[other])),
                     "seeds": "",
                     "note": "",
@@ -1167,7 +1336,7 @@ def aggregate_comparison(
         "note",
     ]
     df = pd.DataFrame(out).reindex(columns=cols)
-    df.attrs["critical_difference"] = cd_note or (f"critical difference: {why}" if why else "")
+    df.attrs["critical_difference"] = cd_note
     return df
 
 

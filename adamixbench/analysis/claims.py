@@ -15,19 +15,25 @@ A claim file (``workflow/resources/claims.yaml``) lists testable statements, eac
       tasks: [sst2]                       # optional: restrict to these tasks of the table
       equal_params: true                  # optional: the claim presumes equal #Param (checked, 10% tolerance)
 
-Every comparison pairs the two rows' runs by seed (same seed, both ok). Scores are oriented so that
-higher = better (TER is negated). The effect is the mean paired difference a - b with its 95% t interval;
-the verdict at the run's seeds:
+Every comparison pairs the two rows' runs by seed (same seed, both ok, both scores finite: a non-finite
+score of an ok run is "unavailable", its seed left out and named in the note). Scores are oriented so
+that higher = better (TER is negated). The effect is the mean paired difference a - b with its 95% t
+interval (unadjusted). The test: a two-sided t-test of the paired differences against the claim's bound
+(0 for ``">"``, ``-margin`` for ``">="``; ``scipy.stats.ttest_1samp``), raw p in ``p``; the statements
+with a p form ONE family per evaluation (the suite's claims table), and ``p_holm`` is Holm's step-down
+adjustment over it (``stats.holm``: statsmodels). The verdict at the run's seeds, on the adjusted p:
 
-* ``">"``:  supported if the interval lies above 0, contradicted if it lies below 0, else inconclusive;
-* ``">="``: supported if the interval lies above ``-margin``, contradicted if it lies below ``-margin``,
-  else inconclusive;
-* fewer than 2 paired seeds: inconclusive (no interval).
+* supported: ``p_holm`` < 1 - level (0.05) and the effect lies above the bound;
+* contradicted: ``p_holm`` < 0.05 and the effect lies below the bound;
+* inconclusive: otherwise, and with fewer than 2 paired seeds (no interval, no test);
+* ``degenerate: no seed variance``: every paired seed gives the same difference (e.g. all seeds equal),
+  so the interval has zero width and the MDE is 0; no interval, test or MDE is reported and the
+  statement is not part of the Holm family.
 
-Beside it: the minimum detectable effect at that number of seeds (two-sided paired t-test, alpha 0.05,
-power 0.8) and the seeds a paired t-test would need to detect the observed effect, so a reader sees
-whether "inconclusive" means "no difference" or "too few seeds". Each claim is tested at its own 95%
-level (no correction across claims; the per-cell tests carry the Holm correction).
+With a family of one, "supported" is exactly "the 95% interval lies above the bound". Beside it: the
+minimum detectable effect at that number of seeds (two-sided paired t-test, alpha 0.05, power 0.8, per
+claim: not Holm-adjusted) and the seeds a paired t-test would need to detect the observed effect, so a
+reader sees whether "inconclusive" means "no difference" or "too few seeds".
 """
 
 from __future__ import annotations
@@ -69,9 +75,12 @@ COLUMNS = [
     "sd_diff",
     "mde",
     "seeds_needed",
+    "p",
+    "p_holm",
     "verdict",
     "note",
 ]
+DEGENERATE = "degenerate: no seed variance"
 
 
 def load_claims(path: str | Path, suite: str) -> list[dict]:
@@ -108,8 +117,9 @@ def load_claims(path: str | Path, suite: str) -> list[dict]:
 
 def _per_seed(runs: pd.DataFrame, labels: Sequence[str], columns: Sequence[agg.Column]) -> dict[int, float]:
     """seed -> the mean over `columns` of the (higher = better) score, taking per column the best of
-    `labels`; only seeds with an ok run in every column (of at least one label)."""
+    `labels`; only seeds with an ok run and a finite score in every column (of at least one label)."""
     ok = runs[(runs["status"] == "ok") & runs["row_label"].isin(labels)]
+    ok = ok[np.isfinite(ok["value"].astype(float))]  # an unavailable (non-finite) score is no score
     per_col = []
     for col in columns:
         sel = ok[(ok["task"] == col.task) & (ok["metric"] == col.metric)]
@@ -126,15 +136,25 @@ def _params(runs: pd.DataFrame, labels: Sequence[str]) -> float:
     return float(sel["params_inference"].mean()) if len(sel) else math.nan
 
 
-def _verdict(relation: str, margin: float, n: int, lo: float, hi: float) -> str:
-    if n < 2 or not (np.isfinite(lo) and np.isfinite(hi)):
+def _unavailable_note(runs: pd.DataFrame, labels: Sequence[str], columns: Sequence[agg.Column]) -> str:
+    un = agg.unavailable_scores(runs)
+    cols = {(col.task, col.metric) for col in columns}
+    in_cols = np.array([(t, m) in cols for t, m in zip(un["task"], un["metric"])], dtype=bool)
+    un = un[un["row_label"].isin(labels).to_numpy() & in_cols]
+    return agg.unavailable_seeds_note(un, labels)
+
+
+def _bound(relation: str, margin: float) -> float:
+    """The claim's bound on the mean difference a - b: 0 for ">", -margin for ">=" (non-inferiority)."""
+    return 0.0 if relation == ">" else -margin
+
+
+def _verdict(relation: str, margin: float, effect: float, p_holm: float, alpha: float) -> str:
+    """supported / contradicted when the Holm-adjusted p is below `alpha` (the effect's side of the bound
+    decides which), else inconclusive (also without a test: NaN p)."""
+    if not (np.isfinite(p_holm) and p_holm < alpha):
         return "inconclusive"
-    bound = 0.0 if relation == ">" else -margin
-    if lo > bound:
-        return "supported"
-    if hi < bound:
-        return "contradicted"
-    return "inconclusive"
+    return "supported" if effect > _bound(relation, margin) else "contradicted"
 
 
 def evaluate_claims(
@@ -146,8 +166,9 @@ def evaluate_claims(
     power: float = stats.DEFAULT_POWER,
 ) -> pd.DataFrame:
     """One row per tested statement (a claim with ``over: each`` gives one per column); `layouts` maps the
-    suite's table names to their resolved layouts."""
-    out = []
+    suite's table names to their resolved layouts. The statements tested here are one family: their
+    verdicts use the Holm-adjusted p (``p_holm``) at ``1 - level``."""
+    out, pending = [], set()
     for c in claims:
         b_labels = [c["b"]] if isinstance(c["b"], str) else list(c["b"])
         b_name = c["b"] if isinstance(c["b"], str) else "best of " + ", ".join(b_labels)
@@ -191,7 +212,8 @@ def evaluate_claims(
         for name, group in groups:
             a, b = _per_seed(runs, [c["a"]], group), _per_seed(runs, b_labels, group)
             seeds = sorted(set(a) & set(b))
-            eff = stats.paired_effect([a[s] - b[s] for s in seeds], level=level)
+            diffs = [a[s] - b[s] for s in seeds]
+            eff = stats.paired_effect(diffs, level=level)
             n = eff["n"]
             row = {
                 **base,
@@ -206,6 +228,7 @@ def evaluate_claims(
                 "sd_diff": eff["sd_diff"],
                 "mde": stats.min_detectable_effect(eff["sd_diff"], n, alpha=alpha, power=power),
                 "seeds_needed": stats.seeds_needed(eff["effect"], eff["sd_diff"], alpha=alpha, power=power),
+                "p": math.nan,
             }
             notes = []
             if not a or not b:
@@ -214,15 +237,31 @@ def evaluate_claims(
             elif params_note:
                 row["verdict"] = "not testable"
                 notes.append(params_note)
+            elif stats.no_variance(diffs):
+                row.update(verdict=DEGENERATE, ci_low=math.nan, ci_high=math.nan, mde=math.nan, seeds_needed=math.nan)
+                notes.append(
+                    f"all {n} paired seeds give the same difference ({eff['effect']:.4g}): no seed variance, "
+                    "so no interval, test or MDE"
+                )
             else:
-                row["verdict"] = _verdict(c["relation"], margin, n, eff["ci_low"], eff["ci_high"])
+                row["p"] = stats.t_test_p(diffs, _bound(c["relation"], margin))
+                pending.add(len(out))  # verdict on the Holm-adjusted p, once the family is complete
                 if n < 2:
                     notes.append(f"{n} paired seed(s): no interval")
+            gone = _unavailable_note(runs, [c["a"], *b_labels], group) if a and b else ""
+            if gone:
+                notes.append(gone)
             if any(col.metric in agg.LOWER_IS_BETTER for col in group):
                 notes.append("lower-is-better metric negated (higher = better)")
             row["note"] = "; ".join(notes)
             out.append(row)
-    return pd.DataFrame(out).reindex(columns=COLUMNS)
+    res = pd.DataFrame(out).reindex(columns=COLUMNS)
+    res["p_holm"] = stats.holm(res["p"].to_numpy(dtype=float))  # NaN p: not tested, not in the family
+    res["verdict"] = [
+        _verdict(r.relation, r.margin, r.effect, r.p_holm, 1.0 - level) if i in pending else r.verdict
+        for i, r in enumerate(res.itertuples())
+    ]
+    return res
 
 
 def claims_markdown(claims: pd.DataFrame, suite: str) -> str:
@@ -239,6 +278,10 @@ def claims_markdown(claims: pd.DataFrame, suite: str) -> str:
     def need(x):
         return agg.DASH if not np.isfinite(x) else (">10,000" if math.isinf(x) else f"{int(x)}")
 
+    def p(x):
+        return agg.DASH if x is None or not np.isfinite(x) else (f"{x:.3g}" if x >= 1e-3 else f"{x:.1e}")
+
+    family = int(np.isfinite(claims["p"].astype(float)).sum())
     disp = pd.DataFrame(
         {
             "Claim": claims["claim"],
@@ -251,6 +294,8 @@ def claims_markdown(claims: pd.DataFrame, suite: str) -> str:
             ],
             "MDE": [f(x) for x in claims["mde"]],
             "seeds needed": [need(x) for x in claims["seeds_needed"]],
+            "p": [p(x) for x in claims["p"]],
+            "p (Holm)": [p(x) for x in claims["p_holm"]],
             "verdict": claims["verdict"],
             "source": claims["source"],
             "note": claims["note"].fillna(""),
@@ -261,8 +306,12 @@ def claims_markdown(claims: pd.DataFrame, suite: str) -> str:
         (
             f"Claims tested by the {suite} suite (workflow/resources/claims.yaml). Effect: mean over paired seeds of "
             "a - b in the column's units (Avg: the mean over the table's columns), higher = better, with its 95% t "
-            "interval. Verdict at these seeds: supported / contradicted when the interval excludes the claim's bound "
-            "(0 for '>', -margin for '>='), else inconclusive. MDE: the smallest true effect a paired t-test with this "
-            "many seeds detects with power 0.8 at alpha 0.05; seeds needed: pairs needed to detect the observed effect."
+            "interval (unadjusted). p: two-sided paired t-test of the differences against the claim's bound (0 for "
+            f"'>', -margin for '>='); p (Holm): Holm-adjusted over the {family} statement(s) of this table with a test "
+            "(one family). Verdict at these seeds, on the Holm-adjusted p: supported / contradicted when it is below "
+            "0.05 and the effect lies above / below the bound, else inconclusive; degenerate: no seed variance when "
+            "every paired seed gives the same difference (no interval, test or MDE). MDE: the smallest true effect a "
+            "paired t-test with this many seeds detects with power 0.8 at alpha 0.05 (per claim, not adjusted); seeds "
+            "needed: pairs needed to detect the observed effect."
         ),
     )

@@ -353,6 +353,7 @@ def paired_gains(runs: pd.DataFrame, layout: Layout, pairs: Mapping[str, str], t
     """One panel per layout column; per pair (X, AdaMix(X)) two slots, one dot per seed, a line joining a
     seed's X and AdaMix(X) runs (green: AdaMix(X) better, red: worse), and the means as bars."""
     ok = runs[runs["status"] == "ok"]
+    ok = ok[np.isfinite(ok["value"].astype(float))]  # an unavailable (non-finite) score is no point
     if ok.empty or not pairs:
         return empty("no ok runs of the paired methods")
     fig, axes = _grid(len(layout.columns), width=max(4.2, 1.3 * len(pairs)), height=3.4)
@@ -472,7 +473,8 @@ def performance_profile(
 
 
 def critical_difference(result, reason: str = ""):
-    """autorank's critical-difference diagram (``autorank.plot_stats``), or a figure saying why none."""
+    """autorank's critical-difference diagram (``autorank.plot_stats``), or a figure saying why none;
+    `reason` beside a result: what was left out of the ranks (``aggregate.critical_difference``'s note)."""
     if result is None:
         return empty(f"critical-difference diagram: {reason}")
     from autorank import plot_stats
@@ -482,7 +484,7 @@ def critical_difference(result, reason: str = ""):
     cd = f"; Nemenyi CD = {result.cd:.2f}" if result.cd is not None else ""
     fig.suptitle(
         f"Friedman p = {result.pvalue:.3g}{cd} (alpha {result.alpha}); methods joined by a bar are "
-        "not significantly different",
+        "not significantly different" + (f"\n{reason}" if reason else ""),
         fontsize=9,
     )
     return fig

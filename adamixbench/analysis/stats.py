@@ -56,6 +56,8 @@ __all__ = [
     "holm",
     "aso",
     "paired_effect",
+    "no_variance",
+    "t_test_p",
     "min_detectable_effect",
     "seeds_needed",
     "paired_power",
@@ -152,11 +154,10 @@ def paired_test(a: Mapping[int, float], b: Mapping[int, float]) -> dict:
         out["t_p"] = 1.0
         out["t_stat"] = 0.0
         notes.append("all paired differences are zero")
-    elif np.allclose(d, d[0]):
-        # ttest_rel divides by a zero standard deviation: a constant non-zero shift.
-        out["t_stat"] = math.copysign(math.inf, d[0])
-        out["t_p"] = 0.0
-        notes.append("constant non-zero difference across seeds (t infinite)")
+    elif no_variance(d):
+        # ttest_rel would divide by a zero standard deviation (t infinite, p 0): a constant shift that no seed
+        # varies says nothing about noise, so it is no evidence either way (claims: DEGENERATE)
+        notes.append(f"{NA}: degenerate: no seed variance (the same difference {d[0]:.4g} at every seed)")
     else:
         res = stats.ttest_rel(np.array([a[s] for s in seeds]), np.array([b[s] for s in seeds]))
         out["t_stat"], out["t_p"] = float(res.statistic), float(res.pvalue)
@@ -247,6 +248,27 @@ def paired_effect(diffs: Sequence[float], level: float = DEFAULT_LEVEL) -> dict:
         half = float(stats.t.ppf(0.5 + level / 2.0, n - 1)) * sd / math.sqrt(n)
         out.update(sd_diff=sd, ci_low=out["effect"] - half, ci_high=out["effect"] + half)
     return out
+
+
+def no_variance(diffs: Sequence[float]) -> bool:
+    """True when >= 2 finite paired differences are all equal (``numpy.allclose``, the tolerance
+    :func:`paired_test` uses): the seeds show no variation, so a t interval has zero width, the minimum
+    detectable effect is 0 and a test has nothing to test. A comparison like that is "degenerate", never
+    supported or contradicted."""
+    d = _clean(diffs)
+    return bool(d.size >= 2 and np.allclose(d, d[0]))
+
+
+def t_test_p(diffs: Sequence[float], null: float = 0.0) -> float:
+    """Two-sided p of the one-sample t-test of the finite paired differences against a mean of `null`
+    (``scipy.stats.ttest_1samp``; with ``null = 0`` it is the paired t-test ``ttest_rel``); NaN for fewer
+    than 2 differences or no variance among them (:func:`no_variance`)."""
+    from scipy import stats
+
+    d = _clean(diffs)
+    if d.size < 2 or no_variance(d):
+        return math.nan
+    return float(stats.ttest_1samp(d, null).pvalue)
 
 
 def paired_power(d: float, n: int, alpha: float = DEFAULT_ALPHA) -> float:

@@ -81,3 +81,55 @@ def test_rescore_reads_the_data_folder_it_is_given(tmp_path, tiny_model_dir):
     assert main(["rescore", "--run", str(out)]) == 0  # the shipped data: the true labels
     shipped_accuracy = json.loads((out / SCORES_FILE).read_text())["scores"]["accuracy"]
     assert shipped_accuracy == pytest.approx(100 - record["scores"]["accuracy"])
+
+
+@pytest.mark.parametrize("modes", ["merge,fixed:0,fixed:1", "fixed:0,fixed:1"])
+def test_rescore_scores_stay_the_runs_own_mode(tmp_path, tiny_model_dir, monkeypatch, modes):
+    """`--inference-modes` switches the model into each listed mode (to validate it, then to score it):
+    `scores` (laid over the record by the aggregation) must still be the run's own mode's (merge), not
+    the last listed mode's, whether or not the own mode is listed. The scorer is wrapped to tag each
+    score with the routing the model held while scoring, so modes that happen to score alike on the
+    tiny model cannot hide the bookkeeping."""
+    import adamixbench.rescore as rescore_module
+    import adamixbench.trainer as trainer_module
+
+    out, record = trained(tmp_path, tiny_model_dir, "adamix_adapter", "--eval-inference-modes", "merge")
+    assert record["inference_mode"] == "merge"
+    code = {"merge": 1.0, "fixed:0": 2.0, "fixed:1": 3.0}
+    real = trainer_module.score_splits
+
+    def tagged(task, prepared, *args, **kwargs):
+        return {**real(task, prepared, *args, **kwargs), "routing": code[prepared.inference_mode]}
+
+    monkeypatch.setattr(trainer_module, "score_splits", tagged)
+    monkeypatch.setattr(rescore_module, "score_splits", tagged)
+    assert main(["rescore", "--run", str(out), "--inference-modes", modes]) == 0
+    rescored = json.loads((out / SCORES_FILE).read_text())
+    assert {m: s["routing"] for m, s in rescored["scores_by_inference"].items()} == {
+        m: code[m] for m in modes.split(",")
+    }
+    assert rescored["scores"]["routing"] == code["merge"]  # the run's own mode, not fixed:1 (listed last)
+    assert rescored["scores"]["accuracy"] == record["scores"]["accuracy"]
+
+
+def test_rescore_defaults_are_the_report_splits_under_the_runs_own_routing(tmp_path, tiny_model_dir):
+    """Without --splits and --inference-modes: the run's report splits only (not the held-out selection
+    split this run also has), under the run's own routing, and no per-mode scores (not even the modes the
+    run itself scored with --eval-inference-modes)."""
+    out, record = trained(
+        tmp_path,
+        tiny_model_dir,
+        "adamix_adapter",
+        "--selection",
+        "heldout",
+        "--heldout-fraction",
+        "0.34",
+        "--eval-inference-modes",
+        "fixed:1",
+    )
+    assert "scores_by_inference" in record and record["report_splits"] == ["validation"]
+    assert main(["rescore", "--run", str(out)]) == 0
+    rescored = json.loads((out / SCORES_FILE).read_text())
+    assert set(rescored) == {"run", "rescored_at", "record_finished_at", "splits", "inference_modes", "scores"}
+    assert rescored["splits"] == ["validation"] and rescored["inference_modes"] == []
+    assert rescored["scores"] == record["scores"] and not any(k.endswith("_selection") for k in rescored["scores"])

@@ -98,16 +98,21 @@ def test_equal_params_premise_and_small_n():
 
 def test_lower_is_better_metrics_are_negated():
     recs = []
+    wobble = {1: 0.003, 2: -0.003, 3: 0.0, 4: 0.001, 5: -0.001}  # TER differences vary around 0.05
     for label, ter in (("a", 0.40), ("b", 0.45)):
         for seed in SEEDS:
             r = make_record("webnlg", "lora", seed, label=label)
-            r["scores"] = {"bleu": 50.0, "meteor": 40.0, "ter": ter + 0.002 * seed}
+            r["scores"] = {
+                "bleu": 50.0,
+                "meteor": 40.0,
+                "ter": ter + 0.002 * seed + (wobble[seed] if label == "b" else 0),
+            }
             recs.append(r)
     runs = agg.runs_frame(recs)
     layouts = {"w": agg.resolve_layout("nlg_webnlg_dart", runs, tasks=["webnlg"])}
     res = C.evaluate_claims(runs, [_claim(table="w", over="each")], layouts).set_index("column")
     assert res.loc["WebNLG TER", "verdict"] == "supported" and res.loc["WebNLG TER", "effect"] == pytest.approx(0.05)
-    assert res.loc["WebNLG BLEU", "verdict"] == "inconclusive"  # equal BLEU: zero differences
+    assert res.loc["WebNLG BLEU", "verdict"] == "degenerate: no seed variance"  # equal BLEU: zero differences
     assert "negated" in res.loc["WebNLG TER", "note"]
     md = C.claims_markdown(res.reset_index(), "t")
     assert "supported" in md and "MDE" in md
@@ -147,3 +152,73 @@ def test_bad_claims_file_is_a_clear_error(tmp_path):
     bad.write_text("claims:\n  - {id: x, claim: c, suites: [t], table: g, a: a, b: b, relation: '>', extra: 1}\n")
     with pytest.raises(ValueError, match=r"missing key\(s\) \['source'\], unknown key\(s\) \['extra'\]"):
         C.load_claims(bad, "t")
+
+
+def _diff_runs(diffs: dict[str, list[float]]) -> tuple:
+    """SST-2 records of row "a" (80 + the shared seed noise) and of one row per entry of `diffs`, each
+    scoring a's score minus its per-seed difference: the paired differences a - x are exactly `diffs[x]`."""
+    recs = []
+    for label in ["a", *diffs]:
+        for i, seed in enumerate(SEEDS):
+            r = make_record("sst2", "lora", seed, label=label)
+            r["scores"] = {"accuracy": 80.0 + NOISE[seed] - (diffs[label][i] if label != "a" else 0.0)}
+            recs.append(r)
+    runs = agg.runs_frame(recs)
+    return runs, {"glue": agg.resolve_layout("primary", runs, tasks=["sst2"])}
+
+
+def test_zero_seed_variance_is_a_degenerate_comparison_never_supported():
+    """Every seed gives the same difference (0.016 points): the t interval has zero width and the MDE is 0,
+    which reads as "supported" on no evidence of seed variation at all. The verdict says so instead."""
+    runs, layouts = _diff_runs({"b": [0.016] * 5, "c": [0.0] * 5, "d": [2.0, 2.1, 1.9, 2.05, 1.95]})
+    claims = [_claim(id="shift", b="b"), _claim(id="tie", b="c"), _claim(id="ok", b="d")]
+    res = C.evaluate_claims(runs, claims, layouts).set_index("id")
+    for cid, effect in (("shift", 0.016), ("tie", 0.0)):
+        row = res.loc[cid]
+        assert row["verdict"] == "degenerate: no seed variance", cid
+        assert row["effect"] == pytest.approx(effect, abs=1e-9) and row["n_seeds"] == 5
+        assert "no seed variance" in row["note"] and "5 paired seeds" in row["note"]
+        # no interval, no test, no power statement from zero variance; not part of the Holm family
+        assert math.isnan(row["ci_low"]) and math.isnan(row["mde"]) and math.isnan(row["p"])
+        assert math.isnan(row["p_holm"])
+    assert res.loc["ok", "verdict"] == "supported"
+    assert res.loc["ok", "p_holm"] == pytest.approx(res.loc["ok", "p"])  # a family of one
+    assert "degenerate: no seed variance" in C.claims_markdown(res.reset_index(), "t")
+
+
+#: paired differences a - x with known t-tests: p(strong) ~ 6e-7, p(mid) ~ 0.026, p(null) ~ 0.73
+STRONG, MID, NULL = [2.0, 2.1, 1.9, 2.05, 1.95], [0.6, 1.5, 0.3, 1.0, 0.4], [0.3, -0.5, 0.2, -0.1, 0.4]
+
+
+def test_claim_verdicts_use_holm_adjusted_p_over_the_suites_claims():
+    from scipy import stats as sps
+
+    runs, layouts = _diff_runs({"b": STRONG, "c": MID, "d": NULL})
+    family = [_claim(id="strong", b="b"), _claim(id="mid", b="c"), _claim(id="null", b="d")]
+    res = C.evaluate_claims(runs, family, layouts).set_index("id")
+    assert res.loc["strong", "verdict"] == "supported"
+    assert res.loc["mid", "verdict"] == "inconclusive"  # its interval excludes 0, but not after Holm
+    assert res.loc["mid", "ci_low"] > 0 and res.loc["null", "verdict"] == "inconclusive"
+    raw = {cid: sps.ttest_1samp(d, 0.0).pvalue for cid, d in (("strong", STRONG), ("mid", MID), ("null", NULL))}
+    assert raw["mid"] == pytest.approx(0.0261, abs=1e-4)
+    for cid, p in raw.items():
+        assert res.loc[cid, "p"] == pytest.approx(p)
+    # Holm by hand: sorted p_(1) < p_(2) < p_(3) times 3, 2, 1, running maximum
+    assert res.loc["strong", "p_holm"] == pytest.approx(3 * raw["strong"])
+    assert res.loc["mid", "p_holm"] == pytest.approx(2 * raw["mid"])  # 0.052 > 0.05
+    assert res.loc["null", "p_holm"] == pytest.approx(raw["null"])
+    # tested alone (a family of one) the same claim is supported: the correction is across the family
+    alone = C.evaluate_claims(runs, [family[1]], layouts).iloc[0]
+    assert alone["verdict"] == "supported" and alone["p_holm"] == pytest.approx(raw["mid"])
+    md = C.claims_markdown(res.reset_index(), "t")
+    assert "Holm" in md and "p (Holm)" in md and f"{2 * raw['mid']:.3g}" in md
+
+
+def test_non_inferiority_p_is_against_the_margin():
+    # a - b = -0.1 +- 0.05 with margin 0.5: H0 mean difference = -0.5 (t-test against the bound)
+    from scipy import stats as sps
+
+    diffs = [-0.1, -0.05, -0.15, -0.12, -0.08]
+    runs, layouts = _diff_runs({"b": diffs})
+    row = C.evaluate_claims(runs, [_claim(relation=">=", margin=0.5)], layouts).iloc[0]
+    assert row["p"] == pytest.approx(sps.ttest_1samp(diffs, -0.5).pvalue) and row["verdict"] == "supported"

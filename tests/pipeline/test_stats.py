@@ -82,7 +82,9 @@ def test_paired_degenerate_differences():
     same = stats.paired_test({1: 1.0, 2: 2.0}, {1: 1.0, 2: 2.0})
     assert same["t_p"] == 1.0 and same["mean_diff"] == 0.0
     shift = stats.paired_test({1: 2.0, 2: 3.0, 3: 4.0}, {1: 1.0, 2: 2.0, 3: 3.0})
-    assert shift["t_p"] == 0.0 and shift["t_stat"] == math.inf and "constant" in shift["note"]
+    # a constant shift has no seed variance: no test (never "p = 0", which Holm would call significant)
+    assert math.isnan(shift["t_p"]) and math.isnan(shift["t_stat"]) and "no seed variance" in shift["note"]
+    assert shift["mean_diff"] == pytest.approx(1.0)
 
 
 # ------------------------------------------------------------------------------------ multiplicity

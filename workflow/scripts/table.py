@@ -23,7 +23,10 @@ caption = (
     f"{spec['title']}. {spec.get('choices', '')} {layout.caption} Cells: mean ± std (ddof=1) over seeds"
     + ("; [paper value, Δ = ours - paper]" if paper else "")
     + ". #Param = inference parameters after merging, head excluded. Median and 95% bootstrap CI: "
-    f"{Path(sm.output.csv).name}. {agg.failure_note(runs, layout, spec['rows'])}"
+    f"{Path(sm.output.csv).name}. "
+    + " ".join(
+        x for x in (agg.failure_note(runs, layout, spec["rows"]), agg.unavailable_note(runs, layout, spec["rows"])) if x
+    )
 ).strip()
 Path(sm.output.md).write_text(agg.table_markdown(display, caption))
 Path(sm.output.tex).write_text(agg.table_latex(display, caption, f"tab:{spec['suite']}:{spec['name']}"))
