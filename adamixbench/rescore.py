@@ -34,7 +34,8 @@ def rescore(
 ) -> dict:
     """Scores of the run's saved weights; written to <run dir>/scores.json and returned.
 
-    `splits`: default the run's report splits; also "selection" when the run selected on a held-out split.
+    `splits`: default the run's report splits; "selection" may be asked for when the run selected on a
+    held-out split (never added by default).
     `inference_modes` (AdaMix only): scored one by one under `scores_by_inference`. Random routings
     (random_sequence / random_token) are a fresh random draw, so they vary like a rerun's would.
     """

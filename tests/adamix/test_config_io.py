@@ -26,6 +26,7 @@ INVALID = [
     ("lora_alpha", 0, "> 0"),
     ("lora_dropout", 1.0, "[0, 1)"),
     ("init_std", -1.0, "> 0"),
+    ("init_std", 0.0, "> 0"),  # zero: every expert identical (all-zero weights)
     ("share", "both", "allowed: ('up', 'down', 'none')"),
     ("placement", "parallel", "allowed: ('ffn', 'houlsby')"),
     ("activation", "swishy", "allowed: ["),

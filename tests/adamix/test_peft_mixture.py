@@ -400,3 +400,24 @@ def test_adamix_imports_and_runs_without_peft():
             raise AssertionError("expected an ImportError")
     """)
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("changed", [1, 2])
+def test_merged_adapter_is_refreshed_when_any_expert_changes(changed):
+    """An optimiser step that moves only expert `changed` (not expert 0): the merged evaluation is the
+    average of the experts as they are now, not the cached average of before the step."""
+    mix = build("lora", "bert", num_experts=3, share="none").eval()
+    perturb(mix)
+    batch = token_batch()
+    before = mix(**batch).logits  # computes and caches the merged adapter
+    moved = [p for layer in mix.mixture_layers().values() for p in layer.expert_parameters(f"expert_{changed}")]
+    optimizer = torch.optim.SGD(moved, lr=1.0)
+    for p in moved:
+        p.grad = torch.full_like(p, -0.5)
+    optimizer.step()
+    states = [expert_state(mix, i) for i in range(3)]
+    reference = plain("lora", "bert").eval()
+    set_peft_model_state_dict(reference, {k: torch.stack([s[k] for s in states]).mean(0) for k in states[0]})
+    after = mix(**batch).logits
+    assert (after - before).abs().max() > 1e-4  # the step changed the average (100x the tolerance below)
+    torch.testing.assert_close(after, reference(**batch).logits, rtol=1e-5, atol=1e-6)

@@ -225,3 +225,29 @@ def test_consistency_mask_in_batch_is_not_fed_to_the_model(method):
         batch["consistency_mask"][:, 5:] = True
         loss, outputs = prepared.training_loss(batch, U.lm_loss)
         assert float(outputs.consistency.detach()) > 0.0
+
+
+@pytest.mark.parametrize(
+    "method, params",
+    [
+        ("dora", {"r": 16, "lora_alpha": 8}),
+        ("adamix_peft", {"tuner": "dora", "tuner_params": {"r": 16, "lora_alpha": 8}, "num_experts": 2}),
+    ],
+)
+def test_tuner_params_win_over_the_tuner_tables_defaults(method, params):
+    """DoRA's table defaults are r=8, alpha=16: the user's r=16, alpha=8 are what gets built (rank-16 A
+    matrices, scaling 8 / 16) and recorded, for the plain tuner and for the experts of AdaMix(DoRA)."""
+    prepared = prepare_model(method, U.tiny_bert(), "seq_cls", params)
+    config = next(_peft_configs(prepared.model))
+    assert (config.r, config.lora_alpha, config.use_dora) == (16, 8, True)
+    ranks = {p.shape[0] for n, p in prepared.model.named_parameters() if re.search(r"\.lora_A\.[^.]+\.weight$", n)}
+    assert ranks == {16}
+    recorded = prepared.describe()["params"]
+    tuner = recorded["tuner_params"] if method == "adamix_peft" else recorded
+    assert (tuner["r"], tuner["lora_alpha"]) == (16, 8)
+
+
+def _peft_configs(model):
+    """The peft configs of a (possibly AdaMix-wrapped) peft model."""
+    for module in model.modules():
+        yield from (getattr(module, "peft_config", None) or {}).values()

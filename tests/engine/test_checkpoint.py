@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from adamixbench.checkpoint import CHECKPOINT_DIR, STATE_FILE
+from adamixbench.checkpoint import CHECKPOINT_DIR, STATE_FILE, Checkpointer, CheckpointMismatch
 from adamixbench.cli import EXIT_INTERRUPTED, RECORD_FILE
+from adamixbench.config import RunConfig
+from adamixbench.spec import BY_NAME, OPTIONS
 from tests.engine.engine_testutil import SMALL_RUN, train, train_argv
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,3 +152,108 @@ def test_preempted_run_with_gradient_accumulation_resumes_to_the_uninterrupted_r
     assert code == 0 and got["resumed_from_step"] == 3 and want["schedule"]["total_steps"] == 4
     for key in SAME:
         assert got.get(key) == want.get(key), key  # scores_by_inference: in neither
+
+
+# ---------------------------------------------------------------------------- the configuration hash
+# A base run per task family (every option is varied on a family it applies to) and, per run option,
+# another valid value. Every option must be listed: a new option has to be classified here.
+BASES = {
+    "glue": {"task": "rte", "method": "adamix_adapter", "seed": 1, "model": "minilm-l6", "out": "runs/a"},
+    "fewshot": {
+        "task": "sst2",
+        "method": "adamix_adapter",
+        "seed": 1,
+        "model": "minilm-l6",
+        "out": "runs/a",
+        "fewshot_k": 16,
+    },
+    "nlg": {"task": "e2e", "method": "adamix_lora", "seed": 1, "model": "smollm2-135m", "out": "runs/a"},
+}
+CHANGED = {
+    "suite": "other",
+    "experiment": "other",
+    "label": "other",
+    "task": "sst2",
+    "method": "lora",
+    "method_params": {"num_experts": 8},
+    "seed": 2,
+    "model": "smollm2-135m",
+    "fewshot_k": 30,
+    "fewshot_split": 2,
+    "fewshot_protocol": "lmbff",
+    "inference": "fixed:0",
+    "eval_inference_modes": ["merge", "fixed:0"],
+    "epochs": 5.0,
+    "lr": 1e-3,
+    "batch_size": 8,
+    "grad_accum_steps": 2,
+    "eval_batch_size": 64,
+    "max_seq_len": 64,
+    "warmup_ratio": 0.1,
+    "warmup_steps": 100,
+    "weight_decay": 0.0,
+    "weight_decay_scope": "all",
+    "max_grad_norm": 0.0,
+    "selection": "heldout",
+    "heldout_fraction": 0.2,
+    "max_train_samples": 100,
+    "max_eval_samples": 50,
+    "data_seed": 1,
+    "max_steps": 10,
+    "log_every": 1,
+    "compile": True,
+    "num_workers": 2,
+    "finite_check_every": 1,
+    "precision": "fp32",
+    "prompt": True,
+    "label_smoothing": 0.1,
+    "num_beams": 4,
+    "length_penalty": 1.0,
+    "no_repeat_ngram_size": 0,
+    "max_new_tokens": 32,
+    "checkpoint_every_steps": 5,
+    "checkpoint_every_minutes": 0.0,
+    "keep_checkpoint": True,
+    "save_full_weights": True,
+    "out": "runs/b",
+    "device": "cpu",
+    "data_dir": "/data/glue",
+    "glue_data_dir": "/data/glue-dev",
+}
+# What a run computes does not depend on these: checkpoint cadence and keeping, saving the full weights,
+# extra inference modes scored after training, how often the loss is checked, data-loader workers
+# (the batches are the same), and the engine options (output folder, device, data folders: not in the spec).
+RESULT_UNCHANGED = {
+    "checkpoint_every_steps",
+    "checkpoint_every_minutes",
+    "keep_checkpoint",
+    "save_full_weights",
+    "eval_inference_modes",
+    "finite_check_every",
+    "num_workers",
+    "out",
+    "device",
+    "data_dir",
+    "glue_data_dir",
+}
+
+
+@pytest.mark.parametrize("option", [o.name for o in OPTIONS])
+def test_every_option_that_changes_the_result_is_in_the_checkpoint_hash(tmp_path, option):
+    """Changing one option: a checkpoint written under the base run is refused (naming the option) exactly
+    when the option changes what the run computes; otherwise it is resumed. In particular a checkpoint of
+    seed 1 is never resumed by seed 2."""
+    family = next(f for f in ("glue", "fewshot", "nlg") if f in BY_NAME[option].families)
+    base = RunConfig(**BASES[family])
+    changed = RunConfig(**{**BASES[family], option: CHANGED[option]})
+    assert getattr(changed, option) != getattr(base, option)
+    saved = Checkpointer(tmp_path, base.spec(), every_steps=1, every_minutes=0)
+    saved.save({"loop": {"step": 3}})
+    resumed = Checkpointer(tmp_path, changed.spec(), every_steps=1, every_minutes=0)
+    if option in RESULT_UNCHANGED:
+        assert resumed.hash == saved.hash
+        assert resumed.load()["loop"] == {"step": 3}
+    else:
+        assert resumed.hash != saved.hash
+        with pytest.raises(CheckpointMismatch, match=f"different configuration \\(.*\\b{option}: checkpoint"):
+            resumed.load()

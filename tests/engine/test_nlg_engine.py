@@ -149,3 +149,19 @@ def test_paper_selection_is_rejected_for_nlg(tmp_path, tiny_gpt2_dir):
     tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2_dir)
     with pytest.raises(ValueError, match="decodes the last checkpoint"):
         build_nlg_task(config(tmp_path, tiny_gpt2_dir, selection="paper"), tokenizer)
+
+
+@pytest.mark.parametrize("max_seq_len, max_new_tokens", [(16, 24), (64, 5)])
+def test_decoding_is_bounded_by_max_new_tokens_not_max_seq_len(tmp_path, tiny_gpt2_dir, max_seq_len, max_new_tokens):
+    """With eos suppressed (a model that never stops), every prompt decodes exactly `max_new_tokens` new
+    tokens, whether that is more or fewer than `max_seq_len` (which bounds the prompts and training rows)."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2_dir)
+    cfg = config(tmp_path, tiny_gpt2_dir, max_seq_len=max_seq_len, max_new_tokens=max_new_tokens, num_beams=1)
+    task = build_nlg_task(cfg, tokenizer)
+    assert task.decoding.max_new_tokens == max_new_tokens
+    model = task.load_model(tiny_gpt2_dir).eval()
+    model.generation_config.suppress_tokens = [tokenizer.eos_token_id]  # only the length bound stops decoding
+    batch = next(iter(_loader(task.report["test"], task.collator(tokenizer), batch_size=3)))
+    batch.pop("group")
+    assert batch["input_ids"].shape[1] <= max_seq_len
+    assert task.generate(model, batch).shape == (3, max_new_tokens)

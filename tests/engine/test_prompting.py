@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+import torch.nn.functional as F
 from transformers import AutoTokenizer, BertForMaskedLM
 
 from adamixbench.cli import RECORD_FILE, main
@@ -255,3 +256,21 @@ def test_fewshot_mnli_without_glue_dev_files_names_the_fix(tmp_path, tiny_mlm_di
     record = json.loads((out / RECORD_FILE).read_text())  # a run that cannot run: recorded as failed
     assert code == 0 and record["failure_class"] == "data_unavailable"
     assert "glue_data_dir" in record["failure_reason"]
+
+
+def test_label_words_are_scored_in_label_order_when_their_ids_are_not_sorted(tokenizer):
+    """Label 0's word has the larger vocabulary id (as SST-2's: 'terrible' 6659 > 'great' 2307): column k of
+    the label logits is label k's word, for the loss and for the prediction."""
+    words = tuple(label_word_ids(tokenizer, "sst2"))
+    assert words[0] > words[1]
+    task = _task(tokenizer, words=(9, 7))  # label 0 -> word 9, label 1 -> word 7
+    mask = tokenizer.mask_token_id
+    input_ids = torch.tensor([[101, mask, 102], [101, 5, mask]])
+    logits = torch.zeros(2, 3, 30)
+    logits[0, 1, 9] = 4.0  # row 0: label 0's word
+    logits[1, 2, 7] = 4.0  # row 1: label 1's word
+    assert torch.equal(task.label_logits(logits, input_ids), torch.tensor([[4.0, 0.0], [0.0, 4.0]]))
+    batch = {"input_ids": input_ids, "labels": torch.tensor([0, 1])}
+    assert torch.equal(task.predict(logits, batch), torch.tensor([0, 1]))
+    expected = F.cross_entropy(torch.tensor([[4.0, 0.0], [0.0, 4.0]]), batch["labels"])
+    torch.testing.assert_close(task.loss(logits, batch), expected)

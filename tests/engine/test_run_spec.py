@@ -182,3 +182,63 @@ def test_config_override_merges_into_the_suite():
     merged = deep_merge(SUITE, {"defaults": {"max_steps": 2}})
     assert merged["defaults"] == {**SUITE["defaults"], "max_steps": 2}
     assert merged["experiments"] == SUITE["experiments"] and SUITE["defaults"].get("max_steps") is None
+
+
+def test_fewshot_runs_keep_their_last_epoch_by_default():
+    """A few-shot run has no dev set of its own (LiST) and reports its evaluation set: by default it keeps its
+    last epoch, so nothing is selected on the reported set; GLUE selects the best dev epoch (paper). The
+    same defaults through a suite without any `selection`, where the protocol is LiST's and the split the seed."""
+    few = RunConfig(**BASE, fewshot_k=10)
+    assert (few.selection, few.fewshot_protocol) == ("last", "list")
+    assert RunConfig(**BASE, fewshot_k=16, fewshot_protocol="lmbff", fewshot_split=13).selection == "last"
+    assert RunConfig(**BASE).selection == "paper"
+    suite = {
+        "suite": "s",
+        "methods": {"lora": {"method": "lora"}},
+        "experiments": [
+            {"name": "g", "family": "glue", "model": "minilm-l6", "tasks": ["rte"], "methods": ["lora"], "seeds": [1]},
+            {
+                "name": "f",
+                "family": "fewshot",
+                "model": "minilm-l6",
+                "tasks": ["subj"],
+                "methods": ["lora"],
+                "seeds": [2],
+                "fewshot": {"k": 10},
+            },
+        ],
+    }
+    runs = expand(suite)
+    assert runs[("rte", "lora", 1)]["selection"] == "paper"
+    spec = runs[("subj", "lora", 2)]
+    assert (spec["selection"], spec["fewshot_protocol"], spec["fewshot_split"]) == ("last", "list", 2)
+    from adamixbench.nlu import load_nlu_splits
+
+    splits = load_nlu_splits(RunConfig(**spec, out="x"))
+    assert splits.selection is None and len(splits.train) == 10  # no selection split; all 10 shots trained on
+
+
+def test_an_overrides_params_stay_in_the_runs_it_matches():
+    """An override's `params` apply to the runs it matches only: the suite's shared `methods:` params, the
+    other tasks of its experiment (also those expanded after it) and other experiments keep theirs."""
+    suite = {
+        "suite": "s",
+        "seeds": [1],
+        "methods": {"lora": {"method": "lora", "params": {"r": 4, "lora_dropout": 0.1}}},
+        "experiments": [
+            {
+                "name": "a",
+                "family": "glue",
+                "model": "minilm-l6",
+                "tasks": ["rte", "sst2"],
+                "methods": ["lora"],
+                "overrides": [{"tasks": ["rte"], "methods": ["lora"], "params": {"r": 16}}],
+            },
+            {"name": "b", "family": "glue", "model": "minilm-l6", "tasks": ["cola"], "methods": ["lora"]},
+        ],
+    }
+    runs = expand(suite)
+    assert runs[("rte", "lora", 1)]["method_params"] == {"r": 16, "lora_dropout": 0.1}
+    assert runs[("sst2", "lora", 1)]["method_params"] == {"r": 4, "lora_dropout": 0.1}
+    assert runs[("cola", "lora", 1)]["method_params"] == {"r": 4, "lora_dropout": 0.1}
+    assert suite["methods"]["lora"]["params"] == {"r": 4, "lora_dropout": 0.1}

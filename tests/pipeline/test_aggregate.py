@@ -369,3 +369,47 @@ def test_paper_table_metrics_are_glue_metrics():
         assert set(metric_of) == set(GLUE_TASKS)
         assert all(metric in GLUE_TASKS[task].metrics for task, metric in metric_of.items())
     assert [(agg.TABLE1_METRIC[t], agg.TABLE2_METRIC[t]) for t in ("mrpc", "qqp")] == [("accuracy", "f1")] * 2
+
+
+def test_normalized_scores_flip_lower_is_better_metrics():
+    """TER: lower is better. Row a has the lowest TER and the highest BLEU: normalised, a is 1 (the best) in
+    both columns, and b's TER twice a's is half of a's score against baseline a."""
+    recs = []
+    for label, bleu, ter in (("a", 60.0, 0.30), ("b", 50.0, 0.60), ("c", 55.0, 0.45)):
+        r = make_record("webnlg", "lora", 1, label=label)
+        r["scores"] = {"bleu": bleu, "meteor": 40.0, "ter": ter}
+        recs.append(r)
+    runs = agg.runs_frame(recs)
+    layout = agg.Layout("t", (agg.Column("webnlg", "bleu", "BLEU"), agg.Column("webnlg", "ter", "TER")), False)
+    m, _, _ = agg.normalized_scores(runs, layout, ["a", "b", "c"])
+    assert m["a"] == pytest.approx(np.array([[1.0, 1.0]]))
+    assert m["b"] == pytest.approx(np.array([[0.0, 0.0]]))
+    assert m["c"] == pytest.approx(np.array([[0.5, 0.5]]))
+    mb, _, _ = agg.normalized_scores(runs, layout, ["a", "b", "c"], "baseline:a")
+    assert mb["b"] == pytest.approx(np.array([[50 / 60, 0.5]]))
+
+
+def test_delta_vs_the_paper_is_ours_minus_the_papers():
+    """Δ = ours - paper, in the numbers and in the printed cells, for a cell and for the Avg: here ours are
+    2.0 above the paper on SST-2 and 1.0 below on RTE, so +2.0, -1.0 and an Avg Δ of +0.5."""
+    recs = []
+    for task, value in (("sst2", 92.0), ("rte", 70.0)):
+        for seed in (1, 2):
+            r = make_record(task, "adamix_adapter", seed)
+            r["scores"] = {"accuracy": value}
+            recs.append(r)
+    runs = agg.runs_frame(recs)
+    layout = agg.resolve_layout("primary", runs, tasks=["sst2", "rte"], average=True)
+    paper = {
+        ("adamix_adapter", "sst2", "accuracy"): 90.0,
+        ("adamix_adapter", "rte", "accuracy"): 71.0,
+        ("adamix_adapter", "avg", "avg"): 80.5,
+    }
+    display, long = agg.build_table(runs, agg.summarize(runs, n_boot=50), layout, ["adamix_adapter"], paper)
+    delta = long.set_index("task")["delta"]
+    assert delta["sst2"] == pytest.approx(2.0) and delta["rte"] == pytest.approx(-1.0)
+    assert delta["avg"] == pytest.approx(0.5)
+    row = display.iloc[0]
+    assert row[layout.columns[0].header].endswith("[paper 90.0, Δ 2.0]")
+    assert row[layout.columns[1].header].endswith("[paper 71.0, Δ -1.0]")
+    assert row["Avg"] == "81.0 [paper 80.5, Δ 0.5]"
