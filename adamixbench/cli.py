@@ -1,6 +1,7 @@
 """`python -m adamixbench train ...`: one run -> one run record (metrics.json). `rescore`: score a finished
 run again from its saved weights. `methods`: list methods. `validate`: check run specs (the pipeline's
-first step). `serve`: the warm engine a local pipeline forks its runs from (adamixbench/engine_server.py).
+first step). (`serve`, the warm engine a local pipeline forks its runs from, is dispatched by
+adamixbench/__main__.py to adamixbench/engine_server.py before this module is imported.)
 
     python -m adamixbench train --task sst2 --method adamix_adapter --seed 1 --model minilm-l6 \
         --out results/demo/sst2/adamix_adapter/seed1 --max-train-samples 2000 --epochs 2
@@ -120,10 +121,6 @@ def main(argv: list[str] | None = None) -> int:
         from .validate import main as validate_main
 
         return validate_main(argv[1:])
-    if argv[:1] == ["serve"]:  # the warm engine of local pipelines (adamixbench/engine_server.py)
-        from .engine_server import main as serve_main
-
-        return serve_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "methods":
         from baselines import get_method, list_methods

@@ -52,8 +52,6 @@ DISABLE_VAR = "ADAMIX_ENGINE_SERVER"
 #: seconds between SIGTERM (the engine finishes its step and writes its checkpoint) and SIGKILL, here
 #: when the client of a run goes away and in rule train's script when Snakemake does
 STOP_GRACE_S = 60
-#: True in a run forked by the server (the run record's provenance says so)
-FORKED = False
 #: what a run imports, so that the forked runs do not: the engine, both task families, every method's
 #: library, the metric packages and the model classes of the architectures the suites use
 PRELOAD = (
@@ -121,8 +119,7 @@ def _exit_code(status: int) -> int:
 
 def _run(request: dict) -> None:
     """The forked run: become `python -m adamixbench <argv>` in the request's environment; never returns."""
-    global FORKED
-    FORKED, code = True, 1
+    code = 1
     try:
         for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
@@ -142,8 +139,10 @@ def _run(request: dict) -> None:
 
         torch.set_num_threads(max(1, int(request["env"].get("OMP_NUM_THREADS") or 1)))
         sys.argv = ["python -m adamixbench", *request["argv"]]
+        from adamixbench import record
         from adamixbench.cli import main
 
+        record.ENGINE_PROCESS = "warm engine fork"
         code = main(request["argv"])
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)

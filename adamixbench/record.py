@@ -17,8 +17,6 @@ from pathlib import Path
 
 import torch
 
-from . import engine_server
-
 SCHEMA_VERSION = 2  # 2: "spec" (the run spec) replaces "config"; suite, experiment, label, failure_class added
 
 # A record's `status` is "ok" or "failed"; a failed record says why in `failure_class` (one of these) and
@@ -52,6 +50,10 @@ PACKAGES = (
     "adamix-suite",
 )
 REPO_ROOT = Path(__file__).resolve().parents[1]
+#: "own process", or "warm engine fork" once the warm engine (adamixbench/engine_server.py) has forked this
+#: run: the record's provenance says which (same code and numbers; a fork's peak memory counts only the
+#: pages it touched, not the imports)
+ENGINE_PROCESS = "own process"
 
 
 def now() -> str:
@@ -105,9 +107,7 @@ def provenance(device: torch.device | None, started_at: str) -> dict:
         "started_at": started_at,
         "finished_at": now(),
         "command": " ".join([Path(sys.executable).name, "-m", "adamixbench", *sys.argv[1:]]),
-        # a fork of the pipeline's warm engine (adamixbench/engine_server.py) or a process of its own: the
-        # same code and numbers; peak_memory_mb of a fork counts the pages it touched, not the imports
-        "engine_process": "warm engine fork" if engine_server.FORKED else "own process",
+        "engine_process": ENGINE_PROCESS,
     }
 
 
