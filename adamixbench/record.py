@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from .paths import REPO_ROOT
+
 SCHEMA_VERSION = 2  # 2: "spec" (the run spec) replaces "config"; suite, experiment, label, failure_class added
 
 # A record's `status` is "ok" or "failed"; a failed record says why in `failure_class` (one of these) and
@@ -49,7 +51,6 @@ PACKAGES = (
     "sacrebleu",
     "adamix-suite",
 )
-REPO_ROOT = Path(__file__).resolve().parents[1]
 #: "own process", or "warm engine fork" once the warm engine (adamixbench/engine_server.py) has forked this
 #: run: the record's provenance says which (same code and numbers; a fork's peak memory counts only the
 #: pages it touched, not the imports)

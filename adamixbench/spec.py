@@ -23,10 +23,10 @@ import math
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .optim import WEIGHT_DECAY_SCOPES
+from .paths import REPO_ROOT
 
 FAMILIES = ("glue", "fewshot", "nlg")
 NLG_TASKS = ("e2e", "webnlg", "dart")
@@ -534,7 +534,6 @@ def complete_spec(values: dict) -> dict:
 # --------------------------------------------------------------------------------------------------
 # generated artefacts: the schema's train block and the docs table
 # --------------------------------------------------------------------------------------------------
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 DOCS_FILE = REPO_ROOT / "docs" / "RUN_OPTIONS.md"
 BEGIN = "    # BEGIN GENERATED from adamixbench/spec.py (python -m adamixbench.spec --write); do not edit"

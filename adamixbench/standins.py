@@ -41,11 +41,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .backbones import CACHE_DIR, REPO_ROOT
+from .packaged import minilm_dir
+from .paths import CACHE_DIR, GPT2_TOKENIZER_DIR
 
 PREFIX = "standin:"
 STANDIN_DIR = CACHE_DIR / "standins"
-GPT2_TOKENIZER = REPO_ROOT / ".cache" / "gpt2-tokenizer"
 #: the shape every stand-in shares: hidden large enough for every adapter size of the paper suites
 #: (bottlenecks up to 112, the NLG Houlsby row; tests/pipeline/test_suite_overrides.py checks it).
 SIZE = {"layers": 2, "hidden": 128, "heads": 4, "intermediate": 256, "positions": 514}
@@ -79,21 +79,19 @@ def architecture_of(name: str) -> str:
 # tokenizers
 # --------------------------------------------------------------------------------------------------
 def _gpt2_tokenizer_dir() -> Path:
-    if not (GPT2_TOKENIZER / "vocab.json").is_file():
+    if not (GPT2_TOKENIZER_DIR / "vocab.json").is_file():
         raise FileNotFoundError(
-            f"the GPT-2 tokenizer is not in {GPT2_TOKENIZER}; run scripts/fetch_gpt2_tokenizer.sh "
+            f"the GPT-2 tokenizer is not in {GPT2_TOKENIZER_DIR}; run scripts/fetch_gpt2_tokenizer.sh "
             f"(or `make setup`) once to fetch it"
         )
-    return GPT2_TOKENIZER
+    return GPT2_TOKENIZER_DIR
 
 
 def _tokenizer(arch: str, workdir: Path):
     from transformers import AutoTokenizer, GPT2TokenizerFast, RobertaTokenizerFast
 
     if arch == "bert":
-        from .backbones import MINILM, resolve_backbone
-
-        return AutoTokenizer.from_pretrained(resolve_backbone(MINILM))
+        return AutoTokenizer.from_pretrained(minilm_dir())
     source = _gpt2_tokenizer_dir()
     if arch == "roberta":
         # RoBERTa's BPE has GPT-2's merges; its specials come first (<pad> = 1 is also the padding index

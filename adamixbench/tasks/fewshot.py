@@ -27,8 +27,8 @@ from typing import Any
 import datasets
 import numpy as np
 
+from adamixbench.paths import data_root
 from adamixbench.tasks.glue import GLUE_TASKS, SPLIT_FILES, TableFormat, get_task, load_glue, read_labeled_file
-from adamixbench.tasks.paths import data_root
 
 LIST_SHOTS = (10, 20, 30)
 LIST_SPLITS = (1, 2, 3, 4, 5)
@@ -145,7 +145,7 @@ def get_fewshot_task(task: str) -> FewShotTask:
 
 
 def default_fewshot_dir() -> Path:
-    """The few-shot splits: `fewshot/` under :func:`adamixbench.tasks.paths.data_root` (the shipped ones by default)."""
+    """The few-shot splits: `fewshot/` under :func:`adamixbench.paths.data_root` (the shipped ones by default)."""
     return data_root() / "fewshot"
 
 

@@ -53,8 +53,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from adamixbench.paths import data_root
 from adamixbench.spec import NLG_TASKS as TASKS  # the NLG task names are a run-spec fact (one home)
-from adamixbench.tasks.paths import data_root
 
 __all__ = [
     "TASKS",
@@ -161,7 +161,7 @@ class NLGGroup:
 # paths
 # --------------------------------------------------------------------------------------------------
 def default_data_dir(task: str) -> Path:
-    """The task's folder under :func:`adamixbench.tasks.paths.data_root` (the shipped subsets by default)."""
+    """The task's folder under :func:`adamixbench.paths.data_root` (the shipped subsets by default)."""
     return data_root() / TASK_DIRS[_check_task(task)]
 
 

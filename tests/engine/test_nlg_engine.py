@@ -1,7 +1,6 @@
 """The NLG path: completion-only loss, consistency positions, deterministic decoding, a full E2E run."""
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -11,11 +10,12 @@ from transformers import AutoTokenizer
 from adamixbench.cli import RECORD_FILE, main
 from adamixbench.config import RunConfig
 from adamixbench.nlg_engine import IGNORE, build_nlg_task
+from adamixbench.paths import GPT2_TOKENIZER_DIR
 from adamixbench.standins import random_model
 from adamixbench.tasks.nlg import load_nlg
 from adamixbench.trainer import _loader, keep_outputs
 
-TOKENIZER = Path(__file__).resolve().parents[2] / ".cache" / "gpt2-tokenizer"
+TOKENIZER = GPT2_TOKENIZER_DIR
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import torch
 
 from adamixbench import standins
 from adamixbench.optim import parameter_groups
+from adamixbench.paths import GPT2_TOKENIZER_DIR
 from adamixbench.tasks.glue import GLUE_TASKS, load_glue
 
 
@@ -51,7 +52,7 @@ def test_standin_glue_dir_has_every_task_and_split(tmp_path, monkeypatch):
     ],
 )
 def test_standin_backbone_has_the_real_architecture_and_head(tmp_path, monkeypatch, arch_name, model_cls, mask):
-    if standins.architecture_of(arch_name) != "bert" and not (standins.GPT2_TOKENIZER / "vocab.json").is_file():
+    if standins.architecture_of(arch_name) != "bert" and not (GPT2_TOKENIZER_DIR / "vocab.json").is_file():
         pytest.skip("GPT-2 tokenizer not fetched (scripts/fetch_gpt2_tokenizer.sh)")
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 

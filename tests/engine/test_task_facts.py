@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from adamixbench import spec
+from adamixbench.paths import DATA_DIR_ENV, data_root
 from adamixbench.tasks import fewshot, glue, nlg
-from adamixbench.tasks.paths import DATA_DIR_ENV, data_root
 
 REPO = Path(__file__).resolve().parents[2]
 
