@@ -25,7 +25,6 @@ SCHEMA_VERSION = 2  # 2: "spec" (the run spec) replaces "config"; suite, experim
 # `failure_reason` (the details), and keeps where it stopped in `failed_at` ({step, epoch, last_losses}).
 # Bad input is not a class: it writes no record (the engine exits 2 before any work). Neither is a
 # killed/preempted run: it writes a checkpoint and no record (exit 75), and the rerun resumes it.
-STATUSES = ("ok", "failed")
 FAILURE_CLASSES = {
     "non_finite_loss": "the training loss became NaN or infinite (diverged)",
     "undefined_metric": "training finished but the primary metric is undefined (e.g. constant predictions)",

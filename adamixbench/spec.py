@@ -65,6 +65,10 @@ class Option:
     nullable: bool = False
     families: tuple = FAMILIES
 
+    def __post_init__(self):
+        if self.scope not in SCOPES:  # a misspelt scope would silently drop the option from its group
+            raise ValueError(f"option {self.name}: scope {self.scope!r} is not one of {SCOPES}")
+
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")

@@ -98,14 +98,6 @@ def _output_embeddings(model: nn.Module) -> nn.Module | None:
     return get() if callable(get) else None
 
 
-def freeze_output_embeddings(model: nn.Module) -> None:
-    """causal_lm: keep the LM head frozen (it is the pretrained, usually tied, output embedding)."""
-    head = _output_embeddings(model)
-    if head is not None:
-        for p in head.parameters():
-            p.requires_grad_(False)
-
-
 def lm_head_parameters(model: nn.Module, task_type: str) -> list[nn.Parameter]:
     """The pretrained LM head of a plain Hugging Face model (call it BEFORE a method wraps the model).
 

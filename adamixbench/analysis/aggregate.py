@@ -88,7 +88,6 @@ __all__ = [
     "aggregate_markdown",
 ]
 
-PAIRED_SOURCE = "scores"
 DASH = "—"
 
 

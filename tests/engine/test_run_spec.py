@@ -242,3 +242,11 @@ def test_an_overrides_params_stay_in_the_runs_it_matches():
     assert runs[("sst2", "lora", 1)]["method_params"] == {"r": 4, "lora_dropout": 0.1}
     assert runs[("cola", "lora", 1)]["method_params"] == {"r": 4, "lora_dropout": 0.1}
     assert suite["methods"]["lora"]["params"] == {"r": 4, "lora_dropout": 0.1}
+
+
+def test_an_option_with_a_misspelt_scope_is_refused():
+    from adamixbench.spec import SCOPES, Option
+
+    assert {o.scope for o in run_spec.OPTIONS} <= set(SCOPES)
+    with pytest.raises(ValueError, match="scope 'engin' is not one of"):
+        Option("device_x", str, "cpu", "where it runs", scope="engin")

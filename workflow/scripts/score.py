@@ -14,7 +14,7 @@ record = Path(sm.input.record)
 scores = Path(sm.output.scores)
 log = Path(sm.log[0])
 log.parent.mkdir(parents=True, exist_ok=True)
-env = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **os.environ}
+env = dict(os.environ)  # with the offline defaults the Snakemake process applied (workflow/rules/common.smk)
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     env[var] = str(sm.threads)
 
