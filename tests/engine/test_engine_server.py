@@ -4,6 +4,7 @@ server that is gone."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -118,3 +119,10 @@ def test_off_on_machines_with_a_gpu_driver(tmp_path, monkeypatch):
     assert engine_server.enabled()
     (tmp_path / "nvidiactl").touch()
     assert not engine_server.enabled()
+
+
+@pytest.mark.parametrize("module", engine_server.PRELOAD)
+def test_every_preloaded_module_exists(module):
+    """The server imports PRELOAD under suppress(ImportError) (an optional library may be missing), so a
+    project module that moved would silently stop being preloaded: each entry must still be found."""
+    assert importlib.util.find_spec(module) is not None, f"engine_server.PRELOAD names {module!r}, which is gone"
