@@ -7,23 +7,20 @@
     consistency.py  the consistency loss between two routed passes
     merge.py        averaging experts into one adapter, LoRA folding
     model.py        AdaMixModel: injection, fused consistency step, parameter counts, save / load
-    peft_mixture.py adapter_type="peft": a mixture of the experts of any peft tuner (imports peft)
-    peft_average.py average_peft_adapters: uniform weight averaging of peft adapters alone (imports peft)
+    peft_mixture.py adapter_type="peft": a mixture of the experts of any peft tuner
+    peft_average.py average_peft_adapters: uniform weight averaging of peft adapters alone
+    mapping.py      adapter type -> model class; get_adamix_model, load_adamix_model
 
-peft is imported only by the last two, i.e. only when they are used: `import adamix` needs torch,
-transformers and safetensors alone.
+peft is imported only when a peft mixture or an average is built (and by AdaMixConfig's validation of a
+peft config): `import adamix` needs torch, transformers and safetensors alone.
 """
 
 from .config import AdaMixConfig
 from .consistency import consistency_loss
-from .model import (
-    AdaMixModel,
-    CheckpointError,
-    ConsistencyStepOutput,
-    ParameterCounts,
-    get_adamix_model,
-    task_head_parameter_names,
-)
+from .mapping import get_adamix_model, load_adamix_model
+from .model import AdaMixModel, CheckpointError, ConsistencyStepOutput, ParameterCounts, task_head_parameter_names
+from .peft_average import average_peft_adapters
+from .peft_mixture import PeftAdaMixModel
 
 __all__ = [
     "AdaMixConfig",
@@ -31,21 +28,11 @@ __all__ = [
     "CheckpointError",
     "ConsistencyStepOutput",
     "ParameterCounts",
+    "PeftAdaMixModel",
+    "average_peft_adapters",
     "consistency_loss",
     "get_adamix_model",
+    "load_adamix_model",
     "task_head_parameter_names",
-]  # plus, imported on first use (they need peft): average_peft_adapters, PeftAdaMixModel
+]
 __version__ = "0.1.0"
-
-
-def __getattr__(name: str):
-    # Lazy: these need peft, which the rest of the package does not.
-    if name == "average_peft_adapters":
-        from .peft_average import average_peft_adapters
-
-        return average_peft_adapters
-    if name == "PeftAdaMixModel":
-        from .peft_mixture import PeftAdaMixModel
-
-        return PeftAdaMixModel
-    raise AttributeError(f"module 'adamix' has no attribute {name!r}")

@@ -20,6 +20,7 @@ from .routing import Router, draw_training_routes, select_pass
 from .targets import find_target_modules, fused_qkv_slices
 
 CONFIG_FILE = "adamix_config.json"
+RESAVE = "the checkpoint is corrupt or truncated: save it again with AdaMixModel.save_pretrained"
 WEIGHTS_FILE = "adamix_model.safetensors"
 FORMAT_VERSION = 1
 
@@ -62,23 +63,27 @@ def task_head_parameter_names(model: nn.Module) -> set[str]:
 
 
 class AdaMixModel(nn.Module):
-    """A Hugging Face model whose target modules carry AdaMix mixtures; forward() is the model's."""
+    """A Hugging Face model whose target modules carry AdaMix mixtures; forward() is the model's.
 
-    def __new__(cls, *args, **kwargs):
-        # adapter_type="peft" mixtures are built by a subclass (adamix/peft_mixture.py, imports peft), so
-        # AdaMixModel(...), get_adamix_model(...) and from_pretrained(...) serve every adapter type.
-        config = args[1] if len(args) > 1 else kwargs.get("config")
-        if cls is AdaMixModel and getattr(config, "adapter_type", None) == "peft":
-            from .peft_mixture import PeftAdaMixModel
+    Builds the built-in mixtures (adapter_type "adapter" / "lora"); a subclass builds each other adapter
+    type (ADAPTER_TYPES). `get_adamix_model` and `load_adamix_model` (adamix/mapping.py) pick the class."""
 
-            cls = PeftAdaMixModel
-        return super().__new__(cls)
+    ADAPTER_TYPES = ("adapter", "lora")
+
+    @classmethod
+    def _check_adapter_type(cls, config: AdaMixConfig) -> None:
+        if config.adapter_type not in cls.ADAPTER_TYPES:
+            raise ValueError(
+                f"{cls.__name__} builds adapter_type {list(cls.ADAPTER_TYPES)}, not {config.adapter_type!r}: use "
+                "adamix.get_adamix_model(model, config) / adamix.load_adamix_model(model, dir), which pick the class"
+            )
 
     def __init__(self, model: nn.Module, config: AdaMixConfig):
         super().__init__()
         if any(isinstance(m, MixtureLayer) for m in model.modules()):
             raise ValueError("this model already contains AdaMix layers; pass the original Hugging Face model")
         config.validate()
+        self._check_adapter_type(config)
         self.config = copy.deepcopy(config)
         self.base_model = model
         model_type = getattr(getattr(model, "config", None), "model_type", None)
@@ -255,6 +260,7 @@ class AdaMixModel(nn.Module):
         On any error `model` is left exactly as it was."""
         directory = Path(directory)
         meta, config, tensors = _read_checkpoint(directory)
+        cls._check_adapter_type(config)
         saved_type = meta["base_model"]["model_type"]
         model_type = getattr(getattr(model, "config", None), "model_type", None)
         if saved_type != model_type:
@@ -299,8 +305,10 @@ class CheckpointError(ValueError):
 META_KEYS = ("format_version", "config", "base_model", "parameters", "backbone_shapes")
 
 
-def _read_checkpoint(directory: Path) -> tuple[dict, AdaMixConfig, dict[str, torch.Tensor]]:
-    """(metadata, config, tensors) of a checkpoint directory, every file checked; CheckpointError otherwise."""
+def read_checkpoint_config(directory: str | Path) -> tuple[dict, AdaMixConfig]:
+    """(metadata, config) of a checkpoint directory, both files there and the metadata checked;
+    CheckpointError otherwise. The weights are not read."""
+    directory = Path(directory)
     config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
     for path in (config_path, weights_path):
         if not path.is_file():
@@ -308,19 +316,18 @@ def _read_checkpoint(directory: Path) -> tuple[dict, AdaMixConfig, dict[str, tor
                 f"{path} not found: an AdaMix checkpoint directory holds "
                 f"{CONFIG_FILE} and {WEIGHTS_FILE} (written by AdaMixModel.save_pretrained)"
             )
-    resave = "the checkpoint is corrupt or truncated: save it again with AdaMixModel.save_pretrained"
     try:
         meta = json.loads(config_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{config_path}: not valid JSON ({error}); {resave}") from None
+        raise CheckpointError(f"{config_path}: not valid JSON ({error}); {RESAVE}") from None
     if not isinstance(meta, dict):
-        raise CheckpointError(f"{config_path}: expected a JSON object, got {type(meta).__name__}; {resave}")
+        raise CheckpointError(f"{config_path}: expected a JSON object, got {type(meta).__name__}; {RESAVE}")
     missing = [k for k in META_KEYS if k not in meta]
     if not missing and not (isinstance(meta["base_model"], dict) and "model_type" in meta["base_model"]):
         missing = ["base_model.model_type"]
     if missing:
         raise CheckpointError(
-            f"{config_path}: incomplete, missing {missing} (a complete file has {list(META_KEYS)}); {resave}"
+            f"{config_path}: incomplete, missing {missing} (a complete file has {list(META_KEYS)}); {RESAVE}"
         )
     if meta["format_version"] != FORMAT_VERSION:
         raise CheckpointError(
@@ -330,11 +337,18 @@ def _read_checkpoint(directory: Path) -> tuple[dict, AdaMixConfig, dict[str, tor
         config = AdaMixConfig.from_dict(meta["config"])
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{config_path}: invalid `config`: {error}") from None
+    return meta, config
+
+
+def _read_checkpoint(directory: Path) -> tuple[dict, AdaMixConfig, dict[str, torch.Tensor]]:
+    """(metadata, config, tensors) of a checkpoint directory, every file checked; CheckpointError otherwise."""
+    meta, config = read_checkpoint_config(directory)
+    config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
     try:
         tensors = load_file(str(weights_path))
     except Exception as error:  # noqa: BLE001 - safetensors raises its own SafetensorError, OSError, ...
         raise CheckpointError(
-            f"{weights_path}: cannot read it as safetensors ({type(error).__name__}: {error}); {resave}"
+            f"{weights_path}: cannot read it as safetensors ({type(error).__name__}: {error}); {RESAVE}"
         ) from None
     problems = _name_shape_problems(
         {n: tuple(s) for n, s in meta["parameters"].items()},
@@ -343,7 +357,7 @@ def _read_checkpoint(directory: Path) -> tuple[dict, AdaMixConfig, dict[str, tor
     )
     if problems:
         raise CheckpointError(
-            f"{weights_path} does not hold the weights {config_path.name} lists ({problems}); {resave}"
+            f"{weights_path} does not hold the weights {config_path.name} lists ({problems}); {RESAVE}"
         )
     bad = sorted(n for n, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all()))
     if bad:
@@ -384,8 +398,3 @@ def _weightless_copy(model: nn.Module) -> nn.Module:
                 nn.Parameter(empty, requires_grad=tensor.requires_grad) if isinstance(tensor, nn.Parameter) else empty
             )
     return copy.deepcopy(model, memo)
-
-
-def get_adamix_model(model: nn.Module, config: AdaMixConfig) -> AdaMixModel:
-    """Inject AdaMix mixtures into a Hugging Face model and freeze its backbone (task head stays trainable)."""
-    return AdaMixModel(model, config)

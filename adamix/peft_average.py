@@ -23,8 +23,7 @@ from collections.abc import Sequence
 
 import torch
 
-# PeftConfig fields that say where an adapter came from (which backbone, which peft), not what it is.
-PEFT_PROVENANCE_FIELDS = ("base_model_name_or_path", "revision", "peft_version")
+from .config import PEFT_PROVENANCE_FIELDS  # where an adapter came from (backbone, peft), not what it is
 
 
 def uniform_average(tensors: Sequence[torch.Tensor]) -> torch.Tensor:

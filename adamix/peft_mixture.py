@@ -38,141 +38,29 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import enum
 import itertools
 from collections.abc import Iterator
 
 import torch
 import torch.nn as nn
 
-from .config import AdaMixConfig, _fail
+from .config import (
+    LORA_FAMILY_FRAGMENTS,
+    AdaMixConfig,
+    import_peft,
+    peft_config_from_dict,
+    peft_config_to_dict,
+)
 from .model import AdaMixModel, ParameterCounts, task_head_parameter_names
-from .peft_average import PEFT_PROVENANCE_FIELDS, uniform_average
+from .peft_average import uniform_average
 from .routing import Router, evaluation_route
 
 EXPERT_PREFIX = "expert_"
 MERGED_ADAPTER = "adamix_merged"
-# The LoRA family's up / down projections (DoRA, rsLoRA are LoraConfig options of the same tuner).
-LORA_FAMILY_FRAGMENTS = {"up": ("lora_B", "lora_embedding_B"), "down": ("lora_A", "lora_embedding_A")}
-LORA_FAMILY = ("LORA",)
-# AdaMixConfig fields that configure the built-in adapter / LoRA mixtures; the peft tuner has its own.
-BUILT_IN_ONLY_FIELDS = (
-    "bottleneck",
-    "r",
-    "lora_alpha",
-    "lora_dropout",
-    "target_modules",
-    "placement",
-    "activation",
-    "init_std",
-    "fused_qkv_parts",
-)
-
-
-def _import_peft():
-    try:
-        import peft
-    except ImportError as error:  # pragma: no cover - peft is a project dependency
-        raise ImportError("AdaMixConfig(adapter_type='peft') needs the `peft` package: pip install peft") from error
-    return peft
 
 
 def expert_names(num_experts: int) -> list[str]:
     return [f"{EXPERT_PREFIX}{i}" for i in range(num_experts)]
-
-
-# ------------------------------------------------------------------------------------ configuration
-def _jsonable(value):
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (set, frozenset)):
-        return sorted(_jsonable(v) for v in value)
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(dataclasses.asdict(value))
-    return value
-
-
-def peft_config_to_dict(peft_config) -> dict:
-    """A PeftConfig (or its dict) as a JSON-able dict (sets as sorted lists, enums as strings)."""
-    data = peft_config.to_dict() if hasattr(peft_config, "to_dict") else dict(peft_config)
-    for (
-        name
-    ) in PEFT_PROVENANCE_FIELDS:  # the checkpoint's metadata records the backbone; peft's version is not a setting
-        data.pop(name, None)
-    return _jsonable(data)
-
-
-def peft_config_from_dict(data: dict):
-    """The peft PeftConfig of the tuner a dict describes."""
-    peft = _import_peft()
-    if "peft_type" not in data:
-        raise ValueError(
-            "AdaMixConfig.peft_config needs a 'peft_type' (pass a peft config object, e.g. peft.LoraConfig(...))"
-        )
-    return peft.PeftConfig.from_peft_type(**copy.deepcopy(data))
-
-
-def _is_lora_family(peft_config) -> bool:
-    return str(getattr(peft_config.peft_type, "value", peft_config.peft_type)) in LORA_FAMILY
-
-
-def validate_peft_options(config: AdaMixConfig) -> None:
-    """AdaMixConfig.validate() for adapter_type="peft": normalises peft_config and resolves share=None."""
-    if config.peft_config is None:
-        _fail("peft_config", None, "a peft PeftConfig (e.g. peft.LoraConfig(r=8)) when adapter_type='peft'")
-    try:
-        peft_config = peft_config_from_dict(peft_config_to_dict(config.peft_config))
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"AdaMixConfig.peft_config is not a valid peft config: {error}") from error
-    if peft_config.is_prompt_learning:
-        raise ValueError(
-            f"AdaMixConfig(adapter_type='peft') cannot mix {peft_config.peft_type.value}: peft's prompt-learning "
-            "methods (prefix tuning, prompt tuning, p-tuning) keep all their weights in ONE prompt encoder of "
-            "the PeftModel that feeds every layer through past_key_values / input embeddings, not in per-module "
-            "tuner layers, so there is no module to hold and route experts. Use a tuner-layer method (LoRA, "
-            "DoRA, VeRA, IA3, LoHa, LoKr, ...) or adapter_type='adapter' / 'lora'."
-        )
-    if peft_config.modules_to_save:
-        raise ValueError(
-            f"AdaMixConfig.peft_config.modules_to_save={sorted(peft_config.modules_to_save)}: peft would keep one "
-            "copy of those modules per expert. AdaMix trains the task head once, outside the mixture "
-            "(AdaMixConfig.train_head); remove modules_to_save from the peft config."
-        )
-    defaults = {
-        f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
-        for f in dataclasses.fields(AdaMixConfig)
-    }
-    for name in BUILT_IN_ONLY_FIELDS:
-        if getattr(config, name) != defaults[name]:
-            _fail(
-                name,
-                getattr(config, name),
-                f"its default ({defaults[name]!r}) with adapter_type='peft': it configures the built-in "
-                "mixtures; set the tuner's own options in peft_config",
-            )
-    share = config.share
-    if share is None:
-        share = "up" if _is_lora_family(peft_config) else "none"
-    if isinstance(share, str):
-        if share in ("up", "down") and not _is_lora_family(peft_config):
-            _fail(
-                "share",
-                share,
-                f"'none' or a list of {peft_config.peft_type.value} parameter fragments (its "
-                "peft adapter_layer_names, e.g. LoHa's ['hada_w1_a']): 'up' / 'down' name LoRA's B / A",
-            )
-        if share not in ("up", "down", "none"):
-            _fail("share", share, "'none', 'up', 'down' or a list of parameter fragments (e.g. ['lora_B'])")
-    elif not isinstance(share, (list, tuple)) or not all(isinstance(s, str) and s for s in share):
-        _fail("share", share, "'none', 'up', 'down' or a list of parameter fragments (e.g. ['lora_B'])")
-    else:
-        share = list(share)
-    config.share = share
-    config.peft_config = peft_config_to_dict(peft_config)
 
 
 def shared_fragments(config: AdaMixConfig) -> tuple[str, ...]:
@@ -359,14 +247,17 @@ class PeftMixtureLayer:
 class PeftAdaMixModel(AdaMixModel):
     """AdaMixModel for adapter_type="peft"; `base_model` is a peft PeftModel holding the experts."""
 
+    ADAPTER_TYPES = ("peft",)
+
     def __init__(self, model: nn.Module, config: AdaMixConfig):
         nn.Module.__init__(self)
-        peft = _import_peft()
+        peft = import_peft()
         from peft.tuners.tuners_utils import BaseTunerLayer
 
         if isinstance(model, peft.PeftModel) or any(isinstance(m, BaseTunerLayer) for m in model.modules()):
             raise ValueError("this model already contains peft tuner layers; pass the original Hugging Face model")
         config.validate()
+        self._check_adapter_type(config)
         self.config = copy.deepcopy(config)
         seed = (
             config.routing_seed
@@ -468,9 +359,6 @@ class PeftAdaMixModel(AdaMixModel):
             )
 
     # ----------------------------------------------------------------------------------- plumbing
-    def peft_layers(self) -> dict[str, PeftMixtureLayer]:
-        return dict(self._layers)
-
     def mixture_layers(self) -> dict[str, PeftMixtureLayer]:
         return dict(self._layers)
 

@@ -57,7 +57,7 @@ class AdaMixPrepared(PreparedModel):
         self.model.set_inference(mode)  # validates the mode (e.g. fixed:k needs k < num_experts)
 
     def save_trained(self, directory, full_weights: bool = False):
-        """`AdaMixModel.save_pretrained` (experts + head: `AdaMixModel.from_pretrained(backbone, dir)`) plus
+        """`AdaMixModel.save_pretrained` (experts + head: `adamix.load_adamix_model(backbone, dir)`) plus
         the merged plain adapter in its own library's format: for the built-in variants the weights of
         `model.merge(fold_lora=False)` that are not the backbone's (averaged adapter / LoRA update per layer,
         and the head), named as in the merged model's state_dict; for adamix_peft the merged PeftModel's own
@@ -216,7 +216,7 @@ def _adamix_peft_fields() -> list[str]:
     """The AdaMixConfig fields adamix_peft params may set: `tuner` / `tuner_params` stand for adapter_type and
     peft_config, and the built-in mixtures' own fields do not apply (adamix refuses them with a peft tuner)."""
     from adamix import AdaMixConfig
-    from adamix.peft_mixture import BUILT_IN_ONLY_FIELDS
+    from adamix.config import BUILT_IN_ONLY_FIELDS
 
     excluded = ("adapter_type", "peft_config", *BUILT_IN_ONLY_FIELDS)
     return [f.name for f in dataclasses.fields(AdaMixConfig) if f.name not in excluded]

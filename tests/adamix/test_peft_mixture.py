@@ -23,7 +23,7 @@ from peft import (  # noqa: E402
     set_peft_model_state_dict,
 )
 
-from adamix import AdaMixConfig, AdaMixModel, average_peft_adapters, get_adamix_model  # noqa: E402
+from adamix import AdaMixConfig, AdaMixModel, average_peft_adapters, get_adamix_model, load_adamix_model  # noqa: E402
 from adamix.peft_mixture import MERGED_ADAPTER  # noqa: E402
 from adamix.routing import draw_training_routes  # noqa: E402
 
@@ -282,8 +282,10 @@ def test_save_and_load_round_trip(tuner, backbone, tmp_path):
     mix = build(tuner, backbone, num_experts=2).eval()
     perturb(mix)
     mix.save_pretrained(tmp_path)
-    loaded = AdaMixModel.from_pretrained(BACKBONES[backbone][0](), tmp_path).eval()
+    loaded = load_adamix_model(BACKBONES[backbone][0](), tmp_path).eval()
     assert type(loaded) is type(mix) and loaded.config == mix.config
+    with pytest.raises(ValueError, match="use adamix.get_adamix_model"):  # the base class builds no peft mixture
+        AdaMixModel.from_pretrained(BACKBONES[backbone][0](), tmp_path)
     batch = token_batch()
     for mode in ("merge", "fixed:1"):
         mix.set_inference(mode), loaded.set_inference(mode)

@@ -31,9 +31,9 @@ def _logits(model, batch) -> torch.Tensor:
 
 
 def _load_adamix(directory):
-    from adamix import AdaMixModel
+    from adamix import load_adamix_model
 
-    return AdaMixModel.from_pretrained(tiny_bert(), directory)
+    return load_adamix_model(tiny_bert(), directory)
 
 
 def _load_peft(directory):
