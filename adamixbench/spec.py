@@ -471,8 +471,10 @@ OPTIONS: tuple[Option, ...] = (
 )
 BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
 TRAIN_OPTIONS = tuple(o for o in OPTIONS if o.scope == "train")
+#: AdaMix's named inference modes (adamix/config.py's, whose "fixed:<k>" is the pattern below); torch-free
+#: here for suite validation, tests/engine/test_run_spec.py checks the two agree
 INFERENCE_MODES = ("merge", "random_sequence", "random_token", "ensemble")
-INFERENCE_MODE_RE = re.compile(r"^(merge|random_sequence|random_token|ensemble|fixed:[0-9]+)$")
+INFERENCE_MODE_RE = re.compile(rf"^({'|'.join(INFERENCE_MODES)}|fixed:[0-9]+)$")
 
 
 def family_of(task: str, fewshot_k: int | None) -> str:
@@ -542,6 +544,31 @@ SCHEMA_FILE = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 DOCS_FILE = REPO_ROOT / "docs" / "RUN_OPTIONS.md"
 BEGIN = "    # BEGIN GENERATED from adamixbench/spec.py (python -m adamixbench.spec --write); do not edit"
 END = "    # END GENERATED"
+NAMES_BEGIN = "  # BEGIN GENERATED names (python -m adamixbench.spec --write): from where each is defined; do not edit"
+NAMES_END = "  # END GENERATED names"
+
+
+def registered_names() -> dict[str, list[str]]:
+    """The names the schema's enums list, read from where each is defined: the method registry, the task
+    tables, AdaMix's inference modes. Imports the engine side (torch): --write / --check and tests only."""
+    from adamix.config import INFERENCE_MODES as ADAMIX_INFERENCE_MODES
+    from baselines import list_methods
+
+    from .tasks import FEWSHOT_TASKS, GLUE_TASKS
+
+    return {
+        "family": list(FAMILIES),
+        "task_glue": list(GLUE_TASKS),
+        "task_fewshot": list(FEWSHOT_TASKS),
+        "task_nlg": list(NLG_TASKS),
+        "method_name": list_methods(),
+        "inference_mode_name": [m for m in ADAMIX_INFERENCE_MODES if m != "fixed:<k>"],
+    }
+
+
+def names_block(names: dict[str, list[str]]) -> str:
+    lines = [NAMES_BEGIN, *(f"  {key}: {{enum: [{', '.join(values)}]}}" for key, values in names.items()), NAMES_END]
+    return "\n".join(lines) + "\n"
 
 
 def json_schema(option: Option) -> dict:
@@ -582,11 +609,17 @@ def schema_block() -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_schema(current: str) -> str:
-    """`current` schema text with its generated block replaced by `schema_block()`."""
-    start, end = current.index(BEGIN), current.index(END)
-    end = current.index("\n", end) + 1
-    return current[:start] + schema_block() + current[end:]
+def _replace_block(text: str, begin: str, end_marker: str, block: str) -> str:
+    start, end = text.index(begin), text.index(end_marker)
+    end = text.index("\n", end) + 1
+    return text[:start] + block + text[end:]
+
+
+def render_schema(current: str, names: dict[str, list[str]] | None = None) -> str:
+    """`current` schema text with its generated blocks replaced: the train options (`schema_block()`) and
+    the names (`names_block()`, default `registered_names()`)."""
+    current = _replace_block(current, BEGIN, END, schema_block())
+    return _replace_block(current, NAMES_BEGIN, NAMES_END, names_block(names or registered_names()))
 
 
 def _md(text: str) -> str:

@@ -250,3 +250,18 @@ def test_an_option_with_a_misspelt_scope_is_refused():
     assert {o.scope for o in run_spec.OPTIONS} <= set(SCOPES)
     with pytest.raises(ValueError, match="scope 'engin' is not one of"):
         Option("device_x", str, "cpu", "where it runs", scope="engin")
+
+
+def test_the_schemas_names_come_from_the_registries():
+    """The schema's method / task / inference-mode enums are generated (python -m adamixbench.spec --write):
+    a method registered, or a task added, shows up in them; the torch-free copy of AdaMix's inference modes
+    that suite validation uses is the library's own list."""
+    from adamix.config import INFERENCE_MODES as LIBRARY_MODES
+    from baselines import list_methods
+
+    assert run_spec.INFERENCE_MODES == tuple(m for m in LIBRARY_MODES if m != "fixed:<k>")
+    schema = yaml.safe_load(run_spec.SCHEMA_FILE.read_text())["$defs"]
+    assert schema["method_name"]["enum"] == list_methods()
+    names = {**run_spec.registered_names(), "method_name": [*list_methods(), "my_new_method"]}
+    regenerated = yaml.safe_load(run_spec.render_schema(run_spec.SCHEMA_FILE.read_text(), names))["$defs"]
+    assert regenerated["method_name"]["enum"][-1] == "my_new_method"
