@@ -125,8 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "methods":
         from baselines import get_method, list_methods
 
+        print(f"{'method':16s} {'default lr':>10s}  description")
         for name in list_methods():
-            print(f"{name:16s} {get_method(name).description}")
+            spec = get_method(name)
+            print(f"{name:16s} {spec.default_lr:>10g}  {spec.description}")
         return 0
     if args.command == "rescore":
         return _rescore(args)

@@ -5,12 +5,7 @@ from __future__ import annotations
 
 from .spec import NLG_TASKS, OPTIONS, SpecError, check_values, family_of, spec_of
 
-# Default peak learning rates when a run does not set --lr. Full fine-tuning needs a small rate; the
-# PEFT methods the larger rates their papers use (AdaMix GLUE scripts: 4e-4 BERT-base, 3e-4 RoBERTa-large).
-DEFAULT_LR = {"full_ft": 2e-5, "bitfit": 1e-3, "prefix_tuning": 1e-3, "ia3": 3e-3}
-PEFT_LR = 5e-4
-
-__all__ = ["RunConfig", "DEFAULT_LR", "PEFT_LR", "NLG_TASKS", "SpecError"]
+__all__ = ["RunConfig", "NLG_TASKS", "SpecError"]
 
 
 class RunConfig:
@@ -33,7 +28,12 @@ class RunConfig:
 
     @property
     def learning_rate(self) -> float:
-        return self.lr if self.lr is not None else DEFAULT_LR.get(self.method, PEFT_LR)
+        """--lr, else the method's registered default (`MethodSpec.default_lr`, baselines/)."""
+        if self.lr is not None:
+            return self.lr
+        from baselines import get_method
+
+        return get_method(self.method).default_lr
 
     def to_dict(self) -> dict:
         """Every option (engine options included)."""

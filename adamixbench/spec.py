@@ -261,7 +261,7 @@ OPTIONS: tuple[Option, ...] = (
         "lr",
         float,
         None,
-        "peak learning rate; null = per method (2e-5 full_ft, 1e-3 bitfit / prefix_tuning, 3e-3 ia3, 5e-4 otherwise)",
+        "peak learning rate; null = the method's default_lr (`python -m adamixbench methods` lists them)",
         low=0,
         low_open=True,
         nullable=True,

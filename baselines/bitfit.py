@@ -10,6 +10,7 @@ from baselines.registry import register_method
 @register_method(
     "bitfit",
     defaults={"layernorm_bias": True},
+    default_lr=1e-3,
     validate=lambda params, task_type: check_bool("bitfit", "layernorm_bias", params["layernorm_bias"]),
     description="BitFit: bias terms only (+ task head). layernorm_bias=False leaves LayerNorm betas frozen.",
     reference="Ben Zaken, Ravfogel, Goldberg 2022 (ACL); paper Table 2 'BitFit 0.1M' (BERT-base: 102,912 biases)",

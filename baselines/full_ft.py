@@ -9,6 +9,7 @@ from baselines.registry import register_method
 @register_method(
     "full_ft",
     defaults={},
+    default_lr=2e-5,
     description="Full fine-tuning: all backbone and head parameters are trained.",
     reference="Devlin et al. 2019 / Liu et al. 2019; paper Tables 1-3 first row",
 )

@@ -21,6 +21,7 @@ def _validate(params: dict, task_type: str) -> None:
 @register_method(
     "ia3",
     defaults={"target_modules": None, "feedforward_modules": None},
+    default_lr=3e-3,
     description="(IA)^3 via peft (peft's default targets per architecture).",
     validate=_validate,
     reference="Liu et al. 2022 (T-Few); not in the AdaMix paper",

@@ -29,6 +29,7 @@ def _validate(params: dict, task_type: str) -> None:
 @register_method(
     "prefix_tuning",
     defaults={"prefix_length": 10, "reparametrize": True, "bottleneck_size": 512, "dropout": 0.0},
+    default_lr=1e-3,
     presets={"table2_0.2M": {"prefix_length": 10}},
     validate=_validate,
     description="Prefix tuning (AdapterHub PrefixTuningConfig, reparametrised by default).",

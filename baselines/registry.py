@@ -34,6 +34,10 @@ PrepareFn = Callable[[nn.Module, str, dict], "PreparedModel | nn.Module"]
 PRESET_KEY = "preset"
 
 
+#: the default peak learning rate of a method that registers none (`MethodSpec.default_lr`)
+DEFAULT_PEFT_LR = 5e-4
+
+
 @dataclass
 class MethodSpec:
     """Everything the engine needs to know about one fine-tuning method.
@@ -55,6 +59,9 @@ class MethodSpec:
     inference_modes: inference_modes(params, task_type) -> the evaluation routings the method accepts
                      (AdaMix: merge, ..., fixed:0..M-1); None = the method has no routing, so the
                      engine's --inference / --eval-inference-modes do not apply to it.
+    default_lr:      the peak learning rate of a run that sets none (--lr null): PEFT methods train few
+                     parameters and take large rates (DEFAULT_PEFT_LR; AdaMix's GLUE scripts 3e-4 / 4e-4),
+                     full fine-tuning a small one.
     """
 
     name: str
@@ -68,6 +75,7 @@ class MethodSpec:
     accept_any: bool = False
     validate: Callable[[dict, str], None] | None = None
     inference_modes: Callable[[dict, str], Sequence[str]] | None = None
+    default_lr: float = DEFAULT_PEFT_LR
 
     def check(self, params: Mapping[str, Any] | None, task_type: str) -> dict:
         """The resolved params for `task_type`, or ValueError naming what is wrong and how to fix it.
@@ -128,6 +136,7 @@ def register_method(
     allowed_params: Callable[[], Iterable[str]] | None = None,
     validate: Callable[[dict, str], None] | None = None,
     inference_modes: Callable[[dict, str], Sequence[str]] | None = None,
+    default_lr: float = DEFAULT_PEFT_LR,
     overwrite: bool = False,
 ):
     """Register a method. Usable directly or as a decorator (``@register_method("bitfit", defaults=...)``)."""
@@ -149,6 +158,7 @@ def register_method(
             allowed_params=allowed_params,
             validate=validate,
             inference_modes=inference_modes,
+            default_lr=default_lr,
         )
         return fn
 

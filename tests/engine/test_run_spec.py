@@ -265,3 +265,15 @@ def test_the_schemas_names_come_from_the_registries():
     names = {**run_spec.registered_names(), "method_name": [*list_methods(), "my_new_method"]}
     regenerated = yaml.safe_load(run_spec.render_schema(run_spec.SCHEMA_FILE.read_text(), names))["$defs"]
     assert regenerated["method_name"]["enum"][-1] == "my_new_method"
+
+
+def test_a_run_without_lr_takes_its_methods_registered_default():
+    """The default learning rate is a field of the method's registration (one place), also for a plug-in."""
+    from baselines import get_method
+
+    assert RunConfig(**{**BASE, "method": "full_ft"}).learning_rate == get_method("full_ft").default_lr == 2e-5
+    assert RunConfig(**{**BASE, "method": "ia3"}).learning_rate == 3e-3
+    assert RunConfig(**BASE).learning_rate == get_method("lora").default_lr == 5e-4
+    assert RunConfig(**{**BASE, "lr": 1e-4}).learning_rate == 1e-4
+    plugin = "tests.engine.signal_method:prepare"  # a MethodSpec plug-in: adamix_adapter's own default
+    assert RunConfig(**{**BASE, "method": plugin}).learning_rate == get_method("adamix_adapter").default_lr
