@@ -12,6 +12,7 @@ snippet is no longer in the code (the code was rewritten) is skipped with a warn
     python scripts/mutants.py --json out.json      # also write the results as JSON
     python scripts/mutants.py --tests-from REV     # the tests of git revision REV against today's code
                                                    # (the kill rate of an older test suite)
+    python scripts/mutants.py --file other.toml    # mutants from another file (default scripts/mutants.toml)
 
 Why not mutmut / cosmic-ray over the whole package: both generate thousands of operator swaps and
 re-run the selected tests for each; on a 2-core machine with a test suite that trains small models that
@@ -225,10 +226,16 @@ def main(argv: list[str] | None = None) -> int:
         metavar="REV",
         help="use tests/ of this git revision (e.g. to measure the kill rate before new tests were added)",
     )
+    parser.add_argument(
+        "--file",
+        type=Path,
+        default=MUTANTS_FILE,
+        help="the mutants file (same format as scripts/mutants.toml, which is the default)",
+    )
     args = parser.parse_args(argv)
     # `kill` (SIGTERM) ends the run like Ctrl-C: the running test session is killed, the scratch copy removed.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    mutants = [m for m in load_mutants() if not args.only or any(m.id.startswith(p) for p in args.only)]
+    mutants = [m for m in load_mutants(args.file) if not args.only or any(m.id.startswith(p) for p in args.only)]
     if not mutants:
         raise SystemExit(f"no mutant id starts with {args.only}")
     if args.list:

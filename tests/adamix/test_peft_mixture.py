@@ -423,3 +423,51 @@ def test_merged_adapter_is_refreshed_when_any_expert_changes(changed):
     after = mix(**batch).logits
     assert (after - before).abs().max() > 1e-4  # the step changed the average (100x the tolerance below)
     torch.testing.assert_close(after, reference(**batch).logits, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("tuner", ["lora", "loha"])
+def test_experts_start_as_copies_of_expert_0(tuner):
+    """Upstream AdaMix starts every expert from one init: right after construction each routed fragment of
+    every expert equals expert 0's, as a copy (its own tensor), although peft draws a random init (LoRA's
+    A, LoHa's factors) for each adapter it adds."""
+    mix = build(tuner, "bert", num_experts=3, share="none")
+    reference = plain(tuner, "bert")  # what peft draws for one adapter: random, so copies are not trivial
+    assert any(p.abs().sum() > 0 for n, p in reference.named_parameters() if "default" in n.split("."))
+    for layer in mix.mixture_layers().values():
+        for f in layer.route_names:
+            first = layer.expert_parameters("expert_0", (f,))
+            for e in ("expert_1", "expert_2"):
+                for p, q in zip(layer.expert_parameters(e, (f,)), first, strict=True):
+                    assert p is not q and torch.equal(p, q), (f, e)
+
+
+@pytest.mark.parametrize("assignment", [(1, 2), (2, 0)])
+def test_random_token_uses_the_drawn_expert_of_each_fragment(monkeypatch, assignment):
+    """random_token with two routed fragments (LoRA's A and B, share none): each token runs the expert
+    combination drawn for it, A from one expert and B from another. The draws are scripted (fragment A of
+    every layer -> assignment[0], B -> assignment[1]); the reference is the same model with that
+    composite route as its training route (dropout 0, so train and eval mode compute the same)."""
+    import adamix.peft_mixture as peft_mixture
+
+    mix = build("lora", "bert", num_experts=3, share="none").eval()
+    perturb(mix)
+    layers = list(mix.mixture_layers().values())
+    assert all(layer.route_names == ("lora_A", "lora_B") for layer in layers)
+    calls = iter(range(10_000))
+
+    def scripted(mode, fixed_expert, router, num_experts, x):  # called once per fragment, in route_names order
+        assert mode == "random_token"
+        return torch.full(tuple(x.shape[:-1]), assignment[next(calls) % 2], dtype=torch.long)
+
+    monkeypatch.setattr(peft_mixture, "evaluation_route", scripted)
+    mix.set_inference("random_token")
+    batch = token_batch()
+    out = mix(**batch).logits
+    mix.train()
+    for layer in layers:
+        layer.train_routes = {"lora_A": (assignment[0],), "lora_B": (assignment[1],)}
+    expected = mix.base_model(**batch).logits
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
+    for layer in layers:
+        layer.train_routes = {"lora_A": (assignment[1],), "lora_B": (assignment[0],)}
+    assert (mix.base_model(**batch).logits - out).abs().max() > 1e-4  # the fragments' experts matter

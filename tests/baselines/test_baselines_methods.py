@@ -133,6 +133,16 @@ def test_lora_targets_and_fan_in_fan_out():
     assert gpt2.param_counts()["inference"] == 2 * 8 * (32 + 96)
 
 
+def test_lora_update_is_scaled_by_alpha_over_r():
+    """The `lora` baseline's alpha reaches peft: the paper's GLUE setting r=8, alpha=16 scales the update by
+    2, the NLG preset r=4, alpha=32 by 8 (alpha = r would scale both by 1)."""
+    for params, scaling in (({}, 2.0), ({"preset": "nlg_0.35M"}, 8.0)):
+        prepared = prepare_model("lora", U.tiny_bert(), "seq_cls", params)
+        modules = prepared.model.modules()
+        scalings = {m.scaling["default"] for m in modules if isinstance(getattr(m, "scaling", None), dict)}
+        assert scalings == {scaling}, params
+
+
 def test_adapter_bottleneck_and_reduction_factor():
     a = prepare_model("pfeiffer", U.tiny_bert(), "seq_cls", {"bottleneck": 3})
     assert a.param_counts()["inference"] == 2 * (2 * 32 * 3 + 3 + 32)  # 32 / (32/3) float rounding handled

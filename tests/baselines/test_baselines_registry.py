@@ -89,6 +89,20 @@ def test_presets_resolve_and_explicit_params_override():
     }
 
 
+def test_adamix_inference_modes_name_every_expert():
+    """--inference / --eval-inference-modes accept fixed:k for every expert k of the run's num_experts (the
+    per-task-type default or the given one), and no other k."""
+    cases = [
+        ("adamix_adapter", {}, "seq_cls", ["fixed:0", "fixed:1", "fixed:2", "fixed:3"]),
+        ("adamix_lora", {"num_experts": 2}, "causal_lm", ["fixed:0", "fixed:1"]),
+        ("adamix_peft", {"num_experts": 3}, "seq_cls", ["fixed:0", "fixed:1", "fixed:2"]),
+    ]
+    for method, params, task_type, fixed in cases:
+        spec = get_method(method)
+        modes = list(spec.inference_modes(spec.check(params, task_type), task_type))
+        assert modes == ["merge", "random_sequence", "random_token", "ensemble", *fixed], method
+
+
 def test_bad_task_type():
     with pytest.raises(ValueError, match="unknown task_type 'seq2seq'"):
         prepare_model("lora", U.tiny_bert(), "seq2seq")

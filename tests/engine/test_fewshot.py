@@ -259,6 +259,17 @@ def test_pair_prompt_drops_final_punctuation_and_lowercases():
     assert enc["input_ids"].index(tok.mask_token_id) == 8
 
 
+def test_pair_prompt_lowercases_only_the_first_character():
+    """LM-BFF's *sentl_1* lower-cases the first character of the second sentence and nothing else (QQP
+    drops no character): a later capitalised word keeps its case ("It" is in the vocabulary, "it" is not)."""
+    tok = _tokenizer()
+    example = {"question1": "dogs bark?", "question2": "The cat sat. It was great.", "label": 1}
+    enc = build_prompt_inputs(tok, example, "qqp")
+    assert tok.convert_ids_to_tokens(enc["input_ids"]) == (
+        ["[CLS]", "dogs", "bark", "?", "[MASK]", ",", "the", "cat", "sat", ".", "It", "was", "great", ".", "[SEP]"]
+    )
+
+
 def test_truncation_keeps_the_mask():
     tok = _tokenizer()
     example = {"premise": "the cat sat on a mat " * 20 + ".", "hypothesis": "dogs bark.", "label": 2}

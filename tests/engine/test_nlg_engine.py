@@ -60,6 +60,21 @@ def config(out, model, **overrides):
     return RunConfig(**{**values, **overrides})
 
 
+def test_generation_prompts_are_left_padded_and_training_rows_right_padded():
+    """Decoding continues each prompt after its last token, so a batch of prompts is padded on the LEFT
+    (the mask marks the padding); training rows are padded on the right, their labels with IGNORE."""
+    from adamixbench.nlg_engine import NLGCollator
+
+    collate = NLGCollator(pad_id=0)
+    prompts = collate([{"input_ids": [5, 6, 7], "group": 1}, {"input_ids": [8], "group": 0}])
+    assert prompts["input_ids"].tolist() == [[5, 6, 7], [0, 0, 8]]
+    assert prompts["attention_mask"].tolist() == [[1, 1, 1], [0, 0, 1]] and prompts["group"].tolist() == [1, 0]
+    rows = collate([{"input_ids": [5, 6], "labels": [IGNORE, 6]}, {"input_ids": [8, 9, 4], "labels": [IGNORE, 9, 4]}])
+    assert rows["input_ids"].tolist() == [[5, 6, 0], [8, 9, 4]]
+    assert rows["attention_mask"].tolist() == [[1, 1, 0], [1, 1, 1]]
+    assert rows["labels"].tolist() == [[IGNORE, 6, IGNORE], [IGNORE, 9, 4]]
+
+
 def test_loss_covers_completion_tokens_only_and_consistency_positions_match(tmp_path, tiny_gpt2_dir):
     tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2_dir)
     task = build_nlg_task(config(tmp_path, tiny_gpt2_dir, label_smoothing=0.0), tokenizer)

@@ -171,6 +171,44 @@ def test_suite_expands_into_one_complete_spec_per_run():
         assert RunConfig(**values, out="x").spec() == values
 
 
+def test_train_options_follow_the_documented_precedence():
+    """defaults < experiment `train` < method `train` < a matching override (adamixbench/suite.py): each
+    option below is set on its level and on every level under it, so any two levels swapped show."""
+    suite = {
+        "suite": "s",
+        "seeds": [1],
+        "defaults": {"epochs": 1, "lr": 1e-5, "weight_decay": 0.01},
+        "methods": {"lora": {"method": "lora", "train": {"lr": 3e-4, "weight_decay": 0.03}}},
+        "experiments": [
+            {
+                "name": "g",
+                "family": "glue",
+                "model": "minilm-l6",
+                "tasks": ["rte"],
+                "methods": ["lora"],
+                "train": {"epochs": 2, "lr": 2e-4, "weight_decay": 0.02},
+                "overrides": [{"tasks": ["rte"], "methods": ["lora"], "train": {"weight_decay": 0.04}}],
+            }
+        ],
+    }
+    spec = expand(suite)[("rte", "lora", 1)]
+    assert spec["epochs"] == 2.0  # experiment over defaults
+    assert spec["lr"] == 3e-4  # method over experiment
+    assert spec["weight_decay"] == 0.04  # override over method
+
+
+def test_default_containers_are_not_shared_between_specs():
+    """A spec's default method_params / eval_inference_modes are its own objects: changing one run's (a
+    caller resolving params in place) changes neither another run's spec nor the option's default."""
+    values = {k: v for k, v in BASE.items() if k != "out"}
+    first = run_spec.check_values(values, engine=False)
+    first["method_params"]["r"] = 4
+    first["eval_inference_modes"].append("merge")
+    second = run_spec.check_values(values, engine=False)
+    assert second["method_params"] == {} and second["eval_inference_modes"] == []
+    assert run_spec.BY_NAME["method_params"].default == {} and run_spec.BY_NAME["eval_inference_modes"].default == []
+
+
 def test_suite_run_defined_twice_is_an_error():
     twice = deep_merge(SUITE, {})
     twice["experiments"].append(dict(twice["experiments"][1], name="n2"))

@@ -152,6 +152,36 @@ def test_heldout_selection_never_uses_the_reported_dev_set(tmp_path, tiny_model_
         assert not set(rows) & train_rows  # ... and none of them trained on
 
 
+def test_subsamples_and_heldout_split_depend_on_the_data_seed_not_the_run_seed():
+    """Runs of different seeds pair (spec option data_seed): the training and evaluation subsamples and the
+    held-out split are drawn with data_seed, the same for every run seed; another data_seed draws other rows."""
+    from pathlib import Path
+
+    from adamixbench.config import RunConfig
+    from adamixbench.nlu import load_nlu_splits
+
+    glue = str(Path(__file__).resolve().parents[2] / "data" / "glue")
+
+    def rows(**options):
+        common = dict(task="sst2", method="lora", model="minilm-l6", out="-", data_dir=glue, selection="heldout")
+        splits = load_nlu_splits(RunConfig(**common, max_train_samples=20, max_eval_samples=10, **options))
+        return splits.train["sentence"], splits.selection["sentence"], splits.report["validation"]["sentence"]
+
+    assert rows(seed=1) == rows(seed=2)
+    other = rows(seed=1, data_seed=1)
+    assert all(a != b for a, b in zip(rows(seed=1), other))
+
+
+def test_regression_loss_is_the_mean_squared_error_of_each_row():
+    """STS-B: the head's (B, 1) output against the (B,) scores, row by row (not broadcast to B x B)."""
+    from adamixbench.nlu import NLUTask
+
+    task = NLUTask("stsb", "glue", ("sentence1", "sentence2"), 1, True, "pearson", None, None)
+    logits = torch.tensor([[1.0], [2.0], [4.0]])
+    labels = torch.tensor([1.5, 2.0, 3.0])
+    assert task.loss(logits, {"labels": labels}).item() == pytest.approx((0.25 + 0.0 + 1.0) / 3)
+
+
 def test_last_selection_and_regression_task(tmp_path, tiny_model_dir):
     code, record = run(
         tmp_path, tiny_model_dir, "--selection", "last", "--method-params", '{"consistency_kind": "mse"}', task="stsb"

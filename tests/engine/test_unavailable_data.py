@@ -86,3 +86,14 @@ def test_validation_warns_about_unavailable_data_naming_its_runs_and_stops_on_ba
     assert fatal
     _, fatal = report(validate_specs([missing_model]), resources_fatal=False)
     assert not fatal
+
+
+def test_validation_checks_a_method_for_each_task_type(tmp_path, tiny_model_dir):
+    """The method check is cached per method, params, task type and routings: a method without causal_lm
+    (LoHa) passes the GLUE run and still fails the NLG run of the same suite checked after it."""
+    from adamixbench.validate import report, validate_specs
+
+    base = {"method": "loha", "model": tiny_model_dir, "seed": 1, "data_dir": str(tmp_path / "none")}
+    text, fatal = report(validate_specs([{**base, "task": "rte"}, {**base, "task": "e2e"}]), resources_fatal=True)
+    assert fatal and "does not support task_type 'causal_lm'" in text and "runs: e2e/loha/seed1" in text
+    assert "runs: rte/loha/seed1" in text and text.count("error: ") == 1  # rte: its data warning only

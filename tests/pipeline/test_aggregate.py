@@ -62,6 +62,16 @@ def test_identity_comes_from_the_record_never_from_the_path(tmp_path):
     assert agg.load_record(path, {"task": "rte", "label": "adamix_adapter[share=none]", "seed": 3})["status"] == "ok"
 
 
+def test_a_record_copied_into_another_seeds_folder_is_a_failed_run(tmp_path):
+    """A run folder copied to another seed's place (same task and label): its record belongs to seed 3, the
+    pipeline expects seed 4 there, so seed 4 is a failed run that says so, not seed 3's scores counted twice."""
+    rec = make_record("rte", "lora", 3, label="lora")
+    path = write_record(tmp_path, "rte", "lora", 4, rec)
+    copied = agg.load_record(path, {"task": "rte", "label": "lora", "seed": 4})
+    assert (copied["status"], copied["failure_class"], copied["_seed"]) == ("failed", "misplaced_record", 4)
+    assert "'seed': 3" in copied["failure_reason"] and not copied["scores"]
+
+
 def test_runs_frame_keeps_failed_runs(runs):
     failed = runs[runs["status"] == "failed"]
     assert set(zip(failed["task"], failed["method_label"], failed["seed"])) == {

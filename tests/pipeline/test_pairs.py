@@ -54,3 +54,19 @@ def test_paired_gains_plot(tmp_path):
     layout = agg.resolve_layout("primary", runs, tasks=["sst2"])
     png, svg = plots.save(plots.paired_gains(runs, layout, PAIRS), tmp_path / "plots" / "paired_gains")
     assert png.stat().st_size > 1000 and svg.read_text().lstrip().startswith("<?xml")
+
+
+def test_pairs_table_shows_the_sample_std_over_seeds(tmp_path):
+    """X's and AdaMix(X)'s spread over seeds is the sample standard deviation (n - 1), as in every table:
+    scores 80, 82, 84 have std 2.0 (the population std would be 1.63)."""
+    paths = []
+    for label, method, scores in (("lora", "lora", (80.0, 82.0, 84.0)), ("adamix[lora]", "adamix_peft", (81, 81, 84))):
+        for seed, score in enumerate(scores, start=1):
+            rec = make_record("sst2", method, seed, label=label)
+            rec["scores"] = {"accuracy": score}
+            paths.append(write_record(tmp_path, "sst2", label, seed, rec))
+    runs = agg.runs_frame(agg.load_records(paths), suite="test")
+    display, long = agg.pairs_table(runs, agg.resolve_layout("primary", runs, tasks=["sst2"]), {"lora": "adamix[lora]"})
+    row = long.iloc[0]
+    assert (row["base_mean"], row["base_std"]) == (82.0, 2.0) and math.isclose(row["adamix_std"], math.sqrt(3.0))
+    assert display.iloc[0]["X score"].startswith("82.0 ± 2.0")

@@ -38,6 +38,20 @@ def test_smoke_keeps_the_matrix_and_shrinks_everything_else(name):
     assert all(t["title"].startswith("SMOKE") for t in smoke["analysis"]["tables"])
 
 
+def test_smoke_keeps_the_first_seed_of_an_experiment_with_its_own_seeds():
+    """An experiment's own `seeds` (which win over the suite's) are cut to their first one too: the smoke
+    run of such an experiment is one run per task and label, as everywhere else."""
+    from adamixbench.suite import expand
+
+    suite = _suite("glue_bert_base")
+    suite["experiments"][0]["seeds"] = [7, 8, 9]
+    smoke = apply_smoke(suite)
+    assert smoke["experiments"][0]["seeds"] == [7]
+    exp = smoke["experiments"][0]
+    runs = [key for key, spec in expand(smoke).items() if spec["experiment"] == exp["name"]]
+    assert {seed for _, _, seed in runs} == {7} and len(runs) == len(exp["tasks"]) * len(exp["methods"])
+
+
 def _card(tmp_path, *config) -> str:
     r = snakemake(
         ["--cores", "1", "--config", "suite=nlg_gpt2_medium", *config, "-f", "docs/recipes/nlg_gpt2_medium.md"],
@@ -74,3 +88,16 @@ def test_standins_are_wide_enough_for_every_adapter_size(name):
     suite = _suite(name)
     sizes = [m.get("params", {}).get("bottleneck") for m in suite["methods"].values()]
     assert all(b is None or b <= SIZE["hidden"] for b in sizes), (sizes, SIZE)
+
+
+def test_nlg_data_dirs_are_per_task(tmp_path):
+    """An NLG run reads `data_dirs.<its task>` (e2e / webnlg / dart: a folder each, in the LoRA layout), not
+    a folder per family: the dry-run's data check looks for E2E in the folder given for e2e (absent here:
+    a warning naming it and E2E's runs only) and leaves WebNLG and DART on their shipped data."""
+    missing = tmp_path / "no-e2e-here"
+    r = snakemake(["-n", "--config", "suite=nlg_gpt2_medium", f"data_dirs={{e2e: {missing}}}"], tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    warning = next((line for line in r.stderr.splitlines() if str(missing) in line), "")
+    assert "valid.txt: file not found" in warning
+    runs = r.stderr.split(warning, 1)[1].splitlines()[1]
+    assert runs.strip().startswith("runs: e2e/") and "webnlg/" not in runs and "dart/" not in runs
