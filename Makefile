@@ -7,7 +7,7 @@ VENV   ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Offline by default: every Python entry point applies adamixbench/offline.py itself (engine CLI, Snakemake,
+# Offline by default: every Python entry point applies adamixbench/sources/offline.py itself (engine CLI, Snakemake,
 # pytest), so no environment is exported here.
 
 .PHONY: setup run test mutants cluster-test lint clean recipes smoke

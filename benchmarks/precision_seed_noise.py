@@ -39,7 +39,7 @@ from scipy import stats
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from adamixbench.suite import expand  # noqa: E402
+from adamixbench.plan.suite import expand  # noqa: E402
 
 
 def suite_runs(suite: str, task: str, labels: list[str], seeds: list[int]) -> dict:

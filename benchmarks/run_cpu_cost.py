@@ -1,7 +1,7 @@
 """CPU seconds of single runs of a suite, through the real engine, to estimate the suite's wall time on an
 idle machine from per-run costs (on a loaded machine wall times say little; CPU seconds barely move).
 
-Each run is the suite's own run spec (adamixbench/suite.py) given to `python -m adamixbench train --spec`
+Each run is the suite's own run spec (adamixbench/plan/suite.py) given to `python -m adamixbench train --spec`
 with OMP_NUM_THREADS=1 (as the pipeline runs it with `threads: 1`); its CPU time is exact: user + system
 time of the engine process (getrusage of the finished child), start-up, training, evaluation and
 decoding included. Prints one JSON object per run: the run, `cpu_s`, `wall_s`, and the record's
@@ -27,7 +27,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from adamixbench.suite import expand  # noqa: E402
+from adamixbench.plan.suite import expand  # noqa: E402
 
 
 def main() -> None:

@@ -47,17 +47,17 @@ FEWSHOT_CLASSES = {"sst2": 2, "mnli": 3, "qqp": 2, "rte": 2, "mpqa": 2, "subj": 
 
 def suite_runs(suite: str) -> dict:
     """The pipeline's run matrix {(task, label, seed): run spec} of config/suites/<suite>.yaml (the
-    expansion the workflow itself uses, adamixbench/suite.py)."""
+    expansion the workflow itself uses, adamixbench/plan/suite.py)."""
     import yaml
 
-    from adamixbench.suite import expand
+    from adamixbench.plan.suite import expand
 
     return expand(yaml.safe_load((REPO_ROOT / "config" / "suites" / f"{suite}.yaml").read_text()))
 
 
 def run_budget(run: dict) -> dict:
     """Optimiser steps, evaluation passes and evaluated examples of one run, as the engine would do them."""
-    from adamixbench.spec import family_of
+    from adamixbench.plan.spec import family_of
 
     train = {k: v for k, v in run.items() if v is not None}  # a run spec: every option of its family
     task, family = run["task"], family_of(run["task"], run.get("fewshot_k"))

@@ -8,7 +8,7 @@ GPU-hours this projects for the paper suites.
 Backbones are built from their architecture configs with random weights (no hub, no download); the
 cost of a step does not depend on the weights. Each method runs in its own child process (clean peak
 memory), builds its model with `baselines.prepare_model` exactly as the engine does and times
-`adamixbench.trainer.train_step` (forward, AdaMix's two-pass consistency step, backward, clipping,
+`adamixbench.engine.trainer.train_step` (forward, AdaMix's two-pass consistency step, backward, clipping,
 AdamW, scheduler) on length-grouped batches drawn with the engine's own sampler. Evaluation times the
 engine's `evaluate` on one batch (AdaMix: merged experts, the default inference); for causal-LM
 presets, decoding times the engine's `NLGTask.generate` on one batch of prompts.
@@ -53,7 +53,7 @@ PEAK_TFLOPS = {
 
 @dataclass(frozen=True)
 class Preset:
-    """A paper backbone (its shape: adamixbench.standins.PAPER_SHAPES) and how it is trained."""
+    """A paper backbone (its shape: adamixbench.sources.standins.PAPER_SHAPES) and how it is trained."""
 
     name: str
     task_type: str  # seq_cls | causal_lm
@@ -90,7 +90,7 @@ def sample_lengths(kind: str, n: int, max_len: int, generator):
 
 def build_backbone(preset: Preset, num_layers: int | None = None, num_labels: int = 2):
     """Random weights in the preset's shape; `num_layers` shortens it (CPU measurements)."""
-    from adamixbench.standins import paper_shaped_model
+    from adamixbench.sources.standins import paper_shaped_model
 
     return paper_shaped_model(preset.name, preset.task_type, num_layers=num_layers, num_labels=num_labels)
 
@@ -98,8 +98,8 @@ def build_backbone(preset: Preset, num_layers: int | None = None, num_labels: in
 def engine_task(preset: Preset, cfg, config):
     """The engine's task object (its loss, consistency mask, evaluation and decoding), without data;
     `config`: the backbone's."""
-    from adamixbench.nlg_engine import Decoding, NLGTask
-    from adamixbench.nlu import NLUTask
+    from adamixbench.tasks.classification import NLUTask
+    from adamixbench.tasks.generation import Decoding, NLGTask
 
     if preset.task_type == "causal_lm":
         eos = config.eos_token_id
@@ -199,9 +199,9 @@ def measure_method(args) -> dict:
     import torch
     from transformers import get_linear_schedule_with_warmup
 
-    from adamixbench.config import RunConfig
-    from adamixbench.record import peak_memory_mb
-    from adamixbench.trainer import train_step
+    from adamixbench.engine.config import RunConfig
+    from adamixbench.engine.record import peak_memory_mb
+    from adamixbench.engine.trainer import train_step
     from baselines import prepare_model
 
     if args.threads:
@@ -277,7 +277,7 @@ def measure_method(args) -> dict:
         "train_flops": flops,
     }
     if preset.task_type == "causal_lm":
-        from adamixbench.nlg_engine import decoding_model
+        from adamixbench.tasks.generation import decoding_model
 
         eval_model = decoding_model(prepared.eval_model())
         decode_cpu = [] if device.type == "cpu" else None

@@ -1,5 +1,6 @@
 """The import picture of the project's packages, read from the source with `ast` (nothing is imported):
-modules per folder, import cycles between modules, and functions longer than a limit.
+modules per folder, import cycles between modules, imports that break the rooms' direction (ROOMS), and
+functions longer than a limit.
 
     python scripts/architecture.py                 # the report
     python scripts/architecture.py --json out.json # the same as JSON (tests/pipeline/test_layers.py uses it)
@@ -22,6 +23,31 @@ import networkx as nx
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("adamix", "baselines", "adamixbench")
 LONG_FUNCTION_LINES = 60
+
+#: room -> the rooms its modules may import (docs/CONTRACTS.md, "Rooms"). A module's room is its package
+#: path (`adamixbench.engine.trainer` -> `adamixbench.engine`; `adamixbench.__main__` -> `adamixbench`).
+#: Read bottom-up: the method core, then the methods; in the benchmark, sources and metrics are leaves,
+#: tasks sit on them, plan (torch-free) on tasks, and analysis on plan; only the engine sees everything
+#: but the analysis, and only the package's entry point imports the engine.
+ROOMS: dict[str, set[str]] = {
+    "adamix": {"adamix"},
+    "baselines": {"adamix", "baselines"},
+    "adamixbench.sources": {"adamixbench.sources"},
+    "adamixbench.metrics": {"adamixbench.metrics"},
+    "adamixbench.tasks": {"adamixbench.tasks", "adamixbench.metrics", "adamixbench.sources"},
+    "adamixbench.plan": {"adamixbench.plan", "adamixbench.tasks", "adamixbench.sources", "adamix", "baselines"},
+    "adamixbench.analysis": {"adamixbench.analysis", "adamixbench.plan", "adamixbench.sources"},
+    "adamixbench.engine": {
+        "adamixbench.engine",
+        "adamixbench.plan",
+        "adamixbench.tasks",
+        "adamixbench.metrics",
+        "adamixbench.sources",
+        "adamix",
+        "baselines",
+    },
+    "adamixbench": {"adamixbench", "adamixbench.engine", "adamixbench.sources"},
+}
 
 
 def module_name(path: Path) -> str:
@@ -85,6 +111,20 @@ def cycles(graph: nx.DiGraph) -> list[list[str]]:
     return sorted(found)
 
 
+def room_of(module: str) -> str:
+    """The room a module lives in: the longest ROOMS key that is the module or a package above it."""
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        if ".".join(parts[:end]) in ROOMS:
+            return ".".join(parts[:end])
+    raise KeyError(f"{module} is in no room of ROOMS; add its folder to scripts/architecture.py")
+
+
+def wrong_way_imports(graph: nx.DiGraph) -> list[tuple[str, str]]:
+    """(importer, imported) for every import whose target room the importer's room may not import."""
+    return sorted((a, b) for a, b in graph.edges if room_of(b) not in ROOMS[room_of(a)])
+
+
 def long_functions(limit: int = LONG_FUNCTION_LINES) -> list[tuple[str, int]]:
     """(module.function, lines) of every function longer than `limit` lines, longest first."""
     found = []
@@ -104,6 +144,7 @@ def picture() -> dict:
     return {
         "modules_per_folder": dict(sorted(rooms.items())),
         "cycles": cycles(graph),
+        "wrong_way_imports": wrong_way_imports(graph),
         "long_functions": long_functions(),
     }
 
@@ -119,6 +160,9 @@ def main() -> None:
     print(f"import cycles: {len(found['cycles'])}")
     for cycle in found["cycles"]:
         print("  " + " -> ".join([*cycle, cycle[0]]))
+    print(f"imports against the rooms' direction: {len(found['wrong_way_imports'])}")
+    for importer, imported in found["wrong_way_imports"]:
+        print(f"  {importer} -> {imported}")
     print(f"functions over {LONG_FUNCTION_LINES} lines: {len(found['long_functions'])}")
     for name, lines in found["long_functions"]:
         print(f"  {lines:>4}  {name}")

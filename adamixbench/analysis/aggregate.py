@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from adamixbench.analysis import stats
-from adamixbench.suite import is_adamix
+from adamixbench.plan.suite import is_adamix
 
 __all__ = [
     "Column",

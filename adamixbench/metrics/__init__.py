@@ -1,13 +1,13 @@
-"""Metrics in paper scale (percent): GLUE and few-shot classification (`glue`), NLG (`nlg`), and what a
+"""Metrics in paper scale (percent): GLUE and few-shot classification (`glue`: by metric name), NLG (`nlg`), and what a
 task's `evaluate` returns for one split (`Evaluation`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from adamixbench.metrics.glue import TASK_METRICS, compute_glue_metrics
+from adamixbench.metrics.glue import compute_metrics
 
-__all__ = ["TASK_METRICS", "Evaluation", "compute_glue_metrics"]
+__all__ = ["Evaluation", "compute_metrics"]
 
 
 @dataclass(frozen=True)

@@ -14,17 +14,8 @@ import numpy as np
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
-from adamixbench.tasks.glue import GLUE_TASKS
-
-#: metric names per task: the GLUE tasks' own, plus the few-shot sentence tasks (accuracy, as in LM-BFF).
-TASK_METRICS: dict[str, tuple[str, ...]] = {
-    **{name: spec.metrics for name, spec in GLUE_TASKS.items()},
-    "mpqa": ("accuracy",),
-    "subj": ("accuracy",),
-}
-REGRESSION_TASKS = frozenset(name for name, spec in GLUE_TASKS.items() if spec.is_regression)
-
-_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+#: metric name -> fn(predictions, references); GLUE's definitions.
+METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "accuracy": lambda p, r: accuracy_score(r, p),
     "f1": lambda p, r: f1_score(r, p),
     "matthews_correlation": lambda p, r: matthews_corrcoef(r, p),
@@ -47,19 +38,22 @@ def _as_vector(values: Sequence, name: str, regression: bool) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def compute_glue_metrics(task: str, predictions: Sequence, references: Sequence) -> dict[str, float]:
-    """All metrics of `task` in percent, e.g. `{"accuracy": 91.2, "f1": 93.8}` for MRPC.
+def compute_metrics(
+    metrics: Sequence[str], predictions: Sequence, references: Sequence, *, regression: bool
+) -> dict[str, float]:
+    """The named `metrics` in percent, e.g. `{"accuracy": 91.2, "f1": 93.8}` for MRPC's pair.
 
-    Classification tasks take class ids; STS-B takes float scores. Pearson/Spearman are NaN when either
-    side is constant (correlation undefined), which the caller should treat as a failed evaluation.
+    Classification takes class ids; regression (STS-B) takes float scores. Pearson/Spearman are NaN when
+    either side is constant (correlation undefined), which the caller should treat as a failed evaluation.
+    Which metrics a task reports is the task's fact (`adamixbench.tasks.classification.TASK_METRICS`).
     """
-    if task not in TASK_METRICS:
-        raise ValueError(f"no metrics defined for task {task!r}; known tasks: {', '.join(TASK_METRICS)}")
-    regression = task in REGRESSION_TASKS
+    unknown = [name for name in metrics if name not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; known: {', '.join(METRICS)}")
     preds = _as_vector(predictions, "predictions", regression)
     refs = _as_vector(references, "references", regression)
     if len(preds) != len(refs):
         raise ValueError(f"{len(preds)} predictions for {len(refs)} references")
     if len(refs) == 0:
         raise ValueError("cannot score an empty evaluation set")
-    return {name: 100.0 * float(_METRICS[name](preds, refs)) for name in TASK_METRICS[task]}
+    return {name: 100.0 * float(METRICS[name](preds, refs)) for name in metrics}

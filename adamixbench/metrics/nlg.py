@@ -58,8 +58,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .nlg_mteval import pymteval_nist
-from .nlg_ptb import java_path, ptb_tokenize, pycocoevalcap_file
+from adamixbench.metrics.nlg_mteval import pymteval_nist
+from adamixbench.metrics.nlg_ptb import java_path, ptb_tokenize, pycocoevalcap_file
 
 __all__ = [
     "score_e2e",

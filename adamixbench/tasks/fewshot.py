@@ -27,7 +27,7 @@ from typing import Any
 import datasets
 import numpy as np
 
-from adamixbench.paths import data_root
+from adamixbench.sources.paths import data_root
 from adamixbench.tasks.glue import GLUE_TASKS, SPLIT_FILES, TableFormat, get_task, load_glue, read_labeled_file
 
 LIST_SHOTS = (10, 20, 30)
@@ -145,7 +145,7 @@ def get_fewshot_task(task: str) -> FewShotTask:
 
 
 def default_fewshot_dir() -> Path:
-    """The few-shot splits: `fewshot/` under :func:`adamixbench.paths.data_root` (the shipped ones by default)."""
+    """The few-shot splits: `fewshot/` under `sources.paths.data_root()` (the shipped ones by default)."""
     return data_root() / "fewshot"
 
 

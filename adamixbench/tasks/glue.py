@@ -19,7 +19,7 @@ from pathlib import Path
 
 import datasets
 
-from adamixbench.paths import data_root
+from adamixbench.sources.paths import data_root
 
 HUB_DATASET = "nyu-mll/glue"
 
@@ -191,7 +191,7 @@ def get_task(task: str) -> TaskSpec:
 
 
 def default_data_dir() -> Path:
-    """The GLUE files: `glue/` under :func:`adamixbench.paths.data_root` (the shipped subset by default)."""
+    """The GLUE files: `glue/` under :func:`adamixbench.sources.paths.data_root` (the shipped subset by default)."""
     return data_root() / "glue"
 
 

@@ -53,8 +53,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from adamixbench.paths import data_root
-from adamixbench.spec import NLG_TASKS as TASKS  # the NLG task names are a run-spec fact (one home)
+from adamixbench.sources.paths import data_root
+
+TASKS = ("e2e", "webnlg", "dart")  # the NLG tasks (the paper's Tables 3-5)
 
 __all__ = [
     "TASKS",
@@ -161,7 +162,7 @@ class NLGGroup:
 # paths
 # --------------------------------------------------------------------------------------------------
 def default_data_dir(task: str) -> Path:
-    """The task's folder under :func:`adamixbench.paths.data_root` (the shipped subsets by default)."""
+    """The task's folder under :func:`adamixbench.sources.paths.data_root` (the shipped subsets by default)."""
     return data_root() / TASK_DIRS[_check_task(task)]
 
 
@@ -469,8 +470,8 @@ def load_nlg_groups(task: str, split: str, **kwargs) -> list[NLGGroup]:
 def load_nlg_splits(cfg):
     """(training rows, report split name, report groups, held-out selection groups or None) of a run config,
     untokenised: what the engine (nlg_engine.build_nlg_task) trains and scores on, and what
-    `adamixbench.validate` checks before any job."""
-    from .glue import hub_disabled
+    `adamixbench.engine.validate` checks before any job."""
+    from adamixbench.tasks.glue import hub_disabled
 
     source = {
         "data_dir": cfg.data_dir,

@@ -2,7 +2,7 @@
 
 import torch
 
-from adamixbench.standins import random_model
+from adamixbench.sources.standins import random_model
 
 VOCAB = 120
 SHAPE = {"vocab_size": VOCAB, "hidden": 32, "layers": 2, "heads": 2}

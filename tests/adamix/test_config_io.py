@@ -13,7 +13,7 @@ from transformers import (
 
 from adamix import AdaMixConfig, AdaMixModel, get_adamix_model
 from adamix.model import CONFIG_FILE, WEIGHTS_FILE
-from adamixbench.standins import paper_shaped_model, random_model
+from adamixbench.sources.standins import paper_shaped_model, random_model
 
 from .models import SHAPE, tiny_bert, tiny_deberta, tiny_gpt2, tiny_llama, tiny_roberta, token_batch
 

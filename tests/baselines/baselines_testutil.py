@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from transformers import BertForSequenceClassification, GPT2LMHeadModel
 
-from adamixbench.standins import random_model
+from adamixbench.sources.standins import random_model
 
 VOCAB = 100
 SIGNAL_TOKEN = 5

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from adamixbench.standins import paper_shaped_model
+from adamixbench.sources.standins import paper_shaped_model
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ PAPER_ROWS: list[PaperRow] = [
 
 
 def build_backbone(name: str, task_type: str = "seq_cls"):
-    """A paper backbone (adamixbench.standins.PAPER_SHAPES) with random weights on the meta device: only
+    """A paper backbone (adamixbench.sources.standins.PAPER_SHAPES) with random weights on the meta device: only
     shapes matter for counting, and nothing is allocated."""
     with torch.device("meta"):
         return paper_shaped_model(name, task_type)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from transformers import BertForMaskedLM, RobertaForMaskedLM
 
-from adamixbench.standins import random_model
+from adamixbench.sources.standins import random_model
 from baselines import TASK_TYPES, get_method, list_methods, prepare_model
 
 torch.set_num_threads(1)

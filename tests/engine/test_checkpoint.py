@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from adamixbench.checkpoint import CHECKPOINT_DIR, STATE_FILE, Checkpointer, CheckpointMismatch
-from adamixbench.cli import EXIT_INTERRUPTED, RECORD_FILE
-from adamixbench.config import RunConfig
-from adamixbench.spec import BY_NAME, OPTIONS
+from adamixbench.engine.checkpoint import CHECKPOINT_DIR, STATE_FILE, Checkpointer, CheckpointMismatch
+from adamixbench.engine.cli import EXIT_INTERRUPTED, RECORD_FILE
+from adamixbench.engine.config import RunConfig
+from adamixbench.plan.spec import BY_NAME, OPTIONS
 from tests.engine.engine_testutil import SMALL_RUN, train, train_argv
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""One run on several processes (adamixbench/distributed.py): two CPU processes with gloo, launched by
+"""One run on several processes (adamixbench/engine/distributed.py): two CPU processes with gloo, launched by
 torch.distributed.run (what `torchrun` and `accelerate launch --multi_gpu` start on GPUs)."""
 
 import json
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from adamixbench.distributed import Processes
+from adamixbench.engine.distributed import Processes
 from tests.engine.engine_testutil import train, train_argv
 from tests.engine.test_train_step import seeded_batch, stepped_weights
 

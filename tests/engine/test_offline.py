@@ -1,4 +1,4 @@
-"""The offline defaults (adamixbench/offline.py): set what the user left unset, never override a choice."""
+"""The offline defaults (adamixbench/sources/offline.py): set what the user left unset, never override a choice."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from adamixbench.offline import OFFLINE_DEFAULTS, apply_offline_defaults
+from adamixbench.sources.offline import OFFLINE_DEFAULTS, apply_offline_defaults
 
 REPO = Path(__file__).resolve().parents[2]
 

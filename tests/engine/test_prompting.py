@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoTokenizer, BertForMaskedLM
 
-from adamixbench.cli import RECORD_FILE, main
-from adamixbench.prompting import PromptTask, build_prompt_task, load_masked_lm
+from adamixbench.engine.cli import RECORD_FILE, main
 from adamixbench.tasks.fewshot import label_word_ids
+from adamixbench.tasks.prompting import PromptTask, build_prompt_task, load_masked_lm
 from tests.engine.engine_testutil import HIDDEN, LAYERS, MINILM, save_tiny_bert, tiny_bert, train
 
 

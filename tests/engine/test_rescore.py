@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from adamixbench.cli import main
-from adamixbench.rescore import SCORES_FILE
+from adamixbench.engine.cli import main
+from adamixbench.engine.rescore import SCORES_FILE
 from tests.engine.engine_testutil import SMALL_RUN, train
 
 
@@ -90,8 +90,8 @@ def test_rescore_scores_stay_the_runs_own_mode(tmp_path, tiny_model_dir, monkeyp
     the last listed mode's, whether or not the own mode is listed. The scorer is wrapped to tag each
     score with the routing the model held while scoring, so modes that happen to score alike on the
     tiny model cannot hide the bookkeeping."""
-    import adamixbench.rescore as rescore_module
-    import adamixbench.trainer as trainer_module
+    import adamixbench.engine.rescore as rescore_module
+    import adamixbench.engine.trainer as trainer_module
 
     out, record = trained(tmp_path, tiny_model_dir, "adamix_adapter", "--eval-inference-modes", "merge")
     assert record["inference_mode"] == "merge"

@@ -1,4 +1,4 @@
-"""The run spec (adamixbench/spec.py) is the only source of run options: the CLI, RunConfig, the suite
+"""The run spec (adamixbench/plan/spec.py) is the only source of run options: the CLI, RunConfig, the suite
 schema's train block and docs/RUN_OPTIONS.md agree with it; a suite expands into complete run specs;
 --config-style overrides merge; `--spec` and flags build the same run."""
 
@@ -9,10 +9,10 @@ import json
 import pytest
 import yaml
 
-from adamixbench import spec as run_spec
-from adamixbench.cli import _parser, config_from_args
-from adamixbench.config import RunConfig
-from adamixbench.suite import SuiteError, deep_merge, expand
+from adamixbench.engine.cli import _parser, config_from_args
+from adamixbench.engine.config import RunConfig
+from adamixbench.plan import spec as run_spec
+from adamixbench.plan.suite import SuiteError, deep_merge, expand
 from tests.engine.engine_testutil import train_argv
 
 BASE = dict(task="sst2", method="lora", seed=1, model="minilm-l6", out="o")
@@ -20,10 +20,10 @@ BASE = dict(task="sst2", method="lora", seed=1, model="minilm-l6", out="o")
 
 def test_generated_schema_block_and_docs_table_are_up_to_date():
     assert run_spec.SCHEMA_FILE.read_text() == run_spec.render_schema(run_spec.SCHEMA_FILE.read_text()), (
-        "workflow/schemas/config.schema.yaml is stale: python -m adamixbench.spec --write"
+        "workflow/schemas/config.schema.yaml is stale: python -m adamixbench.plan.spec --write"
     )
     assert run_spec.DOCS_FILE.read_text() == run_spec.docs_table(), (
-        "docs/RUN_OPTIONS.md is stale: python -m adamixbench.spec --write"
+        "docs/RUN_OPTIONS.md is stale: python -m adamixbench.plan.spec --write"
     )
 
 
@@ -172,7 +172,7 @@ def test_suite_expands_into_one_complete_spec_per_run():
 
 
 def test_train_options_follow_the_documented_precedence():
-    """defaults < experiment `train` < method `train` < a matching override (adamixbench/suite.py): each
+    """defaults < experiment `train` < method `train` < a matching override (adamixbench/plan/suite.py): each
     option below is set on its level and on every level under it, so any two levels swapped show."""
     suite = {
         "suite": "s",
@@ -250,7 +250,7 @@ def test_fewshot_runs_keep_their_last_epoch_by_default():
     assert runs[("rte", "lora", 1)]["selection"] == "paper"
     spec = runs[("subj", "lora", 2)]
     assert (spec["selection"], spec["fewshot_protocol"], spec["fewshot_split"]) == ("last", "list", 2)
-    from adamixbench.nlu import load_nlu_splits
+    from adamixbench.tasks.classification import load_nlu_splits
 
     splits = load_nlu_splits(RunConfig(**spec, out="x"))
     assert splits.selection is None and len(splits.train) == 10  # no selection split; all 10 shots trained on
@@ -283,7 +283,7 @@ def test_an_overrides_params_stay_in_the_runs_it_matches():
 
 
 def test_an_option_with_a_misspelt_scope_is_refused():
-    from adamixbench.spec import SCOPES, Option
+    from adamixbench.plan.spec import SCOPES, Option
 
     assert {o.scope for o in run_spec.OPTIONS} <= set(SCOPES)
     with pytest.raises(ValueError, match="scope 'engin' is not one of"):
@@ -291,7 +291,7 @@ def test_an_option_with_a_misspelt_scope_is_refused():
 
 
 def test_the_schemas_names_come_from_the_registries():
-    """The schema's method / task / inference-mode enums are generated (python -m adamixbench.spec --write):
+    """The schema's method / task / inference-mode enums are generated (python -m adamixbench.plan.spec --write):
     a method registered, or a task added, shows up in them; the torch-free copy of AdaMix's inference modes
     that suite validation uses is the library's own list."""
     from adamix.config import INFERENCE_MODES as LIBRARY_MODES

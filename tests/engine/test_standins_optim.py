@@ -1,13 +1,15 @@
-"""Smoke-mode stand-ins (adamixbench/standins.py) and the weight-decay parameter groups (adamixbench/optim.py)."""
+"""Smoke-mode stand-ins (adamixbench/sources/standins.py, adamixbench/tasks/standin_data.py) and the
+weight-decay parameter groups (adamixbench/engine/optim.py)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from adamixbench import standins
-from adamixbench.optim import parameter_groups
-from adamixbench.paths import GPT2_TOKENIZER_DIR
+from adamixbench.engine.optim import parameter_groups
+from adamixbench.sources import standins
+from adamixbench.sources.paths import GPT2_TOKENIZER_DIR
+from adamixbench.tasks import standin_data
 from adamixbench.tasks.glue import GLUE_TASKS, load_glue
 
 
@@ -33,7 +35,7 @@ def test_unknown_architecture_names_the_supported_ones():
 
 def test_standin_glue_dir_has_every_task_and_split(tmp_path, monkeypatch):
     monkeypatch.setattr(standins, "STANDIN_DIR", tmp_path)
-    root = standins.standin_glue_dir(rows=6)
+    root = standin_data.standin_glue_dir(rows=6)
     for spec in GLUE_TASKS.values():
         for split in spec.splits:
             data = load_glue(spec.name, split, root)
@@ -56,7 +58,7 @@ def test_standin_backbone_has_the_real_architecture_and_head(tmp_path, monkeypat
         pytest.skip("GPT-2 tokenizer not fetched (scripts/fetch_gpt2_tokenizer.sh)")
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-    from adamixbench.prompting import load_masked_lm
+    from adamixbench.tasks.prompting import load_masked_lm
 
     monkeypatch.setattr(standins, "STANDIN_DIR", tmp_path)
     path = standins.standin_backbone(arch_name)
@@ -95,8 +97,8 @@ def test_weight_decay_exemptions_are_the_installed_trainers(name):
     wrapped by an AdaMix method (adapter layers inside the backbone)."""
     from transformers import Trainer
 
-    from adamixbench.backbones import resolve_backbone
-    from adamixbench.optim import decay_exempt_names
+    from adamixbench.engine.optim import decay_exempt_names
+    from adamixbench.sources.backbones import resolve_backbone
     from baselines import prepare_model
 
     path = resolve_backbone(f"standin:{name}")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from adamixbench import spec
-from adamixbench.paths import DATA_DIR_ENV, data_root
+from adamixbench.plan import spec
+from adamixbench.sources.paths import DATA_DIR_ENV, data_root
 from adamixbench.tasks import fewshot, glue, nlg
 
 REPO = Path(__file__).resolve().parents[2]

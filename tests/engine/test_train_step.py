@@ -1,4 +1,4 @@
-"""The engine's optimiser step (adamixbench.trainer.train_step) on a tiny BERT: gradient accumulation."""
+"""The engine's optimiser step (adamixbench.engine.trainer.train_step) on a tiny BERT: gradient accumulation."""
 
 import os
 
@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 from transformers import BertConfig, BertForSequenceClassification
 
-from adamixbench.config import RunConfig
-from adamixbench.distributed import SINGLE, Processes
-from adamixbench.trainer import train_step
+from adamixbench.engine.config import RunConfig
+from adamixbench.engine.distributed import SINGLE, Processes
+from adamixbench.engine.trainer import train_step
 from baselines import prepare_model
 
 

@@ -7,9 +7,9 @@ import os
 import pytest
 import torch
 
-from adamixbench import trainer
+from adamixbench.engine import trainer
+from adamixbench.engine.record import write_json_atomic
 from adamixbench.metrics import Evaluation
-from adamixbench.record import write_json_atomic
 from tests.engine.engine_testutil import SMALL_RUN, train
 
 
@@ -157,8 +157,8 @@ def test_subsamples_and_heldout_split_depend_on_the_data_seed_not_the_run_seed()
     held-out split are drawn with data_seed, the same for every run seed; another data_seed draws other rows."""
     from pathlib import Path
 
-    from adamixbench.config import RunConfig
-    from adamixbench.nlu import load_nlu_splits
+    from adamixbench.engine.config import RunConfig
+    from adamixbench.tasks.classification import load_nlu_splits
 
     glue = str(Path(__file__).resolve().parents[2] / "data" / "glue")
 
@@ -174,7 +174,7 @@ def test_subsamples_and_heldout_split_depend_on_the_data_seed_not_the_run_seed()
 
 def test_regression_loss_is_the_mean_squared_error_of_each_row():
     """STS-B: the head's (B, 1) output against the (B,) scores, row by row (not broadcast to B x B)."""
-    from adamixbench.nlu import NLUTask
+    from adamixbench.tasks.classification import NLUTask
 
     task = NLUTask("stsb", "glue", ("sentence1", "sentence2"), 1, True, "pearson", None, None)
     logits = torch.tensor([[1.0], [2.0], [4.0]])

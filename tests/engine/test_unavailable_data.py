@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adamixbench.record import FAILURE_CLASSES
+from adamixbench.engine.record import FAILURE_CLASSES
 from tests.engine.engine_testutil import SMALL_RUN, train
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,7 +71,7 @@ def test_bad_input_wins_over_unavailable_data(tmp_path, tiny_model_dir, capsys):
 def test_validation_warns_about_unavailable_data_naming_its_runs_and_stops_on_bad_input(tmp_path, tiny_model_dir):
     """`python -m adamixbench validate` (what the pipeline runs before any job): unavailable data is a
     warning even where a missing backbone is an error, and a bad value next to it still stops the suite."""
-    from adamixbench.validate import report, validate_specs
+    from adamixbench.engine.validate import report, validate_specs
 
     base = {"method": "lora", "model": tiny_model_dir, "data_dir": str(tmp_path / "none")}
     specs = [{**base, "task": "rte", "seed": seed} for seed in (1, 2)]
@@ -91,7 +91,7 @@ def test_validation_warns_about_unavailable_data_naming_its_runs_and_stops_on_ba
 def test_validation_checks_a_method_for_each_task_type(tmp_path, tiny_model_dir):
     """The method check is cached per method, params, task type and routings: a method without causal_lm
     (LoHa) passes the GLUE run and still fails the NLG run of the same suite checked after it."""
-    from adamixbench.validate import report, validate_specs
+    from adamixbench.engine.validate import report, validate_specs
 
     base = {"method": "loha", "model": tiny_model_dir, "seed": 1, "data_dir": str(tmp_path / "none")}
     text, fatal = report(validate_specs([{**base, "task": "rte"}, {**base, "task": "e2e"}]), resources_fatal=True)

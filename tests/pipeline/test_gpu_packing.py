@@ -113,7 +113,7 @@ def test_a_suite_rule_that_does_not_fit_twice_keeps_one_run_per_gpu(tmp_path):
 @pytest.mark.slow
 def test_a_run_given_two_gpus_runs_on_two_processes(tmp_path):
     """`--set-resources train:gpu=2`: the rule script places the run on both GPUs and starts the engine
-    under torch.distributed.run, one process per GPU (adamixbench/distributed.py); rank 0 writes the record."""
+    under torch.distributed.run, one process per GPU (adamixbench/engine/distributed.py); rank 0 writes the record."""
     runs = _run(tmp_path, "2048", 8192, "--set-resources", "train:gpu=2", seeds=(1,))
     assert sorted((r["rank"], r["world_size"]) for r in runs) == [(0, 2), (1, 2)]
     assert {tuple(sorted(r["cuda_visible_devices"].split(","))) for r in runs} == {("0", "1")}

@@ -1,9 +1,8 @@
 """The layers stay apart: the analysis never pulls in torch, the engine, the methods or the method core,
-and the engine never imports the analysis (docs/CONTRACTS.md)."""
+and every import follows the rooms' direction of scripts/architecture.py (docs/CONTRACTS.md)."""
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import json
 import subprocess
@@ -29,34 +28,12 @@ def test_importing_the_analysis_loads_no_torch_engine_or_methods():
         "adapters",
         "adamix",
         "baselines",
-        "adamixbench.trainer",
-        "adamixbench.cli",
-        "adamixbench.tasks",
+        "adamixbench.engine",
+        "adamixbench.tasks.classification",
+        "adamixbench.tasks.prompting",
+        "adamixbench.tasks.generation",
     }
     assert not loaded & forbidden, sorted(loaded & forbidden)
-
-
-def _imports(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            if node.level:  # relative: resolve against the file's package
-                package = ".".join(path.relative_to(REPO).with_suffix("").parts[: -node.level])
-                module = f"{package}.{module}" if module else package
-            names.add(module)
-            names.update(f"{module}.{alias.name}" for alias in node.names)
-    return names
-
-
-def test_the_engine_never_imports_the_analysis():
-    engine = [p for p in (REPO / "adamixbench").rglob("*.py") if ANALYSIS not in p.parents]
-    offenders = {
-        str(p.relative_to(REPO)): sorted(n for n in _imports(p) if n.startswith("adamixbench.analysis")) for p in engine
-    }
-    assert not {k: v for k, v in offenders.items() if v}
 
 
 def _architecture():
@@ -66,21 +43,20 @@ def _architecture():
     return module
 
 
-def test_no_import_cycles_and_the_method_core_imports_no_methods_or_engine():
-    """scripts/architecture.py's graph (every import, lazy ones too): no cycle between modules, `adamix`
-    imports neither `baselines` nor `adamixbench`, and `baselines` never imports `adamixbench`."""
+def test_no_import_cycles_and_every_import_follows_the_rooms_direction():
+    """scripts/architecture.py's graph (every import, lazy ones too): no cycle between modules, and every
+    import goes where its room may look (architecture.ROOMS): the method core imports neither the methods
+    nor the benchmark, plan/ and analysis/ never import engine/, metrics/ and sources/ import nothing
+    else of the house, and only the entry point imports the engine."""
     architecture = _architecture()
     graph = architecture.import_graph()
     assert architecture.cycles(graph) == []
-    upward = [
-        (a, b)
-        for a, b in graph.edges
-        if (a.startswith("adamix.") or a == "adamix")
-        and b.split(".")[0] in ("baselines", "adamixbench")
-        or a.split(".")[0] == "baselines"
-        and b.split(".")[0] == "adamixbench"
-    ]
-    assert upward == []
+    assert architecture.wrong_way_imports(graph) == []
+
+
+def test_every_module_lives_in_a_room():
+    architecture = _architecture()
+    assert all(architecture.room_of(module) for module in architecture.import_graph().nodes)
 
 
 def test_the_import_graph_sees_lazy_imports_and_cycles(tmp_path, monkeypatch):
@@ -95,3 +71,24 @@ def test_the_import_graph_sees_lazy_imports_and_cycles(tmp_path, monkeypatch):
     monkeypatch.setattr(architecture, "REPO", tmp_path)
     monkeypatch.setattr(architecture, "PACKAGES", ("adamix",))
     assert [sorted(c) for c in architecture.cycles(architecture.import_graph())] == [["adamix.a", "adamix.b"]]
+
+
+def test_the_room_check_sees_an_import_against_the_direction(tmp_path, monkeypatch):
+    """The checker itself: plan/ importing engine/ (even lazily) and metrics/ importing tasks/ are reported."""
+    architecture = _architecture()
+    root = tmp_path / "adamixbench"
+    for room in ("plan", "engine", "metrics", "tasks"):
+        (root / room).mkdir(parents=True)
+        (root / room / "__init__.py").write_text("")
+    (root / "__init__.py").write_text("")
+    (root / "engine" / "cli.py").write_text("from adamixbench.plan import smoke\n")
+    (root / "plan" / "smoke.py").write_text("def f():\n    from adamixbench.engine import cli\n")
+    (root / "tasks" / "glue.py").write_text("")
+    (root / "metrics" / "glue.py").write_text("from adamixbench.tasks.glue import x\n")
+    monkeypatch.setattr(architecture, "REPO", tmp_path)
+    monkeypatch.setattr(architecture, "PACKAGES", ("adamixbench",))
+    assert architecture.wrong_way_imports(architecture.import_graph()) == [
+        ("adamixbench.metrics.glue", "adamixbench.tasks.glue"),
+        ("adamixbench.plan.smoke", "adamixbench.engine"),
+        ("adamixbench.plan.smoke", "adamixbench.engine.cli"),
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from adamixbench.recipes import NOT_STATED, recipe_card, unstated
+from adamixbench.plan.recipes import NOT_STATED, recipe_card, unstated
 
 from .helpers import REPO, snakemake
 

@@ -1,6 +1,6 @@
 """Killing Snakemake (kill -9) mid-training leaves no orphan engine, and rerunning the same command (after
 `snakemake --unlock`, which Snakemake's own message asks for) resumes the run from its checkpoint; with the
-engine started as its own process and as a fork of the warm engine (adamixbench/engine_server.py).
+engine started as its own process and as a fork of the warm engine (adamixbench/engine/server.py).
 
 "Mid-training" is an event the run writes: the run trains with tests/hold_method.py, which holds at step
 HOLD_AT_STEP (after the checkpoint of step 2) and writes a marker file until a signal comes, so the kill

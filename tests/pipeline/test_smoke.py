@@ -43,7 +43,7 @@ def test_smoke_runs_the_whole_suite(tmp_path, suite):
     assert not failed, f"smoke runs failed: {failed}"
     assert all(rec["model"].startswith("standin:") for rec in records.values())
     assert all(rec["history"][-1]["step"] <= 2 for rec in records.values())
-    # a local workflow forks its runs from the warm engine (adamixbench/engine_server.py)
+    # a local workflow forks its runs from the warm engine (adamixbench/engine/server.py)
     assert {rec["provenance"]["engine_process"] for rec in records.values()} == {"warm engine fork"}
     if suite == "nlg_gpt2_medium":  # per-task method parameters reach the run (AdaMix upstream: DART dropout 0)
         assert records[("dart", "adamix_lora")]["method_params"]["lora_dropout"] == 0.0

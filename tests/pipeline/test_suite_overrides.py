@@ -8,8 +8,8 @@ import copy
 import pytest
 import yaml
 
-from adamixbench.smoke import SMOKE_TRAIN, SUFFIX, apply_smoke
-from adamixbench.standins import PREFIX, SIZE
+from adamixbench.plan.smoke import SMOKE_TRAIN, SUFFIX, apply_smoke
+from adamixbench.sources.standins import PREFIX, SIZE
 
 from .helpers import REPO, snakemake
 
@@ -41,7 +41,7 @@ def test_smoke_keeps_the_matrix_and_shrinks_everything_else(name):
 def test_smoke_keeps_the_first_seed_of_an_experiment_with_its_own_seeds():
     """An experiment's own `seeds` (which win over the suite's) are cut to their first one too: the smoke
     run of such an experiment is one run per task and label, as everywhere else."""
-    from adamixbench.suite import expand
+    from adamixbench.plan.suite import expand
 
     suite = _suite("glue_bert_base")
     suite["experiments"][0]["seeds"] = [7, 8, 9]

@@ -21,11 +21,11 @@ CLAIMS_FILE = str(WORKFLOW_DIR / "resources" / "claims.yaml")
 
 # The workflow runs the engine of THIS checkout: put it first on the path of the DAG-building process too.
 sys.path.insert(0, str(REPO_ROOT))
-from adamixbench.offline import apply_offline_defaults  # noqa: E402
+from adamixbench.sources.offline import apply_offline_defaults  # noqa: E402
 
 apply_offline_defaults()  # offline by default (docs/PIPELINE.md), before anything reads the hub variables
-from adamixbench.spec import family_of  # noqa: E402  (pure Python: no torch in the DAG-building process)
-from adamixbench.suite import SuiteError, deep_merge, expand, is_adamix  # noqa: E402
+from adamixbench.plan.spec import family_of  # noqa: E402  (pure Python: no torch in the DAG-building process)
+from adamixbench.plan.suite import SuiteError, deep_merge, expand, is_adamix  # noqa: E402
 
 
 class ConfigError(Exception):
@@ -212,18 +212,18 @@ def load_suite(config: dict) -> dict:
     for exp in cfg["experiments"]:
         exp["model"] = models.get(exp["model"], exp["model"])
     if cfg.pop("smoke", False):
-        from adamixbench.smoke import apply_smoke
+        from adamixbench.plan.smoke import apply_smoke
 
         cfg = apply_smoke(cfg)
     return cfg
 
 
 def start_engine_server() -> None:
-    """onstart: the warm engine (adamixbench/engine_server.py) that forks every training run of this
+    """onstart: the warm engine (adamixbench/engine/server.py) that forks every training run of this
     Snakemake from one process that has imported torch, transformers and datasets once. Only when the jobs
     run on this machine (never under a cluster executor such as Slurm) and it has no GPU driver;
     ADAMIX_ENGINE_SERVER=0 turns it off (engine_server.enabled)."""
-    from adamixbench import engine_server
+    from adamixbench.engine import server as engine_server
 
     if workflow.local_exec and engine_server.enabled():
         engine_server.start(os.getpid())
@@ -277,7 +277,7 @@ BENCH_DIR = f"{OUT}/benchmarks"
 # the run matrix
 # --------------------------------------------------------------------------------------------------
 def build_runs(cfg: dict) -> dict:
-    """{(task, label, seed): run spec} (adamixbench/suite.py)."""
+    """{(task, label, seed): run spec} (adamixbench/plan/suite.py)."""
     try:
         return expand(cfg)
     except SuiteError as error:
@@ -388,14 +388,14 @@ def train_engine_args(wildcards) -> list:
     return engine_data_args(_run_of(wildcards))
 
 
-_BACKBONE_SHAPES = {}  # model -> its shape from config.json, read once per model (adamixbench/gpu_memory.py)
+_BACKBONE_SHAPES = {}  # model -> its shape from config.json, read once per model (adamixbench/plan/gpu_memory.py)
 
 
 def train_gpu_mem_mb(wildcards) -> int:
     """GPU memory (MB) one training run needs: Snakemake resource `gpu_mem_mb` of rule train, so that a
     GPU profile packs runs onto GPUs by memory. From the suite's `resources.gpu_mem_mb`, else estimated
-    from the backbone, batch, sequence length and method (the formula: adamixbench/gpu_memory.py)."""
-    from adamixbench.gpu_memory import train_gpu_mem_mb as estimate
+    from the backbone, batch, sequence length and method (the formula: adamixbench/plan/gpu_memory.py)."""
+    from adamixbench.plan.gpu_memory import train_gpu_mem_mb as estimate
 
     return estimate(_run_of(wildcards), SUITE.get("resources", {}).get("gpu_mem_mb"), _BACKBONE_SHAPES)
 
@@ -540,7 +540,7 @@ def table_choices(rows: list) -> str:
 
 def recipe_card_text(wildcards=None) -> str:
     """The suite's recipe card (rule recipe_card, workflow/rules/recipes.smk)."""
-    from adamixbench.recipes import recipe_card
+    from adamixbench.plan.recipes import recipe_card
 
     return recipe_card(SUITE, list(RUNS.values()))
 

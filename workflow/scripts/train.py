@@ -1,6 +1,6 @@
 """Rule `train`: run ONE engine command for one (task, method label, seed) and check its run record.
 
-Thin on purpose: the run spec comes from the suite's expansion (adamixbench/suite.py, params.spec); this
+Thin on purpose: the run spec comes from the suite's expansion (adamixbench/plan/suite.py, params.spec); this
 script writes it to <run dir>/spec.json, sets the environment (offline by default, one BLAS thread per
 Snakemake thread, a place on a local GPU by memory) and calls `python -m adamixbench train --spec <run dir>/spec.json
 --out <run dir>`, logging to the rule's log file. The engine's exit code says what happened (cli.py):
@@ -25,8 +25,8 @@ import threading
 import time
 from pathlib import Path
 
-from adamixbench.cli import EXIT_INTERRUPTED
-from adamixbench.engine_server import STOP_GRACE_S, ServerRun, alive, find_socket
+from adamixbench.engine.cli import EXIT_INTERRUPTED
+from adamixbench.engine.server import STOP_GRACE_S, ServerRun, alive, find_socket
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 record = Path(sm.output.record)
@@ -175,7 +175,7 @@ def _stop(proc) -> None:
 
 
 def start_engine(argv: list[str], log_handle):
-    """The engine process: a fork of the workflow's warm engine (adamixbench/engine_server.py) when the
+    """The engine process: a fork of the workflow's warm engine (adamixbench/engine/server.py) when the
     Snakemake that runs this job started one and the run is a single process, else a new process."""
     server = find_socket(_ancestors(until_snakemake=False)) if argv[1:3] == ["-m", "adamixbench"] else None
     if server is not None:
@@ -236,7 +236,7 @@ spec_file = run_dir / "spec.json"
 write_spec(spec_file, dict(sm.params.spec))
 n_gpus = int(sm.resources.get("gpu", 0))
 # A run given several GPUs (`--set-resources train:gpu=4`) runs on as many processes, one per GPU
-# (adamixbench/distributed.py); rank 0 writes the record.
+# (adamixbench/engine/distributed.py); rank 0 writes the record.
 launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n_gpus)] if n_gpus > 1 else []
 argv = [
     sys.executable,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 
-from .spec import BY_NAME
+from adamixbench.plan.spec import BY_NAME
 
 NOT_STATED = "NOT STATED"
 #: the GPU-hour column until measured rows of benchmarks/throughput.py (on the suite's GPU) are stored here
@@ -46,18 +46,18 @@ def _row_source(suite: dict, mdef: dict, key: str, shared: dict) -> str:
 
 
 def _for_family(options: dict, family: str) -> dict:
-    """The options that apply to `family` (as adamixbench/suite.py drops the others from shared blocks)."""
+    """The options that apply to `family` (as adamixbench/plan/suite.py drops the others from shared blocks)."""
     return {k: v for k, v in options.items() if family in BY_NAME[k].families}
 
 
 def recipe_card(suite: dict, runs: list[dict]) -> str:
-    """The card of a resolved suite; `runs` = its run specs (adamixbench/suite.py: dicts with at least
+    """The card of a resolved suite; `runs` = its run specs (adamixbench/plan/suite.py: dicts with at least
     experiment, label, seed)."""
     name = suite["suite"]
     lines = [
         f"# Recipe card: `{name}`",
         "",
-        f"Generated from `config/suites/{name}.yaml` by `make recipes` (adamixbench/recipes.py); do not edit.",
+        f"Generated from `config/suites/{name}.yaml` by `make recipes` (adamixbench/plan/recipes.py); do not edit.",
         "",
         suite.get("description", ""),
         "",

@@ -1,9 +1,9 @@
 """RunConfig: one training run, resolved from a run spec and/or the command line; invalid values fail
-before any work. Its attributes are the options of adamixbench/spec.py (the only place they are defined)."""
+before any work. Its attributes are the options of adamixbench/plan/spec.py (the only place they are defined)."""
 
 from __future__ import annotations
 
-from .spec import NLG_TASKS, OPTIONS, SpecError, check_values, family_of, spec_of
+from adamixbench.plan.spec import NLG_TASKS, OPTIONS, SpecError, check_values, family_of, spec_of
 
 __all__ = ["RunConfig", "NLG_TASKS", "SpecError"]
 

@@ -1,7 +1,7 @@
 """`python -m adamixbench train ...`: one run -> one run record (metrics.json). `rescore`: score a finished
 run again from its saved weights. `methods`: list methods. `validate`: check run specs (the pipeline's
 first step). (`serve`, the warm engine a local pipeline forks its runs from, is dispatched by
-adamixbench/__main__.py to adamixbench/engine_server.py before this module is imported.)
+adamixbench/__main__.py to adamixbench/engine/server.py before this module is imported.)
 
     python -m adamixbench train --task sst2 --method adamix_adapter --seed 1 --model minilm-l6 \
         --out results/demo/sst2/adamix_adapter/seed1 --max-train-samples 2000 --epochs 2
@@ -9,9 +9,9 @@ adamixbench/__main__.py to adamixbench/engine_server.py before this module is im
     python -m adamixbench rescore --run results/demo/run --inference-modes merge,fixed:0   # no training
 
 On several GPUs (one run, data parallel): `accelerate launch --multi_gpu --num_processes 4 -m adamixbench
-train ...` or `torchrun --nproc_per_node 4 -m adamixbench train ...` (adamixbench/distributed.py).
+train ...` or `torchrun --nproc_per_node 4 -m adamixbench train ...` (adamixbench/engine/distributed.py).
 
-The flags are generated from the run options of adamixbench/spec.py (docs/RUN_OPTIONS.md). With --spec,
+The flags are generated from the run options of adamixbench/plan/spec.py (docs/RUN_OPTIONS.md). With --spec,
 the file gives the options and any flag given as well overrides it.
 
 Exit status: 0 when a record was written (also for a run that failed during training, or could not start
@@ -28,8 +28,8 @@ import json
 import sys
 from pathlib import Path
 
-from .config import RunConfig
-from .spec import BY_NAME, FAMILIES, OPTIONS, REQUIRED, SpecError
+from adamixbench.engine.config import RunConfig
+from adamixbench.plan.spec import BY_NAME, FAMILIES, OPTIONS, REQUIRED, SpecError
 
 RECORD_FILE = "metrics.json"
 #: engine options `rescore` takes as well: the run's spec is in its record, but not this machine's folders
@@ -118,7 +118,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["validate"]:
-        from .validate import main as validate_main
+        from adamixbench.engine.validate import main as validate_main
 
         return validate_main(argv[1:])
     args = _parser().parse_args(argv)
@@ -132,28 +132,28 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "rescore":
         return _rescore(args)
-    from .checkpoint import Interrupted, StopRequest, remove_checkpoint
+    from adamixbench.engine.checkpoint import Interrupted, StopRequest, remove_checkpoint
 
     try:
         cfg = config_from_args(args)
-        from .validate import DATA, Validator
+        from adamixbench.engine.validate import DATA, Validator
 
         problems = Validator(engine=True).problems(cfg)
         errors = [p for p in problems if p.resource != DATA]
         if errors:
             print("error: " + "\nerror: ".join(p.message for p in errors), file=sys.stderr)
             return 2
-        from .record import write_json_atomic
+        from adamixbench.engine.record import write_json_atomic
 
         if problems:  # only its data are unavailable: the run cannot run, the others of a suite can
-            from .trainer import not_run_record
+            from adamixbench.engine.trainer import not_run_record
 
             reason = "; ".join(p.message.rstrip(". ") for p in problems)
             record = not_run_record(
                 cfg, "data_unavailable", f"{reason}; once the data are there, delete this record and rerun"
             )
         else:
-            from .trainer import train_and_evaluate
+            from adamixbench.engine.trainer import train_and_evaluate
 
             with StopRequest() as stop:
                 record = train_and_evaluate(cfg, stop)
@@ -169,9 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, KeyError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    from .distributed import launched
+    from adamixbench.engine.distributed import launched
 
-    processes = launched()  # a run on several processes (adamixbench/distributed.py): rank 0 writes
+    processes = launched()  # a run on several processes (adamixbench/engine/distributed.py): rank 0 writes
     if not processes.main:
         processes.finish()
         return 0
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _rescore(args) -> int:
-    from .rescore import SCORES_FILE, rescore
+    from adamixbench.engine.rescore import SCORES_FILE, rescore
 
     try:
         machine = {name: BY_NAME[name].parse(getattr(args, name)) for name in ENGINE_OPTIONS_OF_RESCORE if name in args}

@@ -5,7 +5,7 @@ A lean loop rather than Hugging Face `Trainer`: AdaMix's step is a fused two-pas
 every method is trained through the same `PreparedModel.training_loss`, model selection has two named
 protocols (best epoch on dev, or on a held-out split of train), a NaN loss must end the run as a
 recorded failure, the record needs real (non-padding) token throughput, and a killed or preempted run
-resumes from its checkpoint to the same record (adamixbench/checkpoint.py). Each of those would be an
+resumes from its checkpoint to the same record (adamixbench/engine/checkpoint.py). Each of those would be an
 override of Trainer internals; here they are a few readable lines each.
 """
 
@@ -25,15 +25,22 @@ from tqdm.auto import tqdm
 from transformers import AutoTokenizer, get_linear_schedule_with_warmup, set_seed
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from adamixbench.engine.checkpoint import Checkpointer, Interrupted, LoopState, StopRequest, rng_state, set_rng_state
+from adamixbench.engine.config import NLG_TASKS, RunConfig
+from adamixbench.engine.distributed import SINGLE, Processes, launched, start
+from adamixbench.engine.optim import parameter_groups
+from adamixbench.engine.record import (
+    DIR_MODE,
+    FAILURE_CLASSES,
+    FILE_MODE,
+    SCHEMA_VERSION,
+    now,
+    peak_memory_mb,
+    provenance,
+)
+from adamixbench.metrics import Evaluation
+from adamixbench.sources.backbones import resolve_backbone
 from baselines import PreparedModel, prepare_model
-
-from .backbones import resolve_backbone
-from .checkpoint import Checkpointer, Interrupted, LoopState, StopRequest, rng_state, set_rng_state
-from .config import NLG_TASKS, RunConfig
-from .distributed import SINGLE, Processes, launched, start
-from .metrics import Evaluation
-from .optim import parameter_groups
-from .record import DIR_MODE, FAILURE_CLASSES, FILE_MODE, SCHEMA_VERSION, now, peak_memory_mb, provenance
 
 ARTIFACTS_DIR = "artifacts"
 GENERATIONS_DIR = "generations"  # a task's kept outputs (NLG: decoded texts), one set of files per split
@@ -58,12 +65,12 @@ def autocast(cfg: RunConfig, device: torch.device):
 
 
 def build_task(cfg: RunConfig, tokenizer):
-    from .nlu import build_nlu_task
-    from .tasks.fewshot import FEWSHOT_TASKS
-    from .tasks.glue import GLUE_TASKS
+    from adamixbench.tasks.classification import build_nlu_task
+    from adamixbench.tasks.fewshot import FEWSHOT_TASKS
+    from adamixbench.tasks.glue import GLUE_TASKS
 
     if cfg.family == "nlg":
-        from .nlg_engine import build_nlg_task
+        from adamixbench.tasks.generation import build_nlg_task
 
         return build_nlg_task(cfg, tokenizer)
     if cfg.family == "glue" and cfg.task not in GLUE_TASKS:
@@ -72,7 +79,7 @@ def build_task(cfg: RunConfig, tokenizer):
             f"{', '.join(NLG_TASKS)}; few-shot tasks ({', '.join(sorted(FEWSHOT_TASKS))}) need --fewshot-k"
         )
     if cfg.prompt:
-        from .prompting import build_prompt_task
+        from adamixbench.tasks.prompting import build_prompt_task
 
         return build_prompt_task(cfg, tokenizer)
     return build_nlu_task(cfg, tokenizer)
@@ -172,7 +179,7 @@ class Run:
     warmup_steps: int
     loader: DataLoader  # training batches, built once (train_loader)
     batches: TrainBatches  # its batch sampler: which epoch, from which batch
-    processes: Processes = SINGLE  # this process among the run's (adamixbench/distributed.py)
+    processes: Processes = SINGLE  # this process among the run's (adamixbench/engine/distributed.py)
     metric_notes: dict[str, str] = field(default_factory=dict)  # metrics unavailable, and why (into the record)
 
     @property
@@ -314,9 +321,9 @@ def not_run_record(cfg: RunConfig, failure_class: str, reason: str) -> dict:
     """The failed record of a run that could not start (its data are unavailable): the keys of a trained
     run's record, nothing measured, so aggregation shows the cell as failed with the reason instead of
     the suite stopping. Its primary metric names the table column without loading the task."""
-    from .nlg_engine import NLGTask
-    from .nlu import FEWSHOT_PRIMARY_METRIC
-    from .tasks.glue import get_task
+    from adamixbench.tasks.classification import FEWSHOT_PRIMARY_METRIC
+    from adamixbench.tasks.generation import NLGTask
+    from adamixbench.tasks.glue import get_task
 
     started = now()
     primary = {"nlg": NLGTask.primary_metric, "fewshot": FEWSHOT_PRIMARY_METRIC}.get(cfg.family)

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .paths import CACHE_DIR
+from adamixbench.sources.paths import CACHE_DIR
 
 MINILM = "minilm-l6"
 SMOLLM2 = "smollm2-135m"

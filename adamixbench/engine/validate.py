@@ -25,8 +25,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import RunConfig
-from .spec import SpecError
+from adamixbench.engine.config import RunConfig
+from adamixbench.plan.spec import SpecError
 
 
 @dataclass(frozen=True)
@@ -101,9 +101,9 @@ def _problem(error: Exception, resource: str | None = None) -> list[Problem]:
 
 
 def check_task(cfg: RunConfig) -> list[Problem]:
-    from .spec import NLG_TASKS
-    from .tasks.fewshot import FEWSHOT_TASKS
-    from .tasks.glue import GLUE_TASKS
+    from adamixbench.plan.spec import NLG_TASKS
+    from adamixbench.tasks.fewshot import FEWSHOT_TASKS
+    from adamixbench.tasks.glue import GLUE_TASKS
 
     known = {"glue": GLUE_TASKS, "fewshot": FEWSHOT_TASKS, "nlg": NLG_TASKS}[cfg.family]
     if cfg.task in known:
@@ -173,7 +173,7 @@ def check_selection(cfg: RunConfig) -> list[Problem]:
 
 def _hub_data(cfg: RunConfig) -> bool:
     """The data come from the hub at run time (nothing local to check)."""
-    from .tasks.glue import hub_disabled
+    from adamixbench.tasks.glue import hub_disabled
 
     if cfg.data_dir is not None or hub_disabled():
         return False
@@ -184,16 +184,16 @@ def _load_splits(cfg: RunConfig) -> dict:
     """{split: rows} the run reads, through the engine's data loaders, untokenised (adamixbench.tasks: no
     model code is imported, which keeps `snakemake -n` quick)."""
     if cfg.family == "nlg":
-        from .tasks.nlg import load_nlg_splits
+        from adamixbench.tasks.nlg import load_nlg_splits
 
         train, report_split, report, held = load_nlg_splits(cfg)
         return {"train": train, report_split: report, **({"selection": held} if held is not None else {})}
     if cfg.family == "fewshot":
-        from .tasks.fewshot import load_fewshot_for_run
+        from adamixbench.tasks.fewshot import load_fewshot_for_run
 
         train, evaluation = load_fewshot_for_run(cfg)
         return {"train": train, "validation": evaluation}
-    from .tasks.glue import default_data_dir, get_task, load_glue
+    from adamixbench.tasks.glue import default_data_dir, get_task, load_glue
 
     data_dir = cfg.data_dir or default_data_dir()
     return {split: load_glue(cfg.task, split, data_dir) for split in ("train", *get_task(cfg.task).dev_splits)}
@@ -229,7 +229,7 @@ def _offline() -> bool:
 def check_model(name: str) -> list[Problem]:
     """The backbone resolves without training: a packaged name, a local folder, or (offline) a hub name
     in the local Hugging Face cache."""
-    from .packaged import PACKAGED, package_dir
+    from adamixbench.sources.packaged import PACKAGED, package_dir
 
     if name in PACKAGED:
         try:
@@ -238,7 +238,7 @@ def check_model(name: str) -> list[Problem]:
             return _problem(error, resource=MODEL)
         return []
     if name.startswith("standin:"):  # a tiny random stand-in (smoke runs), built on first use
-        from .standins import architecture_of
+        from adamixbench.sources.standins import architecture_of
 
         try:
             architecture_of(name)
@@ -352,7 +352,7 @@ def run_name(spec: dict) -> str:
 
 
 def validate_specs(specs: list[dict]) -> dict[Problem, list[str]]:
-    """{problem: the runs that have it} over run specs (as adamixbench.suite.expand writes them)."""
+    """{problem: the runs that have it} over run specs (as adamixbench.plan.suite.expand writes them)."""
     validator = Validator(engine=False)
     found: dict[Problem, list[str]] = {}
     for spec in specs:

@@ -32,7 +32,7 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
-from .spec import family_of
+from adamixbench.plan.spec import family_of
 
 #: MB declared for a run whose backbone's config.json is not available on this machine.
 UNKNOWN_BACKBONE_MB = 24_000
@@ -46,7 +46,7 @@ GATED_MLP_ACTIVATIONS = ("silu", "swiglu", "gelu_pytorch_tanh_gated")
 def _config_file(model: str) -> Path | None:
     """config.json of a backbone without loading it: a local folder, a packaged backbone, a stand-in or a
     hub name in the local Hugging Face cache."""
-    from .packaged import MINILM, SMOLLM2, SMOLLM2_DIR, minilm_dir
+    from adamixbench.sources.packaged import MINILM, SMOLLM2, SMOLLM2_DIR, minilm_dir
 
     if model == MINILM:
         try:
@@ -69,9 +69,9 @@ def _config_file(model: str) -> Path | None:
 
 def backbone_shape(model: str) -> dict | None:
     """{params, hidden, layers, heads, vocab} of a backbone from its config.json (None when not found).
-    Stand-ins (`standin:<model>`, adamixbench/standins.py) use their fixed tiny shape."""
+    Stand-ins (`standin:<model>`, adamixbench/sources/standins.py) use their fixed tiny shape."""
     if model.startswith("standin:"):
-        from .standins import SIZE
+        from adamixbench.sources.standins import SIZE
 
         h, layers, inter = SIZE["hidden"], SIZE["layers"], SIZE["intermediate"]
         return {

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from .paths import REPO_ROOT
+from adamixbench.sources.paths import REPO_ROOT
 
 SCHEMA_VERSION = 2  # 2: "spec" (the run spec) replaces "config"; suite, experiment, label, failure_class added
 
@@ -50,7 +50,7 @@ PACKAGES = (
     "sacrebleu",
     "adamix-suite",
 )
-#: "own process", or "warm engine fork" once the warm engine (adamixbench/engine_server.py) has forked this
+#: "own process", or "warm engine fork" once the warm engine (adamixbench/engine/server.py) has forked this
 #: run: the record's provenance says which (same code and numbers; a fork's peak memory counts only the
 #: pages it touched, not the imports)
 ENGINE_PROCESS = "own process"

@@ -1,7 +1,7 @@
 """A suite (config/suites/*.yaml, validated by workflow/schemas/config.schema.yaml) -> one run spec per run.
 
 Pure Python (no torch): the Snakemake workflow expands a suite here while it builds the DAG. A run spec
-is the flat {option: value} object of adamixbench/spec.py with every option of the run's family filled in
+is the flat {option: value} object of adamixbench/plan/spec.py with every option of the run's family filled in
 (identity: suite, experiment, label, task, method, method_params, seed, model; then the training options).
 
 Precedence of training options: `defaults` < experiment `train` < method `train` < matching `overrides`
@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 
-from .spec import BY_NAME, SpecError, complete_spec
+from adamixbench.plan.spec import BY_NAME, SpecError, complete_spec
 
 RunKey = tuple  # (task, label, seed)
 

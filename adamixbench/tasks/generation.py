@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForCausalLM
 
-from .metrics import Evaluation
-from .metrics.nlg import numeric_scores, score_e2e, score_webnlg, write_e2e_files, write_webnlg_files
-from .tasks.nlg import load_nlg_splits
+from adamixbench.metrics import Evaluation
+from adamixbench.metrics.nlg import numeric_scores, score_e2e, score_webnlg, write_e2e_files, write_webnlg_files
+from adamixbench.tasks.nlg import load_nlg_splits
 
 IGNORE = -100
 

@@ -8,7 +8,7 @@ tokenizers where the project ships them. Only the sizes shrink (2 layers, hidden
 random, so the scores mean nothing.
 
 Backbones: the model name ``standin:<name>`` (e.g. ``standin:roberta-large``) resolves, through
-`adamixbench.backbones.resolve_backbone`, to a directory under ``<cache>/standins/`` built on first use
+`adamixbench.sources.backbones.resolve_backbone`, to a directory under ``<cache>/standins/`` built on first use
 (atomically: parallel jobs are safe). The architecture comes from the name (:func:`architecture_of`):
 
 =========  =======================================  ==================================================
@@ -26,23 +26,20 @@ type in a given shape: the stand-ins, the paper backbones in their full shapes (
 :func:`paper_shaped_model`: parameter counts on the meta device, benchmarks/throughput.py) and the tests'
 tiny models all come from it.
 
-Data: :func:`standin_glue_dir` writes a GLUE-layout directory where every task has a few examples per
-split: the first rows of the shipped files where the repository ships them (data/README.md), and
-stand-in rows (real sentences of shipped tasks, relabelled) for the files it does not ship (MNLI and QQP
-train/dev, QNLI train). Pure Python (no torch), so the workflow can build it while it plans the DAG.
+Data: `adamixbench.tasks.standin_data` writes the stand-in GLUE directory into the same cache, through
+:func:`publish`. Pure Python at import (no torch), so the workflow can use it while it plans the DAG.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import shutil
 import tempfile
 from pathlib import Path
 
-from .packaged import minilm_dir
-from .paths import CACHE_DIR, GPT2_TOKENIZER_DIR
+from adamixbench.sources.packaged import minilm_dir
+from adamixbench.sources.paths import CACHE_DIR, GPT2_TOKENIZER_DIR
 
 PREFIX = "standin:"
 STANDIN_DIR = CACHE_DIR / "standins"
@@ -219,7 +216,7 @@ def _model(arch: str, tokenizer):
 
 
 @contextlib.contextmanager
-def _publish(target: Path, done_file: str, prefix: str):
+def publish(target: Path, done_file: str, prefix: str):
     """Build a directory in a staging folder next to `target`, then rename it into place in one step, so
     concurrent jobs never see a half-built `target`: when another job published it first (the rename
     fails and `target/done_file` exists), its copy is kept; the staging folder is always removed."""
@@ -243,82 +240,14 @@ def standin_backbone(name: str) -> Path:
         return target
     import torch
 
-    with _publish(target, "config.json", prefix=f".{arch}-") as staging:
+    with publish(target, "config.json", prefix=f".{arch}-") as staging:
         tokenizer = _tokenizer(arch, staging)
         torch.manual_seed(0)  # the same stand-in on every machine
         model = _model(arch, tokenizer)
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         (staging / "STANDIN.md").write_text(
-            f"Randomly initialised {arch} stand-in (adamixbench/standins.py) for smoke runs of `{name}`; "
+            f"Randomly initialised {arch} stand-in (adamixbench/sources/standins.py) for smoke runs of `{name}`; "
             f"size {SIZE}. Its scores mean nothing.\n"
         )
-    return target
-
-
-# --------------------------------------------------------------------------------------------------
-# data
-# --------------------------------------------------------------------------------------------------
-def _glue_files():
-    from .tasks.glue import GLUE_TASKS, SPLIT_FILES, default_data_dir
-
-    root = default_data_dir()
-    for spec in GLUE_TASKS.values():
-        for split in spec.splits:
-            yield spec, split, root / spec.glue_dir / SPLIT_FILES[split], Path(spec.glue_dir) / SPLIT_FILES[split]
-
-
-def _head(path: Path, rows: int) -> str:
-    """The header (if any) and the first `rows` data lines of a shipped TSV, byte for byte."""
-    with path.open(encoding="utf-8", newline="") as f:
-        lines = f.read().splitlines(keepends=True)
-    has_header = "CoLA" not in path.parts
-    keep = lines[: rows + has_header]
-    return "".join(keep) if keep[-1].endswith("\n") else "".join(keep) + "\n"
-
-
-def _pairs(path: Path, a: str, b: str, rows: int) -> list[tuple[str, str]]:
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        return [(r[a], r[b]) for _, r in zip(range(rows), reader)]
-
-
-def _standin_rows(task: str, split: str, rows: int) -> str:
-    """A stand-in file for a GLUE file the repository does not ship: real sentence pairs of shipped
-    tasks (RTE for MNLI and QNLI, MRPC for QQP) under the task's own columns, labels cycling over its
-    classes. Only the columns the loader reads are kept, under GLUE's header names."""
-    from .tasks.glue import default_data_dir
-
-    shipped = default_data_dir()
-    if task == "qqp":
-        pairs = _pairs(shipped / "MRPC" / "train.tsv", "#1 String", "#2 String", rows)
-        header, labels = ("id", "qid1", "qid2", "question1", "question2", "is_duplicate"), ("0", "1")
-        body = [(str(i), str(2 * i), str(2 * i + 1), a, b, labels[i % 2]) for i, (a, b) in enumerate(pairs)]
-    else:
-        pairs = _pairs(shipped / "RTE" / "train.tsv", "sentence1", "sentence2", rows)
-        if task == "mnli":
-            header = ("index", "sentence1", "sentence2", "gold_label")
-            labels = ("entailment", "neutral", "contradiction")
-        else:  # qnli
-            header, labels = ("index", "question", "sentence", "label"), ("entailment", "not_entailment")
-        body = [(str(i), a, b, labels[i % len(labels)]) for i, (a, b) in enumerate(pairs)]
-    return "".join("\t".join(r) + "\n" for r in [header, *body])
-
-
-def standin_glue_dir(rows: int = ROWS_PER_SPLIT) -> Path:
-    """A GLUE-layout directory with `rows` examples per split of every task (see the module docstring)."""
-    target = STANDIN_DIR / f"glue-{rows}"
-    if (target / "COMPLETE").is_file():
-        return target
-    with _publish(target, "COMPLETE", prefix=".glue-") as staging:
-        listing = []
-        for spec, split, shipped, rel in _glue_files():
-            (staging / rel).parent.mkdir(parents=True, exist_ok=True)
-            if shipped.is_file():
-                text, origin = _head(shipped, rows), f"first {rows} rows of data/glue/{rel}"
-            else:
-                text, origin = _standin_rows(spec.name, split, rows), "stand-in (not shipped): relabelled pairs"
-            (staging / rel).write_text(text, encoding="utf-8")
-            listing.append(f"{rel}: {origin}")
-        (staging / "COMPLETE").write_text("\n".join(listing) + "\n")
     return target

@@ -34,9 +34,9 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForMaskedLM
 
-from .nlu import NLUTask, load_nlu_splits
-from .tasks.fewshot import build_prompt_inputs, get_prompt, label_word_ids
-from .tasks.glue import get_task
+from adamixbench.tasks.classification import NLUTask, load_nlu_splits
+from adamixbench.tasks.fewshot import build_prompt_inputs, get_prompt, label_word_ids
+from adamixbench.tasks.glue import get_task
 
 
 def no_mlm_head_error(name: str, detail: str) -> ValueError:

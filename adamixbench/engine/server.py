@@ -20,7 +20,7 @@ How the pipeline uses it (workflow/Snakefile `onstart`, workflow/scripts/train.p
   Both paths give the same run record.
 * Per request the server forks a handler, which forks the run. The run restores the default signal
   handlers, takes the request's environment, working directory and thread count, appends its output to
-  the log file and calls `adamixbench.cli.main(argv)`. The handler sends the run's pid (the client
+  the log file and calls `adamixbench.engine.cli.main(argv)`. The handler sends the run's pid (the client
   forwards SIGTERM / SIGINT to it: checkpoint and exit 75, as for a spawned engine), then its exit status
   in `subprocess` terms (negative = killed by that signal). When the client goes away first (Snakemake
   killed), the handler stops the run with SIGTERM, then SIGKILL after a grace period.
@@ -60,11 +60,11 @@ PRELOAD = (
     "sklearn.metrics",
     "scipy.stats",
     "transformers",
-    "adamixbench.cli",
-    "adamixbench.validate",
-    "adamixbench.trainer",
-    "adamixbench.nlu",
-    "adamixbench.nlg_engine",
+    "adamixbench.engine.cli",
+    "adamixbench.engine.validate",
+    "adamixbench.engine.trainer",
+    "adamixbench.tasks.classification",
+    "adamixbench.tasks.generation",
     "baselines",
     "peft",
     "adapters",
@@ -127,7 +127,7 @@ def _run(request: dict) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        from adamixbench.offline import apply_offline_defaults
+        from adamixbench.sources.offline import apply_offline_defaults
 
         apply_offline_defaults()  # as `python -m adamixbench` does before anything else
         log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
@@ -139,8 +139,8 @@ def _run(request: dict) -> None:
 
         torch.set_num_threads(max(1, int(request["env"].get("OMP_NUM_THREADS") or 1)))
         sys.argv = ["python -m adamixbench", *request["argv"]]
-        from adamixbench import record
-        from adamixbench.cli import main
+        from adamixbench.engine import record
+        from adamixbench.engine.cli import main
 
         record.ENGINE_PROCESS = "warm engine fork"
         code = main(request["argv"])

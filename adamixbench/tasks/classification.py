@@ -10,12 +10,28 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
 
-from .metrics import Evaluation
-from .metrics.glue import compute_glue_metrics
-from .tasks.fewshot import FEWSHOT_TASKS, load_fewshot_for_run
-from .tasks.glue import default_data_dir, get_task, hub_disabled, load_glue
+from adamixbench.metrics import Evaluation
+from adamixbench.metrics.glue import compute_metrics
+from adamixbench.tasks.fewshot import FEWSHOT_TASKS, load_fewshot_for_run
+from adamixbench.tasks.glue import GLUE_TASKS, default_data_dir, get_task, hub_disabled, load_glue
 
 FEWSHOT_PRIMARY_METRIC = "accuracy"  # the paper's few-shot tables (GLUE tasks: TaskSpec.primary_metric)
+
+#: metric names per task: the GLUE tasks' own, plus the few-shot sentence tasks (accuracy, as in LM-BFF).
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    **{name: spec.metrics for name, spec in GLUE_TASKS.items()},
+    "mpqa": ("accuracy",),
+    "subj": ("accuracy",),
+}
+
+
+def compute_glue_metrics(task: str, predictions, references) -> dict[str, float]:
+    """All metrics of `task` in percent (`adamixbench.metrics.glue.compute_metrics`), e.g.
+    `{"accuracy": 91.2, "f1": 93.8}` for MRPC; STS-B takes float scores, the others class ids."""
+    if task not in TASK_METRICS:
+        raise ValueError(f"no metrics defined for task {task!r}; known tasks: {', '.join(TASK_METRICS)}")
+    regression = task in GLUE_TASKS and GLUE_TASKS[task].is_regression
+    return compute_metrics(TASK_METRICS[task], predictions, references, regression=regression)
 
 
 @dataclass

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .config import RunConfig
-from .record import now, write_json_atomic
-from .trainer import ARTIFACTS_DIR, load_task_and_model, scorable_splits, score_modes, score_splits
+from adamixbench.engine.config import RunConfig
+from adamixbench.engine.record import now, write_json_atomic
+from adamixbench.engine.trainer import ARTIFACTS_DIR, load_task_and_model, scorable_splits, score_modes, score_splits
 
 RECORD_FILE = "metrics.json"
 SCORES_FILE = "scores.json"

@@ -8,8 +8,7 @@ default here (`weight_decay_scope="trainer"`); `"all"` decays every trainable pa
 
 from __future__ import annotations
 
-WEIGHT_DECAY_SCOPES = ("trainer", "all")
-
+from adamixbench.plan.spec import WEIGHT_DECAY_SCOPES
 
 # The Hugging Face Trainer's rule (`Trainer.get_decay_parameter_names`, transformers 4.57): no decay for
 # parameters inside nn.LayerNorm modules or whose lower-cased name matches one of these patterns. Restated

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .record import FILE_MODE
+from adamixbench.engine.record import FILE_MODE
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.pt"

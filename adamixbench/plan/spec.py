@@ -2,18 +2,18 @@
 
 Everything that names a run option is generated from `OPTIONS` or checked against it by a test:
 
-* the engine's command line (`python -m adamixbench train --help`: one flag per option, adamixbench/cli.py),
-* `RunConfig` (adamixbench/config.py: the attributes, defaults, type and range checks),
+* the engine's command line (`python -m adamixbench train --help`: one flag per option, adamixbench/engine/cli.py),
+* `RunConfig` (adamixbench/engine/config.py: the attributes, defaults, type and range checks),
 * the suite schema's `train` block (workflow/schemas/config.schema.yaml, between the GENERATED markers;
-  `python -m adamixbench.spec --write` regenerates it, tests/engine/test_run_spec.py fails when it drifts),
+  `python -m adamixbench.plan.spec --write` regenerates it, tests/engine/test_run_spec.py fails when it drifts),
 * the options table in docs/RUN_OPTIONS.md (same command, same test),
-* the pipeline's expansion of a suite into one spec per run (adamixbench/suite.py).
+* the pipeline's expansion of a suite into one spec per run (adamixbench/plan/suite.py).
 
 A run spec is a flat JSON object {option name: value}; `python -m adamixbench train --spec spec.json`
 runs it, and the run record embeds it (docs/CONTRACTS.md). This module imports nothing heavy (no torch):
 Snakemake's DAG-building process uses it.
 
-Adding an option is one entry below (plus its use in the engine); run `python -m adamixbench.spec --write`.
+Adding an option is one entry below (plus its use in the engine); run `python -m adamixbench.plan.spec --write`.
 """
 
 from __future__ import annotations
@@ -25,11 +25,10 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from .optim import WEIGHT_DECAY_SCOPES
-from .paths import REPO_ROOT
+from adamixbench.sources.paths import REPO_ROOT
+from adamixbench.tasks import FAMILIES, NLG_TASKS, family_of
 
-FAMILIES = ("glue", "fewshot", "nlg")
-NLG_TASKS = ("e2e", "webnlg", "dart")
+WEIGHT_DECAY_SCOPES = ("trainer", "all")  # adamixbench/engine/optim.py applies them
 REQUIRED = object()  # default of an option every run must set
 
 
@@ -305,7 +304,7 @@ OPTIONS: tuple[Option, ...] = (
         "weight_decay_scope",
         str,
         "trainer",
-        "which parameters weight decay applies to (adamixbench/optim.py): trainer = "
+        "which parameters weight decay applies to (adamixbench/engine/optim.py): trainer = "
         "all but biases and LayerNorm weights, as the Hugging Face Trainer of the reference code; all = every "
         "trainable parameter",
         choices=WEIGHT_DECAY_SCOPES,
@@ -425,7 +424,7 @@ OPTIONS: tuple[Option, ...] = (
         families=NLG,
     ),
     Option("max_new_tokens", int, 64, "maximum generated tokens (paper 64)", low=1, families=NLG),
-    # ---- checkpoints and saved weights (adamixbench/checkpoint.py; not part of the checkpoint's config hash) --
+    # ---- checkpoints and saved weights (adamixbench/engine/checkpoint.py; not part of the checkpoint's config hash) --
     Option(
         "checkpoint_every_steps",
         int,
@@ -475,12 +474,6 @@ TRAIN_OPTIONS = tuple(o for o in OPTIONS if o.scope == "train")
 #: here for suite validation, tests/engine/test_run_spec.py checks the two agree
 INFERENCE_MODES = ("merge", "random_sequence", "random_token", "ensemble")
 INFERENCE_MODE_RE = re.compile(rf"^({'|'.join(INFERENCE_MODES)}|fixed:[0-9]+)$")
-
-
-def family_of(task: str, fewshot_k: int | None) -> str:
-    if task in NLG_TASKS:
-        return "nlg"
-    return "fewshot" if fewshot_k is not None else "glue"
 
 
 def check_values(values: dict, engine: bool = True) -> dict:
@@ -542,9 +535,11 @@ def complete_spec(values: dict) -> dict:
 # --------------------------------------------------------------------------------------------------
 SCHEMA_FILE = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 DOCS_FILE = REPO_ROOT / "docs" / "RUN_OPTIONS.md"
-BEGIN = "    # BEGIN GENERATED from adamixbench/spec.py (python -m adamixbench.spec --write); do not edit"
+BEGIN = "    # BEGIN GENERATED from adamixbench/plan/spec.py (python -m adamixbench.plan.spec --write); do not edit"
 END = "    # END GENERATED"
-NAMES_BEGIN = "  # BEGIN GENERATED names (python -m adamixbench.spec --write): from where each is defined; do not edit"
+NAMES_BEGIN = (
+    "  # BEGIN GENERATED names (python -m adamixbench.plan.spec --write): from where each is defined; do not edit"
+)
 NAMES_END = "  # END GENERATED names"
 
 
@@ -552,9 +547,8 @@ def registered_names() -> dict[str, list[str]]:
     """The names the schema's enums list, read from where each is defined: the method registry, the task
     tables, AdaMix's inference modes. Imports the engine side (torch): --write / --check and tests only."""
     from adamix.config import INFERENCE_MODES as ADAMIX_INFERENCE_MODES
+    from adamixbench.tasks import FEWSHOT_TASKS, GLUE_TASKS
     from baselines import list_methods
-
-    from .tasks import FEWSHOT_TASKS, GLUE_TASKS
 
     return {
         "family": list(FAMILIES),
@@ -630,7 +624,7 @@ def docs_table() -> str:
     rows = [
         "# Run options",
         "",
-        "Generated from `adamixbench/spec.py` by `python -m adamixbench.spec --write`; do not edit by hand.",
+        "Generated from `adamixbench/plan/spec.py` by `python -m adamixbench.plan.spec --write`; do not edit by hand.",
         "Every option is a flag of `python -m adamixbench train` (dashes for underscores) and a key of a run",
         "spec (`--spec spec.json`). Options of scope `train` are also the keys of a suite's `train` blocks",
         "(`defaults`, experiment `train`, method `train`, `overrides`); `run` options come from the suite's",
@@ -652,7 +646,7 @@ def docs_table() -> str:
 def main(argv: list[str]) -> int:
     """--write: regenerate the schema block and the docs table; --check: exit 1 when they are stale."""
     if argv not in (["--write"], ["--check"]):
-        print("usage: python -m adamixbench.spec --write | --check", file=sys.stderr)
+        print("usage: python -m adamixbench.plan.spec --write | --check", file=sys.stderr)
         return 2
     wanted = {SCHEMA_FILE: render_schema(SCHEMA_FILE.read_text()), DOCS_FILE: docs_table()}
     stale = [p for p, text in wanted.items() if not p.exists() or p.read_text() != text]
@@ -662,7 +656,10 @@ def main(argv: list[str]) -> int:
             print(f"wrote {path.relative_to(REPO_ROOT)}")
         return 0
     for path in stale:
-        print(f"{path.relative_to(REPO_ROOT)} is out of date: run python -m adamixbench.spec --write", file=sys.stderr)
+        print(
+            f"{path.relative_to(REPO_ROOT)} is out of date: run python -m adamixbench.plan.spec --write",
+            file=sys.stderr,
+        )
     return 1 if stale else 0
 
 

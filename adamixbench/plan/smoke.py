@@ -8,7 +8,7 @@ code of a real run: the same run matrix (every experiment, method label, task an
 only), the same engine, aggregation, tables, plots and report. What changes:
 
 * outputs: ``<output_root>/<suite>-smoke/`` (the suite is renamed ``<suite>-smoke``);
-* models: every backbone becomes its stand-in ``standin:<model>`` (adamixbench/standins.py: same
+* models: every backbone becomes its stand-in ``standin:<model>`` (adamixbench/sources/standins.py: same
   architecture and head types, 2 layers, hidden 64, random weights, real tokenizers where shipped);
 * data: GLUE runs read a GLUE-layout directory with a few examples per split (stand-in files for the
   GLUE files the repository does not ship); few-shot runs read the shipped LiST splits and evaluate
@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import copy
 
-from .standins import PREFIX, standin_glue_dir
+from adamixbench.sources.standins import PREFIX
+from adamixbench.tasks.standin_data import standin_glue_dir
 
 SUFFIX = "-smoke"
 #: training options of every smoke run (engine option names); they override the suite's.
