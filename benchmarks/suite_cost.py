@@ -57,7 +57,7 @@ def suite_runs(suite: str) -> dict:
 
 def run_budget(run: dict) -> dict:
     """Optimiser steps, evaluation passes and evaluated examples of one run, as the engine would do them."""
-    from adamixbench.plan.spec import family_of
+    from adamixbench.tasks import family_of
 
     train = {k: v for k, v in run.items() if v is not None}  # a run spec: every option of its family
     task, family = run["task"], family_of(run["task"], run.get("fewshot_k"))

@@ -3,9 +3,10 @@ before any work. Its attributes are the options of adamixbench/plan/spec.py (the
 
 from __future__ import annotations
 
-from adamixbench.plan.spec import NLG_TASKS, OPTIONS, SpecError, check_values, family_of, spec_of
+from adamixbench.plan.spec import OPTIONS, SpecError, check_values, spec_of
+from adamixbench.tasks import family_of
 
-__all__ = ["RunConfig", "NLG_TASKS", "SpecError"]
+__all__ = ["RunConfig", "SpecError"]
 
 
 class RunConfig:

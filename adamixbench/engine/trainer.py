@@ -26,7 +26,7 @@ from transformers import AutoTokenizer, get_linear_schedule_with_warmup, set_see
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from adamixbench.engine.checkpoint import Checkpointer, Interrupted, LoopState, StopRequest, rng_state, set_rng_state
-from adamixbench.engine.config import NLG_TASKS, RunConfig
+from adamixbench.engine.config import RunConfig
 from adamixbench.engine.distributed import SINGLE, Processes, launched, start
 from adamixbench.engine.optim import parameter_groups
 from adamixbench.engine.record import (
@@ -40,6 +40,8 @@ from adamixbench.engine.record import (
 )
 from adamixbench.metrics import Evaluation
 from adamixbench.sources.backbones import resolve_backbone
+from adamixbench.tasks import primary_metric
+from adamixbench.tasks.task import Task, build_task
 from baselines import PreparedModel, prepare_model
 
 ARTIFACTS_DIR = "artifacts"
@@ -62,27 +64,6 @@ def autocast(cfg: RunConfig, device: torch.device):
     if cfg.precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported():
         dtype = torch.bfloat16
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
-
-
-def build_task(cfg: RunConfig, tokenizer):
-    from adamixbench.tasks.classification import build_nlu_task
-    from adamixbench.tasks.fewshot import FEWSHOT_TASKS
-    from adamixbench.tasks.glue import GLUE_TASKS
-
-    if cfg.family == "nlg":
-        from adamixbench.tasks.generation import build_nlg_task
-
-        return build_nlg_task(cfg, tokenizer)
-    if cfg.family == "glue" and cfg.task not in GLUE_TASKS:
-        raise ValueError(
-            f"unknown task {cfg.task!r}; GLUE tasks: {', '.join(sorted(GLUE_TASKS))}; NLG tasks: "
-            f"{', '.join(NLG_TASKS)}; few-shot tasks ({', '.join(sorted(FEWSHOT_TASKS))}) need --fewshot-k"
-        )
-    if cfg.prompt:
-        from adamixbench.tasks.prompting import build_prompt_task
-
-        return build_prompt_task(cfg, tokenizer)
-    return build_nlu_task(cfg, tokenizer)
 
 
 def _features(dataset):
@@ -169,7 +150,7 @@ class Run:
     cfg: RunConfig
     device: torch.device
     backbone: str
-    task: object
+    task: Task
     prepared: PreparedModel
     collate: object
     optimizer: torch.optim.Optimizer
@@ -321,13 +302,8 @@ def not_run_record(cfg: RunConfig, failure_class: str, reason: str) -> dict:
     """The failed record of a run that could not start (its data are unavailable): the keys of a trained
     run's record, nothing measured, so aggregation shows the cell as failed with the reason instead of
     the suite stopping. Its primary metric names the table column without loading the task."""
-    from adamixbench.tasks.classification import FEWSHOT_PRIMARY_METRIC
-    from adamixbench.tasks.generation import NLGTask
-    from adamixbench.tasks.glue import get_task
-
     started = now()
-    primary = {"nlg": NLGTask.primary_metric, "fewshot": FEWSHOT_PRIMARY_METRIC}.get(cfg.family)
-    record = _record_skeleton(cfg, cfg.family, primary or get_task(cfg.task).primary_metric)
+    record = _record_skeleton(cfg, cfg.family, primary_metric(cfg.task, cfg.family))
     record.update(failed_at={"step": 0, "epoch": 0, "last_losses": []}, report_splits=[], metric_notes={})
     _fail(record, failure_class, reason)
     record["provenance"] = provenance(None, started)

@@ -101,20 +101,10 @@ def _problem(error: Exception, resource: str | None = None) -> list[Problem]:
 
 
 def check_task(cfg: RunConfig) -> list[Problem]:
-    from adamixbench.plan.spec import NLG_TASKS
-    from adamixbench.tasks.fewshot import FEWSHOT_TASKS
-    from adamixbench.tasks.glue import GLUE_TASKS
+    from adamixbench.tasks import unknown_task_message
 
-    known = {"glue": GLUE_TASKS, "fewshot": FEWSHOT_TASKS, "nlg": NLG_TASKS}[cfg.family]
-    if cfg.task in known:
-        return []
-    return [
-        Problem(
-            f"option task (--task): unknown {cfg.family} task {cfg.task!r}; GLUE tasks: "
-            f"{', '.join(sorted(GLUE_TASKS))}; NLG tasks: {', '.join(NLG_TASKS)}; few-shot tasks "
-            f"({', '.join(sorted(FEWSHOT_TASKS))}) need --fewshot-k"
-        )
-    ]
+    message = unknown_task_message(cfg.task, cfg.family)
+    return [Problem(message)] if message else []
 
 
 def check_method(cfg: RunConfig) -> list[Problem]:

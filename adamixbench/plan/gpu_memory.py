@@ -32,7 +32,7 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
-from adamixbench.plan.spec import family_of
+from adamixbench.tasks import family_of
 
 #: MB declared for a run whose backbone's config.json is not available on this machine.
 UNKNOWN_BACKBONE_MB = 24_000

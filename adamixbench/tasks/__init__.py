@@ -12,7 +12,9 @@ from adamixbench.tasks.fewshot import (
     sample_fewshot,
     sample_lmbff_split,
 )
+from adamixbench.tasks.fewshot import PRIMARY_METRIC as FEWSHOT_PRIMARY_METRIC
 from adamixbench.tasks.glue import GLUE_TASKS, TaskSpec, default_data_dir, get_task, load_glue
+from adamixbench.tasks.nlg import PRIMARY_METRIC as NLG_PRIMARY_METRIC
 from adamixbench.tasks.nlg import TASKS as NLG_TASKS
 
 FAMILIES = ("glue", "fewshot", "nlg")
@@ -25,6 +27,28 @@ def family_of(task: str, fewshot_k: int | None) -> str:
     return "fewshot" if fewshot_k is not None else "glue"
 
 
+def tasks_of(family: str):
+    """The task names of a family (a collection: `in`, iteration)."""
+    return {"glue": GLUE_TASKS, "fewshot": FEWSHOT_TASKS, "nlg": NLG_TASKS}[family]
+
+
+def unknown_task_message(task: str, family: str) -> str | None:
+    """None when `family` has `task`, else an error that lists every family's tasks and the few-shot flag."""
+    if task in tasks_of(family):
+        return None
+    return (
+        f"option task (--task): unknown {family} task {task!r}; GLUE tasks: {', '.join(sorted(GLUE_TASKS))}; "
+        f"NLG tasks: {', '.join(NLG_TASKS)}; few-shot tasks ({', '.join(sorted(FEWSHOT_TASKS))}) need --fewshot-k"
+    )
+
+
+def primary_metric(task: str, family: str) -> str:
+    """The metric a run of `task` reports first: what tables show and what model selection maximises."""
+    if family == "nlg":
+        return NLG_PRIMARY_METRIC
+    return FEWSHOT_PRIMARY_METRIC if family == "fewshot" else get_task(task).primary_metric
+
+
 __all__ = [
     "FAMILIES",
     "FEWSHOT_TASKS",
@@ -35,6 +59,9 @@ __all__ = [
     "build_prompt_inputs",
     "default_data_dir",
     "family_of",
+    "primary_metric",
+    "tasks_of",
+    "unknown_task_message",
     "get_task",
     "load_fewshot",
     "load_fewshot_dev",

@@ -12,10 +12,9 @@ from transformers import AutoModelForSequenceClassification, DataCollatorWithPad
 
 from adamixbench.metrics import Evaluation
 from adamixbench.metrics.glue import compute_metrics
+from adamixbench.tasks import family_of, primary_metric
 from adamixbench.tasks.fewshot import FEWSHOT_TASKS, load_fewshot_for_run
 from adamixbench.tasks.glue import GLUE_TASKS, default_data_dir, get_task, hub_disabled, load_glue
-
-FEWSHOT_PRIMARY_METRIC = "accuracy"  # the paper's few-shot tables (GLUE tasks: TaskSpec.primary_metric)
 
 #: metric names per task: the GLUE tasks' own, plus the few-shot sentence tasks (accuracy, as in LM-BFF).
 TASK_METRICS: dict[str, tuple[str, ...]] = {
@@ -134,20 +133,21 @@ class NLUSplits:
 
 def load_nlu_splits(cfg) -> NLUSplits:
     """GLUE (hub online, shipped TSVs offline) or a few-shot split; subsampled; selection split chosen."""
-    few_shot = cfg.fewshot_k is not None
+    family = family_of(cfg.task, cfg.fewshot_k)
+    few_shot = family == "fewshot"
     if few_shot:
         spec = FEWSHOT_TASKS[cfg.task]
         train, evaluation = load_fewshot_for_run(cfg)
         report = {"validation": evaluation}
         text_fields, regression = spec.text_fields, False
-        num_labels, primary = len(spec.label_names), FEWSHOT_PRIMARY_METRIC
+        num_labels = len(spec.label_names)
     else:
         spec = get_task(cfg.task)
         data_dir = cfg.data_dir or (default_data_dir() if hub_disabled() else None)
         train = load_glue(cfg.task, "train", data_dir)
         report = {split: load_glue(cfg.task, split, data_dir) for split in spec.dev_splits}
         text_fields, regression = spec.text_fields, spec.is_regression
-        num_labels, primary = spec.num_labels, spec.primary_metric
+        num_labels = spec.num_labels
     train = _subsample(train, cfg.max_train_samples, cfg.data_seed)
     report = {split: _subsample(ds, cfg.max_eval_samples, cfg.data_seed) for split, ds in report.items()}
     selection = None
@@ -162,7 +162,7 @@ def load_nlu_splits(cfg) -> NLUSplits:
     elif cfg.selection == "paper":
         selection = report[next(iter(report))]  # upstream: best epoch on the dev set that is reported
     return NLUSplits(
-        "fewshot" if few_shot else "glue", text_fields, num_labels, regression, primary, train, selection, report
+        family, text_fields, num_labels, regression, primary_metric(cfg.task, family), train, selection, report
     )
 
 

@@ -19,7 +19,7 @@ from transformers import AutoModelForCausalLM
 
 from adamixbench.metrics import Evaluation
 from adamixbench.metrics.nlg import numeric_scores, score_e2e, score_webnlg, write_e2e_files, write_webnlg_files
-from adamixbench.tasks.nlg import load_nlg_splits
+from adamixbench.tasks.nlg import PRIMARY_METRIC, load_nlg_splits
 
 IGNORE = -100
 
@@ -91,7 +91,7 @@ class NLGTask:
     selection: datasets.Dataset | None
     report: dict[str, datasets.Dataset]
     references: dict[str, list[list[str]]]  # split -> references per group (index = group id)
-    primary_metric: str = "bleu"
+    primary_metric: str = PRIMARY_METRIC
     family: str = "nlg"
     task_type: str = "causal_lm"
 

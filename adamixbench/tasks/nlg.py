@@ -56,6 +56,7 @@ from pathlib import Path
 from adamixbench.sources.paths import data_root
 
 TASKS = ("e2e", "webnlg", "dart")  # the NLG tasks (the paper's Tables 3-5)
+PRIMARY_METRIC = "bleu"  # the first column of the paper's NLG tables
 
 __all__ = [
     "TASKS",
