@@ -272,9 +272,25 @@ class PeftAdaMixModel(AdaMixModel):
         self._head_modules = sorted({n.split(".")[0] for n in head_names})
         train_head = config.train_head if config.train_head is not None else bool(head_names)
 
+        peft_model = self._peft_model_with_experts(model, experts)
+        tuners = self._tuner_layers_to_mix(peft_model, experts)
+        self._install_mixture_layers(tuners, experts)
+        self._check_experts_are_per_layer(experts)
+
+        expert_ids = {id(p) for layer in self._layers.values() for p in layer.all_expert_parameters()}
+        self._head_names = {n for n, p in peft_model.named_parameters() if id(p) in head_params}
+        for _n, p in peft_model.named_parameters():
+            p.requires_grad_(id(p) in expert_ids or (train_head and id(p) in head_params))
+        self._train_head = train_head
+        self._warned_regression = False
+
+    def _peft_model_with_experts(self, model: nn.Module, experts: list[str]):
+        """A plain PeftModel (task_type None: no per-adapter head copies) holding one trainable adapter per
+        expert plus the merged one; `self.config.peft_config` becomes the config as peft resolved it (its
+        target_modules, so checkpoints name what was adapted)."""
+        peft = import_peft()
         user_config = peft_config_from_dict(self.config.peft_config)
         peft_type = user_config.peft_type.value
-        # Inside the mixture: a plain PeftModel (task_type None: no per-adapter head copies), trainable.
         inner = dataclasses.replace(user_config, task_type=None, inference_mode=False)
         peft_model = peft.get_peft_model(model, copy.deepcopy(inner), adapter_name=experts[0])
         for name in experts[1:] + [MERGED_ADAPTER]:
@@ -288,9 +304,14 @@ class PeftAdaMixModel(AdaMixModel):
         self.base_model = peft_model
         resolved = peft_config_to_dict(peft_model.peft_config[experts[0]])
         resolved["task_type"] = self.config.peft_config.get("task_type")
-        self.config.peft_config = resolved  # target_modules as peft resolved them: checkpoints name what was adapted
+        self.config.peft_config = resolved
+        return peft_model
 
-        shared = shared_fragments(self.config)
+    def _tuner_layers_to_mix(self, peft_model, experts: list[str]) -> dict[str, nn.Module]:
+        """name -> every peft tuner layer that holds expert 0's weights; `share` must name fragments of them."""
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        peft_type = self.config.peft_config["peft_type"]
         tuners = {
             n: m
             for n, m in peft_model.named_modules()
@@ -305,17 +326,24 @@ class PeftAdaMixModel(AdaMixModel):
         fragments = {
             f for m in tuners.values() for f in m.adapter_layer_names if experts[0] in _entries(getattr(m, f, None))
         }
+        shared = shared_fragments(self.config)
         unknown = sorted(set(shared) - fragments - set(LORA_FAMILY_FRAGMENTS["up"] + LORA_FAMILY_FRAGMENTS["down"]))
         if unknown:
             raise ValueError(
                 f"AdaMixConfig.share names {unknown}, which are not {peft_type} parameter fragments here; "
                 f"the fragments of its tuner layers are {sorted(fragments)}"
             )
+        return tuners
+
+    def _install_mixture_layers(self, tuners: dict[str, nn.Module], experts: list[str]) -> None:
+        """Each tuner layer's forward becomes a `PeftMixtureLayer`; experts start as copies of expert 0 (shared
+        fragments ARE expert 0's, one object)."""
+        shared = shared_fragments(self.config)
         self._layers: dict[str, PeftMixtureLayer] = {}
         with torch.no_grad():
             for name, tuner in tuners.items():
                 layer = PeftMixtureLayer(tuner, self.config, self.router, shared)
-                for f in layer.fragments:  # experts start as copies of expert 0 (shared ones ARE expert 0's)
+                for f in layer.fragments:
                     container, first = getattr(tuner, f), layer.fragment(f, experts[0])
                     for e in experts[1:]:
                         if f in layer.shared:
@@ -325,14 +353,6 @@ class PeftAdaMixModel(AdaMixModel):
                                 p.copy_(q)
                 tuner.forward = layer
                 self._layers[name] = layer
-        self._check_experts_are_per_layer(experts)
-
-        expert_ids = {id(p) for layer in self._layers.values() for p in layer.all_expert_parameters()}
-        self._head_names = {n for n, p in peft_model.named_parameters() if id(p) in head_params}
-        for _n, p in peft_model.named_parameters():
-            p.requires_grad_(id(p) in expert_ids or (train_head and id(p) in head_params))
-        self._train_head = train_head
-        self._warned_regression = False
 
     def _check_experts_are_per_layer(self, experts: list[str]) -> None:
         """Every weight peft created for an expert must be one layer's own fragment (else routing is wrong)."""
