@@ -67,72 +67,73 @@ def recipe_card(suite: dict, runs: list[dict]) -> str:
         "",
     ]
     for exp in suite["experiments"]:
-        exp_runs = [r for r in runs if r["experiment"] == exp["name"]]
-        seeds = sorted({r["seed"] for r in exp_runs})
-        lines += [
-            f"## Experiment `{exp['name']}`",
-            "",
-            f"Model `{exp['model']}`, family {exp['family']}, tasks {', '.join(exp['tasks'])}; seeds {seeds} "
-            f"({_shared_source(suite, 'seeds')}); {len(exp_runs)} runs.",
-            "",
-        ]
-        if exp.get("fewshot"):
-            lines += [f"Few-shot: {_value(exp['fewshot'])}.", ""]
-        shared = {**_for_family(suite.get("defaults", {}), exp["family"]), **exp.get("train", {})}
-        lines += ["### Options shared by every row", ""]
-        lines += _md(
-            [[f"`{k}`", _value(v), _shared_source(suite, k)] for k, v in sorted(shared.items())],
-            ["option", "value", "source"],
-        )
-        lines += ["### Rows", ""]
-        table, own = [], []
-        for label in exp["methods"]:
-            mdef = suite["methods"][label]
-            label_runs = [r for r in exp_runs if r["label"] == label]
-            train = _for_family(mdef.get("train", {}), exp["family"])
-            table.append(
-                [
-                    f"`{label}`",
-                    mdef["method"],
-                    _value(mdef.get("params", {})) or "{}",
-                    _value(train) if train else "—",
-                    len(label_runs),
-                    PENDING,
-                    mdef.get("source", NOT_STATED),
-                ]
-            )
-            for key, value in sorted({**mdef.get("params", {}), **train}.items()):
-                own.append([f"`{label}`", f"`{key}`", _value(value), _row_source(suite, mdef, key, shared)])
-            if mdef.get("inference"):
-                own.append(
-                    [f"`{label}`", "`inference`", mdef["inference"], _row_source(suite, mdef, "inference", shared)]
-                )
-        lines += _md(
-            table,
-            ["row", "method", "method params", "own training options", "runs", "projected GPU-h", "recipe source"],
-        )
-        if own:
-            lines += ["### Values set by a row itself", ""]
-            lines += _md(own, ["row", "option / parameter", "value", "source"])
-        overrides = exp.get("overrides", [])
-        if overrides:
-            lines += ["### Per-task / per-row overrides (win over everything above)", ""]
-            lines += _md(
-                [
-                    [
-                        ", ".join(o.get("tasks", ["all"])),
-                        ", ".join(o.get("methods", ["all"])),
-                        _value(o.get("train", {})) if o.get("train") else "—",
-                        _value(o.get("params", {})) if o.get("params") else "—",
-                    ]
-                    for o in overrides
-                ],
-                ["tasks", "rows", "training options", "method params"],
-            )
+        lines += _experiment_section(suite, exp, [r for r in runs if r["experiment"] == exp["name"]])
     notes = suite.get("analysis", {}).get("notes")
     if notes:
         lines += ["## Notes that change the numbers", "", notes.strip(), ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _experiment_section(suite: dict, exp: dict, exp_runs: list[dict]) -> list[str]:
+    """One experiment: its model, tasks and seeds, the options every row shares, the rows, and overrides."""
+    seeds = sorted({r["seed"] for r in exp_runs})
+    lines = [
+        f"## Experiment `{exp['name']}`",
+        "",
+        f"Model `{exp['model']}`, family {exp['family']}, tasks {', '.join(exp['tasks'])}; seeds {seeds} "
+        f"({_shared_source(suite, 'seeds')}); {len(exp_runs)} runs.",
+        "",
+    ]
+    if exp.get("fewshot"):
+        lines += [f"Few-shot: {_value(exp['fewshot'])}.", ""]
+    shared = {**_for_family(suite.get("defaults", {}), exp["family"]), **exp.get("train", {})}
+    lines += ["### Options shared by every row", ""]
+    lines += _md(
+        [[f"`{k}`", _value(v), _shared_source(suite, k)] for k, v in sorted(shared.items())],
+        ["option", "value", "source"],
+    )
+    lines += _rows_section(suite, exp, exp_runs, shared)
+    overrides = exp.get("overrides", [])
+    if overrides:
+        lines += ["### Per-task / per-row overrides (win over everything above)", ""]
+        lines += _md(
+            [
+                [
+                    ", ".join(o.get("tasks", ["all"])),
+                    ", ".join(o.get("methods", ["all"])),
+                    _value(o.get("train", {})) if o.get("train") else "—",
+                    _value(o.get("params", {})) if o.get("params") else "—",
+                ]
+                for o in overrides
+            ],
+            ["tasks", "rows", "training options", "method params"],
+        )
+    return lines
+
+
+def _rows_section(suite: dict, exp: dict, exp_runs: list[dict], shared: dict) -> list[str]:
+    """The rows of an experiment (method, params, own options, run count, source), then every value a row
+    sets itself with its source."""
+    table, own = [], []
+    for label in exp["methods"]:
+        mdef = suite["methods"][label]
+        train = _for_family(mdef.get("train", {}), exp["family"])
+        runs = sum(r["label"] == label for r in exp_runs)
+        params = _value(mdef.get("params", {})) or "{}"
+        source = mdef.get("source", NOT_STATED)
+        table.append([f"`{label}`", mdef["method"], params, _value(train) if train else "—", runs, PENDING, source])
+        for key, value in sorted({**mdef.get("params", {}), **train}.items()):
+            own.append([f"`{label}`", f"`{key}`", _value(value), _row_source(suite, mdef, key, shared)])
+        if mdef.get("inference"):
+            own.append([f"`{label}`", "`inference`", mdef["inference"], _row_source(suite, mdef, "inference", shared)])
+    lines = ["### Rows", ""]
+    lines += _md(
+        table, ["row", "method", "method params", "own training options", "runs", "projected GPU-h", "recipe source"]
+    )
+    if own:
+        lines += ["### Values set by a row itself", ""]
+        lines += _md(own, ["row", "option / parameter", "value", "source"])
+    return lines
 
 
 def unstated(card: str) -> list[str]:
