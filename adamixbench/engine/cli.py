@@ -123,16 +123,28 @@ def main(argv: list[str] | None = None) -> int:
         return validate_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "methods":
-        from baselines import get_method, list_methods
-
-        print(f"{'method':16s} {'default lr':>10s}  description")
-        for name in list_methods():
-            spec = get_method(name)
-            print(f"{name:16s} {spec.default_lr:>10g}  {spec.description}")
-        return 0
+        return _list_methods()
     if args.command == "rescore":
         return _rescore(args)
+    return _train(args)
+
+
+def _list_methods() -> int:
+    from baselines import get_method, list_methods
+
+    print(f"{'method':16s} {'default lr':>10s}  description")
+    for name in list_methods():
+        spec = get_method(name)
+        print(f"{name:16s} {spec.default_lr:>10g}  {spec.description}")
+    return 0
+
+
+def _train(args) -> int:
+    """`train`: check the run, train and evaluate it (or record it as not run when only its data are
+    unavailable), write the record on the main process, then drop the checkpoint. Exit codes: module
+    docstring."""
     from adamixbench.engine.checkpoint import Interrupted, StopRequest, remove_checkpoint
+    from adamixbench.engine.record import write_json_atomic
 
     try:
         cfg = config_from_args(args)
@@ -143,8 +155,6 @@ def main(argv: list[str] | None = None) -> int:
         if errors:
             print("error: " + "\nerror: ".join(p.message for p in errors), file=sys.stderr)
             return 2
-        from adamixbench.engine.record import write_json_atomic
-
         if problems:  # only its data are unavailable: the run cannot run, the others of a suite can
             from adamixbench.engine.trainer import not_run_record
 
@@ -172,13 +182,16 @@ def main(argv: list[str] | None = None) -> int:
     from adamixbench.engine.distributed import launched
 
     processes = launched()  # a run on several processes (adamixbench/engine/distributed.py): rank 0 writes
-    if not processes.main:
-        processes.finish()
-        return 0
-    write_json_atomic(Path(cfg.out) / RECORD_FILE, record)
-    if not cfg.keep_checkpoint:
-        remove_checkpoint(cfg.out)  # only now: a kill before the record is written still resumes
+    if processes.main:
+        write_json_atomic(Path(cfg.out) / RECORD_FILE, record)
+        if not cfg.keep_checkpoint:
+            remove_checkpoint(cfg.out)  # only now: a kill before the record is written still resumes
+        _print_outcome(cfg, record)
     processes.finish()
+    return 0
+
+
+def _print_outcome(cfg, record: dict) -> None:
     status = (
         record["status"]
         if record["status"] == "ok"
@@ -188,7 +201,6 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{cfg.task}/{cfg.label}/seed{cfg.seed}: {status}{resumed} {record['scores']} -> {Path(cfg.out) / RECORD_FILE}"
     )
-    return 0
 
 
 def _rescore(args) -> int:

@@ -256,6 +256,11 @@ def check_model(name: str) -> list[Problem]:
         ]
     if not _offline():
         return []  # the hub resolves it when the run starts
+    return _check_hub_cache(name)
+
+
+def _check_hub_cache(name: str) -> list[Problem]:
+    """Offline, a hub name must be in the local Hugging Face cache."""
     from huggingface_hub import try_to_load_from_cache
 
     try:
