@@ -85,6 +85,41 @@ def _fragment_parameters(entry) -> list[nn.Parameter]:
     return []
 
 
+#: peft's adapter switches. On the PeftModel inside a mixture each would break it silently: peft makes only
+#: the active adapter trainable (set_adapter / enable_adapter_layers / disable_adapter: 22 -> 6 trainable
+#: tensors on a tiny LoRA mixture, experts 1..M-1 and the shared fragments stop training), or it adds,
+#: drops or disables adapters behind the routing. The mixture refuses them (`_refuse_adapter_switches`).
+PEFT_ADAPTER_SWITCHES = (
+    "set_adapter",
+    "disable_adapter",
+    "enable_adapter_layers",
+    "disable_adapter_layers",
+    "add_adapter",
+    "delete_adapter",
+    "load_adapter",
+)
+
+
+def _refuse_adapter_switches(peft_model: nn.Module) -> None:
+    """Shadow PEFT_ADAPTER_SWITCHES on the PeftModel and its tuner model with a clear error."""
+
+    def refuse(name: str):
+        def refused(*args, **kwargs):
+            raise RuntimeError(
+                f"{name}() on the peft model inside an AdaMix mixture is refused: peft would make only the "
+                f"active adapter trainable or bypass the routing, so experts would silently stop training. The "
+                f"mixture owns its adapters: choose the routing with AdaMixModel.set_inference(mode), or call "
+                f"merge() for a plain PeftModel on which peft's adapter methods work."
+            )
+
+        return refused
+
+    for owner in (peft_model, peft_model.base_model):
+        for name in PEFT_ADAPTER_SWITCHES:
+            if hasattr(owner, name):
+                owner.__dict__[name] = refuse(name)
+
+
 class PeftMixtureLayer:
     """Routing for ONE peft tuner layer holding M expert adapters.
 
@@ -301,6 +336,7 @@ class PeftAdaMixModel(AdaMixModel):
                     f"AdaMix cannot mix {peft_type}: peft refuses to hold several {peft_type} adapters "
                     f"in one model ({error})"
                 ) from error
+        _refuse_adapter_switches(peft_model)
         self.base_model = peft_model
         resolved = peft_config_to_dict(peft_model.peft_config[experts[0]])
         resolved["task_type"] = self.config.peft_config.get("task_type")
@@ -443,7 +479,8 @@ class PeftAdaMixModel(AdaMixModel):
         state = self.merged_state_dict()
         clone = copy.deepcopy(self.base_model)
         for module in clone.modules():
-            module.__dict__.pop("forward", None)  # the routing installed on each tuner layer
+            for name in ("forward", *PEFT_ADAPTER_SWITCHES):  # the routing on each tuner layer, the refusals
+                module.__dict__.pop(name, None)
         backbone = clone.unload()
         merged = get_peft_model(backbone, self.merged_peft_config())
         result = set_peft_model_state_dict(merged, state)

@@ -471,3 +471,22 @@ def test_random_token_uses_the_drawn_expert_of_each_fragment(monkeypatch, assign
     for layer in layers:
         layer.train_routes = {"lora_A": (assignment[1],), "lora_B": (assignment[0],)}
     assert (mix.base_model(**batch).logits - out).abs().max() > 1e-4  # the fragments' experts matter
+
+
+@pytest.mark.parametrize("switch", ["set_adapter", "disable_adapter", "enable_adapter_layers", "delete_adapter"])
+def test_peft_adapter_switches_on_the_mixture_are_refused_and_training_is_untouched(switch):
+    """peft's set_adapter() / disable_adapter() / enable_adapter_layers() make only the active adapter
+    trainable (22 -> 6 tensors here): on a mixture they would silently stop experts 1..M-1 and the shared
+    fragment from training. The mixture refuses them; peft's own methods still work on merge()'s result."""
+    model = build("lora", "bert", num_experts=4)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    owner = model.base_model if hasattr(model.base_model, switch) else model.base_model.base_model
+    args = ("expert_0",) if switch in ("set_adapter", "delete_adapter") else ()
+    with pytest.raises(RuntimeError, match=f"{switch}\\(\\) on the peft model inside an AdaMix mixture is refused"):
+        getattr(owner, switch)(*args)
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == trainable
+    assert len(trainable) > 6
+    merged = model.merge(fold_lora=False)
+    merged.set_adapter("default")  # a plain PeftModel: peft's methods are its own again
+    with merged.disable_adapter():
+        pass
