@@ -241,7 +241,10 @@ def _validate_peft(params: dict, task_type: str) -> None:
         )
     check_int("adamix_peft", "num_experts", params["num_experts"], optional=True)
     check_number("adamix_peft", "consistency_weight", params["consistency_weight"], low=0, optional=True)
-    check_choice("adamix_peft", "share", params["share"], (None, "up", "down", "none"))
+    share = params["share"]
+    fragments = isinstance(share, (list, tuple)) and share and all(isinstance(s, str) and s for s in share)
+    if not fragments:
+        check_choice("adamix_peft", "share", share, (None, "up", "down", "none", "a list of fragment names"))
 
 
 @register_method(

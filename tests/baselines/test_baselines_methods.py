@@ -261,3 +261,19 @@ def _peft_configs(model):
     """The peft configs of a (possibly AdaMix-wrapped) peft model."""
     for module in model.modules():
         yield from (getattr(module, "peft_config", None) or {}).values()
+
+
+def test_adamix_peft_share_takes_a_list_of_fragments():
+    """A suite can route only some of a tuner's fragments: `share: [hada_w1_a, hada_w1_b]` keeps LoHa's first
+    Hadamard factor one tensor per layer (expert 0's) and routes the second; a bad entry names the fragments."""
+    params = {"tuner": "loha", "tuner_params": {"r": 2}, "num_experts": 2, "share": ["hada_w1_a", "hada_w1_b"]}
+    prepared = prepare_model("adamix_peft", U.tiny_bert(), "seq_cls", params)
+    trained = {n for n, p in prepared.model.named_parameters() if p.requires_grad}
+    assert any(".hada_w1_a.expert_0" in n for n in trained)
+    assert not any(".hada_w1_a.expert_1" in n for n in trained)
+    assert any(".hada_w2_a.expert_1" in n for n in trained)
+    assert prepared.describe()["params"]["share"] == ["hada_w1_a", "hada_w1_b"]
+    with pytest.raises(ValueError, match="not .*parameter fragments here"):
+        prepare_model("adamix_peft", U.tiny_bert(), "seq_cls", {**params, "share": ["hada_w9"]})
+    with pytest.raises(ValueError, match="share"):
+        prepare_model("adamix_peft", U.tiny_bert(), "seq_cls", {**params, "share": "sideways"})
