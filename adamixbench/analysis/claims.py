@@ -45,8 +45,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from adamixbench.analysis import aggregate as agg
 from adamixbench.analysis import stats
+from adamixbench.analysis.layouts import LOWER_IS_BETTER, Column, Layout, orientation
+from adamixbench.analysis.records import unavailable_scores, unavailable_seeds_note
+from adamixbench.analysis.render import DASH, format_params, table_markdown
 
 __all__ = ["load_claims", "evaluate_claims", "claims_markdown", "RELATIONS", "PARAMS_TOLERANCE"]
 
@@ -115,7 +117,7 @@ def load_claims(path: str | Path, suite: str) -> list[dict]:
     return out
 
 
-def _per_seed(runs: pd.DataFrame, labels: Sequence[str], columns: Sequence[agg.Column]) -> dict[int, float]:
+def _per_seed(runs: pd.DataFrame, labels: Sequence[str], columns: Sequence[Column]) -> dict[int, float]:
     """seed -> the mean over `columns` of the (higher = better) score, taking per column the best of
     `labels`; only seeds with an ok run and a finite score in every column (of at least one label)."""
     ok = runs[(runs["status"] == "ok") & runs["row_label"].isin(labels)]
@@ -123,7 +125,7 @@ def _per_seed(runs: pd.DataFrame, labels: Sequence[str], columns: Sequence[agg.C
     per_col = []
     for col in columns:
         sel = ok[(ok["task"] == col.task) & (ok["metric"] == col.metric)]
-        sign = -1.0 if col.metric in agg.LOWER_IS_BETTER else 1.0
+        sign = orientation(col.metric)
         per_col.append((sign * sel["value"]).groupby(sel["seed"].astype(int)).max().to_dict())
     if not per_col:
         return {}
@@ -136,12 +138,12 @@ def _params(runs: pd.DataFrame, labels: Sequence[str]) -> float:
     return float(sel["params_inference"].mean()) if len(sel) else math.nan
 
 
-def _unavailable_note(runs: pd.DataFrame, labels: Sequence[str], columns: Sequence[agg.Column]) -> str:
-    un = agg.unavailable_scores(runs)
+def _unavailable_note(runs: pd.DataFrame, labels: Sequence[str], columns: Sequence[Column]) -> str:
+    un = unavailable_scores(runs)
     cols = {(col.task, col.metric) for col in columns}
     in_cols = np.array([(t, m) in cols for t, m in zip(un["task"], un["metric"])], dtype=bool)
     un = un[un["row_label"].isin(labels).to_numpy() & in_cols]
-    return agg.unavailable_seeds_note(un, labels)
+    return unavailable_seeds_note(un, labels)
 
 
 def _bound(relation: str, margin: float) -> float:
@@ -157,10 +159,114 @@ def _verdict(relation: str, margin: float, effect: float, p_holm: float, alpha: 
     return "supported" if effect > _bound(relation, margin) else "contradicted"
 
 
+def _claim_fields(c: Mapping) -> tuple[dict, list[str]]:
+    """The columns every statement of claim `c` shares, and the row labels of its side b (one, or several
+    of which each seed and column takes the best)."""
+    b_labels = [c["b"]] if isinstance(c["b"], str) else list(c["b"])
+    b_name = c["b"] if isinstance(c["b"], str) else "best of " + ", ".join(b_labels)
+    base = {
+        "id": c["id"],
+        "claim": c["claim"],
+        "source": c["source"],
+        "table": c["table"],
+        "a": c["a"],
+        "b": b_name,
+        "relation": c["relation"],
+        "margin": float(c.get("margin", 0.0)),
+    }
+    return base, b_labels
+
+
+def _statements(c: Mapping, layout: Layout) -> list[tuple[str, list[Column]]]:
+    """The statements of claim `c` in its table: (column name, the columns it averages) - one over the
+    Avg (``over: average``) or one per column (``over: each``), within the claim's tasks."""
+    cols = [col for col in layout.columns if not c.get("tasks") or col.task in c["tasks"]]
+    if c.get("over", "average") == "average":
+        return [("Avg" if len(cols) > 1 else cols[0].header, cols)]
+    return [(col.header, [col]) for col in cols]
+
+
+def _params_note(runs: pd.DataFrame, a: str, b_labels: Sequence[str]) -> str:
+    """Why an ``equal_params`` claim is not testable (its rows' #Param differ by more than the tolerance),
+    else empty."""
+    pa, pb = _params(runs, [a]), _params(runs, b_labels)
+    if np.isfinite(pa) and np.isfinite(pb) and abs(pa - pb) > PARAMS_TOLERANCE * max(pa, pb):
+        return (
+            f"#Param differ: {format_params(pa)} vs {format_params(pb)} "
+            f"(> {PARAMS_TOLERANCE:.0%}): the claim's premise does not hold"
+        )
+    return ""
+
+
+def _effect(a: dict[int, float], b: dict[int, float], level: float, alpha: float, power: float) -> tuple[dict, list]:
+    """The paired effect of a statement: a - b over the seeds both have (its interval, MDE and the seeds a
+    test would need), and the differences."""
+    seeds = sorted(set(a) & set(b))
+    diffs = [a[s] - b[s] for s in seeds]
+    eff = stats.paired_effect(diffs, level=level)
+    n = eff["n"]
+    numbers = {
+        "n_seeds": n,
+        "seeds": " ".join(map(str, seeds)),
+        "a_mean": float(np.mean([a[s] for s in seeds])) if n else math.nan,
+        "b_mean": float(np.mean([b[s] for s in seeds])) if n else math.nan,
+        "effect": eff["effect"],
+        "ci_low": eff["ci_low"],
+        "ci_high": eff["ci_high"],
+        "sd_diff": eff["sd_diff"],
+        "mde": stats.min_detectable_effect(eff["sd_diff"], n, alpha=alpha, power=power),
+        "seeds_needed": stats.seeds_needed(eff["effect"], eff["sd_diff"], alpha=alpha, power=power),
+        "p": math.nan,
+    }
+    return numbers, diffs
+
+
+def _statement(
+    runs: pd.DataFrame,
+    claim: Mapping,
+    b_labels: Sequence[str],
+    group: Sequence[Column],
+    params_note: str,
+    level: float,
+    alpha: float,
+    power: float,
+) -> tuple[dict, bool]:
+    """One statement of a claim (`claim`: its fields, :func:`_claim_fields`) over the columns `group`: (its
+    effect, test and notes; whether it is tested, i.e. waits for its verdict on the Holm-adjusted p of the
+    family)."""
+    a, b = _per_seed(runs, [claim["a"]], group), _per_seed(runs, b_labels, group)
+    row, diffs = _effect(a, b, level, alpha, power)
+    n, tested, notes = row["n_seeds"], False, []
+    if not a or not b:
+        row["verdict"] = "not run"
+        notes.append(f"no complete seed of {claim['a'] if not a else claim['b']}")
+    elif params_note:
+        row["verdict"] = "not testable"
+        notes.append(params_note)
+    elif stats.no_variance(diffs):
+        row.update(verdict=DEGENERATE, ci_low=math.nan, ci_high=math.nan, mde=math.nan, seeds_needed=math.nan)
+        notes.append(
+            f"all {n} paired seeds give the same difference ({row['effect']:.4g}): no seed variance, "
+            "so no interval, test or MDE"
+        )
+    else:
+        row["p"] = stats.t_test_p(diffs, _bound(claim["relation"], claim["margin"]))
+        tested = True  # verdict on the Holm-adjusted p, once the family is complete
+        if n < 2:
+            notes.append(f"{n} paired seed(s): no interval")
+    gone = _unavailable_note(runs, [claim["a"], *b_labels], group) if a and b else ""
+    if gone:
+        notes.append(gone)
+    if any(col.metric in LOWER_IS_BETTER for col in group):
+        notes.append("lower-is-better metric negated (higher = better)")
+    row["note"] = "; ".join(notes)
+    return row, tested
+
+
 def evaluate_claims(
     runs: pd.DataFrame,
     claims: Sequence[dict],
-    layouts: Mapping[str, agg.Layout],
+    layouts: Mapping[str, Layout],
     level: float = stats.DEFAULT_LEVEL,
     alpha: float = stats.DEFAULT_ALPHA,
     power: float = stats.DEFAULT_POWER,
@@ -170,92 +276,24 @@ def evaluate_claims(
     verdicts use the Holm-adjusted p (``p_holm``) at ``1 - level``."""
     out, pending = [], set()
     for c in claims:
-        b_labels = [c["b"]] if isinstance(c["b"], str) else list(c["b"])
-        b_name = c["b"] if isinstance(c["b"], str) else "best of " + ", ".join(b_labels)
-        margin = float(c.get("margin", 0.0))
-        base = {
-            "id": c["id"],
-            "claim": c["claim"],
-            "source": c["source"],
-            "table": c["table"],
-            "a": c["a"],
-            "b": b_name,
-            "relation": c["relation"],
-            "margin": margin,
-        }
+        base, b_labels = _claim_fields(c)
         layout = layouts.get(c["table"])
         if layout is None:
-            out.append(
-                {
-                    **base,
-                    "column": "",
-                    "n_seeds": 0,
-                    "verdict": "not testable",
-                    "note": f"this suite has no table {c['table']!r} (tables: {sorted(layouts)})",
-                }
-            )
+            note = f"this suite has no table {c['table']!r} (tables: {sorted(layouts)})"
+            out.append({**base, "column": "", "n_seeds": 0, "verdict": "not testable", "note": note})
             continue
-        cols = [col for col in layout.columns if not c.get("tasks") or col.task in c["tasks"]]
-        groups = (
-            [("Avg" if len(cols) > 1 else cols[0].header, cols)]
-            if c.get("over", "average") == "average"
-            else [(col.header, [col]) for col in cols]
-        )
-        params_note = ""
-        if c.get("equal_params"):
-            pa, pb = _params(runs, [c["a"]]), _params(runs, b_labels)
-            if np.isfinite(pa) and np.isfinite(pb) and abs(pa - pb) > PARAMS_TOLERANCE * max(pa, pb):
-                params_note = (
-                    f"#Param differ: {agg.format_params(pa)} vs {agg.format_params(pb)} "
-                    f"(> {PARAMS_TOLERANCE:.0%}): the claim's premise does not hold"
-                )
-        for name, group in groups:
-            a, b = _per_seed(runs, [c["a"]], group), _per_seed(runs, b_labels, group)
-            seeds = sorted(set(a) & set(b))
-            diffs = [a[s] - b[s] for s in seeds]
-            eff = stats.paired_effect(diffs, level=level)
-            n = eff["n"]
-            row = {
-                **base,
-                "column": name,
-                "n_seeds": n,
-                "seeds": " ".join(map(str, seeds)),
-                "a_mean": float(np.mean([a[s] for s in seeds])) if n else math.nan,
-                "b_mean": float(np.mean([b[s] for s in seeds])) if n else math.nan,
-                "effect": eff["effect"],
-                "ci_low": eff["ci_low"],
-                "ci_high": eff["ci_high"],
-                "sd_diff": eff["sd_diff"],
-                "mde": stats.min_detectable_effect(eff["sd_diff"], n, alpha=alpha, power=power),
-                "seeds_needed": stats.seeds_needed(eff["effect"], eff["sd_diff"], alpha=alpha, power=power),
-                "p": math.nan,
-            }
-            notes = []
-            if not a or not b:
-                row["verdict"] = "not run"
-                notes.append(f"no complete seed of {c['a'] if not a else b_name}")
-            elif params_note:
-                row["verdict"] = "not testable"
-                notes.append(params_note)
-            elif stats.no_variance(diffs):
-                row.update(verdict=DEGENERATE, ci_low=math.nan, ci_high=math.nan, mde=math.nan, seeds_needed=math.nan)
-                notes.append(
-                    f"all {n} paired seeds give the same difference ({eff['effect']:.4g}): no seed variance, "
-                    "so no interval, test or MDE"
-                )
-            else:
-                row["p"] = stats.t_test_p(diffs, _bound(c["relation"], margin))
-                pending.add(len(out))  # verdict on the Holm-adjusted p, once the family is complete
-                if n < 2:
-                    notes.append(f"{n} paired seed(s): no interval")
-            gone = _unavailable_note(runs, [c["a"], *b_labels], group) if a and b else ""
-            if gone:
-                notes.append(gone)
-            if any(col.metric in agg.LOWER_IS_BETTER for col in group):
-                notes.append("lower-is-better metric negated (higher = better)")
-            row["note"] = "; ".join(notes)
-            out.append(row)
-    res = pd.DataFrame(out).reindex(columns=COLUMNS)
+        params_note = _params_note(runs, c["a"], b_labels) if c.get("equal_params") else ""
+        for name, group in _statements(c, layout):
+            row, tested = _statement(runs, base, b_labels, group, params_note, level, alpha, power)
+            if tested:
+                pending.add(len(out))
+            out.append({**base, "column": name, **row})
+    return _holm_verdicts(pd.DataFrame(out).reindex(columns=COLUMNS), pending, level)
+
+
+def _holm_verdicts(res: pd.DataFrame, pending: set[int], level: float) -> pd.DataFrame:
+    """The family: Holm over every statement with a p, and the verdicts of the tested ones (`pending`) on
+    the adjusted p."""
     res["p_holm"] = stats.holm(res["p"].to_numpy(dtype=float))  # NaN p: not tested, not in the family
     res["verdict"] = [
         _verdict(r.relation, r.margin, r.effect, r.p_holm, 1.0 - level) if i in pending else r.verdict
@@ -273,13 +311,13 @@ def claims_markdown(claims: pd.DataFrame, suite: str) -> str:
         )
 
     def f(x, d=2):
-        return agg.DASH if x is None or not np.isfinite(x) else f"{x:.{d}f}"
+        return DASH if x is None or not np.isfinite(x) else f"{x:.{d}f}"
 
     def need(x):
-        return agg.DASH if not np.isfinite(x) else (">10,000" if math.isinf(x) else f"{int(x)}")
+        return DASH if not np.isfinite(x) else (">10,000" if math.isinf(x) else f"{int(x)}")
 
     def p(x):
-        return agg.DASH if x is None or not np.isfinite(x) else (f"{x:.3g}" if x >= 1e-3 else f"{x:.1e}")
+        return DASH if x is None or not np.isfinite(x) else (f"{x:.3g}" if x >= 1e-3 else f"{x:.1e}")
 
     family = int(np.isfinite(claims["p"].astype(float)).sum())
     disp = pd.DataFrame(
@@ -301,7 +339,7 @@ def claims_markdown(claims: pd.DataFrame, suite: str) -> str:
             "note": claims["note"].fillna(""),
         }
     )
-    return agg.table_markdown(
+    return table_markdown(
         disp,
         (
             f"Claims tested by the {suite} suite (workflow/resources/claims.yaml). Effect: mean over paired seeds of "

@@ -34,7 +34,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from adamixbench.analysis.aggregate import LOWER_IS_BETTER, Layout, task_name  # noqa: E402
+from adamixbench.analysis import stats  # noqa: E402
+from adamixbench.analysis.layouts import LOWER_IS_BETTER, Column, Layout, task_name  # noqa: E402
 
 __all__ = [
     "seed_scores",
@@ -96,6 +97,50 @@ def _grid(n: int, width: float = 4.2, height: float = 3.2):
     return fig, list(axes.flat[:n])
 
 
+def _seed_panel(ax, runs: pd.DataFrame, col: Column, row_order: Sequence[str], colors, paper: Mapping, rng) -> None:
+    """One column of :func:`seed_scores`: per method its seeds' scores as dots and their mean as a bar,
+    its failed runs as red crosses at the bottom, the paper's value as a diamond."""
+    sel = runs[(runs["task"] == col.task) & (runs["metric"] == col.metric)]
+    fails = runs[(runs["task"] == col.task) & (runs["status"] == "failed")]
+    ok_vals = sel.loc[sel["status"] == "ok", "value"].dropna()
+    floor = float(ok_vals.min()) if len(ok_vals) else 0.0
+    for i, lab in enumerate(row_order):
+        v = sel[(sel["row_label"] == lab) & (sel["status"] == "ok")]["value"].dropna().to_numpy()
+        if v.size:
+            x = i + rng.uniform(-0.12, 0.12, v.size)
+            ax.scatter(x, v, s=22, color=colors[lab], zorder=3, edgecolor="black", linewidth=0.3)
+            ax.hlines(v.mean(), i - 0.3, i + 0.3, color=colors[lab], linewidth=2, zorder=2)
+        nf = int(fails[fails["row_label"] == lab]["seed"].nunique())
+        if nf:
+            ax.scatter([i] * nf, [floor] * nf, marker="x", color="red", zorder=4)
+            ax.annotate(
+                f"{nf} failed",
+                (i, floor),
+                textcoords="offset points",
+                xytext=(0, -12),
+                ha="center",
+                fontsize=7,
+                color="red",
+            )
+        p = paper.get((lab, col.task, col.metric))
+        if p is not None and np.isfinite(p):
+            ax.scatter(
+                [i],
+                [p],
+                marker="D",
+                facecolor="none",
+                edgecolor="black",
+                s=40,
+                zorder=5,
+                label="paper" if i == 0 else None,
+            )
+    ax.set_xticks(range(len(row_order)))
+    ax.set_xticklabels(row_order, rotation=45, ha="right", fontsize=8)
+    ax.set_title(col.header)
+    ax.set_ylabel(col.metric)
+    ax.grid(axis="y", alpha=0.3)
+
+
 def seed_scores(
     runs: pd.DataFrame,
     layout: Layout,
@@ -110,47 +155,9 @@ def seed_scores(
         return empty("no columns to plot")
     fig, axes = _grid(len(layout.columns), width=max(4.2, 0.55 * len(row_order) + 1.5))
     colors = _colors(row_order, colors)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(0)  # the dots' jitter: one stream over the panels
     for ax, col in zip(axes, layout.columns):
-        sel = runs[(runs["task"] == col.task) & (runs["metric"] == col.metric)]
-        fails = runs[(runs["task"] == col.task) & (runs["status"] == "failed")]
-        ok_vals = sel.loc[sel["status"] == "ok", "value"].dropna()
-        floor = float(ok_vals.min()) if len(ok_vals) else 0.0
-        for i, lab in enumerate(row_order):
-            v = sel[(sel["row_label"] == lab) & (sel["status"] == "ok")]["value"].dropna().to_numpy()
-            if v.size:
-                x = i + rng.uniform(-0.12, 0.12, v.size)
-                ax.scatter(x, v, s=22, color=colors[lab], zorder=3, edgecolor="black", linewidth=0.3)
-                ax.hlines(v.mean(), i - 0.3, i + 0.3, color=colors[lab], linewidth=2, zorder=2)
-            nf = int(fails[fails["row_label"] == lab]["seed"].nunique())
-            if nf:
-                ax.scatter([i] * nf, [floor] * nf, marker="x", color="red", zorder=4)
-                ax.annotate(
-                    f"{nf} failed",
-                    (i, floor),
-                    textcoords="offset points",
-                    xytext=(0, -12),
-                    ha="center",
-                    fontsize=7,
-                    color="red",
-                )
-            p = paper.get((lab, col.task, col.metric))
-            if p is not None and np.isfinite(p):
-                ax.scatter(
-                    [i],
-                    [p],
-                    marker="D",
-                    facecolor="none",
-                    edgecolor="black",
-                    s=40,
-                    zorder=5,
-                    label="paper" if i == 0 else None,
-                )
-        ax.set_xticks(range(len(row_order)))
-        ax.set_xticklabels(row_order, rotation=45, ha="right", fontsize=8)
-        ax.set_title(col.header)
-        ax.set_ylabel(col.metric)
-        ax.grid(axis="y", alpha=0.3)
+        _seed_panel(ax, runs, col, row_order, colors, paper, rng)
     fig.suptitle(
         (title + "\n" if title else "") + "dots: one run per seed; bar: mean over seeds; "
         "red x: failed run" + ("; diamond: paper" if paper else ""),
@@ -392,22 +399,26 @@ def paired_gains(runs: pd.DataFrame, layout: Layout, pairs: Mapping[str, str], t
 # aggregate comparison (rliable-style figures) and the critical-difference diagram
 # --------------------------------------------------------------------------------------------------
 def aggregate_intervals(agg_df: pd.DataFrame, colors: Mapping[str, tuple] | None = None, title: str = ""):
-    """IQM and mean of the normalised scores per row, point and 95% stratified bootstrap interval."""
-    a = agg_df[(agg_df["kind"] == "aggregate") & np.isfinite(agg_df["iqm"].astype(float))]
+    """Each aggregate of the normalised scores per row (``stats.AGGREGATES``: IQM and mean), point and 95%
+    stratified bootstrap interval."""
+    first = stats.AGGREGATES[0].name
+    a = agg_df[(agg_df["kind"] == "aggregate") & np.isfinite(agg_df[first].astype(float))]
     if a.empty:
         return empty("aggregate: no row has a seed with ok runs in every column")
     rows = list(a["row"])[::-1]
     colors = _colors(rows, colors)
-    fig, axes = plt.subplots(1, 2, figsize=(9.5, 0.45 * len(rows) + 1.6), sharey=True)
-    for ax, stat, name in zip(axes, ("iqm", "mean"), ("IQM", "Mean")):
+    n = len(stats.AGGREGATES)  # one panel per aggregate (IQM, mean)
+    fig, axes = plt.subplots(1, n, figsize=(4.75 * n, 0.45 * len(rows) + 1.6), sharey=True, squeeze=False)
+    for ax, stat in zip(axes[0], stats.AGGREGATES):
+        point, low, high = stats.interval_columns(stat)
         for y, (_, r) in enumerate(a.set_index("row").loc[rows].reset_index().iterrows()):
-            lo, hi = r[f"{stat}_low"], r[f"{stat}_high"]
+            lo, hi = r[low], r[high]
             if np.isfinite(lo) and np.isfinite(hi):
                 ax.hlines(y, lo, hi, color=colors[r["row"]], linewidth=6, alpha=0.6)
-            ax.plot([r[stat]], [y], "o", color=colors[r["row"]], markeredgecolor="black", markersize=7, zorder=3)
+            ax.plot([r[point]], [y], "o", color=colors[r["row"]], markeredgecolor="black", markersize=7, zorder=3)
         ax.set_yticks(range(len(rows)))
         ax.set_yticklabels(rows, fontsize=8)
-        ax.set_title(name)
+        ax.set_title(stat.display)
         ax.set_xlabel(f"normalised score ({a['normalization'].iloc[0]})")
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(
@@ -425,10 +436,11 @@ def probability_of_improvement(agg_df: pd.DataFrame, colors: Mapping[str, tuple]
         return empty("probability of improvement: no reference row with complete results beside another row")
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(p) + 1.6))
     colors = _colors(list(p["vs"]), colors)
+    point, low, high = stats.interval_columns(stats.PROBABILITY_OF_IMPROVEMENT)
     for y, (_, r) in enumerate(p.iloc[::-1].iterrows()):
-        if np.isfinite(r["p_low"]) and np.isfinite(r["p_high"]):
-            ax.hlines(y, r["p_low"], r["p_high"], color=colors[r["vs"]], linewidth=6, alpha=0.6)
-        ax.plot([r["p"]], [y], "o", color=colors[r["vs"]], markeredgecolor="black", markersize=7, zorder=3)
+        if np.isfinite(r[low]) and np.isfinite(r[high]):
+            ax.hlines(y, r[low], r[high], color=colors[r["vs"]], linewidth=6, alpha=0.6)
+        ax.plot([r[point]], [y], "o", color=colors[r["vs"]], markeredgecolor="black", markersize=7, zorder=3)
     ax.set_yticks(range(len(p)))
     ax.set_yticklabels([f"P({r} > {v})" for r, v in zip(p["row"].iloc[::-1], p["vs"].iloc[::-1])], fontsize=8)
     ax.axvline(0.5, color="gray", linestyle="--", linewidth=1)
@@ -474,7 +486,7 @@ def performance_profile(
 
 def critical_difference(result, reason: str = ""):
     """autorank's critical-difference diagram (``autorank.plot_stats``), or a figure saying why none;
-    `reason` beside a result: what was left out of the ranks (``aggregate.critical_difference``'s note)."""
+    `reason` beside a result: what was left out of the ranks (``comparisons.critical_difference``'s note)."""
     if result is None:
         return empty(f"critical-difference diagram: {reason}")
     from autorank import plot_stats

@@ -2,11 +2,18 @@
 almost stochastic order, aggregates across tasks (IQM, probability of improvement, performance
 profiles) and the power of a paired comparison.
 
-Pure functions on plain sequences / mappings / arrays (no I/O), used by :mod:`adamixbench.analysis.aggregate`
-and :mod:`adamixbench.analysis.claims`. The statistics come from maintained packages wherever one exists:
+Pure functions on plain sequences / mappings / arrays (no I/O), used by the tables, comparisons, claims
+and plots of :mod:`adamixbench.analysis`. The statistics come from maintained packages wherever one exists:
 scipy (t-test, Wilcoxon, t quantiles, noncentral t for power), statsmodels (Holm), deepsig (ASO); the
 aggregates across tasks are rliable's definitions, vectorised, with rliable as the reference in the tests
 (below: why rliable itself cannot run them here).
+
+The statistics the tables and figures report are named once, here (:class:`Statistic`: the column
+name, the display name, the function): :data:`SEED_STATISTICS` over the seeds of one cell
+(:func:`describe`, ``summary.csv``, the long tables), :data:`AGGREGATES` of one row across a table's
+columns (:func:`aggregate_scores`, ``<table>_aggregate.*``, the interval figure) and :data:`PAIRWISE`
+between two rows (:func:`probability_of_improvement`). A new statistic is one entry there; the frames,
+the Markdown tables and the figures read the lists.
 
 Conventions (docs/PIPELINE.md, "Statistics"):
 
@@ -45,11 +52,19 @@ Conventions (docs/PIPELINE.md, "Statistics"):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 __all__ = [
+    "Statistic",
+    "SEED_STATISTICS",
+    "SEED_INTERVAL",
+    "AGGREGATES",
+    "PAIRWISE",
+    "PROBABILITY_OF_IMPROVEMENT",
+    "interval_columns",
     "describe",
     "bootstrap_ci",
     "paired_test",
@@ -99,23 +114,73 @@ def bootstrap_ci(
     return (float(lo), float(hi))
 
 
+# --------------------------------------------------------------------------------------------------
+# the statistics the analysis reports, named once
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Statistic:
+    """A statistic the analysis reports: `name` is its column in the frames and CSVs (an aggregate's
+    interval is ``<name>_low`` / ``<name>_high``, :func:`interval_columns`), `display` its name in the
+    Markdown tables and figures, `func` computes it. `in_table`: a per-seed statistic that the long
+    table of a paper-layout table also holds (``tables.build_table``; ``summary.csv`` holds all)."""
+
+    name: str
+    display: str
+    func: Callable
+    in_table: bool = True
+
+
+def _count(x: np.ndarray) -> int:
+    return int(x.size)
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(x.mean()) if x.size else math.nan
+
+
+def _std(x: np.ndarray) -> float:
+    return float(x.std(ddof=1)) if x.size >= 2 else math.nan
+
+
+def _median(x: np.ndarray) -> float:
+    return float(np.median(x)) if x.size else math.nan
+
+
+def _min(x: np.ndarray) -> float:
+    return float(x.min()) if x.size else math.nan
+
+
+def _max(x: np.ndarray) -> float:
+    return float(x.max()) if x.size else math.nan
+
+
+#: the statistics of one cell (row x task x metric) over its seeds' finite scores (`func`: 1-d array ->
+#: number); :func:`describe` adds the bootstrap interval of the mean (:data:`SEED_INTERVAL`).
+SEED_STATISTICS = (
+    Statistic("n", "n", _count),
+    Statistic("mean", "Mean", _mean),
+    Statistic("std", "Std (ddof=1)", _std),
+    Statistic("median", "Median", _median),
+    Statistic("min", "Min", _min, in_table=False),
+    Statistic("max", "Max", _max, in_table=False),
+)
+#: the columns of the percentile bootstrap interval of a cell's mean (:func:`bootstrap_ci`).
+SEED_INTERVAL = ("ci_low", "ci_high")
+
+
+def interval_columns(stat: Statistic) -> list[str]:
+    """An aggregate's columns: the point estimate and its interval (``<name>``, ``_low``, ``_high``)."""
+    return [stat.name, f"{stat.name}_low", f"{stat.name}_high"]
+
+
 def describe(
     values: Sequence[float], n_boot: int = DEFAULT_N_BOOT, level: float = DEFAULT_LEVEL, seed: int = DEFAULT_BOOT_SEED
 ) -> dict:
-    """n, mean, std (ddof=1), median, min, max and the bootstrap interval of the finite `values`."""
+    """Each of :data:`SEED_STATISTICS` (n, mean, std (ddof=1), median, min, max) and the bootstrap interval
+    of the mean (:data:`SEED_INTERVAL`) of the finite `values`."""
     x = _clean(values)
-    n = int(x.size)
     lo, hi = bootstrap_ci(x, n_boot=n_boot, level=level, seed=seed)
-    return {
-        "n": n,
-        "mean": float(x.mean()) if n else math.nan,
-        "std": float(x.std(ddof=1)) if n >= 2 else math.nan,
-        "median": float(np.median(x)) if n else math.nan,
-        "min": float(x.min()) if n else math.nan,
-        "max": float(x.max()) if n else math.nan,
-        "ci_low": lo,
-        "ci_high": hi,
-    }
+    return {**{stat.name: stat.func(x) for stat in SEED_STATISTICS}, SEED_INTERVAL[0]: lo, SEED_INTERVAL[1]: hi}
 
 
 def paired_test(a: Mapping[int, float], b: Mapping[int, float]) -> dict:
@@ -357,37 +422,58 @@ def stratified_bootstrap(
     return point, lo, hi
 
 
-def _iqm_and_mean(m: np.ndarray) -> np.ndarray:
-    """boots x runs x tasks -> boots x 2: rliable's aggregate_iqm (scipy trim_mean, 25% cut, all scores
-    pooled) and aggregate_mean (mean over tasks of the per-task mean over runs)."""
+def _iqm(m: np.ndarray) -> np.ndarray:
+    """boots x runs x tasks -> boots: rliable's aggregate_iqm (scipy trim_mean, 25% cut, all scores pooled)."""
     from scipy.stats import trim_mean
 
-    flat = m.reshape(m.shape[0], -1)
-    return np.stack([trim_mean(flat, proportiontocut=0.25, axis=1), m.mean(axis=1).mean(axis=1)], axis=1)
+    return trim_mean(m.reshape(m.shape[0], -1), proportiontocut=0.25, axis=1)
+
+
+def _mean_of_task_means(m: np.ndarray) -> np.ndarray:
+    """boots x runs x tasks -> boots: rliable's aggregate_mean (mean over tasks of the per-task mean over runs)."""
+    return m.mean(axis=1).mean(axis=1)
 
 
 def _prob_improvement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """boots x runs x tasks (x and y) -> boots x 1: rliable's probability_of_improvement (per task the
+    """boots x runs x tasks (x and y) -> boots: rliable's probability_of_improvement (per task the
     Mann-Whitney U / (n_x n_y), i.e. P(X > Y) + P(X = Y) / 2, then the mean over tasks)."""
     gt = (x[:, :, None, :] > y[:, None, :, :]).mean(axis=(1, 2))
     eq = (x[:, :, None, :] == y[:, None, :, :]).mean(axis=(1, 2))
-    return (gt + 0.5 * eq).mean(axis=1)[:, None]
+    return (gt + 0.5 * eq).mean(axis=1)
+
+
+#: the aggregates of one row's runs x tasks matrix of normalised scores (rliable; `func`: boots x runs x
+#: tasks -> boots), each reported with its stratified bootstrap interval (:func:`aggregate_scores`).
+AGGREGATES = (
+    Statistic("iqm", "IQM", _iqm),
+    Statistic("mean", "Mean", _mean_of_task_means),
+)
+PROBABILITY_OF_IMPROVEMENT = Statistic("p", "P(reference > other)", _prob_improvement)
+#: the statistics of one row's matrix against another's (`func`: two boots x runs x tasks arrays ->
+#: boots), with their stratified bootstrap intervals (:func:`probability_of_improvement`).
+PAIRWISE = (PROBABILITY_OF_IMPROVEMENT,)
+
+
+def _with_intervals(statistics: Sequence[Statistic], point, lo, hi) -> dict:
+    """{name: point, name_low: low, name_high: high} for each statistic (the bootstrap's k-th output)."""
+    out = {}
+    for k, stat in enumerate(statistics):
+        out.update(zip(interval_columns(stat), (float(point[k]), float(lo[k]), float(hi[k]))))
+    return out
 
 
 def aggregate_scores(
     matrix: np.ndarray, n_boot: int = DEFAULT_N_BOOT, level: float = DEFAULT_LEVEL, seed: int = DEFAULT_BOOT_SEED
 ) -> dict:
-    """IQM and mean of a runs x tasks matrix of normalised scores (rliable's definitions, vectorised over
-    the resamples; the tests check them against ``rliable.metrics``), with stratified bootstrap intervals."""
-    point, lo, hi = stratified_bootstrap([matrix], _iqm_and_mean, n_boot=n_boot, level=level, seed=seed)
-    return {
-        "iqm": float(point[0]),
-        "iqm_low": float(lo[0]),
-        "iqm_high": float(hi[0]),
-        "mean": float(point[1]),
-        "mean_low": float(lo[1]),
-        "mean_high": float(hi[1]),
-    }
+    """Each of :data:`AGGREGATES` (IQM and mean) of a runs x tasks matrix of normalised scores (rliable's
+    definitions, vectorised over the resamples; the tests check them against ``rliable.metrics``), with
+    stratified bootstrap intervals."""
+
+    def aggregates(m):
+        return np.stack([stat.func(m) for stat in AGGREGATES], axis=1)
+
+    point, lo, hi = stratified_bootstrap([matrix], aggregates, n_boot=n_boot, level=level, seed=seed)
+    return _with_intervals(AGGREGATES, point, lo, hi)
 
 
 def probability_of_improvement(
@@ -397,10 +483,15 @@ def probability_of_improvement(
     level: float = DEFAULT_LEVEL,
     seed: int = DEFAULT_BOOT_SEED,
 ) -> dict:
-    """P(X > Y) averaged over tasks (rliable), x and y runs x tasks matrices with the same task columns
-    (any number of runs each), with a stratified bootstrap interval (x and y resampled independently)."""
-    point, lo, hi = stratified_bootstrap([x, y], _prob_improvement, n_boot=n_boot, level=level, seed=seed)
-    return {"p": float(point[0]), "p_low": float(lo[0]), "p_high": float(hi[0])}
+    """P(X > Y) averaged over tasks (rliable), and any other statistic of :data:`PAIRWISE`, x and y runs x
+    tasks matrices with the same task columns (any number of runs each), with a stratified bootstrap
+    interval (x and y resampled independently)."""
+
+    def pairwise(a, b):
+        return np.stack([stat.func(a, b) for stat in PAIRWISE], axis=1)
+
+    point, lo, hi = stratified_bootstrap([x, y], pairwise, n_boot=n_boot, level=level, seed=seed)
+    return _with_intervals(PAIRWISE, point, lo, hi)
 
 
 def performance_profile(

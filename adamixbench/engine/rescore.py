@@ -4,7 +4,7 @@ splits. `python -m adamixbench rescore --run <run dir> [--inference-modes merge,
 The scores go to a sibling of the record, `<run dir>/scores.json` (written atomically), never into the
 record itself: in the pipeline the record is the `train` rule's output and `scores.json` the `score`
 rule's, so adding an inference mode or a split to a suite reruns scoring only. Aggregation reads a
-run's record with its scores.json on top (adamixbench.analysis.aggregate.load_record).
+run's record with its scores.json on top (adamixbench.analysis.records.load_record).
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ class TableFormat:
 @dataclass(frozen=True)
 class TaskSpec:
     """What the engine needs to know about one GLUE task (which metric each paper table shows is a fact of
-    the analysis: adamixbench.analysis.aggregate.TABLE1_METRIC / TABLE2_METRIC)."""
+    the analysis: adamixbench.analysis.layouts.TABLE1_METRIC / TABLE2_METRIC)."""
 
     name: str
     glue_dir: str

@@ -1,4 +1,5 @@
-"""adamixbench.analysis.aggregate / plots on synthetic run records (incl. a failed run) and on the paper's numbers."""
+"""adamixbench.analysis (records, tables, comparisons) / plots on synthetic run records (incl. a failed run)
+and on the paper's numbers."""
 
 import math
 from pathlib import Path
@@ -7,8 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adamixbench.analysis import aggregate as agg
 from adamixbench.analysis import plots, stats
+from adamixbench.analysis.comparisons import (
+    aggregate_comparison,
+    aggregate_markdown,
+    critical_difference,
+    normalized_scores,
+    paired_markdown,
+    paired_tests,
+)
+from adamixbench.analysis.layouts import TABLE1_METRIC, TABLE2_METRIC, Column, Layout, resolve_layout
+from adamixbench.analysis.records import history_frame, load_record, load_records, runs_frame
+from adamixbench.analysis.render import table_latex, table_markdown
+from adamixbench.analysis.tables import build_table, failure_note, load_paper, paper_lookup, summarize
 
 from .synthetic import make_record, write_record
 
@@ -36,30 +48,30 @@ def records(tmp_path):
     bad.write_text("{ truncated")
     paths.append(bad)
     expected.append({"task": "sst2", "label": "bitfit", "seed": 1})
-    return agg.load_records(paths, expected)
+    return load_records(paths, expected)
 
 
 @pytest.fixture
 def runs(records):
-    return agg.runs_frame(records, suite="test")
+    return runs_frame(records, suite="test")
 
 
 def test_identity_comes_from_the_record_never_from_the_path(tmp_path):
     rec = make_record("rte", "adamix_adapter", 3, label="adamix_adapter[share=none]")
     path = write_record(tmp_path / "anywhere", "x", "y", 9, rec)  # a path that names another run
-    loaded = agg.load_record(path)
+    loaded = load_record(path)
     assert (loaded["_task"], loaded["_label"], loaded["_seed"], loaded["_suite"]) == (
         "rte",
         "adamix_adapter[share=none]",
         3,
         "test",
     )
-    runs = agg.runs_frame([loaded])
+    runs = runs_frame([loaded])
     assert set(runs["method_label"]) == {"adamix_adapter[share=none]"} and set(runs["task"]) == {"rte"}
     # the pipeline expects another run at this path (a copied folder): a failed run that says so
-    moved = agg.load_record(path, {"task": "rte", "label": "lora", "seed": 3})
+    moved = load_record(path, {"task": "rte", "label": "lora", "seed": 3})
     assert moved["status"] == "failed" and moved["_label"] == "lora" and "belongs to run" in moved["failure_reason"]
-    assert agg.load_record(path, {"task": "rte", "label": "adamix_adapter[share=none]", "seed": 3})["status"] == "ok"
+    assert load_record(path, {"task": "rte", "label": "adamix_adapter[share=none]", "seed": 3})["status"] == "ok"
 
 
 def test_a_record_copied_into_another_seeds_folder_is_a_failed_run(tmp_path):
@@ -67,7 +79,7 @@ def test_a_record_copied_into_another_seeds_folder_is_a_failed_run(tmp_path):
     pipeline expects seed 4 there, so seed 4 is a failed run that says so, not seed 3's scores counted twice."""
     rec = make_record("rte", "lora", 3, label="lora")
     path = write_record(tmp_path, "rte", "lora", 4, rec)
-    copied = agg.load_record(path, {"task": "rte", "label": "lora", "seed": 4})
+    copied = load_record(path, {"task": "rte", "label": "lora", "seed": 4})
     assert (copied["status"], copied["failure_class"], copied["_seed"]) == ("failed", "misplaced_record", 4)
     assert "'seed': 3" in copied["failure_reason"] and not copied["scores"]
 
@@ -93,7 +105,7 @@ def test_runs_frame_keeps_failed_runs(runs):
 
 
 def test_summarize_counts_and_stats(runs):
-    s = agg.summarize(runs, n_boot=500)
+    s = summarize(runs, n_boot=500)
     row = s[(s["row_label"] == "lora") & (s["task"] == "mrpc") & (s["metric"] == "accuracy")].iloc[0]
     assert (row["n_runs"], row["n_failed"], row["n"]) == (5, 1, 4)
     vals = runs[
@@ -108,9 +120,9 @@ def test_summarize_counts_and_stats(runs):
 
 
 def test_table_cells_failed_and_paired(runs):
-    s = agg.summarize(runs, n_boot=200)
-    layout = agg.resolve_layout("table1", runs, tasks=["sst2", "mrpc"])
-    display, long = agg.build_table(runs, s, layout, ["full_ft", "lora", "adamix_adapter", "bitfit"])
+    s = summarize(runs, n_boot=200)
+    layout = resolve_layout("table1", runs, tasks=["sst2", "mrpc"])
+    display, long = build_table(runs, s, layout, ["full_ft", "lora", "adamix_adapter", "bitfit"])
     assert list(display.columns) == ["Method", "SST-2", "MRPC", "Avg", "#Param", "#Trainable"]
     lora = display.set_index("Method").loc["lora"]
     assert "(1/5 failed)" in lora["MRPC"] and "±" in lora["MRPC"]
@@ -118,21 +130,21 @@ def test_table_cells_failed_and_paired(runs):
     assert bitfit["SST-2"] == "failed (1/1)" and bitfit["MRPC"] == "not run" and "incomplete" in bitfit["Avg"]
     ada = long[(long["row_label"] == "adamix_adapter")].set_index("task")
     assert ada.loc["avg", "mean"] == pytest.approx((ada.loc["sst2", "mean"] + ada.loc["mrpc", "mean"]) / 2)
-    md = agg.table_markdown(display, "caption")
+    md = table_markdown(display, "caption")
     assert md.count("\n|") >= 5 and "caption" in md
-    tex = agg.table_latex(display, "cap 95%", "tab:x")
+    tex = table_latex(display, "cap 95%", "tab:x")
     assert r"\pm" in tex and r"95\%" in tex and r"\begin{tabular}" in tex
-    tests = agg.paired_tests(runs, layout, ["adamix_adapter"], ["full_ft", "lora", "bitfit"], aso_boot=0)
+    tests = paired_tests(runs, layout, ["adamix_adapter"], ["full_ft", "lora", "bitfit"], aso_boot=0)
     t = tests[(tests["task"] == "mrpc") & (tests["baseline"] == "lora")].iloc[0]
     assert t["n"] == 4 and t["seeds"] == "1 3 4 5" and np.isfinite(t["t_p"]) and math.isnan(t["wilcoxon_p"])
     t = tests[(tests["task"] == "sst2") & (tests["baseline"] == "full_ft")].iloc[0]
     assert t["n"] == 5 and np.isfinite(t["wilcoxon_p"])
     assert tests[tests["baseline"] == "bitfit"]["note"].str.startswith("n/a").all()
-    assert "n/a" in agg.paired_markdown(tests)
+    assert "n/a" in paired_markdown(tests)
 
 
 def _paper_records(table: str, method: str, variant: str, score_metrics: dict) -> pd.DataFrame:
-    paper = agg.load_paper(PAPER_CSV)
+    paper = load_paper(PAPER_CSV)
     sub = paper[(paper["table"] == table) & (paper["method"] == method) & (paper["variant"] == variant)]
     recs = []
     for task in ("mnli", "qnli", "sst2", "qqp", "mrpc", "cola", "rte", "stsb"):
@@ -151,18 +163,18 @@ def _paper_records(table: str, method: str, variant: str, score_metrics: dict) -
                 }
             )
             recs.append(r)
-    return agg.runs_frame(recs)
+    return runs_frame(recs)
 
 
 def test_failure_note_says_why_each_failed_cell_failed(runs):
-    layout = agg.resolve_layout("table1", runs, tasks=["sst2", "mrpc"])
-    note = agg.failure_note(runs, layout, ["full_ft", "lora", "adamix_adapter @fixed:0", "bitfit"])
+    layout = resolve_layout("table1", runs, tasks=["sst2", "mrpc"])
+    note = failure_note(runs, layout, ["full_ft", "lora", "adamix_adapter @fixed:0", "bitfit"])
     assert note.startswith("Failed runs: ") and note.endswith("Full reasons: failed_runs.md.")
     assert "non_finite_loss: nan loss at step 37 (mrpc/lora/seed2)" in note
     assert "unreadable_record: unreadable run record" in note and "sst2/bitfit/seed1" in note
     # only the table's rows and columns: no note without failed runs in them
-    assert "mrpc/lora" not in agg.failure_note(runs, agg.resolve_layout("table1", runs, tasks=["sst2"]), ["lora"])
-    assert agg.failure_note(runs, layout, ["full_ft", "adamix_adapter"]) == ""
+    assert "mrpc/lora" not in failure_note(runs, resolve_layout("table1", runs, tasks=["sst2"]), ["lora"])
+    assert failure_note(runs, layout, ["full_ft", "adamix_adapter"]) == ""
 
 
 @pytest.mark.parametrize("table,variant,avg", [("table1", "0.8M", 89.9), ("table2", "0.9M", 84.5)])
@@ -170,14 +182,14 @@ def test_average_computed_as_the_paper(table, variant, avg):
     """Feeding the paper's own AdaMix numbers back reproduces the paper's Avg (Table 1 with QQP/MRPC
     accuracy, Table 2 with their F1), and every Δ is zero."""
     runs = _paper_records(table, "AdaMix", variant, {})
-    s = agg.summarize(runs, n_boot=100)
-    paper = agg.paper_lookup(agg.load_paper(PAPER_CSV), table, {"adamix_adapter": f"AdaMix|{variant}"})
-    display, long = agg.build_table(runs, s, agg.resolve_layout(table), ["adamix_adapter"], paper)
+    s = summarize(runs, n_boot=100)
+    paper = paper_lookup(load_paper(PAPER_CSV), table, {"adamix_adapter": f"AdaMix|{variant}"})
+    display, long = build_table(runs, s, resolve_layout(table), ["adamix_adapter"], paper)
     a = long[long["task"] == "avg"].iloc[0]
     assert round(a["mean"], 1) == avg and a["paper"] == avg
     # unrounded: the mean of exactly this table's cells (Table 2: QQP/MRPC F1 -- 84.5125 -- not their
     # accuracy, 84.5375, which prints as the same 84.5)
-    metric_of = agg.TABLE1_METRIC if table == "table1" else agg.TABLE2_METRIC
+    metric_of = TABLE1_METRIC if table == "table1" else TABLE2_METRIC
     cells = [runs[(runs["task"] == t) & (runs["metric"] == m)]["value"].iloc[0] for t, m in metric_of.items()]
     assert a["mean"] == pytest.approx(np.mean(cells), abs=1e-9)
     assert long[long["task"] != "avg"]["delta"].abs().max() < 1e-9
@@ -199,7 +211,7 @@ def _glue_runs(scores: dict[str, dict[str, float]]) -> pd.DataFrame:
                 }
             )
             recs.append(r)
-    return agg.runs_frame(recs)
+    return runs_frame(recs)
 
 
 def test_table1_averages_accuracy_and_table2_f1_of_qqp_and_mrpc():
@@ -216,18 +228,18 @@ def test_table1_averages_accuracy_and_table2_f1_of_qqp_and_mrpc():
             "stsb": {"pearson": 90.0, "spearmanr": 70.0},
         }
     )
-    s = agg.summarize(runs, n_boot=50)
+    s = summarize(runs, n_boot=50)
     expected = {"table1": (80 * 6 + 60 + 90) / 8, "table2": (80 * 4 + 88 + 84 + 60 + 90) / 8}  # 78.75, 80.25
     for table, avg in expected.items():
-        display, long = agg.build_table(runs, s, agg.resolve_layout(table), ["adamix_adapter"])
+        display, long = build_table(runs, s, resolve_layout(table), ["adamix_adapter"])
         assert long[long["task"] == "avg"]["mean"].iloc[0] == pytest.approx(avg)
         assert display["Avg"].iloc[0].startswith(f"{avg:.1f}")
 
 
 def test_paper_results_csv_is_consistent():
-    paper = agg.load_paper(PAPER_CSV)
+    paper = load_paper(PAPER_CSV)
     assert {"suite", "table", "method", "variant", "task", "metric", "value", "source"} <= set(paper.columns)
-    for table, metric_of in (("table1", agg.TABLE1_METRIC), ("table2", agg.TABLE2_METRIC)):
+    for table, metric_of in (("table1", TABLE1_METRIC), ("table2", TABLE2_METRIC)):
         sub = paper[paper["table"] == table]
         for (method, variant), g in sub.groupby(["method", "variant"]):
             vals = [g[(g["task"] == t) & (g["metric"] == m)]["value"].iloc[0] for t, m in metric_of.items()]
@@ -244,11 +256,11 @@ def test_paper_results_csv_is_consistent():
 
 
 def test_history_and_plots(tmp_path, records, runs):
-    hist = agg.history_frame(records)
+    hist = history_frame(records)
     assert {"train_loss", "accuracy", "loss_curve"} <= set(hist["metric"])
     assert hist[hist["metric"] == "loss_curve"]["step"].notna().all()
-    s = agg.summarize(runs, n_boot=100)
-    layout = agg.resolve_layout("primary", runs, tasks=["sst2", "mrpc"])
+    s = summarize(runs, n_boot=100)
+    layout = resolve_layout("primary", runs, tasks=["sst2", "mrpc"])
     assert [c.metric for c in layout.columns] == ["accuracy", "accuracy"] and layout.average
     rows = ["full_ft", "lora", "adamix_adapter", "adamix_adapter @random_sequence"]
     figs = {
@@ -266,14 +278,14 @@ def test_history_and_plots(tmp_path, records, runs):
 
 # ------------------------------------------------------------------------------ comparisons across tasks
 def test_paired_tests_holm_over_the_table_family(runs):
-    layout = agg.resolve_layout("table1", runs, tasks=["sst2", "mrpc"])
-    tests = agg.paired_tests(runs, layout, ["adamix_adapter"], ["full_ft", "lora", "bitfit"], aso_boot=0)
+    layout = resolve_layout("table1", runs, tasks=["sst2", "mrpc"])
+    tests = paired_tests(runs, layout, ["adamix_adapter"], ["full_ft", "lora", "bitfit"], aso_boot=0)
     finite = np.isfinite(tests["t_p"])
     assert finite.sum() == 4  # bitfit has no ok run to pair: not part of the family
     assert tests.loc[finite, "t_p_holm"].to_numpy() == pytest.approx(stats_holm(tests.loc[finite, "t_p"]))
     assert (tests.loc[finite, "t_p_holm"] >= tests.loc[finite, "t_p"]).all()
     assert tests["aso_eps"].isna().all()  # ASO switched off
-    md = agg.paired_markdown(tests)
+    md = paired_markdown(tests)
     assert "Holm" in md and "4 t-tests" in md
 
 
@@ -295,7 +307,7 @@ def _grid_runs(values: dict) -> pd.DataFrame:
         if v is not None:
             r["scores"] = {"accuracy": v}
         recs.append(r)
-    return agg.runs_frame(recs)
+    return runs_frame(recs)
 
 
 def test_normalized_scores_minmax_baseline_and_failed_seeds():
@@ -310,18 +322,18 @@ def test_normalized_scores_minmax_baseline_and_failed_seeds():
         ("b", "rte", 2): None,
     }
     runs = _grid_runs(v)
-    layout = agg.resolve_layout("primary", runs, tasks=["sst2", "rte"])
-    m, seeds, notes = agg.normalized_scores(runs, layout, ["a", "b"])
+    layout = resolve_layout("primary", runs, tasks=["sst2", "rte"])
+    m, seeds, notes = normalized_scores(runs, layout, ["a", "b"])
     # sst2: min 60, max 90; rte: min 50, max 70 (the failed run is no score)
     assert m["a"] == pytest.approx(np.array([[1.0, 0.0], [20 / 30, 1.0]]))
     assert seeds["b"] == [1] and m["b"] == pytest.approx(np.array([[10 / 30, 0.5]]))
     assert "1 seed(s) left out" in notes["b"]
-    mb, _, _ = agg.normalized_scores(runs, layout, ["a", "b"], "baseline:a")
+    mb, _, _ = normalized_scores(runs, layout, ["a", "b"], "baseline:a")
     assert mb["b"] == pytest.approx(np.array([[70 / 85, 60 / 60]]))
     with pytest.raises(ValueError, match="not a row of this table"):
-        agg.normalized_scores(runs, layout, ["a", "b"], "baseline:zzz")
+        normalized_scores(runs, layout, ["a", "b"], "baseline:zzz")
     with pytest.raises(ValueError, match="allowed: minmax"):
-        agg.normalized_scores(runs, layout, ["a", "b"], "zscore")
+        normalized_scores(runs, layout, ["a", "b"], "zscore")
 
 
 def test_aggregate_comparison_and_critical_difference(tmp_path):
@@ -331,8 +343,8 @@ def test_aggregate_comparison_and_critical_difference(tmp_path):
     runs = _grid_runs(
         {(lab, t, s): mu + rng.normal(0, 0.3) for lab, mu in base.items() for t in tasks for s in (1, 2, 3)}
     )
-    layout = agg.resolve_layout("primary", runs, tasks=tasks)
-    res = agg.aggregate_comparison(runs, layout, list(base), ["ada"], n_boot=300)
+    layout = resolve_layout("primary", runs, tasks=tasks)
+    res = aggregate_comparison(runs, layout, list(base), ["ada"], n_boot=300)
     a = res[res["kind"] == "aggregate"].set_index("row")
     assert a.loc["ada", "iqm"] == pytest.approx(1.0, abs=0.05) and a.loc["bitfit", "iqm"] < 0.05
     assert (a["iqm_low"] <= a["iqm"]).all() and (a["iqm"] <= a["iqm_high"]).all()
@@ -340,13 +352,13 @@ def test_aggregate_comparison_and_critical_difference(tmp_path):
     p = res[res["kind"] == "probability_of_improvement"].set_index("vs")
     assert set(p.index) == {"lora", "ft", "bitfit"} and (p["p"] == 1.0).all()
     assert "Friedman p" in res.attrs["critical_difference"]
-    assert "P(reference > other)" in agg.aggregate_markdown(res, "cap")
-    result, why = agg.critical_difference(runs, layout, list(base))
+    assert "P(reference > other)" in aggregate_markdown(res, "cap")
+    result, why = critical_difference(runs, layout, list(base))
     assert why is None and result.pvalue < 0.05
-    two = agg.resolve_layout("primary", runs, tasks=["sst2", "rte"])
-    none, why = agg.critical_difference(runs, two, list(base))
+    two = resolve_layout("primary", runs, tasks=["sst2", "rte"])
+    none, why = critical_difference(runs, two, list(base))
     assert none is None and "2 column(s)" in why
-    matrices, _, _ = agg.normalized_scores(runs, layout, list(base))
+    matrices, _, _ = normalized_scores(runs, layout, list(base))
     taus = np.linspace(0, 1, 11)
     profiles = {r: stats.performance_profile(m, taus, n_boot=100) for r, m in matrices.items()}
     colors = plots.palette(["ft", "lora", "bitfit", "ada"])
@@ -375,10 +387,10 @@ def test_paper_table_metrics_are_glue_metrics():
     (drift between the analysis' table facts and the task specs fails here)."""
     from adamixbench.tasks.glue import GLUE_TASKS
 
-    for metric_of in (agg.TABLE1_METRIC, agg.TABLE2_METRIC):
+    for metric_of in (TABLE1_METRIC, TABLE2_METRIC):
         assert set(metric_of) == set(GLUE_TASKS)
         assert all(metric in GLUE_TASKS[task].metrics for task, metric in metric_of.items())
-    assert [(agg.TABLE1_METRIC[t], agg.TABLE2_METRIC[t]) for t in ("mrpc", "qqp")] == [("accuracy", "f1")] * 2
+    assert [(TABLE1_METRIC[t], TABLE2_METRIC[t]) for t in ("mrpc", "qqp")] == [("accuracy", "f1")] * 2
 
 
 def test_normalized_scores_flip_lower_is_better_metrics():
@@ -389,13 +401,13 @@ def test_normalized_scores_flip_lower_is_better_metrics():
         r = make_record("webnlg", "lora", 1, label=label)
         r["scores"] = {"bleu": bleu, "meteor": 40.0, "ter": ter}
         recs.append(r)
-    runs = agg.runs_frame(recs)
-    layout = agg.Layout("t", (agg.Column("webnlg", "bleu", "BLEU"), agg.Column("webnlg", "ter", "TER")), False)
-    m, _, _ = agg.normalized_scores(runs, layout, ["a", "b", "c"])
+    runs = runs_frame(recs)
+    layout = Layout("t", (Column("webnlg", "bleu", "BLEU"), Column("webnlg", "ter", "TER")), False)
+    m, _, _ = normalized_scores(runs, layout, ["a", "b", "c"])
     assert m["a"] == pytest.approx(np.array([[1.0, 1.0]]))
     assert m["b"] == pytest.approx(np.array([[0.0, 0.0]]))
     assert m["c"] == pytest.approx(np.array([[0.5, 0.5]]))
-    mb, _, _ = agg.normalized_scores(runs, layout, ["a", "b", "c"], "baseline:a")
+    mb, _, _ = normalized_scores(runs, layout, ["a", "b", "c"], "baseline:a")
     assert mb["b"] == pytest.approx(np.array([[50 / 60, 0.5]]))
 
 
@@ -408,14 +420,14 @@ def test_delta_vs_the_paper_is_ours_minus_the_papers():
             r = make_record(task, "adamix_adapter", seed)
             r["scores"] = {"accuracy": value}
             recs.append(r)
-    runs = agg.runs_frame(recs)
-    layout = agg.resolve_layout("primary", runs, tasks=["sst2", "rte"], average=True)
+    runs = runs_frame(recs)
+    layout = resolve_layout("primary", runs, tasks=["sst2", "rte"], average=True)
     paper = {
         ("adamix_adapter", "sst2", "accuracy"): 90.0,
         ("adamix_adapter", "rte", "accuracy"): 71.0,
         ("adamix_adapter", "avg", "avg"): 80.5,
     }
-    display, long = agg.build_table(runs, agg.summarize(runs, n_boot=50), layout, ["adamix_adapter"], paper)
+    display, long = build_table(runs, summarize(runs, n_boot=50), layout, ["adamix_adapter"], paper)
     delta = long.set_index("task")["delta"]
     assert delta["sst2"] == pytest.approx(2.0) and delta["rte"] == pytest.approx(-1.0)
     assert delta["avg"] == pytest.approx(0.5)

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from adamixbench.analysis import aggregate as agg
 from adamixbench.analysis import claims as C
+from adamixbench.analysis.layouts import resolve_layout
+from adamixbench.analysis.records import runs_frame
 
 from .synthetic import make_record
 
@@ -30,8 +31,8 @@ def _runs(rows: dict[str, float], tasks=("sst2", "rte"), params: dict | None = N
                     r["scores"] = {"accuracy": mean + NOISE[seed] + (WOBBLE[seed] if label != "a" else 0.0)}
                 r["params"]["inference"] = (params or {}).get(label, 150_000)
                 recs.append(r)
-    runs = agg.runs_frame(recs)
-    return runs, {"glue": agg.resolve_layout("primary", runs, tasks=list(tasks))}
+    runs = runs_frame(recs)
+    return runs, {"glue": resolve_layout("primary", runs, tasks=list(tasks))}
 
 
 def _claim(**kw) -> dict:
@@ -108,8 +109,8 @@ def test_lower_is_better_metrics_are_negated():
                 "ter": ter + 0.002 * seed + (wobble[seed] if label == "b" else 0),
             }
             recs.append(r)
-    runs = agg.runs_frame(recs)
-    layouts = {"w": agg.resolve_layout("nlg_webnlg_dart", runs, tasks=["webnlg"])}
+    runs = runs_frame(recs)
+    layouts = {"w": resolve_layout("nlg_webnlg_dart", runs, tasks=["webnlg"])}
     res = C.evaluate_claims(runs, [_claim(table="w", over="each")], layouts).set_index("column")
     assert res.loc["WebNLG TER", "verdict"] == "supported" and res.loc["WebNLG TER", "effect"] == pytest.approx(0.05)
     assert res.loc["WebNLG BLEU", "verdict"] == "degenerate: no seed variance"  # equal BLEU: zero differences
@@ -163,8 +164,8 @@ def _diff_runs(diffs: dict[str, list[float]]) -> tuple:
             r = make_record("sst2", "lora", seed, label=label)
             r["scores"] = {"accuracy": 80.0 + NOISE[seed] - (diffs[label][i] if label != "a" else 0.0)}
             recs.append(r)
-    runs = agg.runs_frame(recs)
-    return runs, {"glue": agg.resolve_layout("primary", runs, tasks=["sst2"])}
+    runs = runs_frame(recs)
+    return runs, {"glue": resolve_layout("primary", runs, tasks=["sst2"])}
 
 
 def test_zero_seed_variance_is_a_degenerate_comparison_never_supported():

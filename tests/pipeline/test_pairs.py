@@ -4,8 +4,11 @@ import math
 
 import numpy as np
 
-from adamixbench.analysis import aggregate as agg
 from adamixbench.analysis import plots, stats
+from adamixbench.analysis.comparisons import pairs_table
+from adamixbench.analysis.layouts import resolve_layout
+from adamixbench.analysis.records import load_records, runs_frame
+from adamixbench.analysis.render import table_markdown
 
 from .synthetic import make_record, write_record
 
@@ -23,13 +26,13 @@ def _runs(tmp_path):
                         tmp_path, "sst2", label, seed, make_record("sst2", method, seed, label=label, failed=failed)
                     )
                 )
-    return agg.runs_frame(agg.load_records(paths), suite="test")
+    return runs_frame(load_records(paths), suite="test")
 
 
 def test_pairs_table_pairs_by_seed_and_counts_failures(tmp_path):
     runs = _runs(tmp_path)
-    layout = agg.resolve_layout("primary", runs, tasks=["sst2"])
-    display, long = agg.pairs_table(runs, layout, PAIRS)
+    layout = resolve_layout("primary", runs, tasks=["sst2"])
+    display, long = pairs_table(runs, layout, PAIRS)
     assert list(display["X"]) == ["lora", "ia3"] and list(display["AdaMix(X)"]) == list(PAIRS.values())
     ok = runs[(runs["status"] == "ok") & (runs["metric"] == "accuracy")]
     score = {(r.row_label, int(r.seed)): float(r.value) for r in ok.itertuples()}
@@ -45,13 +48,13 @@ def test_pairs_table_pairs_by_seed_and_counts_failures(tmp_path):
     assert "(1/5 failed)" in ia3["AdaMix(X) score"] and ia3["n"] == 4
     assert ia3["Wilcoxon p"] == stats.NA  # exact Wilcoxon needs n >= 5 paired seeds
     assert display[display["X"] == "lora"].iloc[0]["Wilcoxon p"] != stats.NA
-    md = agg.table_markdown(display, "caption")
+    md = table_markdown(display, "caption")
     assert "| lora |" in md and "adamix[lora]" in md
 
 
 def test_paired_gains_plot(tmp_path):
     runs = _runs(tmp_path)
-    layout = agg.resolve_layout("primary", runs, tasks=["sst2"])
+    layout = resolve_layout("primary", runs, tasks=["sst2"])
     png, svg = plots.save(plots.paired_gains(runs, layout, PAIRS), tmp_path / "plots" / "paired_gains")
     assert png.stat().st_size > 1000 and svg.read_text().lstrip().startswith("<?xml")
 
@@ -65,8 +68,8 @@ def test_pairs_table_shows_the_sample_std_over_seeds(tmp_path):
             rec = make_record("sst2", method, seed, label=label)
             rec["scores"] = {"accuracy": score}
             paths.append(write_record(tmp_path, "sst2", label, seed, rec))
-    runs = agg.runs_frame(agg.load_records(paths), suite="test")
-    display, long = agg.pairs_table(runs, agg.resolve_layout("primary", runs, tasks=["sst2"]), {"lora": "adamix[lora]"})
+    runs = runs_frame(load_records(paths), suite="test")
+    display, long = pairs_table(runs, resolve_layout("primary", runs, tasks=["sst2"]), {"lora": "adamix[lora]"})
     row = long.iloc[0]
     assert (row["base_mean"], row["base_std"]) == (82.0, 2.0) and math.isclose(row["adamix_std"], math.sqrt(3.0))
     assert display.iloc[0]["X score"].startswith("82.0 ± 2.0")

@@ -467,7 +467,7 @@ def table_spec(wildcards) -> dict:
 
 
 def resolved_table(name: str) -> dict:
-    from adamixbench.analysis.aggregate import LAYOUTS
+    from adamixbench.analysis.layouts import LAYOUTS
 
     spec = dict(TABLES[name])
     tasks = spec.get("tasks") or ([c.task for c in LAYOUTS[spec["layout"]].columns]

@@ -3,13 +3,14 @@ the suite's seeds (adamixbench/analysis/claims.py), as md + csv."""
 
 from pathlib import Path
 
-from adamixbench.analysis import aggregate as agg
 from adamixbench.analysis import claims
+from adamixbench.analysis.layouts import resolve_layout
+from adamixbench.analysis.records import read_runs
 
 sm = snakemake  # noqa: F821
-runs = agg.read_runs(sm.input.runs)
+runs = read_runs(sm.input.runs)
 layouts = {
-    name: agg.resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
+    name: resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
     for name, spec in sm.params.tables.items()
 }
 found = claims.load_claims(sm.input.claims, sm.params.suite)

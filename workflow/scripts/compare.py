@@ -3,15 +3,17 @@ with stratified bootstrap intervals, probability of improvement, autorank mean r
 
 from pathlib import Path
 
-from adamixbench.analysis import aggregate as agg
+from adamixbench.analysis.comparisons import aggregate_comparison, aggregate_markdown
+from adamixbench.analysis.layouts import resolve_layout
+from adamixbench.analysis.records import read_runs
 
 sm = snakemake  # noqa: F821
 spec = sm.params.spec
-runs = agg.read_runs(sm.input.runs)
-layout = agg.resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
+runs = read_runs(sm.input.runs)
+layout = resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
 rows = [r for r in spec["rows"] if len(runs[runs["row_label"] == r])]
 boot = spec["bootstrap"]
-res = agg.aggregate_comparison(
+res = aggregate_comparison(
     runs,
     layout,
     rows,
@@ -28,6 +30,6 @@ caption = (
     f"({boot.get('n', 10_000)} resamples, seed {boot.get('seed', 0)}). Mean rank: autorank over the columns "
     "(1 = best), where >= 3 columns and >= 3 rows."
 )
-Path(sm.output.md).write_text(agg.aggregate_markdown(res, caption))
+Path(sm.output.md).write_text(aggregate_markdown(res, caption))
 with open(sm.log[0], "w") as fh:
     fh.write(f"{len(rows)} rows, {len(layout.columns)} columns; {res.attrs.get('critical_difference', '')}\n")

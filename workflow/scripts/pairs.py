@@ -4,22 +4,24 @@ from pathlib import Path
 
 import pandas as pd
 
-from adamixbench.analysis import aggregate as agg
+from adamixbench.analysis.comparisons import pairs_table
+from adamixbench.analysis.layouts import resolve_layout
+from adamixbench.analysis.render import table_latex, table_markdown
 
 sm = snakemake  # noqa: F821
 spec = sm.params.spec
 runs = pd.read_csv(sm.input.runs, dtype={"failure_reason": str})
 runs["metric"] = runs["metric"].fillna("")
-layout = agg.resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
-display, long = agg.pairs_table(runs, layout, spec["pairs"])
+layout = resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
+display, long = pairs_table(runs, layout, spec["pairs"])
 caption = (
     f"{spec['title']}: each method X against AdaMix(X), the mixture of X's modules. Scores: mean ± std "
     "(ddof=1) over seeds; Δ = mean over paired seeds of AdaMix(X) - X; p: paired t-test (scipy ttest_rel) and "
     "exact Wilcoxon signed-rank (n >= 5). #Param = inference parameters (AdaMix(X): one merged module, so "
     "equal to X's); #Trainable AdaMix(X) counts its M experts (+ head)."
 )
-Path(sm.output.md).write_text(agg.table_markdown(display, caption))
-Path(sm.output.tex).write_text(agg.table_latex(display, caption, f"tab:{spec['suite']}:{spec['name']}:vs_adamix"))
+Path(sm.output.md).write_text(table_markdown(display, caption))
+Path(sm.output.tex).write_text(table_latex(display, caption, f"tab:{spec['suite']}:{spec['name']}:vs_adamix"))
 long.to_csv(sm.output.csv, index=False)
 Path(sm.output.html).write_text(
     f"<html><head><meta charset='utf-8'></head><body><p>{caption}</p>"

@@ -3,16 +3,19 @@
 import numpy as np
 import pandas as pd
 
-from adamixbench.analysis import aggregate as agg
 from adamixbench.analysis import plots, stats
+from adamixbench.analysis.comparisons import critical_difference, normalized_scores
+from adamixbench.analysis.layouts import resolve_layout
+from adamixbench.analysis.records import read_runs
+from adamixbench.analysis.tables import load_paper, paper_lookup
 
 sm = snakemake  # noqa: F821
 spec, kind = sm.params.spec, sm.wildcards.kind
-runs = agg.read_runs(sm.input.runs)
+runs = read_runs(sm.input.runs)
 summary = pd.read_csv(sm.input.summary)
-layout = agg.resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
-paper_df = agg.load_paper(sm.input.paper)
-paper = agg.paper_lookup(paper_df, spec["paper_table"], spec["paper_rows"]) if spec.get("paper_table") else {}
+layout = resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
+paper_df = load_paper(sm.input.paper)
+paper = paper_lookup(paper_df, spec["paper_table"], spec["paper_rows"]) if spec.get("paper_table") else {}
 colors = plots.palette(spec["palette"])  # the suite's labels in one fixed order: same colour in every figure
 main_rows = [r for r in spec["rows"] if " @" not in r]
 rows_run = [r for r in spec["rows"] if len(runs[runs["row_label"] == r])]
@@ -37,7 +40,7 @@ elif kind in ("aggregate", "prob_improvement"):
     draw = plots.aggregate_intervals if kind == "aggregate" else plots.probability_of_improvement
     fig = draw(res, colors=colors, title=spec["title"])
 elif kind == "performance_profile":
-    matrices, _, _ = agg.normalized_scores(runs, layout, rows_run, spec["normalization"])
+    matrices, _, _ = normalized_scores(runs, layout, rows_run, spec["normalization"])
     taus = np.linspace(0.0, max([1.0] + [float(m.max()) for m in matrices.values()]), 101)
     profiles = {
         row: stats.performance_profile(m, taus, n_boot=boot.get("n", 10_000), seed=boot.get("seed", 0))
@@ -52,7 +55,7 @@ elif kind == "performance_profile":
         xlabel=f"normalised score tau ({spec['normalization']})",
     )
 elif kind == "critical_difference":
-    result, why = agg.critical_difference(runs, layout, rows_run, spec["normalization"])
+    result, why = critical_difference(runs, layout, rows_run, spec["normalization"])
     fig = plots.critical_difference(result, why)
 else:
     raise ValueError(f"unknown plot kind {kind!r}")

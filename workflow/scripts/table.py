@@ -4,32 +4,32 @@ from pathlib import Path
 
 import pandas as pd
 
-from adamixbench.analysis import aggregate as agg
+from adamixbench.analysis.comparisons import paired_markdown, paired_tests
+from adamixbench.analysis.layouts import LAYOUTS, resolve_layout
+from adamixbench.analysis.records import read_runs
+from adamixbench.analysis.render import table_latex, table_markdown
+from adamixbench.analysis.tables import build_table, failure_note, load_paper, paper_lookup, unavailable_note
 
 sm = snakemake  # noqa: F821
 spec = sm.params.spec
-runs = agg.read_runs(sm.input.runs)
+runs = read_runs(sm.input.runs)
 summary = pd.read_csv(sm.input.summary)
-layout = agg.resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
+layout = resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
 paper = (
-    agg.paper_lookup(agg.load_paper(sm.input.paper), spec["paper_table"], spec["paper_rows"])
-    if spec.get("paper_table")
-    else {}
+    paper_lookup(load_paper(sm.input.paper), spec["paper_table"], spec["paper_rows"]) if spec.get("paper_table") else {}
 )
-if len(layout.columns) < len(agg.LAYOUTS.get(spec["layout"], layout).columns):  # a subset of the paper's tasks:
+if len(layout.columns) < len(LAYOUTS.get(spec["layout"], layout).columns):  # a subset of the paper's tasks:
     paper = {key: value for key, value in paper.items() if key[1] != "avg"}  # its Avg is not comparable
-display, long = agg.build_table(runs, summary, layout, spec["rows"], paper)
+display, long = build_table(runs, summary, layout, spec["rows"], paper)
 caption = (
     f"{spec['title']}. {spec.get('choices', '')} {layout.caption} Cells: mean ± std (ddof=1) over seeds"
     + ("; [paper value, Δ = ours - paper]" if paper else "")
     + ". #Param = inference parameters after merging, head excluded. Median and 95% bootstrap CI: "
     f"{Path(sm.output.csv).name}. "
-    + " ".join(
-        x for x in (agg.failure_note(runs, layout, spec["rows"]), agg.unavailable_note(runs, layout, spec["rows"])) if x
-    )
+    + " ".join(x for x in (failure_note(runs, layout, spec["rows"]), unavailable_note(runs, layout, spec["rows"])) if x)
 ).strip()
-Path(sm.output.md).write_text(agg.table_markdown(display, caption))
-Path(sm.output.tex).write_text(agg.table_latex(display, caption, f"tab:{spec['suite']}:{spec['name']}"))
+Path(sm.output.md).write_text(table_markdown(display, caption))
+Path(sm.output.tex).write_text(table_latex(display, caption, f"tab:{spec['suite']}:{spec['name']}"))
 long.to_csv(sm.output.csv, index=False)
 Path(sm.output.html).write_text(
     f"<html><head><meta charset='utf-8'></head><body><p>{caption}</p>"
@@ -39,12 +39,12 @@ Path(sm.output.html).write_text(
     + "</body></html>\n"
 )
 others = [r for r in spec["rows"] if r not in spec["references"]]
-tests = agg.paired_tests(
+tests = paired_tests(
     runs, layout, spec["references"], others, aso_boot=spec["aso_bootstrap"], seed=spec["bootstrap"].get("seed", 0)
 )
 tests.to_csv(sm.output.paired_csv, index=False)
 Path(sm.output.paired_md).write_text(
-    agg.paired_markdown(tests) if len(tests) else "No paired tests (no AdaMix / reference row in this table).\n"
+    paired_markdown(tests) if len(tests) else "No paired tests (no AdaMix / reference row in this table).\n"
 )
 with open(sm.log[0], "w") as fh:
     fh.write(f"{len(display)} rows x {len(layout.columns)} columns, {len(tests)} paired tests\n")
