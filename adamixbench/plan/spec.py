@@ -29,6 +29,7 @@ from adamixbench.sources.paths import REPO_ROOT
 from adamixbench.tasks import FAMILIES, NLG_TASKS, family_of
 
 WEIGHT_DECAY_SCOPES = ("trainer", "all")  # adamixbench/engine/optim.py applies them
+DATA_SOURCES = ("auto", "paper", "hub", "local")  # resolved per run by the task loaders (tasks/)
 REQUIRED = object()  # default of an option every run must set
 
 
@@ -337,6 +338,16 @@ OPTIONS: tuple[Option, ...] = (
         "subsample the training set: examples (NLG: inputs, each with all its references); null = all",
         low=1,
         nullable=True,
+    ),
+    Option(
+        "data_source",
+        str,
+        "auto",
+        "where the task data come from: paper = the paper's data (NLG: microsoft/LoRA's files at a pinned commit, "
+        "fetched once and verified by git blob id; GLUE: the hub's nyu-mll/glue; few-shot: the shipped splits), "
+        "hub = the Hugging Face datasets (pinned revisions), local = the files under data_dir or the data root "
+        "(the shipped subsets); auto = local when data_dir is set or the hub is off, else paper",
+        choices=DATA_SOURCES,
     ),
     Option(
         "max_eval_samples",

@@ -198,6 +198,7 @@ CHANGED = {
     "heldout_fraction": 0.2,
     "max_train_samples": 100,
     "max_eval_samples": 50,
+    "data_source": "hub",
     "data_seed": 1,
     "max_steps": 10,
     "log_every": 1,
