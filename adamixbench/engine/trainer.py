@@ -39,7 +39,7 @@ from adamixbench.engine.record import (
     provenance,
 )
 from adamixbench.metrics import Evaluation
-from adamixbench.sources.backbones import resolve_backbone
+from adamixbench.sources.backbones import backbone_source
 from adamixbench.tasks import primary_metric
 from adamixbench.tasks.task import Task, build_task
 from baselines import PreparedModel, prepare_model
@@ -178,8 +178,9 @@ def load_task_and_model(cfg: RunConfig):
     a run on several processes: the same weights and the same AdaMix router)."""
     set_seed(cfg.seed)
     device = start(launched(), pick_device(cfg))
-    backbone = resolve_backbone(cfg.model)
-    tokenizer = AutoTokenizer.from_pretrained(backbone)
+    source = backbone_source(cfg.model)  # a pinned hub id: every load below passes its revision=
+    backbone = source.location
+    tokenizer = AutoTokenizer.from_pretrained(backbone, **source.kwargs())
     task = build_task(cfg, tokenizer)
     if cfg.selection != "last" and task.selection is None:
         raise ValueError(
@@ -187,7 +188,8 @@ def load_task_and_model(cfg: RunConfig):
             f"does not have; use --selection last"
         )
     set_seed(cfg.seed)  # same initial weights for a seed whatever the data loading consumed
-    model = task.load_model(backbone)
+    model = task.load_model(backbone, **source.kwargs())
+    source.record(model.config)  # the commit actually read, for provenance (sources.pins.hub_reads)
     try:
         prepared = prepare_model(cfg.method, model, task.task_type, cfg.method_params)
     except ValueError:

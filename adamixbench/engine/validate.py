@@ -27,6 +27,7 @@ from pathlib import Path
 
 from adamixbench.engine.config import RunConfig
 from adamixbench.plan.spec import SpecError
+from adamixbench.sources import pins
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,8 @@ def check_model(name: str) -> list[Problem]:
         except ValueError as error:
             return [Problem(f"option model (--model): {error}")]
         return []
+    if pins.is_pinned_id(name):  # a hub repository of the pins table (adamixbench/sources/pins.py)
+        return _check_pinned_model(name)
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
@@ -259,12 +262,29 @@ def check_model(name: str) -> list[Problem]:
     return _check_hub_cache(name)
 
 
-def _check_hub_cache(name: str) -> list[Problem]:
-    """Offline, a hub name must be in the local Hugging Face cache."""
+def _check_pinned_model(name: str) -> list[Problem]:
+    """A pinned hub backbone: not shadowed by a local folder; in the local mirror when one is set; offline,
+    its pinned commit in the local Hugging Face cache."""
+    try:
+        repo_id = pins.hub_id(name)
+        location = pins.hub_location(repo_id)
+    except (pins.HubIdError, FileNotFoundError) as error:
+        return [Problem(f"option model (--model): {error}", resource=MODEL)]
+    if pins.mirror_root() is not None:
+        if not (Path(location) / "config.json").is_file():
+            return [Problem(f"option model (--model): the hub mirror {location} has no config.json", resource=MODEL)]
+        return []
+    if not _offline():
+        return []
+    return _check_hub_cache(repo_id, pins.hub_revision(repo_id))
+
+
+def _check_hub_cache(name: str, revision: str | None = None) -> list[Problem]:
+    """Offline, a hub name must be in the local Hugging Face cache (at `revision` when pinned)."""
     from huggingface_hub import try_to_load_from_cache
 
     try:
-        cached = try_to_load_from_cache(name, "config.json")
+        cached = try_to_load_from_cache(name, "config.json", revision=revision)
     except ValueError as error:  # not a valid repo id
         return [
             Problem(
@@ -273,11 +293,13 @@ def _check_hub_cache(name: str) -> list[Problem]:
         ]
     if isinstance(cached, str):
         return []
+    at = f" at its pinned commit {revision}" if revision else ""
+    args = f"'{name}', revision='{revision}'" if revision else f"'{name}'"
     return [
         Problem(
-            f"option model (--model): {name} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1: "
+            f"option model (--model): {name} is not in the local Hugging Face cache{at} and HF_HUB_OFFLINE=1: "
             f'run once online (HF_HUB_OFFLINE=0 python -c "from transformers import AutoModel, '
-            f"AutoTokenizer; AutoModel.from_pretrained('{name}'); AutoTokenizer.from_pretrained('{name}')\") "
+            f'AutoTokenizer; AutoModel.from_pretrained({args}); AutoTokenizer.from_pretrained({args})") '
             f"or pass a local path",
             resource=MODEL,
         )

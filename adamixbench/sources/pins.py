@@ -233,6 +233,14 @@ def hub_location(repo_id: str) -> str:
     return str(path)
 
 
+def mirror_revision(repo_id: str) -> str | None:
+    """The commit the local mirror's copy of `repo_id` claims to be (its ``.hub_revision`` file), or None."""
+    root = mirror_root()
+    if root is None or not (root / repo_id / ".hub_revision").is_file():
+        return None
+    return (root / repo_id / ".hub_revision").read_text(encoding="utf-8").strip() or None
+
+
 def resolve_current(repo_id: str, branch: str = "main", kind: str = "model") -> str:
     """Ask the hub for the current commit sha of `branch` of `repo_id` (needs the network)."""
     from huggingface_hub import HfApi
@@ -273,30 +281,37 @@ _READS = _Reads()
 
 
 def record_hub_read(repo_id: str, revision: str | None, location: str, what: str = "") -> None:
-    """Note that `repo_id` was read at commit `revision` (None: a local mirror, no commit) from `location`."""
-    _READS.entries[repo_id] = {
+    """Note that `repo_id` was read at commit `revision` from `location` (from a local mirror, `revision` is None
+    and the mirror's ``.hub_revision`` is recorded when it has one)."""
+    entry = {
         "repo_id": repo_id,
-        "revision": revision,
+        "revision": revision if revision is not None else mirror_revision(repo_id),
         "pinned": hub_revision(repo_id) if is_pinned_id(repo_id) else None,
         "location": location,
-        "what": what,
+        "what": [what] if what else [],
     }
+    known = _READS.entries.get(repo_id)
+    if known is not None and all(known[k] == entry[k] for k in ("revision", "location")):
+        entry["what"] = known["what"] + [w for w in entry["what"] if w not in known["what"]]
+    _READS.entries[repo_id] = entry
 
 
 def hub_reads() -> list[dict]:
     """Every hub repository read by this process so far: ``repo_id``, ``revision`` (the commit actually read;
-    None from a local mirror), ``pinned`` (the table's sha, None when not pinned), ``location``, ``what``."""
-    return [dict(v) for v in _READS.entries.values()]
+    from a local mirror: the commit it claims to copy, or None), ``pinned`` (the table's sha, None when not
+    pinned), ``location``, ``what`` (the list of what was read: ``model``, ``dataset <config>/<split>``)."""
+    return [{**v, "what": list(v["what"])} for v in _READS.entries.values()]
 
 
 def clear_hub_reads() -> None:
     _READS.entries.clear()
 
 
-def model_source(name: str) -> tuple[str, str | None]:
-    """(location, revision) for a backbone named by a pinned hub id or alias: what `from_pretrained` gets."""
+def model_source(name: str) -> tuple[str, str]:
+    """(namespaced repo id, location) of a backbone named by a pinned hub id or alias; `from_pretrained`
+    gets the location and ``revision=load_revision(repo_id)``."""
     repo_id = hub_id(name)
-    return hub_location(repo_id), load_revision(repo_id)
+    return repo_id, hub_location(repo_id)
 
 
 def record_model_read(repo_id: str, location: str, config) -> None:

@@ -48,10 +48,10 @@ class NLUTask:
     report: dict[str, datasets.Dataset] = field(default_factory=dict)  # split -> dataset scored in the record
     task_type: str = "seq_cls"
 
-    def load_model(self, path: str):
+    def load_model(self, path: str, revision: str | None = None):
         # A checkpoint fine-tuned on another task keeps its backbone; the task head is re-initialised.
         return AutoModelForSequenceClassification.from_pretrained(
-            path, num_labels=self.num_labels, ignore_mismatched_sizes=True
+            path, num_labels=self.num_labels, ignore_mismatched_sizes=True, revision=revision
         )
 
     def collator(self, tokenizer):

@@ -95,8 +95,8 @@ class NLGTask:
     family: str = "nlg"
     task_type: str = "causal_lm"
 
-    def load_model(self, path: str):
-        return AutoModelForCausalLM.from_pretrained(path)
+    def load_model(self, path: str, revision: str | None = None):
+        return AutoModelForCausalLM.from_pretrained(path, revision=revision)
 
     def collator(self, tokenizer):
         return NLGCollator(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)

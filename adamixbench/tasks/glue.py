@@ -20,6 +20,8 @@ from pathlib import Path
 import datasets
 
 from adamixbench.sources.paths import data_root
+from adamixbench.sources.pins import mirror_root
+from adamixbench.tasks.hub import load_hub_split
 
 HUB_DATASET = "nyu-mll/glue"
 
@@ -271,19 +273,28 @@ def read_labeled_file(
     return datasets.Dataset.from_dict(columns, features=features)
 
 
+def load_glue_hub(task: str, split: str) -> datasets.Dataset:
+    """One labelled split of a GLUE task from the hub dataset `nyu-mll/glue` at its pinned commit
+    (adamixbench/sources/pins.py; the local mirror when ``ADAMIXBENCH_HUB_MIRROR`` is set): text fields + label."""
+    spec = get_task(task)
+    if split not in spec.splits:
+        raise ValueError(f"GLUE {task} has no labelled split {split!r}; choose one of {list(spec.splits)}")
+    return load_hub_split(HUB_DATASET, spec.name, split).select_columns([*spec.text_fields, "label"])
+
+
 def load_glue(task: str, split: str, data_dir: str | Path | None = None) -> datasets.Dataset:
     """Load one labelled split of a GLUE task (`train`, `validation`, or MNLI's two `validation_*`).
 
-    With `data_dir=None` and the hub allowed, this downloads `nyu-mll/glue`. Otherwise it reads the
+    With `data_dir=None` and the hub allowed (or a local hub mirror set), this reads `nyu-mll/glue` at its
+    pinned commit (:func:`load_glue_hub`). Otherwise it reads the
     GLUE distribution layout `<data_dir>/<TASK-DIR>/{train,dev}.tsv` (MNLI: `dev_matched.tsv`,
     `dev_mismatched.tsv`), defaulting to the subset shipped in `data/glue`.
     """
     spec = get_task(task)
     if split not in spec.splits:
         raise ValueError(f"GLUE {task} has no labelled split {split!r}; choose one of {list(spec.splits)}")
-    if data_dir is None and not hub_disabled():
-        ds = datasets.load_dataset(HUB_DATASET, spec.name, split=split)
-        return ds.select_columns([*spec.text_fields, "label"])
+    if data_dir is None and (mirror_root() is not None or not hub_disabled()):
+        return load_glue_hub(task, split)
     root = Path(data_dir) if data_dir is not None else default_data_dir()
     path = root / spec.glue_dir / SPLIT_FILES[split]
     hint = (

@@ -26,10 +26,13 @@ Where the data comes from
 -------------------------
 ``load_nlg(task, split, data_dir=..., hub=...)``:
 
-* ``hub=True`` (online): the real Hugging Face datasets (``tuetschek/e2e_nlg``,
-  ``web_nlg`` config ``webnlg_challenge_2017``, ``dart``), converted to the same linearisation.
-  The hub's E2E texts are not tokenised like LoRA's files (``£20-25`` vs ``£ 20 - 25``): MR values are
-  re-spaced to LoRA's form, texts are kept as published.
+* ``hub=True`` (online): the Hugging Face datasets ``tuetschek/e2e_nlg``, ``webnlg-challenge/web_nlg``
+  (config ``webnlg_challenge_2017``; its ``test`` split filtered to LoRA's 1,862-input test file) and
+  ``Yale-LILY/dart``, at the commits pinned in adamixbench/sources/pins.py, converted to the same
+  linearisation. The hub's texts are NOT tokenised like LoRA's files, which are the scorer input behind the
+  paper's numbers (``£20-25`` vs ``£ 20 - 25``, ``family-friendly`` vs ``family - friendly``): MR values
+  are re-spaced to LoRA's form, reference texts are kept as published, so hub-sourced NLG scores are not
+  the paper's setting.
 * ``hub=False`` (default, offline): local files in the LoRA layout (see :data:`FILES`), by default the
   subsets shipped in ``<repo>/data/`` (see the ``SOURCE.md`` beside them).
 
@@ -336,14 +339,18 @@ def carve_split(rows: Sequence[NLGExample], heldout_fraction: float = 0.1) -> tu
 # --------------------------------------------------------------------------------------------------
 # hub loaders (online; the real loading code, converted to LoRA's linearisation)
 # --------------------------------------------------------------------------------------------------
-HUB_IDS = {
-    # Script-based repos: datasets>=3 reads their parquet conversion.
-    "e2e": dict(path="tuetschek/e2e_nlg", revision="refs/convert/parquet"),
-    "webnlg": dict(path="web_nlg", name="webnlg_challenge_2017", revision="refs/convert/parquet"),
-    "dart": dict(path="dart", revision="refs/convert/parquet"),
+#: task -> (pinned hub dataset, its config folder on the parquet branch): see adamixbench/sources/pins.py.
+#: The three are script-era repositories, read from their parquet export (`refs/convert/parquet`): one folder
+#: per config, NO dataset card, so they are read with ``data_dir=<config>`` (not ``name=``) and with the
+#: split names `datasets` derives from the folders (WebNLG's ``dev`` folder is split ``validation``).
+HUB_DATASETS = {
+    "e2e": ("tuetschek/e2e_nlg", "default"),
+    "webnlg": ("webnlg-challenge/web_nlg", "webnlg_challenge_2017"),
+    "dart": ("Yale-LILY/dart", "default"),
 }
-_HUB_SPLITS = {"train": "train", "validation": "validation", "test": "test"}
-_HUB_SPLITS_WEBNLG = {"train": "train", "validation": "dev", "test": "test"}
+#: The hub's WebNLG 2017 ``test`` split merges every test file (4,615 rows); ``test_category`` names the file.
+#: LoRA's (and so the paper's) test set is the 1,862 inputs of the file with lexicalisations.
+WEBNLG_HUB_TEST_FILE = "testdata_with_lex"
 _E2E_HUB_KEYS = {
     "eatType": "Type",
     "priceRange": "price",
@@ -371,11 +378,12 @@ def _e2e_hub_mr(mr: str) -> str:
 
 
 def _hub_rows(task: str, split: str, category: str = "all") -> list[NLGExample]:
-    import datasets  # imported lazily: only the online path needs it
+    from adamixbench.tasks.hub import load_hub_split  # imported lazily: only the hub path needs `datasets`
 
-    kwargs = dict(HUB_IDS[task])
-    hub_split = (_HUB_SPLITS_WEBNLG if task == "webnlg" else _HUB_SPLITS)[split]
-    ds = datasets.load_dataset(split=hub_split, **kwargs)
+    repo_id, config = HUB_DATASETS[task]
+    ds = load_hub_split(repo_id, config, split)
+    if task == "webnlg" and split == "test":
+        ds = ds.filter(lambda ex: ex["test_category"] == WEBNLG_HUB_TEST_FILE)
     rows: list[NLGExample] = []
     if task == "e2e":
         for ex in ds:

@@ -58,7 +58,7 @@ def _quiet_loading_report():
         logger.setLevel(level)
 
 
-def load_masked_lm(path: str, name: str | None = None):
+def load_masked_lm(path: str, name: str | None = None, revision: str | None = None):
     """AutoModelForMaskedLM with its pretrained MLM head, or a ValueError naming the problem and the fix.
 
     A checkpoint saved without the head (e.g. sentence-transformers' all-MiniLM-L6-v2: a bare BertModel)
@@ -68,7 +68,7 @@ def load_masked_lm(path: str, name: str | None = None):
     name = repr(name) if name and name != path else repr(path)
     try:
         with _quiet_loading_report():
-            model, info = AutoModelForMaskedLM.from_pretrained(path, output_loading_info=True)
+            model, info = AutoModelForMaskedLM.from_pretrained(path, output_loading_info=True, revision=revision)
     except ValueError as error:  # an architecture without a masked-LM class (GPT-2, LLaMA, ...)
         if "Unrecognized configuration class" in str(error):
             raise no_mlm_head_error(
@@ -92,8 +92,8 @@ class PromptTask(NLUTask):
     backbone_name: str | None = None  # for error messages (the trainer passes a resolved path)
     task_type: str = "masked_lm"
 
-    def load_model(self, path: str):
-        return load_masked_lm(path, self.backbone_name)
+    def load_model(self, path: str, revision: str | None = None):
+        return load_masked_lm(path, self.backbone_name, revision=revision)
 
     def label_logits(self, logits: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
         """(B, T, V) MLM logits -> (B, num_labels): the label words' logits at each row's mask token."""

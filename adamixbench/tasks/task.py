@@ -31,8 +31,9 @@ class Task(Protocol):
     selection: datasets.Dataset | None  # per-epoch model selection split (None: keep the last epoch)
     report: dict[str, datasets.Dataset]  # split -> dataset scored into the record
 
-    def load_model(self, path: str) -> torch.nn.Module:
-        """The backbone with this task's head (a head trained on another task is re-initialised)."""
+    def load_model(self, path: str, revision: str | None = None) -> torch.nn.Module:
+        """The backbone with this task's head (a head trained on another task is re-initialised); `revision`:
+        the pinned commit of a hub backbone (adamixbench/sources/pins.py), passed to `from_pretrained`."""
 
     def collator(self, tokenizer):
         """Pads a list of examples into a batch; `labels` / `consistency_mask` are for the loss only."""

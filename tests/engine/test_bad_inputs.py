@@ -137,8 +137,10 @@ CASES = [
         "hub_model_not_cached_offline",
         {"--model": "roberta-large"},
         [
-            "roberta-large is not in the local Hugging Face cache and HF_HUB_OFFLINE=1",
+            "FacebookAI/roberta-large is not in the local Hugging Face cache at its pinned commit",
+            "HF_HUB_OFFLINE=1",
             "run once online",
+            "revision='722cf37b1afa9454edce342e7895e588b6ff1d59'",
             "or pass a local path",
         ],
     ),

@@ -4,10 +4,8 @@ import hashlib
 import re
 from pathlib import Path
 
-import datasets
 import pytest
 
-from adamixbench.tasks import glue
 from adamixbench.tasks.glue import GLUE_TASKS, default_data_dir, get_task, load_glue
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -169,22 +167,6 @@ def test_quotes_are_text_not_csv_quoting(tmp_path):
     )
     row = load_glue("qqp", "validation", data_dir=tmp_path)[0]
     assert row == {"question1": '"Why is a drink called a ""shot""?', "question2": "What is a shot?", "label": 0}
-
-
-def test_hub_path_selects_columns(monkeypatch):
-    """Online with data_dir=None the loader asks the hub (faked here) and keeps text fields + label."""
-    monkeypatch.delenv("HF_DATASETS_OFFLINE")
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    calls = []
-
-    def fake_load_dataset(path, name, split):
-        calls.append((path, name, split))
-        return datasets.Dataset.from_dict({"sentence1": ["a"], "sentence2": ["b"], "label": [0], "idx": [0]})
-
-    monkeypatch.setattr(glue.datasets, "load_dataset", fake_load_dataset)
-    ds = load_glue("rte", "validation")
-    assert calls == [("nyu-mll/glue", "rte", "validation")]
-    assert ds.column_names == ["sentence1", "sentence2", "label"]
 
 
 def _readme_rows():

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
-import types
 from dataclasses import astuple
 
 import pytest
@@ -200,53 +198,6 @@ def test_malformed_files_name_the_file_and_format(tmp_path):
         nlg.load_nlg("wikibio", "test")
     with pytest.raises(ValueError, match="unknown split"):
         nlg.load_nlg("e2e", "eval")
-
-
-# ---------------------------------------------------------------------------------------- hub
-def test_hub_loading_code_converts_to_lora_linearisation(monkeypatch):
-    calls = []
-    fake = {
-        "tuetschek/e2e_nlg": [
-            {
-                "meaning_representation": "name[The Vaults], eatType[pub], priceRange[£20-25], "
-                "customer rating[5 out of 5], familyFriendly[no]",
-                "human_reference": " The Vaults is a pub. ",
-            }
-        ],
-        "web_nlg": [
-            {
-                "category": "Athlete",
-                "modified_triple_sets": {"mtriple_set": [["A_b | club | C", "A_b | age | 3"]]},
-                "lex": {"text": ["t1", "t2"], "comment": ["good", "toFix"]},
-            }
-        ],
-        "dart": [{"tripleset": [["X", "LOCATION", "Y"]], "annotations": {"source": ["e2e"], "text": ["x y"]}}],
-    }
-
-    def load_dataset(path, name=None, split=None, revision=None):
-        calls.append((path, name, split, revision))
-        return fake[path]
-
-    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
-    e2e = nlg.load_nlg("e2e", "train", hub=True)
-    assert e2e == [
-        NLGExample(
-            "name : The Vaults | Type : pub | price : £ 20 - 25 | customer rating : 5 out of 5 | family friendly : no",
-            "The Vaults is a pub.",
-        )
-    ]
-    web = nlg.load_nlg("webnlg", "test", hub=True, category="unseen")
-    assert web == [NLGExample("A_b : club : C | A_b : age : 3", "t1", "Athlete", False)]
-    dart = nlg.load_nlg("dart", "validation", hub=True)
-    assert dart == [NLGExample("X : location : Y", "x y")]
-    assert nlg.load_nlg("webnlg", "dev", hub=True)[0].target == "t1"
-    assert [c[:3] for c in calls] == [
-        ("tuetschek/e2e_nlg", None, "train"),
-        ("web_nlg", "webnlg_challenge_2017", "test"),
-        ("dart", None, "validation"),
-        ("web_nlg", "webnlg_challenge_2017", "dev"),
-    ]
-    assert all(c[3] == "refs/convert/parquet" for c in calls)
 
 
 # ------------------------------------------------------------------------------ GPT-2 tokenizer
