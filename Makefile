@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # Offline by default: every Python entry point applies adamixbench/sources/offline.py itself (engine CLI, Snakemake,
 # pytest), so no environment is exported here.
 
-.PHONY: setup run test mutants cluster-test lint clean recipes smoke
+.PHONY: setup run test mutants cluster-test lint clean recipes smoke online-check
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile scripts/setup_assets.sh
@@ -53,6 +53,12 @@ recipes: setup
 # (results/<suite>-smoke/). Slow: all five suites, ~250 runs.
 smoke: setup
 	for s in $(PAPER_SUITES); do $(BIN)/snakemake --cores all --config suite=$$s smoke=true || exit 1; done
+
+# FIRST, before a paper suite, on a machine with internet: load one split of every pinned hub dataset and the
+# config + tokenizer of every pinned backbone, check them against adamixbench/sources/pins.py (docs/PIPELINE.md).
+# `make online-check PIN=1` resolves the current commit of each and writes it into the pins table.
+online-check: setup
+	$(BIN)/python scripts/online_check.py $(if $(PIN),--pin)
 
 clean:
 	rm -rf $(VENV) .snakemake

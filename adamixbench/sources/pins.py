@@ -39,13 +39,16 @@ _SHA = re.compile(r"^[0-9a-f]{40}$")
 class SplitCheck:
     """What one split of a dataset pin must hold: the `config` (a card config name, or the config folder of a
     parquet branch), the `split` as `datasets` names it, the columns the loaders read, its row count and the
-    sha256 of its rows (:func:`adamixbench.tasks.hub.rows_digest`); None = not recorded yet."""
+    sha256 of its rows (:func:`adamixbench.tasks.hub.rows_digest`); None = not recorded yet. `where` =
+    (column, value) counts the rows holding that value, which must be `where_rows` (WebNLG: LoRA's test file)."""
 
     config: str
     split: str
     columns: tuple[str, ...]
     rows: int | None = None
     sha256: str | None = None
+    where: tuple[str, ...] = ()
+    where_rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,8 @@ PINS: tuple[HubPin, ...] = (
                 split="test",
                 columns=("category", "modified_triple_sets", "lex", "test_category"),
                 rows=4615,
+                where=("test_category", "testdata_with_lex"),
+                where_rows=1862,
             ),
         ),
         note="test merges every 2017 test file; test_category names it (LoRA's test set: 1,862 inputs)",
@@ -351,6 +356,8 @@ class _Raw(str):
 def _render_check(check: SplitCheck, indent: int) -> str:
     fields = [("config", check.config), ("split", check.split), ("columns", check.columns)]
     fields += [(k, getattr(check, k)) for k in ("rows", "sha256") if getattr(check, k) is not None]
+    fields += [("where", check.where)] if check.where else []
+    fields += [("where_rows", check.where_rows)] if check.where_rows is not None else []
     return _call("SplitCheck", fields, indent)
 
 
