@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # Offline by default: every Python entry point applies adamixbench/sources/offline.py itself (engine CLI, Snakemake,
 # pytest), so no environment is exported here.
 
-.PHONY: setup run test mutants cluster-test lint clean recipes smoke online-check
+.PHONY: setup run test mutants cluster-test lint clean recipes smoke online-check fetch-data
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile scripts/setup_assets.sh
@@ -59,6 +59,12 @@ smoke: setup
 # `make online-check PIN=1` resolves the current commit of each and writes it into the pins table.
 online-check: setup
 	$(BIN)/python scripts/online_check.py $(if $(PIN),--pin)
+
+# The paper's data of a suite, once (docs/PIPELINE.md, "Data sources"): for the NLG suite, microsoft/LoRA's E2E /
+# WebNLG / DART files at the pinned commit, downloaded into data/paper/ and verified by git blob id.
+FETCH_SUITE ?= nlg_gpt2_medium
+fetch-data: setup
+	$(BIN)/python -m adamixbench fetch-data --suite $(FETCH_SUITE)
 
 clean:
 	rm -rf $(VENV) .snakemake

@@ -1,7 +1,8 @@
 """`python -m adamixbench train ...`: one run -> one run record (metrics.json). `rescore`: score a finished
 run again from its saved weights. `methods`: list methods. `validate`: check run specs (the pipeline's
-first step). (`serve`, the warm engine a local pipeline forks its runs from, is dispatched by
-adamixbench/__main__.py to adamixbench/engine/server.py before this module is imported.)
+first step). `fetch-data`: fetch the paper's data once (adamixbench/engine/fetch_data.py). (`serve`, the warm
+engine a local pipeline forks its runs from, is dispatched by adamixbench/__main__.py to
+adamixbench/engine/server.py before this module is imported.)
 
     python -m adamixbench train --task sst2 --method adamix_adapter --seed 1 --model minilm-l6 \
         --out results/demo/sst2/adamix_adapter/seed1 --max-train-samples 2000 --epochs 2
@@ -59,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("methods", help="list the registered fine-tuning methods")
     commands.add_parser("validate", help="check run specs before any job (the pipeline runs this)", add_help=False)
+    commands.add_parser("fetch-data", help="fetch the paper's data of tasks or suites once, verified", add_help=False)
     train = commands.add_parser(
         "train",
         help="train and evaluate one run (task, method, seed, options)",
@@ -121,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         from adamixbench.engine.validate import main as validate_main
 
         return validate_main(argv[1:])
+    if argv[:1] == ["fetch-data"]:
+        from adamixbench.engine.fetch_data import main as fetch_main
+
+        return fetch_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "methods":
         return _list_methods()

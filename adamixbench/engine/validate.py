@@ -34,6 +34,7 @@ from adamixbench.sources import pins
 class Problem:
     message: str
     resource: str | None = None  # MODEL / DATA: a missing backbone / unavailable data rather than a wrong value
+    fetch: tuple[str, ...] = ()  # DATA: the tasks whose paper data `python -m adamixbench fetch-data` would fetch
 
 
 MODEL, DATA = "model", "data"
@@ -72,7 +73,7 @@ class Validator:
                 ),
                 lambda: check_method(cfg),
             )
-            found = found + check_selection(cfg)
+            found = found + check_selection(cfg) + check_data_source(cfg)
             if not found:
                 found = found + self._cached(
                     (
@@ -83,6 +84,7 @@ class Validator:
                         cfg.fewshot_protocol,
                         cfg.data_dir,
                         cfg.glue_data_dir,
+                        cfg.data_source,
                         cfg.selection,
                         cfg.heldout_fraction,
                         cfg.max_train_samples,
@@ -162,13 +164,24 @@ def check_selection(cfg: RunConfig) -> list[Problem]:
     return []
 
 
-def _hub_data(cfg: RunConfig) -> bool:
-    """The data come from the hub at run time (nothing local to check)."""
-    from adamixbench.tasks.glue import hub_disabled
+def check_data_source(cfg: RunConfig) -> list[Problem]:
+    """The run's data_source is one its family has (few-shot has no hub source; GLUE from the hub takes no
+    data_dir): adamixbench/tasks/data_source.py."""
+    from adamixbench.tasks.data_source import resolve_data_source
 
-    if cfg.data_dir is not None or hub_disabled():
-        return False
-    return cfg.family != "fewshot"
+    try:
+        resolve_data_source(cfg)
+    except ValueError as error:
+        return _problem(error)
+    return []
+
+
+def _hub_data(cfg: RunConfig) -> bool:
+    """The data come from the reachable hub at run time (nothing local to check). With the hub off, the
+    loaders run (they read the local Hugging Face cache, or fail: unavailable data)."""
+    from adamixbench.tasks.data_source import hub_disabled, uses_hub
+
+    return uses_hub(cfg) and not hub_disabled()
 
 
 def _load_splits(cfg: RunConfig) -> dict:
@@ -184,23 +197,28 @@ def _load_splits(cfg: RunConfig) -> dict:
 
         train, evaluation = load_fewshot_for_run(cfg)
         return {"train": train, "validation": evaluation}
-    from adamixbench.tasks.glue import default_data_dir, get_task, load_glue
+    from adamixbench.tasks.glue import get_task, load_glue_for_run
 
-    data_dir = cfg.data_dir or default_data_dir()
-    return {split: load_glue(cfg.task, split, data_dir) for split in ("train", *get_task(cfg.task).dev_splits)}
+    return {split: load_glue_for_run(cfg, split) for split in ("train", *get_task(cfg.task).dev_splits)}
 
 
 def check_data(cfg: RunConfig) -> list[Problem]:
     """Load the run's splits as the engine does: files exist, headers and rows parse (a header-only file
     is an error), and no split the run trains or reports on is empty."""
+    from adamixbench.sources.paper_data import PaperDataMissing
+
     if _hub_data(cfg):
         return []
     try:
         splits = _load_splits(cfg)
+    except PaperDataMissing as error:
+        return [Problem(str(error), DATA, error.tasks)]
     except FileNotFoundError as error:
         return _problem(error, resource=DATA)
     except (ValueError, KeyError, OSError) as error:
-        return [Problem(f"data of task {cfg.task}: {error}", resource=DATA)]
+        return [Problem(f"data of task {cfg.task}: {error}{_hub_hint(cfg)}", resource=DATA)]
+    except Exception as error:  # noqa: BLE001 - `datasets` offline without the split in its cache, and the like
+        return [Problem(f"data of task {cfg.task}: {type(error).__name__}: {error}{_hub_hint(cfg)}", resource=DATA)]
     empty = [name for name, rows in splits.items() if len(rows) == 0]
     if empty:
         return [
@@ -211,6 +229,18 @@ def check_data(cfg: RunConfig) -> list[Problem]:
             )
         ]
     return []
+
+
+def _hub_hint(cfg: RunConfig) -> str:
+    from adamixbench.tasks.data_source import hub_disabled, resolve_data_source, uses_hub
+
+    if not (uses_hub(cfg) and hub_disabled()):
+        return ""
+    return (
+        f" (data_source {resolve_data_source(cfg)} reads the Hugging Face hub, which is off here: run once online, "
+        f"`HF_HUB_OFFLINE=0 HF_DATASETS_OFFLINE=0 python -m adamixbench fetch-data --task {cfg.task}`, to fill the "
+        f"local cache, or use data_source local)"
+    )
 
 
 def _offline() -> bool:
@@ -397,6 +427,11 @@ def report(found: dict[Problem, list[str]], resources_fatal: bool) -> tuple[str,
                 f"      these {len(runs)} run(s) will be recorded as failed (data_unavailable) and shown as "
                 f"failed in the tables; provide the data and delete their metrics.json to run them"
             )
+    fetch = [task for problem in found for task in problem.fetch]
+    if fetch:
+        from adamixbench.sources.paper_data import fetch_command
+
+        lines.append(f"  the paper's data missing above are fetched (once, verified) by: {fetch_command(fetch)}")
     return "\n".join(lines), fatal
 
 

@@ -12,7 +12,8 @@ only), the same engine, aggregation, tables, plots and report. What changes:
   architecture and head types, 2 layers, hidden 64, random weights, real tokenizers where shipped);
 * data: GLUE runs read a GLUE-layout directory with a few examples per split (stand-in files for the
   GLUE files the repository does not ship); few-shot runs read the shipped LiST splits and evaluate
-  MNLI / QQP on that directory; NLG runs read the shipped development files;
+  MNLI / QQP on that directory; NLG runs read the shipped development files (``data_source: local`` for
+  every run, whatever the suite sets: a smoke run never fetches the paper's files or reads the hub);
 * training: the options of :data:`SMOKE_TRAIN` (NLG: and :data:`SMOKE_NLG`) win over every suite option
   (they are appended as the last override of every experiment), e.g. 2 optimiser steps, 16 examples,
   greedy-ish short decoding.
@@ -38,6 +39,7 @@ SMOKE_TRAIN = {
     "eval_batch_size": 16,
     "max_seq_len": 64,
     "warmup_steps": 0,
+    "data_source": "local",  # stand-in and shipped data, offline: never the paper's fetched files or the hub
 }
 SMOKE_NLG = {"num_beams": 2, "max_new_tokens": 8}  # decoding of NLG runs
 BOOTSTRAP_RESAMPLES = 100  # one seed per cell: the interval is "—" anyway

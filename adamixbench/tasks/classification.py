@@ -14,7 +14,7 @@ from adamixbench.metrics import Evaluation
 from adamixbench.metrics.glue import compute_metrics
 from adamixbench.tasks import family_of, primary_metric
 from adamixbench.tasks.fewshot import FEWSHOT_TASKS, load_fewshot_for_run
-from adamixbench.tasks.glue import GLUE_TASKS, default_data_dir, get_task, hub_disabled, load_glue
+from adamixbench.tasks.glue import GLUE_TASKS, get_task, load_glue_for_run
 
 #: metric names per task: the GLUE tasks' own, plus the few-shot sentence tasks (accuracy, as in LM-BFF).
 TASK_METRICS: dict[str, tuple[str, ...]] = {
@@ -132,7 +132,8 @@ class NLUSplits:
 
 
 def load_nlu_splits(cfg) -> NLUSplits:
-    """GLUE (hub online, shipped TSVs offline) or a few-shot split; subsampled; selection split chosen."""
+    """GLUE (from the run's data source: tasks/data_source.py) or a few-shot split; subsampled; selection split
+    chosen."""
     family = family_of(cfg.task, cfg.fewshot_k)
     few_shot = family == "fewshot"
     if few_shot:
@@ -143,9 +144,8 @@ def load_nlu_splits(cfg) -> NLUSplits:
         num_labels = len(spec.label_names)
     else:
         spec = get_task(cfg.task)
-        data_dir = cfg.data_dir or (default_data_dir() if hub_disabled() else None)
-        train = load_glue(cfg.task, "train", data_dir)
-        report = {split: load_glue(cfg.task, split, data_dir) for split in spec.dev_splits}
+        train = load_glue_for_run(cfg, "train")
+        report = {split: load_glue_for_run(cfg, split) for split in spec.dev_splits}
         text_fields, regression = spec.text_fields, spec.is_regression
         num_labels = spec.num_labels
     train = _subsample(train, cfg.max_train_samples, cfg.data_seed)

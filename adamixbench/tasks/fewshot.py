@@ -28,7 +28,9 @@ import datasets
 import numpy as np
 
 from adamixbench.sources.paths import data_root
+from adamixbench.tasks.data_source import resolve_data_source
 from adamixbench.tasks.glue import GLUE_TASKS, SPLIT_FILES, TableFormat, get_task, load_glue, read_labeled_file
+from adamixbench.tasks.glue import default_data_dir as default_glue_dir
 
 LIST_SHOTS = (10, 20, 30)
 LIST_SPLITS = (1, 2, 3, 4, 5)
@@ -221,14 +223,18 @@ def load_fewshot(
 
 def load_fewshot_for_run(cfg) -> tuple[datasets.Dataset, datasets.Dataset]:
     """`(train, eval)` of the few-shot split a run config names (task, K, split, protocol, data folders): the
-    engine and the pre-run validation read the same rows."""
+    engine and the pre-run validation read the same rows. Every data source but ``hub`` (an error) reads the
+    shipped splits, the paper's; the GLUE evaluation sets (MNLI, QQP, RTE) come from ``glue_data_dir``, else
+    with ``local`` from the data root's TSVs, with ``paper`` from the hub's GLUE when the hub is reachable."""
+    source = resolve_data_source(cfg)  # raises for hub
+    glue_dir = cfg.glue_data_dir or (default_glue_dir() if source == "local" else None)
     return load_fewshot(
         cfg.task,
         cfg.fewshot_k,
         cfg.fewshot_split,
         protocol=cfg.fewshot_protocol,
         data_dir=cfg.data_dir,
-        glue_data_dir=cfg.glue_data_dir,
+        glue_data_dir=glue_dir,
     )
 
 

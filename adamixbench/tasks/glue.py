@@ -12,7 +12,6 @@ script silently filters corrupted rows), because a silently shorter dev set chan
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import datasets
 
 from adamixbench.sources.paths import data_root
 from adamixbench.sources.pins import mirror_root
+from adamixbench.tasks.data_source import hub_disabled, resolve_data_source
 from adamixbench.tasks.hub import load_hub_split
 
 HUB_DATASET = "nyu-mll/glue"
@@ -32,8 +32,6 @@ SPLIT_FILES = {
     "validation_matched": "dev_matched.tsv",
     "validation_mismatched": "dev_mismatched.tsv",
 }
-
-_TRUE = {"1", "ON", "YES", "TRUE"}
 
 
 @dataclass(frozen=True)
@@ -197,11 +195,6 @@ def default_data_dir() -> Path:
     return data_root() / "glue"
 
 
-def hub_disabled() -> bool:
-    """True when the environment forbids hub access (read at call time, so tests can set it)."""
-    return any(os.environ.get(v, "").upper() in _TRUE for v in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"))
-
-
 def read_table(path: Path, fmt: TableFormat, missing_hint: str) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield `(line_number, row)` for every data row of a TSV/CSV file, checking its shape.
 
@@ -304,3 +297,12 @@ def load_glue(task: str, split: str, data_dir: str | Path | None = None) -> data
         f"The repository ships only part of GLUE in {default_data_dir()} (see data/README.md)."
     )
     return read_labeled_file(path, spec.tsv, spec.text_fields, spec.label_names, spec.features(), hint)
+
+
+def load_glue_for_run(cfg, split: str) -> datasets.Dataset:
+    """One split of a GLUE run, from the source :func:`adamixbench.tasks.data_source.resolve_data_source`
+    gives: ``paper`` / ``hub`` = the hub's GLUE at its pinned commit (:func:`load_glue_hub`), ``local`` = the
+    TSVs under ``data_dir`` or the data root."""
+    if resolve_data_source(cfg) == "local":
+        return load_glue(cfg.task, split, cfg.data_dir or default_data_dir())
+    return load_glue_hub(cfg.task, split)

@@ -24,16 +24,21 @@ first occurrence (two entries whose triple sets linearise identically are merged
 
 Where the data comes from
 -------------------------
-``load_nlg(task, split, data_dir=..., hub=...)``:
+``load_nlg(task, split, source=..., data_dir=...)``; a run's ``source`` is its ``data_source`` resolved once
+(adamixbench/tasks/data_source.py, :func:`load_nlg_splits`):
 
-* ``hub=True`` (online): the Hugging Face datasets ``tuetschek/e2e_nlg``, ``webnlg-challenge/web_nlg``
+* ``source="paper"``: the paper's data, microsoft/LoRA's ``examples/NLG/data`` files at the pinned commit
+  (adamixbench/sources/paper_data.py): fetched once (``python -m adamixbench fetch-data``) into the cache
+  under the data root, or read from ``data_dir`` when given, and verified by git blob id on every use. The
+  real train / dev / test files: no carving.
+* ``source="hub"`` (``hub=True``): the Hugging Face datasets ``tuetschek/e2e_nlg``, ``webnlg-challenge/web_nlg``
   (config ``webnlg_challenge_2017``; its ``test`` split filtered to LoRA's 1,862-input test file) and
   ``Yale-LILY/dart``, at the commits pinned in adamixbench/sources/pins.py, converted to the same
   linearisation. The hub's texts are NOT tokenised like LoRA's files, which are the scorer input behind the
   paper's numbers (``£20-25`` vs ``£ 20 - 25``, ``family-friendly`` vs ``family - friendly``): MR values
   are re-spaced to LoRA's form, reference texts are kept as published, so hub-sourced NLG scores are not
   the paper's setting.
-* ``hub=False`` (default, offline): local files in the LoRA layout (see :data:`FILES`), by default the
+* ``source="local"`` (default): local files in the LoRA layout (see :data:`FILES`), by default the
   subsets shipped in ``<repo>/data/`` (see the ``SOURCE.md`` beside them).
 
 The shipped data has no training files (E2E ``train.txt`` and the WebNLG/DART train/test files are
@@ -56,7 +61,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from adamixbench.sources import paper_data
 from adamixbench.sources.paths import data_root
+from adamixbench.tasks.data_source import resolve_data_source
 
 TASKS = ("e2e", "webnlg", "dart")  # the NLG tasks (the paper's Tables 3-5)
 PRIMARY_METRIC = "bleu"  # the first column of the paper's NLG tables
@@ -423,11 +430,39 @@ def _read_local(task: str, path: Path, category: str) -> list[NLGExample]:
     return read_dart_json(path)
 
 
+def local_file(task: str, split: str, data_dir: str | Path | None = None) -> Path:
+    """The file that local data (``source="local"``) read for ``split``: the split's own file, or the
+    development file when there is no train file and ``split`` is train / validation (carved, module docstring)."""
+    task, split = _check_task(task), _check_split(split)
+    ddir = Path(data_dir) if data_dir is not None else default_data_dir(task)
+    if split == "test" or (ddir / FILES[task]["train"]).is_file():
+        return ddir / FILES[task][split]
+    return ddir / FILES[task]["validation"]
+
+
+def _local_rows(task: str, split: str, data_dir, category: str, heldout_fraction: float) -> list[NLGExample]:
+    path = local_file(task, split, data_dir)
+    if path.name == FILES[task][split] and (split == "test" or path.with_name(FILES[task]["train"]).is_file()):
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: file not found (expected the {task} {split} file in the microsoft/LoRA "
+                f"examples/NLG/data layout; put it there, or pass data_dir=..., or use data_source paper "
+                f"(`{paper_data.fetch_command([task])}` fetches the paper's files) or hub)"
+            )
+        return _read_local(task, path, category)
+    # No train file: carve train / held-out validation out of the development file, by input.
+    # Carve BEFORE the category filter so that the partition does not depend on it.
+    train, held = carve_split(_read_local(task, path, "all"), heldout_fraction)
+    rows = train if split == "train" else held
+    return filter_webnlg_category(rows, category) if task == "webnlg" else rows
+
+
 def load_nlg(
     task: str,
     split: str,
     *,
     data_dir: str | Path | None = None,
+    source: str | None = None,
     hub: bool = False,
     category: str = "all",
     heldout_fraction: float = 0.1,
@@ -435,36 +470,26 @@ def load_nlg(
 ) -> list[NLGExample]:
     """Rows (one per input/reference pair) of ``task`` / ``split``.
 
-    ``category`` (WebNLG only): ``all`` | ``seen`` | ``unseen``. ``max_examples`` keeps the first N
-    INPUTS (all their references), in file order. See the module docstring for the offline carving.
+    ``source`` (module docstring; adamixbench/tasks/data_source.py): ``paper`` = microsoft/LoRA's files at the
+    pinned commit, verified (in ``data_dir`` when given, else the fetched cache); ``hub`` = the hub loaders;
+    ``local`` (default) = the files under ``data_dir`` or the data root, train carved out of dev when absent.
+    ``hub=True`` is ``source="hub"``. ``category`` (WebNLG only): ``all`` | ``seen`` | ``unseen``.
+    ``max_examples`` keeps the first N INPUTS (all their references), in file order.
     """
     task, split = _check_task(task), _check_split(split)
+    source = source or ("hub" if hub else "local")
     if category not in ("all", "seen", "unseen"):
         raise ValueError(f"unknown WebNLG category filter {category!r}; expected all, seen or unseen")
     if category != "all" and task != "webnlg":
         raise ValueError(f"category={category!r} applies to WebNLG only, not {task}")
-    if hub:
+    if source == "hub":
         rows = _hub_rows(task, split, category)
+    elif source == "paper":
+        rows = _read_local(task, paper_data.resolve(task, split, data_dir), category)
+    elif source == "local":
+        rows = _local_rows(task, split, data_dir, category, heldout_fraction)
     else:
-        ddir = Path(data_dir) if data_dir is not None else default_data_dir(task)
-        path = ddir / FILES[task][split]
-        train_path = ddir / FILES[task]["train"]
-        dev_path = ddir / FILES[task]["validation"]
-        if split == "test" or train_path.is_file():
-            if not path.is_file():
-                raise FileNotFoundError(
-                    f"{path}: file not found (expected the {task} {split} file in the microsoft/LoRA "
-                    f"examples/NLG/data layout; put it there, or pass data_dir=..., or use hub=True)"
-                )
-            rows = _read_local(task, path, category)
-        else:
-            # No train file: carve train / held-out validation out of the development file, by input.
-            # Carve BEFORE the category filter so that the partition does not depend on it.
-            dev_rows = _read_local(task, dev_path, "all")
-            train, held = carve_split(dev_rows, heldout_fraction)
-            rows = train if split == "train" else held
-            if task == "webnlg":
-                rows = filter_webnlg_category(rows, category)
+        raise ValueError(f"unknown NLG data source {source!r}; expected paper, hub or local")
     if max_examples is not None:
         keep = set(list(dict.fromkeys(r.source for r in rows))[:max_examples])
         rows = [r for r in rows if r.source in keep]
@@ -476,35 +501,41 @@ def load_nlg_groups(task: str, split: str, **kwargs) -> list[NLGGroup]:
     return group_references(load_nlg(task, split, **kwargs))
 
 
-def load_nlg_splits(cfg):
-    """(training rows, report split name, report groups, held-out selection groups or None) of a run config,
-    untokenised: what the engine (nlg_engine.build_nlg_task) trains and scores on, and what
-    `adamixbench.engine.validate` checks before any job."""
-    from adamixbench.tasks.glue import hub_disabled
-
-    source = {
-        "data_dir": cfg.data_dir,
-        "hub": cfg.data_dir is None and not hub_disabled(),
-        "heldout_fraction": cfg.heldout_fraction,
-    }
-    train = load_nlg(cfg.task, "train", max_examples=cfg.max_train_samples, **source)
-    try:
-        report_split = "test"
-        report_groups = load_nlg_groups(cfg.task, "test", max_examples=cfg.max_eval_samples, **source)
-    except FileNotFoundError:  # offline WebNLG / DART ship only a dev file: report on its carved held-out part
-        if cfg.selection == "heldout":
-            raise ValueError(
-                f"{cfg.task}: no test file offline, so the held-out part of the dev file is the report "
-                f"split and cannot also select the model; use --selection last"
-            ) from None
-        report_split = "validation"
-        report_groups = load_nlg_groups(cfg.task, "validation", max_examples=cfg.max_eval_samples, **source)
-    held = None
-    if cfg.selection == "heldout":
-        held = load_nlg_groups(cfg.task, "validation", max_examples=cfg.max_eval_samples, **source)
-    elif cfg.selection == "paper":
+def run_splits(cfg) -> tuple[str, str, tuple[str, ...]]:
+    """(data source, report split, every split read) of a run config: the report split is ``test``, except
+    for local data without a test file (the shipped WebNLG / DART subsets), which report on the carved
+    held-out part of the dev file; ``selection: heldout`` also reads ``validation``."""
+    task, source = _check_task(cfg.task), resolve_data_source(cfg)
+    if cfg.selection == "paper":
         raise ValueError(
             "--selection paper (best epoch on the reported set) is not used for NLG upstream, which "
             "decodes the last checkpoint; use --selection last or heldout"
         )
+    report = "test"
+    if source == "local" and not local_file(task, "test", cfg.data_dir).is_file():
+        if cfg.selection == "heldout":
+            raise ValueError(
+                f"{cfg.task}: no test file offline ({local_file(task, 'test', cfg.data_dir)}), so the held-out "
+                f"part of the dev file is the report split and cannot also select the model; use --selection "
+                f"last, or data_source paper (`{paper_data.fetch_command([task])}`)"
+            )
+        report = "validation"
+    return source, report, ("train", report, *(("validation",) if cfg.selection == "heldout" else ()))
+
+
+def load_nlg_splits(cfg):
+    """(training rows, report split name, report groups, held-out selection groups or None) of a run config,
+    untokenised, from the source :func:`adamixbench.tasks.data_source.resolve_data_source` gives: what the
+    engine (generation.build_nlg_task) trains and scores on, and what `adamixbench.engine.validate` checks
+    before any job. Paper data missing: ONE error naming every missing file and the fetch command."""
+    source, report_split, splits = run_splits(cfg)
+    task = _check_task(cfg.task)
+    if source == "paper":
+        paper_data.resolve_all(paper_data.files_of([task], splits), cfg.data_dir)
+    kwargs = {"data_dir": cfg.data_dir, "source": source, "heldout_fraction": cfg.heldout_fraction}
+    train = load_nlg(task, "train", max_examples=cfg.max_train_samples, **kwargs)
+    report_groups = load_nlg_groups(task, report_split, max_examples=cfg.max_eval_samples, **kwargs)
+    held = None
+    if cfg.selection == "heldout":
+        held = load_nlg_groups(task, "validation", max_examples=cfg.max_eval_samples, **kwargs)
     return train, report_split, report_groups, held
