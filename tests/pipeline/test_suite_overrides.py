@@ -92,12 +92,18 @@ def test_standins_are_wide_enough_for_every_adapter_size(name):
 
 def test_nlg_data_dirs_are_per_task(tmp_path):
     """An NLG run reads `data_dirs.<its task>` (e2e / webnlg / dart: a folder each, in the LoRA layout), not
-    a folder per family: the dry-run's data check looks for E2E in the folder given for e2e (absent here:
-    a warning naming it and E2E's runs only) and leaves WebNLG and DART on their shipped data."""
+    a folder per family: the dry-run's data check looks for E2E's paper files (the suite's data_source) in the
+    folder given for e2e (absent here: a warning naming them and E2E's runs only) and for WebNLG's and DART's
+    in the cache of fetched files (offline and not fetched here: a warning each, and the one command that
+    fetches them)."""
     missing = tmp_path / "no-e2e-here"
     r = snakemake(["-n", "--config", "suite=nlg_gpt2_medium", f"data_dirs={{e2e: {missing}}}"], tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     warning = next((line for line in r.stderr.splitlines() if str(missing) in line), "")
-    assert "valid.txt: file not found" in warning
+    assert "the paper's e2e data are missing" in warning
+    assert f"{missing / 'train.txt'}, {missing / 'test.txt'}" in warning
     runs = r.stderr.split(warning, 1)[1].splitlines()[1]
     assert runs.strip().startswith("runs: e2e/") and "webnlg/" not in runs and "dart/" not in runs
+    for task in ("webnlg", "dart"):  # unless a developer fetched them into this checkout's cache
+        if any(f"the paper's {task} data are missing" in line for line in r.stderr.splitlines()):
+            assert f"python -m adamixbench fetch-data --task {task}" in r.stderr
