@@ -161,6 +161,7 @@ RUN_COLUMNS = [
     "failure_class",
     "failure_reason",
     "selection",
+    "data_source",
     "inference",
     "score_source",
     "row_label",
@@ -208,6 +209,7 @@ def _run_fields(rec: Mapping, suite: str) -> dict:
         "failure_class": rec.get("failure_class") or "",
         "failure_reason": rec.get("failure_reason") or "",
         "selection": rec.get("selection", ""),
+        "data_source": (prov.get("data") or {}).get("source") or "",  # paper | hub | local; "" = not recorded
         "best_epoch": _num(rec.get("best_epoch")),
         "params_trainable": _num(params.get("trainable")),
         "params_inference": _num(params.get("inference")),
@@ -287,6 +289,7 @@ def read_runs(path: str | Path) -> pd.DataFrame:
     runs = pd.read_csv(path, dtype={"failure_reason": str})
     for col in ("metric", "inference", "failure_reason", "score_source"):
         runs[col] = runs[col].fillna("")
+    runs["data_source"] = runs["data_source"].fillna("") if "data_source" in runs else ""  # older runs.csv: none
     return runs
 
 

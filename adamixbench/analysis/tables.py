@@ -6,8 +6,9 @@
 ``build_table(...)``      a table in a layout (:mod:`adamixbench.analysis.layouts`): methods x columns of
                           formatted cells ("mean ± std", failures, unavailable scores, the paper's value
                           and Δ), the Avg column and the parameter counts; and the same cells as numbers.
-``failure_note`` /        the caption notes that say which runs of a table failed and why, and which
-``unavailable_note``      scores are unavailable.
+``failure_note`` /        the caption notes that say which runs of a table failed and why, which
+``unavailable_note`` /    scores are unavailable, and which data sources its runs read when they differ.
+``data_source_note``
 ``load_paper`` /          the paper's published numbers (``workflow/resources/paper_results.csv``) keyed
 ``paper_lookup``          like the table's cells.
 
@@ -44,6 +45,7 @@ __all__ = [
     "build_table",
     "failure_note",
     "unavailable_note",
+    "data_source_note",
 ]
 
 
@@ -294,6 +296,26 @@ def failure_note(runs: pd.DataFrame, layout: Layout, row_order: Sequence[str]) -
         return ""
     parts = [f"{kind}: {why} ({_listed(names)})" for (kind, why), names in hit.items()]
     return f"Failed runs: {'; '.join(parts)}. Full reasons: failed_runs.md."
+
+
+def data_source_note(runs: pd.DataFrame, layout: Layout, row_order: Sequence[str]) -> str:
+    """The caption note of a table whose runs read different data sources (column ``data_source``: paper,
+    hub, local; adamixbench/tasks/data_source.py): each source with its number of runs and their tasks, since
+    numbers from different data are not comparable. Empty when every run of the table read the same."""
+    if "data_source" not in runs:
+        return ""
+    tasks = {c.task for c in layout.columns}
+    labels = {label.split(" @")[0] for label in row_order}
+    own = runs[runs["task"].isin(tasks) & runs["method_label"].isin(labels)]
+    own = own.drop_duplicates(["experiment", "task", "method_label", "seed"])
+    sources = own["data_source"].fillna("").replace("", "not recorded")
+    if sources.nunique() < 2:
+        return ""
+    parts = []
+    for source in sorted(sources.unique()):
+        n, tasks = int((sources == source).sum()), sorted(set(own.loc[sources == source, "task"]))
+        parts.append(f"{source} ({n} run{'' if n == 1 else 's'}: {_listed(tasks)})")
+    return f"Data sources differ across runs: {'; '.join(parts)} (runs.csv, column data_source)."
 
 
 def unavailable_note(runs: pd.DataFrame, layout: Layout, row_order: Sequence[str]) -> str:

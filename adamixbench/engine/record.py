@@ -95,8 +95,9 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def provenance(device: torch.device | None, started_at: str) -> dict:
-    """Where and with what the run ran; `device` None: it never started (e.g. its data were unavailable)."""
+def provenance(device: torch.device | None, started_at: str, data: dict | None = None) -> dict:
+    """Where and with what the run ran; `device` None: it never started (e.g. its data were unavailable).
+    `data`: what its numbers were computed from (adamixbench.tasks.data_provenance: source, files, commit)."""
     status = _git("status", "--porcelain", "--untracked-files=no")
     return {
         "versions": versions(),
@@ -108,6 +109,7 @@ def provenance(device: torch.device | None, started_at: str) -> dict:
         "finished_at": now(),
         "command": " ".join([Path(sys.executable).name, "-m", "adamixbench", *sys.argv[1:]]),
         "engine_process": ENGINE_PROCESS,
+        "data": data,
     }
 
 

@@ -41,6 +41,7 @@ from adamixbench.engine.record import (
 from adamixbench.metrics import Evaluation
 from adamixbench.sources.backbones import backbone_source
 from adamixbench.tasks import primary_metric
+from adamixbench.tasks.data_provenance import data_provenance
 from adamixbench.tasks.task import Task, build_task
 from baselines import PreparedModel, prepare_model
 
@@ -308,7 +309,7 @@ def not_run_record(cfg: RunConfig, failure_class: str, reason: str) -> dict:
     record = _record_skeleton(cfg, cfg.family, primary_metric(cfg.task, cfg.family))
     record.update(failed_at={"step": 0, "epoch": 0, "last_losses": []}, report_splits=[], metric_notes={})
     _fail(record, failure_class, reason)
-    record["provenance"] = provenance(None, started)
+    record["provenance"] = provenance(None, started, data_provenance(cfg))
     return record
 
 
@@ -680,7 +681,7 @@ def train_and_evaluate(cfg: RunConfig, stop: StopRequest | None = None) -> dict:
     }
     record["report_splits"] = list(run.task.report)
     record["metric_notes"] = dict(run.metric_notes)  # e.g. METEOR unavailable without Java, and why
-    record["provenance"] = provenance(run.device, started)
+    record["provenance"] = provenance(run.device, started, data_provenance(cfg))
     return record  # the caller writes it, then removes the checkpoint (remove_checkpoint)
 
 

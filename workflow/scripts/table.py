@@ -8,8 +8,16 @@ from adamixbench.analysis.comparisons import paired_markdown, paired_tests
 from adamixbench.analysis.layouts import LAYOUTS, resolve_layout
 from adamixbench.analysis.records import read_runs
 from adamixbench.analysis.render import table_latex, table_markdown
-from adamixbench.analysis.tables import build_table, failure_note, load_paper, paper_lookup, unavailable_note
+from adamixbench.analysis.tables import (
+    build_table,
+    data_source_note,
+    failure_note,
+    load_paper,
+    paper_lookup,
+    unavailable_note,
+)
 
+CAPTION_NOTES = (failure_note, unavailable_note, data_source_note)
 sm = snakemake  # noqa: F821
 spec = sm.params.spec
 runs = read_runs(sm.input.runs)
@@ -26,7 +34,7 @@ caption = (
     + ("; [paper value, Δ = ours - paper]" if paper else "")
     + ". #Param = inference parameters after merging, head excluded. Median and 95% bootstrap CI: "
     f"{Path(sm.output.csv).name}. "
-    + " ".join(x for x in (failure_note(runs, layout, spec["rows"]), unavailable_note(runs, layout, spec["rows"])) if x)
+    + " ".join(x for x in (note(runs, layout, spec["rows"]) for note in CAPTION_NOTES) if x)
 ).strip()
 Path(sm.output.md).write_text(table_markdown(display, caption))
 Path(sm.output.tex).write_text(table_latex(display, caption, f"tab:{spec['suite']}:{spec['name']}"))
