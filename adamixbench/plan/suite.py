@@ -24,6 +24,12 @@ class SuiteError(ValueError):
     """A suite that cannot run; the message names the key, the value and the fix."""
 
 
+class ConfigError(SuiteError):
+    """A suite configuration that cannot run, as the workflow reports it while it builds the DAG (Snakemake
+    prints the class name before the message: `ConfigError: suite 'tiny' is invalid ...`); the message
+    names the key and the allowed values."""
+
+
 def deep_merge(base: Mapping, override: Mapping) -> dict:
     """`override` on top of `base`, recursively for mappings (lists and scalars replace):
     `--config 'defaults={max_steps: 2}'` changes max_steps and keeps the rest of `defaults`."""
