@@ -258,13 +258,23 @@ def resolve_current(repo_id: str, branch: str = "main", kind: str = "model") -> 
 def load_revision(repo_id: str) -> str | None:
     """The revision to pass with `revision=` when loading `repo_id` from the hub: its pinned sha, else the
     current sha of its branch (asked once, so that everything a run reads comes from one commit). None when
-    the repository is read from the local mirror (no revision there)."""
+    the repository is read from the local mirror (no revision there); the branch name when it is not pinned
+    and the hub is off (then the local Hugging Face cache answers, or the load fails saying so)."""
     if mirror_root() is not None:
         return None
     entry = pin(repo_id)
     if entry.revision is not None:
         return entry.revision
+    if hub_off():  # nothing to ask: the local Hugging Face cache's copy of the branch (its commit unknown here)
+        return entry.branch
     return resolve_current(entry.repo_id, entry.branch, entry.kind)
+
+
+def hub_off() -> bool:
+    """True when ``HF_HUB_OFFLINE`` or ``HF_DATASETS_OFFLINE`` forbids reaching the hub (read at call time)."""
+    return any(
+        os.environ.get(v, "").upper() in {"1", "ON", "YES", "TRUE"} for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    )
 
 
 def dataset_kwargs(repo_id: str, config: str) -> dict:

@@ -5,6 +5,7 @@ parquet export branch of E2E / WebNLG / DART with no card, a model repository), 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -154,6 +155,22 @@ def test_pinned_backbone_online_passes_the_pinned_revision(monkeypatch):
     assert backbones.resolve_backbone("gpt2-medium") == "openai-community/gpt2-medium"
 
 
+def test_revision_to_load(monkeypatch):
+    """Pinned: the sha. Not pinned and the hub off: the branch (the local cache's copy), never a hub call."""
+    monkeypatch.delenv(pins.MIRROR_ENV, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert pins.load_revision("nyu-mll/glue") == pins.hub_revision("nyu-mll/glue")
+    unpinned = dataclasses.replace(pins.pin("tuetschek/e2e_nlg"), revision=None)  # whatever the table holds now
+    monkeypatch.setitem(pins._BY_ID, unpinned.repo_id, unpinned)
+    assert pins.load_revision(unpinned.repo_id) == unpinned.branch
+
+    def no_hub(*args):
+        raise AssertionError("asked the hub")
+
+    monkeypatch.setattr(pins, "resolve_current", no_hub)
+    assert pins.load_revision(unpinned.repo_id) == unpinned.branch
+
+
 def test_record_model_read_takes_the_configs_commit_hash():
     pins.clear_hub_reads()
 
@@ -207,7 +224,6 @@ def test_the_table_is_in_the_form_write_pins_writes():
 
 
 def test_write_pins_round_trips(tmp_path, monkeypatch):
-    import dataclasses
     import importlib.util
 
     copy = tmp_path / "pins_copy.py"
