@@ -101,4 +101,5 @@ def _hub_reads() -> list[dict]:
         from adamixbench.sources.pins import hub_reads
     except ImportError:  # pragma: no cover - the pins table is part of the package
         return []
-    return [read for read in hub_reads() if str(read.get("what", "")).startswith("dataset")]
+    # `what` lists what was read from the repository: "model", "dataset <config>/<split>", ...
+    return [read for read in hub_reads() if any(str(w).startswith("dataset") for w in read.get("what") or [])]

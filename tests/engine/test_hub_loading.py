@@ -77,6 +77,16 @@ def test_glue_records_the_revision_read(use_mirror):
     assert read["what"] == ["dataset rte/validation"]
 
 
+def test_provenance_lists_the_datasets_read_not_the_model(use_mirror):
+    from adamixbench.tasks.data_provenance import _hub_reads
+
+    glue.load_glue("rte", "validation")
+    backbones.backbone_source("bert-base-uncased").record(type("Config", (), {"_commit_hash": None})())
+    assert [r["repo_id"] for r in pins.hub_reads()] == ["nyu-mll/glue", "google-bert/bert-base-uncased"]
+    (read,) = _hub_reads()
+    assert read["repo_id"] == "nyu-mll/glue" and read["revision"] == hub_mirror.MIRROR_REVISIONS["nyu-mll/glue"]
+
+
 def test_glue_mnli_split_names_are_the_hubs():
     assert glue.get_task("mnli").dev_splits == ("validation_matched", "validation_mismatched")
     checks = {c.split for c in pins.pin("nyu-mll/glue").checks if c.config == "mnli"}
