@@ -97,7 +97,11 @@ def peak_memory_mb(device: torch.device) -> float:
 
 def provenance(device: torch.device | None, started_at: str, data: dict | None = None) -> dict:
     """Where and with what the run ran; `device` None: it never started (e.g. its data were unavailable).
-    `data`: what its numbers were computed from (adamixbench.tasks.data_provenance: source, files, commit)."""
+    `data`: what its numbers were computed from (adamixbench.tasks.data_provenance: source, files, commit);
+    `backbone`: the hub models this process read, each with the commit it read and the pinned one (empty for
+    packaged weights, stand-ins and local folders)."""
+    from adamixbench.sources.pins import hub_reads
+
     status = _git("status", "--porcelain", "--untracked-files=no")
     return {
         "versions": versions(),
@@ -110,6 +114,7 @@ def provenance(device: torch.device | None, started_at: str, data: dict | None =
         "command": " ".join([Path(sys.executable).name, "-m", "adamixbench", *sys.argv[1:]]),
         "engine_process": ENGINE_PROCESS,
         "data": data,
+        "backbone": [read for read in hub_reads() if "model" in read["what"]],
     }
 
 

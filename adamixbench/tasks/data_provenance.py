@@ -17,6 +17,7 @@ from pathlib import Path
 
 from adamixbench.sources import paper_data
 from adamixbench.sources.paths import data_root
+from adamixbench.sources.pins import hub_reads
 from adamixbench.tasks import family_of
 from adamixbench.tasks.data_source import resolve_data_source
 
@@ -97,9 +98,5 @@ def data_provenance(cfg) -> dict:
 
 
 def _hub_reads() -> list[dict]:
-    try:
-        from adamixbench.sources.pins import hub_reads
-    except ImportError:  # pragma: no cover - the pins table is part of the package
-        return []
     # `what` lists what was read from the repository: "model", "dataset <config>/<split>", ...
     return [read for read in hub_reads() if any(str(w).startswith("dataset") for w in read.get("what") or [])]

@@ -87,6 +87,17 @@ def test_provenance_lists_the_datasets_read_not_the_model(use_mirror):
     assert read["repo_id"] == "nyu-mll/glue" and read["revision"] == hub_mirror.MIRROR_REVISIONS["nyu-mll/glue"]
 
 
+def test_the_record_provenance_lists_the_backbone_read_with_its_commit(use_mirror):
+    """The datasets go to provenance.data.hub, the model to provenance.backbone (the commit read and the pin)."""
+    from adamixbench.engine.record import provenance
+
+    backbones.backbone_source("bert-base-uncased").record(type("Config", (), {"_commit_hash": None})())
+    (read,) = provenance(None, "2026-01-01T00:00:00")["backbone"]
+    assert read["repo_id"] == "google-bert/bert-base-uncased" and read["what"] == ["model"]
+    assert read["revision"] == hub_mirror.MIRROR_REVISIONS["google-bert/bert-base-uncased"]
+    assert read["pinned"] == pins.hub_revision("google-bert/bert-base-uncased")
+
+
 def test_glue_mnli_split_names_are_the_hubs():
     assert glue.get_task("mnli").dev_splits == ("validation_matched", "validation_mismatched")
     checks = {c.split for c in pins.pin("nyu-mll/glue").checks if c.config == "mnli"}
