@@ -14,22 +14,8 @@ from baselines.registry import _REGISTRY
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
-EXPECTED = {
-    "full_ft",
-    "bitfit",
-    "houlsby",
-    "pfeiffer",
-    "prefix_tuning",
-    "unipelt",
-    "lora",
-    "ia3",
-    "dora",
-    "vera",
-    "loha",
-    "adamix_adapter",
-    "adamix_lora",
-    "adamix_peft",
-}
+#: the built-in methods: one list, `baselines_testutil.TRAINABLE` (each with the parameters it trains)
+EXPECTED = set(U.TRAINABLE)
 
 
 def test_builtin_methods_are_registered():
