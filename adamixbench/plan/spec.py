@@ -144,7 +144,7 @@ class Option:
 
     def error(self, value: Any) -> SpecError:
         hint = ""
-        if isinstance(value, str) and self.kind in (int, float) and _looks_numeric(value):
+        if isinstance(value, str) and self.kind in (int, float) and looks_numeric(value):
             hint = (
                 f" (the string {value!r} looks like a number: YAML 1.1 reads '5e-3' as a string; "
                 f"write it with a dot and a signed exponent, 5.0e-3, or as 0.005)"
@@ -156,7 +156,8 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(x)
 
 
-def _looks_numeric(text: str) -> bool:
+def looks_numeric(text: str) -> bool:
+    """'5e-3' is a string to YAML 1.1 (no dot, no signed exponent) but a number to the person who wrote it."""
     try:
         float(text)
     except ValueError:

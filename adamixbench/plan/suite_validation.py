@@ -23,6 +23,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from adamixbench.plan.spec import looks_numeric
 from adamixbench.plan.suite import ConfigError
 from adamixbench.sources.paths import REPO_ROOT
 
@@ -65,7 +66,7 @@ def describe_error(err, schema: dict) -> str:
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
         allowed = sorted(err.schema.get("properties", {}))
         return f"config key {where}: unknown key(s) {extra}; allowed keys: {allowed}"
-    if err.validator == "type" and isinstance(err.instance, str) and _looks_numeric(err.instance):
+    if err.validator == "type" and isinstance(err.instance, str) and looks_numeric(err.instance):
         return (
             f"config key {where}: {err.message}. YAML 1.1 reads {err.instance!r} as a string: write the number "
             f"with a dot and a signed exponent (5.0e-3) or as a decimal (0.005)"
@@ -108,15 +109,6 @@ def _resolve_ref(ref: str, schema: dict):
     for part in ref.lstrip("#/").split("/"):
         node = node[part]
     return node
-
-
-def _looks_numeric(text: str) -> bool:
-    """'5e-3' is a string to YAML 1.1 (no dot, no signed exponent) but a number to the person who wrote it."""
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------------------------------

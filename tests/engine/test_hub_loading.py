@@ -22,19 +22,6 @@ from tests import hub_mirror
 DATA = REPO_ROOT / "data"
 
 
-@pytest.fixture(scope="module")
-def mirror(tmp_path_factory) -> Path:
-    return hub_mirror.build_mirror(tmp_path_factory.mktemp("hub-mirror"))
-
-
-@pytest.fixture
-def use_mirror(mirror, monkeypatch) -> Path:
-    monkeypatch.setenv(pins.MIRROR_ENV, str(mirror))
-    pins.clear_hub_reads()
-    yield mirror
-    pins.clear_hub_reads()
-
-
 # ------------------------------------------------------------------------------------- the layout is the hub's
 def test_mirror_reproduces_the_old_webnlg_call_failures(use_mirror):
     """The call the loader used to make fails on this layout exactly as on the hub's parquet branch: no card,

@@ -9,8 +9,6 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
-
 from adamixbench.engine import online_check
 from adamixbench.sources import pins
 from adamixbench.sources.paths import REPO_ROOT
@@ -18,17 +16,6 @@ from adamixbench.tasks.glue import GLUE_TASKS, load_glue
 from tests import hub_mirror
 
 DATA = REPO_ROOT / "data"
-
-
-@pytest.fixture(scope="module")
-def mirror(tmp_path_factory) -> Path:
-    return hub_mirror.build_mirror(tmp_path_factory.mktemp("hub-mirror"))
-
-
-@pytest.fixture
-def use_mirror(mirror, monkeypatch) -> Path:
-    monkeypatch.setenv(pins.MIRROR_ENV, str(mirror))
-    return mirror
 
 
 def mirror_table() -> tuple[pins.HubPin, ...]:
