@@ -81,7 +81,10 @@ def run_budget(run: dict) -> dict:
     selection = train.get("selection") or ("last" if family != "glue" else "paper")
     if selection == "heldout":
         n_train = int(n_train * (1 - float(train.get("heldout_fraction", 0.1))))
-    steps = max(1, math.ceil(math.ceil(n_train / batch) * epochs))
+    steps_per_epoch = math.ceil(n_train / batch)
+    if "epochs" in run and run["epochs"] is None:  # no epoch limit: max_steps is the length (a step budget)
+        epochs = int(train["max_steps"]) / steps_per_epoch
+    steps = max(1, math.ceil(steps_per_epoch * epochs))
     if train.get("max_steps"):
         steps = min(steps, int(train["max_steps"]))
     # selection paper/heldout: one evaluation per epoch, then the report splits once (plus extra routings)

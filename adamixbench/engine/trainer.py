@@ -227,7 +227,8 @@ def setup(cfg: RunConfig) -> Run:
     processes = launched()
     loader, batches = train_loader(cfg, task, collate, device, processes)
     steps_per_epoch = math.ceil(batches.per_epoch / cfg.grad_accum_steps)
-    total_steps = max(1, math.ceil(steps_per_epoch * cfg.epochs))
+    # epochs null: no epoch limit, max_steps is the run's length (a suite's step budget, plan/budget.py)
+    total_steps = cfg.max_steps if cfg.epochs is None else max(1, math.ceil(steps_per_epoch * cfg.epochs))
     if cfg.max_steps is not None:
         total_steps = min(total_steps, cfg.max_steps)
     warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(cfg.warmup_ratio * total_steps)
@@ -295,6 +296,7 @@ def new_record(run: Run) -> dict:
             "total_steps": run.total_steps,
             "warmup_steps": run.warmup_steps,
             "processes": run.processes.world_size,
+            "steps_per_epoch": math.ceil(run.batches.per_epoch / run.cfg.grad_accum_steps),  # epochs trained
         },
     )
     record["resolved"]["backbone_path"] = run.backbone

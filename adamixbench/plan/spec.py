@@ -30,6 +30,10 @@ from adamixbench.tasks import FAMILIES, NLG_TASKS, family_of
 
 WEIGHT_DECAY_SCOPES = ("trainer", "all")  # adamixbench/engine/optim.py applies them
 DATA_SOURCES = ("auto", "paper", "hub", "local")  # resolved per run by the task loaders (tasks/)
+#: units of a training budget (a suite's `budgets`, adamixbench/plan/budget.py; docs/PIPELINE.md, "Budget"):
+#: optimiser steps; passes over the training set; optimiser steps per expert of a mixture (M x the steps of
+#: a mixture of M experts, the steps themselves for a plain method)
+BUDGET_UNITS = ("steps", "epochs", "updates_per_expert")
 REQUIRED = object()  # default of an option every run must set
 
 
@@ -50,7 +54,8 @@ class Option:
     """One run option. `kind` is the JSON type: int, float, str, bool, dict (JSON object) or list (of str).
     `low`/`high` bound numbers (`*_open`: the bound itself is excluded); `choices` lists allowed strings;
     `families` the task families it applies to (a non-default value on another family is an error);
-    `nullable`: None is allowed (it then means what `help` says)."""
+    `nullable`: None is allowed (it then means what `help` says); `omit_unset`: left out of a run spec while
+    None, so that the specs (and records, checkpoints) of runs that do not use it stay as they were."""
 
     name: str
     kind: type
@@ -64,6 +69,7 @@ class Option:
     choices: tuple | None = None
     nullable: bool = False
     families: tuple = FAMILIES
+    omit_unset: bool = False
 
     def __post_init__(self):
         if self.scope not in SCOPES:  # a misspelt scope would silently drop the option from its group
@@ -256,8 +262,62 @@ OPTIONS: tuple[Option, ...] = (
         "e.g. merge,random_sequence,fixed:0,ensemble",
         "run",
     ),
+    Option(
+        "base_label",
+        str,
+        None,
+        "a run of a suite's training budget: its method label (suite `methods:` key); the run's label is "
+        "<base_label>@<budget_unit>=<budget> (docs/PIPELINE.md, Budget)",
+        "run",
+        nullable=True,
+        omit_unset=True,
+    ),
+    Option(
+        "budget_unit",
+        str,
+        None,
+        "unit of the run's training budget (set by a suite's `budgets`): steps = optimiser steps, epochs = "
+        "passes over the training set, updates_per_expert = optimiser steps per expert (a mixture of M experts "
+        "trains M x that many steps, a plain method that many). Recorded for the analysis; the length itself is "
+        "epochs / max_steps",
+        "run",
+        choices=BUDGET_UNITS,
+        nullable=True,
+        omit_unset=True,
+    ),
+    Option(
+        "budget",
+        float,
+        None,
+        "value of the run's budget in budget_unit",
+        "run",
+        low=0,
+        low_open=True,
+        nullable=True,
+        omit_unset=True,
+    ),
+    Option(
+        "budget_steps",
+        int,
+        None,
+        "optimiser steps the run's budget resolves to (steps: the value; updates_per_expert: value x experts); "
+        "null for epochs (the engine resolves it: the record's schedule.total_steps)",
+        "run",
+        low=1,
+        nullable=True,
+        omit_unset=True,
+    ),
     # ---- training (suite `train` blocks) ---------------------------------------------------------------
-    Option("epochs", float, 3.0, "training epochs (fractions allowed)", low=0, low_open=True),
+    Option(
+        "epochs",
+        float,
+        3.0,
+        "training epochs (fractions allowed); null = no epoch limit: max_steps is the run's length (a suite's "
+        "step budget)",
+        low=0,
+        low_open=True,
+        nullable=True,
+    ),
     Option(
         "lr",
         float,
@@ -370,7 +430,8 @@ OPTIONS: tuple[Option, ...] = (
         "max_steps",
         int,
         None,
-        "stop after this many optimiser steps (smoke tests); null = no limit",
+        "stop after this many optimiser steps (smoke tests; with epochs null: the run's length, the LR schedule "
+        "spans it); null = no limit",
         low=1,
         nullable=True,
     ),
@@ -520,6 +581,12 @@ def check_values(values: dict, engine: bool = True) -> dict:
                 f"inference mode {mode!r} (--inference / --eval-inference-modes) is unknown; allowed: "
                 f"{', '.join(INFERENCE_MODES)}, fixed:<k> with k < num_experts"
             )
+    if resolved["epochs"] is None and resolved["max_steps"] is None:
+        raise SpecError(
+            "option epochs (--epochs) is null (no epoch limit): set max_steps (--max-steps), the run's length"
+        )
+    if (resolved["budget_unit"] is None) != (resolved["budget"] is None):
+        raise SpecError("options budget_unit (--budget-unit) and budget (--budget) go together: set both or neither")
     if resolved["selection"] is None:  # upstream: best dev epoch for GLUE; last checkpoint for NLG; LiST has no dev
         resolved["selection"] = "paper" if family == "glue" else "last"
     if resolved["label"] is None:
@@ -534,7 +601,11 @@ def _copy(value):
 def spec_of(values: dict) -> dict:
     """The run spec as recorded: every option that applies to the run's family, in definition order."""
     family = family_of(values["task"], values.get("fewshot_k"))
-    return {o.name: values[o.name] for o in OPTIONS if family in o.families and o.scope != "engine"}
+    return {
+        o.name: values[o.name]
+        for o in OPTIONS
+        if family in o.families and o.scope != "engine" and not (o.omit_unset and values.get(o.name) is None)
+    }
 
 
 def complete_spec(values: dict) -> dict:
@@ -569,6 +640,7 @@ def registered_names() -> dict[str, list[str]]:
         "task_nlg": list(NLG_TASKS),
         "method_name": list_methods(),
         "inference_mode_name": [m for m in ADAMIX_INFERENCE_MODES if m != "fixed:<k>"],
+        "budget_unit": list(BUDGET_UNITS),
     }
 
 
@@ -640,7 +712,7 @@ def docs_table() -> str:
         "Every option is a flag of `python -m adamixbench train` (dashes for underscores) and a key of a run",
         "spec (`--spec spec.json`). Options of scope `train` are also the keys of a suite's `train` blocks",
         "(`defaults`, experiment `train`, method `train`, `overrides`); `run` options come from the suite's",
-        "structure (methods, experiments, seeds, `fewshot`, `eval_inference_modes`); `engine` options are",
+        "structure (methods, experiments, seeds, `budgets`, `fewshot`, `eval_inference_modes`); `engine` options are",
         "flags only. An option limited to some task families is an error with a non-default value on another.",
         "",
         "| option | flag | scope | type / allowed | default | families | description |",

@@ -23,6 +23,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from adamixbench.plan.budget import BUDGET_OPTIONS
 from adamixbench.plan.spec import looks_numeric
 from adamixbench.plan.suite import ConfigError
 from adamixbench.sources.paths import REPO_ROOT
@@ -122,6 +123,7 @@ def cross_reference_problems(cfg: dict) -> list[str]:
     if len(names) != len(set(names)):
         problems.append(f"experiment names must be unique, got {names}")
     problems += _experiment_problems(cfg["experiments"], labels)
+    problems += _budget_problems(cfg)
     problems += _resource_problems(cfg, names, labels)
     used_models = {e["model"] for e in cfg["experiments"]}
     for name in cfg.get("models", {}):
@@ -154,6 +156,30 @@ def _experiment_problems(experiments: list, labels: set) -> list[str]:
                     problems.append(
                         f"config key experiments[{i}].overrides[{j}].methods: {m!r} is not a method of "
                         f"this experiment; allowed: {exp['methods']}"
+                    )
+    return problems
+
+
+def _budget_problems(cfg: dict) -> list[str]:
+    """An experiment with budgets (its own or the suite's) gets epochs and max_steps from each budget
+    (adamixbench/plan/budget.py): its `train`, its `overrides` and its methods' `train` may not set them
+    (the suite's `defaults` may, for its other experiments)."""
+    problems = []
+    for i, exp in enumerate(cfg["experiments"]):
+        if not exp.get("budgets", cfg.get("budgets")):
+            continue
+        blocks = [(f"experiments[{i}].train", exp.get("train", {}))]
+        blocks += [
+            (f"experiments[{i}].overrides[{j}].train", ov.get("train", {}))
+            for j, ov in enumerate(exp.get("overrides", []))
+        ]
+        blocks += [(f"methods.{lab}.train", cfg["methods"].get(lab, {}).get("train", {})) for lab in exp["methods"]]
+        for where, train in blocks:
+            for option in BUDGET_OPTIONS:
+                if option in train:
+                    problems.append(
+                        f"config key {where}.{option}: experiment '{exp['name']}' has budgets, which set "
+                        f"{' and '.join(BUDGET_OPTIONS)} of each run; remove it (or the budgets)"
                     )
     return problems
 

@@ -28,6 +28,12 @@ def test_subsampling_max_steps_and_last_selection():
     assert run_budget(_run(batch_size=16, epochs=3, max_steps=7))["steps"] == 7
 
 
+def test_a_step_budget_costs_its_steps_whatever_the_epochs_they_take():
+    """A suite's step budget (epochs null, max_steps = the budget) runs past one epoch."""
+    budget = run_budget(_run(batch_size=16, epochs=None, max_steps=1024, max_train_samples=2048, selection="paper"))
+    assert budget["steps"] == 1024 and budget["eval_passes"] == 8 + 1  # 8 epochs of 128 steps, then the report
+
+
 def test_table1_suite_matrix():
     runs = suite_runs("glue_roberta_large")
     assert len(runs) == 7 * 8 * 5

@@ -96,7 +96,7 @@ def test_warmup_counts_steps_of_the_whole_run_and_is_recorded(tmp_path, tiny_mod
     one epoch's 4); --warmup-steps overrides the ratio. Each epoch's logged LR follows the linear schedule."""
     code, record = run(tmp_path, tiny_model_dir, "--epochs", "3", "--selection", "last", *extra, method="lora")
     assert code == 0 and record["status"] == "ok", record.get("traceback")
-    assert record["schedule"] == {"total_steps": 12, "warmup_steps": warmup, "processes": 1}
+    assert record["schedule"] == {"total_steps": 12, "warmup_steps": warmup, "processes": 1, "steps_per_epoch": 4}
     peak = record["resolved"]["learning_rate"]
 
     def lr_after(step):
@@ -104,6 +104,22 @@ def test_warmup_counts_steps_of_the_whole_run_and_is_recorded(tmp_path, tiny_mod
 
     assert [h["step"] for h in record["history"]] == [4, 8, 12]
     assert [h["lr"] for h in record["history"]] == pytest.approx([lr_after(s) for s in (4, 8, 12)], rel=1e-6)
+
+
+def test_a_step_budget_runs_exactly_its_steps_with_one_schedule_over_them(tmp_path, tiny_model_dir):
+    """epochs null + max_steps 6 (a suite's budget of 6 optimiser steps, plan/budget.py): 64 examples in
+    batches of 16 are 4 steps per epoch, so the run passes 1.5 times over the data, and the LR schedule
+    (warm-up 0.25 of 6 = 1 step, then linear decay to 0) spans all 6 steps, not one epoch."""
+    code, record = run(
+        tmp_path, tiny_model_dir, "--epochs", "null", "--max-steps", "6", "--selection", "last",
+        "--warmup-ratio", "0.25", method="lora",
+    )  # fmt: skip
+    assert code == 0 and record["status"] == "ok", record.get("traceback")
+    assert record["schedule"] == {"total_steps": 6, "warmup_steps": 1, "processes": 1, "steps_per_epoch": 4}
+    assert [h["step"] for h in record["history"]] == [4, 6]
+    peak = record["resolved"]["learning_rate"]
+    assert [h["lr"] for h in record["history"]] == pytest.approx([peak * 2 / 5, 0.0], abs=1e-12)
+    assert record["spec"]["epochs"] is None and record["spec"]["max_steps"] == 6
 
 
 def test_run_writes_a_complete_record(tmp_path, tiny_model_dir):
@@ -132,7 +148,7 @@ def test_run_writes_a_complete_record(tmp_path, tiny_model_dir):
     files, folders = [f for f in written if f.is_file()], [f for f in written if f.is_dir()]
     assert files and all(f.stat().st_mode & 0o777 == 0o666 & ~umask for f in files)  # group-readable as umask allows
     # 8 steps, warmup_ratio 0.06 -> 0 warmup steps: linear decay from the first step
-    assert record["schedule"] == {"total_steps": 8, "warmup_steps": 0, "processes": 1}
+    assert record["schedule"] == {"total_steps": 8, "warmup_steps": 0, "processes": 1, "steps_per_epoch": 4}
     assert record["history"][0]["lr"] == pytest.approx(5e-4 * (8 - 4) / 8)
     assert all(f.stat().st_mode & 0o777 == 0o777 & ~umask for f in folders)
 
