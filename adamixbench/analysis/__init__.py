@@ -11,6 +11,8 @@ that holds the records. Modules, in the order of the stages (each imports only t
 * `tables`       per-cell summaries over seeds (summary.csv), the tables in a layout, the paper's numbers;
 * `comparisons`  paired tests per column, "X vs AdaMix(X)", normalised scores and the aggregates and
                  ranks across columns (rliable, autorank);
+* `budget`       the training budget: what a table's runs trained (every caption), the budget table,
+                 the budget to reach the plain method's final score;
 * `claims`       the paper's claims and their verdicts;
 * `plots`        figures;
 * `stats`        the statistics themselves (pure functions; every reported statistic named once).

@@ -14,6 +14,11 @@ A claim file (``workflow/resources/claims.yaml``) lists testable statements, eac
       over: average                       # average (the table's Avg over its columns) | each (one claim per column)
       tasks: [sst2]                       # optional: restrict to these tasks of the table
       equal_params: true                  # optional: the claim presumes equal #Param (checked, 10% tolerance)
+      budgets: [steps=512]                # optional, suites with budgets: only these budgets (default: all)
+
+In a suite with training budgets (adamixbench/plan/budget.py), a claim on a table over budgeted runs is
+tested once per budget ("AdaMix(X) > X at 512 optimiser steps": rows a and b at that budget, in the table at
+that budget; column ``budget``); every statement of every budget belongs to the same Holm family.
 
 Every comparison pairs the two rows' runs by seed (same seed, both ok, both scores finite: a non-finite
 score of an ok run is "unavailable", its seed left out and named in the note). Scores are oriented so
@@ -49,6 +54,7 @@ from adamixbench.analysis import stats
 from adamixbench.analysis.layouts import LOWER_IS_BETTER, Column, Layout, orientation
 from adamixbench.analysis.records import unavailable_scores, unavailable_seeds_note
 from adamixbench.analysis.render import DASH, format_params, table_markdown
+from adamixbench.plan.budget import LABEL_RE, from_key
 
 __all__ = ["load_claims", "evaluate_claims", "claims_markdown", "RELATIONS", "PARAMS_TOLERANCE"]
 
@@ -56,12 +62,13 @@ RELATIONS = (">", ">=")
 OVER = ("average", "each")
 PARAMS_TOLERANCE = 0.10
 _REQUIRED = ("id", "claim", "source", "suites", "table", "a", "b", "relation")
-_OPTIONAL = ("margin", "over", "tasks", "equal_params")
+_OPTIONAL = ("margin", "over", "tasks", "equal_params", "budgets")
 COLUMNS = [
     "id",
     "claim",
     "source",
     "table",
+    "budget",
     "column",
     "a",
     "b",
@@ -109,6 +116,10 @@ def load_claims(path: str | Path, suite: str) -> list[dict]:
             raise ValueError(f"{where}: relation {c['relation']!r}; allowed: {list(RELATIONS)}")
         if c.get("over", "average") not in OVER:
             raise ValueError(f"{where}: over {c['over']!r}; allowed: {list(OVER)}")
+        if "budgets" in c and not (
+            isinstance(c["budgets"], list) and all(LABEL_RE.match(f"x@{k}") for k in c["budgets"])
+        ):
+            raise ValueError(f"{where}: budgets {c['budgets']!r}; allowed: a list of budget keys, e.g. [steps=512]")
         if c["id"] in seen:
             raise ValueError(f"{where}: duplicate id {c['id']!r}")
         seen.add(c["id"])
@@ -263,6 +274,23 @@ def _statement(
     return row, tested
 
 
+def _at_budgets(c: Mapping, budgets: Mapping[str, Mapping[str, str]]) -> list[tuple[dict, str]]:
+    """(the claim as tested, its budget key) per budget of its table (`budgets`: {table: {budget key: the
+    table at that budget}}): rows a and b at that budget, the claim's text naming it; [(c, "")] for a table
+    without budgets."""
+    at = budgets.get(c["table"])
+    if not at:
+        return [(dict(c), "")]
+    out = []
+    for key, table in at.items():
+        if c.get("budgets") and key not in c["budgets"]:
+            continue
+        b = f"{c['b']}@{key}" if isinstance(c["b"], str) else [f"{lab}@{key}" for lab in c["b"]]
+        claim = f"{c['claim']} at {from_key(key).words}"
+        out.append(({**c, "claim": claim, "table": table, "a": f"{c['a']}@{key}", "b": b}, key))
+    return out
+
+
 def evaluate_claims(
     runs: pd.DataFrame,
     claims: Sequence[dict],
@@ -270,13 +298,16 @@ def evaluate_claims(
     level: float = stats.DEFAULT_LEVEL,
     alpha: float = stats.DEFAULT_ALPHA,
     power: float = stats.DEFAULT_POWER,
+    budgets: Mapping[str, Mapping[str, str]] | None = None,
 ) -> pd.DataFrame:
-    """One row per tested statement (a claim with ``over: each`` gives one per column); `layouts` maps the
-    suite's table names to their resolved layouts. The statements tested here are one family: their
-    verdicts use the Holm-adjusted p (``p_holm``) at ``1 - level``."""
+    """One row per tested statement (a claim with ``over: each`` gives one per column; a claim on a table
+    with budgets, `budgets` = {table: {budget key: the table at that budget}}, one per budget too);
+    `layouts` maps the suite's table names to their resolved layouts. The statements tested here are one
+    family: their verdicts use the Holm-adjusted p (``p_holm``) at ``1 - level``."""
     out, pending = [], set()
-    for c in claims:
+    for c, key in ((inst, key) for claim in claims for inst, key in _at_budgets(claim, budgets or {})):
         base, b_labels = _claim_fields(c)
+        base["budget"] = key
         layout = layouts.get(c["table"])
         if layout is None:
             note = f"this suite has no table {c['table']!r} (tables: {sorted(layouts)})"
@@ -320,9 +351,11 @@ def claims_markdown(claims: pd.DataFrame, suite: str) -> str:
         return DASH if x is None or not np.isfinite(x) else (f"{x:.3g}" if x >= 1e-3 else f"{x:.1e}")
 
     family = int(np.isfinite(claims["p"].astype(float)).sum())
+    by_budget = claims["budget"].fillna("").astype(bool).any()
     disp = pd.DataFrame(
         {
             "Claim": claims["claim"],
+            **({"Budget": claims["budget"].fillna("")} if by_budget else {}),
             "Column": claims["column"],
             "a vs b": claims["a"] + " vs " + claims["b"],
             "seeds": claims["n_seeds"].fillna(0).astype(int),
@@ -351,5 +384,11 @@ def claims_markdown(claims: pd.DataFrame, suite: str) -> str:
             "every paired seed gives the same difference (no interval, test or MDE). MDE: the smallest true effect a "
             "paired t-test with this many seeds detects with power 0.8 at alpha 0.05 (per claim, not adjusted); seeds "
             "needed: pairs needed to detect the observed effect."
+            + (
+                " Budget: each claim is tested at every training budget of the suite, on that budget's runs "
+                "(each with its own LR schedule); every statement of every budget is in the one Holm family."
+                if by_budget
+                else ""
+            )
         ),
     )

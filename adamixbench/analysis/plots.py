@@ -13,6 +13,8 @@
 * :func:`probability_of_improvement`  P(reference > other) with 95% intervals.
 * :func:`performance_profile`      fraction of runs above each normalised score, with 95% bands.
 * :func:`critical_difference`      autorank's critical-difference diagram (or why there is none).
+* :func:`budget_curve`     score vs training budget per method (log2 axis), mean with its seed interval.
+* :func:`wall_time`        score vs measured training time per run: the equal-wall-time view.
 
 Colours: :func:`palette` gives each method label of a suite one fixed colour (by its position in the
 suite's label list), and every figure of the suite takes its colours from it. Every error bar or band
@@ -36,6 +38,7 @@ import pandas as pd  # noqa: E402
 
 from adamixbench.analysis import stats  # noqa: E402
 from adamixbench.analysis.layouts import LOWER_IS_BETTER, Column, Layout, task_name  # noqa: E402
+from adamixbench.plan.budget import UNIT_WORDS, WALL_TIME_FAIRNESS, from_key, split_label  # noqa: E402
 
 __all__ = [
     "seed_scores",
@@ -48,6 +51,8 @@ __all__ = [
     "performance_profile",
     "critical_difference",
     "paired_gains",
+    "budget_curve",
+    "wall_time",
     "palette",
     "save",
     "empty",
@@ -85,7 +90,8 @@ def _colors(labels: Sequence[str], colors: Mapping[str, tuple] | None) -> dict[s
     """`colors` (the suite's palette) where given, else a palette of `labels`; labels it lacks get grey."""
     if not colors:
         return palette(labels)
-    return {lab: colors.get(lab, (0.5, 0.5, 0.5, 1.0)) for lab in labels}
+    # a budget's row (`lora@steps=512`, plan/budget.py) keeps its method's colour
+    return {lab: colors.get(lab, colors.get(split_label(lab)[0], (0.5, 0.5, 0.5, 1.0))) for lab in labels}
 
 
 def _grid(n: int, width: float = 4.2, height: float = 3.2):
@@ -499,4 +505,113 @@ def critical_difference(result, reason: str = ""):
         "not significantly different" + (f"\n{reason}" if reason else ""),
         fontsize=9,
     )
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# training budget as an axis (adamixbench/analysis/budget.py)
+# --------------------------------------------------------------------------------------------------
+def _budget_x(budgets: Sequence[str]) -> tuple[dict[str, float], str, list[str]]:
+    """{budget key: x position}, the x label and the tick labels: the budgets' values on a log2 axis when
+    they share one unit, else their order (tick labels name each)."""
+    parsed = [from_key(k) for k in budgets]
+    if len({b.unit for b in parsed}) == 1:
+        unit = parsed[0].unit
+        ticks = [b.key.partition("=")[2] for b in parsed]
+        return {b.key: b.value for b in parsed}, f"budget: {UNIT_WORDS[unit][1]} (log2 axis)", ticks
+    return {b.key: 2.0**i for i, b in enumerate(parsed)}, "budget (in the suite's order)", [b.words for b in parsed]
+
+
+def budget_curve(
+    summary: pd.DataFrame,
+    rows: Sequence[str],
+    budgets: Sequence[str],
+    colors: Mapping[str, tuple] | None = None,
+    title: str = "",
+):
+    """One panel per column (adamixbench/analysis/budget.py's ``budget_summary``): per method, its mean score
+    at each budget joined by a line, the bar its 95% bootstrap interval over seeds; x = the budget on a log2
+    axis. Each budget is its own runs with their own LR schedule (not checkpoints of one run)."""
+    have = summary[summary["n"] > 0]
+    if have.empty:
+        return empty("score vs budget: no ok run with a finite score")
+    xs, xlabel, ticks = _budget_x(budgets)
+    columns = list(summary.groupby(["task", "metric", "header"], sort=False).groups)
+    fig, axes = _grid(len(columns), width=4.6, height=3.4)
+    colors = _colors(list(rows), colors)
+    for ax, (task, metric, header) in zip(axes, columns):
+        col = have[(have["task"] == task) & (have["metric"] == metric)]
+        for row in rows:
+            r = col[col["row"] == row].copy()
+            if r.empty:
+                continue
+            r["x"] = r["budget"].map(xs)
+            r = r.sort_values("x")
+            low = (r["mean"] - r["ci_low"]).fillna(0).clip(lower=0)
+            high = (r["ci_high"] - r["mean"]).fillna(0).clip(lower=0)
+            ax.errorbar(
+                r["x"], r["mean"], yerr=[low, high], marker="o", ms=4, capsize=3, lw=1.2, color=colors[row], label=row
+            )
+        ax.set_xscale("log", base=2)
+        ax.set_xticks([xs[k] for k in budgets])
+        ax.set_xticklabels(ticks, rotation=30, ha="right", fontsize=7)
+        ax.minorticks_off()
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(metric)
+        ax.set_title(f"{task_name(task)} ({header})", fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, loc="best")
+    fig.suptitle(
+        (title or "Score vs training budget")
+        + "\npoint: mean over seeds; bar: 95% bootstrap interval of the mean; one run per budget, each with its "
+        "own LR schedule",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def wall_time(
+    runs: pd.DataFrame,
+    layout: Layout,
+    rows: Sequence[str],
+    budgets: Sequence[str],
+    colors: Mapping[str, tuple] | None = None,
+    title: str = "",
+):
+    """The equal-wall-time view: per column, every ok run's score against its measured training time (the
+    record's ``cost.train_time_s``, log axis), one colour per method, one marker per budget, and each
+    method's per-budget means joined by a line. Times are of the machine that ran each run."""
+    ok = runs[(runs["status"] == "ok") & (runs["score_source"].fillna("scores") == "scores")]
+    ok = ok[np.isfinite(ok["value"].astype(float)) & np.isfinite(ok["train_time_s"].astype(float))]
+    ok = ok[ok["base_label"].isin(rows) & ok["budget"].isin(budgets)]
+    if ok.empty:
+        return empty("score vs wall time: no ok run with a score and a training time")
+    fig, axes = _grid(len(layout.columns), width=4.6, height=3.4)
+    colors = _colors(list(rows), colors)
+    markers = dict(zip(budgets, "osD^vP*Xh<>"))
+    for ax, col in zip(axes, layout.columns):
+        sel = ok[(ok["task"] == col.task) & (ok["metric"] == col.metric)]
+        for row in rows:
+            r = sel[sel["base_label"] == row]
+            for key, g in r.groupby("budget"):
+                ax.scatter(
+                    g["train_time_s"], g["value"], s=14, marker=markers.get(key, "o"), color=colors[row], alpha=0.7
+                )
+            means = r.groupby("budget")[["train_time_s", "value"]].mean().sort_values("train_time_s")
+            if len(means):
+                ax.plot(means["train_time_s"], means["value"], lw=1.1, color=colors[row], label=row)
+        ax.set_xscale("log")
+        ax.set_xlabel("training time per run, s (measured; log axis)", fontsize=8)
+        ax.set_ylabel(col.metric)
+        ax.set_title(f"{task_name(col.task)} ({col.header})", fontsize=10)
+        ax.grid(alpha=0.3)
+    handles = [plt.Line2D([], [], color="0.3", marker=m, ls="", label=k) for k, m in markers.items()]
+    axes[0].legend(handles=axes[0].get_legend_handles_labels()[0] + handles, fontsize=6, loc="best")
+    fig.suptitle(
+        (title or "Score vs measured training time")
+        + f"\nfairness basis: {WALL_TIME_FAIRNESS}; dot: one run (marker: its budget); line: the method's means",
+        fontsize=9,
+    )
+    fig.tight_layout()
     return fig

@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from adamixbench.plan.budget import split_label
+
 __all__ = [
     "IDENTITY",
     "RUN_COLUMNS",
@@ -173,6 +175,13 @@ RUN_COLUMNS = [
     "params_inference",
     "params_backbone",
     "params_head",
+    "budget",
+    "budget_unit",
+    "budget_value",
+    "budget_steps",
+    "base_label",
+    "optimizer_steps",
+    "epochs_trained",
     "train_time_s",
     "eval_time_s",
     "train_tokens_per_s",
@@ -215,6 +224,7 @@ def _run_fields(rec: Mapping, suite: str) -> dict:
         "params_inference": _num(params.get("inference")),
         "params_backbone": _num(params.get("backbone")),
         "params_head": _num(params.get("head")),
+        **_budget_fields(rec, label),
         "train_time_s": _num(cost.get("train_time_s")),
         "eval_time_s": _num(cost.get("eval_time_s")),
         "train_tokens_per_s": _num(cost.get("train_tokens_per_s")),
@@ -225,6 +235,32 @@ def _run_fields(rec: Mapping, suite: str) -> dict:
         "started_at": prov.get("started_at", ""),
         "finished_at": prov.get("finished_at", ""),
         "run_dir": str(Path(rec.get("_path", "")).parent),
+    }
+
+
+def _budget_fields(rec: Mapping, label: str) -> dict:
+    """The run's training budget (adamixbench/plan/budget.py): its key, unit and value (from the label
+    ``<base>@<unit>=<value>``, so a failed or unreadable record of a budgeted run keeps its budget), its
+    resolved steps (spec ``budget_steps``), and what the run trained: ``optimizer_steps`` (the record's
+    ``schedule.total_steps``) and ``epochs_trained`` (those steps over ``schedule.steps_per_epoch``; a record
+    without it: the spec's epochs when no ``max_steps`` cut the run short)."""
+    base, key = split_label(label)
+    spec = rec.get("spec") if isinstance(rec.get("spec"), Mapping) else {}
+    schedule = rec.get("schedule") if isinstance(rec.get("schedule"), Mapping) else {}
+    steps, per_epoch = _num(schedule.get("total_steps")), _num(schedule.get("steps_per_epoch"))
+    if np.isfinite(per_epoch) and per_epoch > 0:
+        epochs = steps / per_epoch
+    else:
+        cap = _num(spec.get("max_steps"))
+        epochs = _num(spec.get("epochs")) if not (np.isfinite(cap) and steps >= cap) else math.nan
+    return {
+        "budget": key or "",
+        "budget_unit": key.partition("=")[0] if key else "",
+        "budget_value": float(key.partition("=")[2]) if key else math.nan,
+        "budget_steps": _num(spec.get("budget_steps")),
+        "base_label": base,
+        "optimizer_steps": steps,
+        "epochs_trained": epochs if np.isfinite(steps) else math.nan,
     }
 
 
@@ -290,6 +326,10 @@ def read_runs(path: str | Path) -> pd.DataFrame:
     for col in ("metric", "inference", "failure_reason", "score_source"):
         runs[col] = runs[col].fillna("")
     runs["data_source"] = runs["data_source"].fillna("") if "data_source" in runs else ""  # older runs.csv: none
+    for col in ("budget", "budget_unit"):  # older runs.csv: no budget columns
+        runs[col] = runs[col].fillna("") if col in runs else ""
+    if "base_label" not in runs:
+        runs["base_label"] = runs["method_label"]
     return runs
 
 

@@ -7,7 +7,8 @@ suite's overrides are merged and before the runs are built), so a smoke run goes
 code of a real run: the same run matrix (every experiment, method label, task and table; the FIRST seed
 only), the same engine, aggregation, tables, plots and report. What changes:
 
-* outputs: ``<output_root>/<suite>-smoke/`` (the suite is renamed ``<suite>-smoke``);
+* outputs: ``<output_root>/<suite>-smoke/`` (the suite is renamed ``<suite>-smoke``; ``smoke_of`` keeps its
+  name, so that the claims of the suite are tested on the smoke runs too);
 * models: every backbone becomes its stand-in ``standin:<model>`` (adamixbench/sources/standins.py: same
   architecture and head types, 2 layers, hidden 64, random weights, real tokenizers where shipped);
 * data: GLUE runs read a GLUE-layout directory with a few examples per split (stand-in files for the
@@ -50,6 +51,7 @@ def apply_smoke(suite: dict) -> dict:
     """The smoke version of a resolved, validated suite (a new dict; `suite` is not modified)."""
     cfg = copy.deepcopy(suite)
     cfg["suite"] = f"{cfg['suite']}{SUFFIX}"
+    cfg["smoke_of"] = suite["suite"]  # the claims rule tests the suite's claims (on smoke runs: meaningless)
     cfg["description"] = f"SMOKE of {suite['suite']}: {cfg.get('description', '')}".strip()
     first = cfg.get("seeds", [1, 2, 3])[:1]
     cfg["seeds"] = first

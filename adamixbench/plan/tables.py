@@ -9,13 +9,18 @@ tables reruns only those rules, and the analysis never has to read the suite fil
 * `resolve_table`: one table spec made complete (rows with inference rows, references, caption choices,
   palette, bootstrap and normalisation settings);
 * `table_choices`: the caption sentence stating every choice that changes a table's numbers;
-* `palette_order`: every row label in one fixed order, so a label has one colour in every figure.
+* `palette_order`: every row label in one fixed order, so a label has one colour in every figure;
+* budgets (adamixbench/plan/budget.py): a table over budgeted runs becomes one table per budget
+  (`<name>_<unit><value>`: the same analysis at that budget, rows `<label>@<unit>=<value>`), and
+  `budget_specs` gives the budget view across them (rule budget: the budget table, score vs budget, score
+  vs wall time).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from adamixbench.plan import budget as budgets_of
 from adamixbench.plan.suite import is_adamix
 from adamixbench.tasks import family_of
 
@@ -31,6 +36,8 @@ PLOT_KINDS = [
     "performance_profile",
     "critical_difference",
 ]
+#: the figures of a table's budget view (rule budget): score vs budget, score vs measured training time
+BUDGET_PLOT_KINDS = ["budget_curve", "wall_time"]
 #: AdaMix parameters that change the numbers: each table's caption says which values its rows used
 ADAMIX_CHOICES = ("unselected_experts", "consistency_kind")
 
@@ -44,7 +51,77 @@ def table_specs(suite: dict, runs: dict) -> dict:
         for r in runs.values():
             fams.setdefault(family_of(r["task"], r["fewshot_k"]), []).append(r["task"])
         tables = [{"name": fam, "layout": "primary", "tasks": list(dict.fromkeys(t))} for fam, t in fams.items()]
-    return {t["name"]: t for t in tables}
+    out = {}
+    for table in tables:
+        budgets = table_budgets(table, suite, runs)
+        for budget in budgets:
+            out[f"{table['name']}_{budget.slug}"] = _at_budget(table, budget, suite, runs)
+        if not budgets:
+            out[table["name"]] = table
+    return out
+
+
+def _base_rows(table: dict, suite: dict, runs: dict) -> list:
+    """A table's method labels: its `methods`, else every label of the suite with a run on its tasks."""
+    tasks = table.get("tasks")
+    return table.get("methods") or [
+        lab
+        for lab in suite["methods"]
+        if any(budgets_of.split_label(k[1])[0] == lab and (not tasks or k[0] in tasks) for k in runs)
+    ]
+
+
+def table_budgets(table: dict, suite: dict, runs: dict) -> list:
+    """The budgets of a table's runs (its tasks and rows), in budget order; [] without budgets."""
+    tasks, rows = table.get("tasks"), set(_base_rows(table, suite, runs))
+    keys = [
+        budgets_of.split_label(label)[1]
+        for task, label, _ in runs
+        if (not tasks or task in tasks) and budgets_of.split_label(label)[0] in rows
+    ]
+    return budgets_of.ordered(budgets_of.from_key(k) for k in keys if k)
+
+
+def _at_budget(table: dict, budget, suite: dict, runs: dict) -> dict:
+    """The table at one budget: its rows and pairs at that budget (`<label>@<unit>=<value>`), its title
+    naming the budget."""
+    title = table.get("title", f"{suite['suite']}: {table['name']}")
+    return {
+        **table,
+        "name": f"{table['name']}_{budget.slug}",
+        "methods": [budget.label(lab) for lab in _base_rows(table, suite, runs)],
+        "pairs": {budget.label(x): budget.label(y) for x, y in table.get("pairs", {}).items()},
+        "title": f"{title}; budget: {budget.words}",
+        "budget": budget.key,
+        "budget_of": table["name"],
+    }
+
+
+def budget_specs(suite: dict, runs: dict, layout_tasks: Callable[[str], list | None]) -> dict:
+    """{table name: what rule `budget` needs} for each of the suite's tables over budgeted runs: its method
+    rows and pairs (suite labels), budgets (keys, in order), the tables at each budget, and the settings of
+    its figures. Empty for a suite without budgets."""
+    tables = suite["analysis"].get("tables") or []
+    out = {}
+    for table in tables:
+        budgets = table_budgets(table, suite, runs)
+        if not budgets:
+            continue
+        out[table["name"]] = {
+            "name": table["name"],
+            "layout": table["layout"],
+            "tasks": table.get("tasks") or layout_tasks(table["layout"]),
+            "average": table.get("average"),
+            "rows": _base_rows(table, suite, runs),
+            "pairs": table.get("pairs", {}),
+            "budgets": [b.key for b in budgets],
+            "tables": {b.key: f"{table['name']}_{b.slug}" for b in budgets},
+            "title": table.get("title", f"{suite['suite']}: {table['name']}"),
+            "suite": suite["suite"],
+            "bootstrap": suite["analysis"].get("bootstrap", {}),
+            "palette": palette_order(suite, runs),
+        }
+    return out
 
 
 def plot_kinds(table: dict) -> list:
@@ -70,11 +147,13 @@ def resolve_table(spec: dict, suite: dict, runs: dict, layout_tasks: Callable[[s
         for lab in rows:
             expanded.append(lab)
             modes = [m for (_, label, _), r in runs.items() if label == lab for m in r.get("eval_inference_modes", [])]
-            main = suite["methods"][lab].get("inference") or "merge"
+            main = suite["methods"][budgets_of.split_label(lab)[0]].get("inference") or "merge"
             expanded += [f"{lab} @{m}" for m in dict.fromkeys(modes) if m != main]
         rows = expanded
     analysis = suite["analysis"]
     refs = analysis.get("references") or [lab for lab in suite["methods"] if is_adamix(suite["methods"][lab]["method"])]
+    if spec.get("budget"):  # the table at one budget: its references at that budget
+        refs = [f"{r}@{spec['budget']}" for r in refs]
     return {
         "name": spec["name"],
         "layout": spec["layout"],
@@ -93,6 +172,7 @@ def resolve_table(spec: dict, suite: dict, runs: dict, layout_tasks: Callable[[s
         "aso_bootstrap": analysis.get("aso", {}).get("bootstrap", 1000),
         "palette": palette_order(suite, runs),
         "pairs": spec.get("pairs", {}),
+        **({"budget": spec["budget"]} if spec.get("budget") else {}),  # the table at one budget
     }
 
 
@@ -111,6 +191,7 @@ def table_choices(rows: list, suite: dict, runs: dict) -> str:
     scored) and the recipe source of every row (method `source` in the suite file)."""
     labels = list(dict.fromkeys(r.split(" @")[0] for r in rows))
     cell_runs = [r for r in runs.values() if r["label"] in labels]
+    labels = list(dict.fromkeys(budgets_of.split_label(lab)[0] for lab in labels))  # suite labels
 
     def values(get):
         return ", ".join(sorted({str(get(r)) for r in cell_runs})) or "-"

@@ -137,11 +137,52 @@ rule claims:
         f"{LOGS_DIR}/claims.log",
     params:
         suite=SUITE_NAME,
+        claims_of=SUITE.get("smoke_of", SUITE_NAME),  # a smoke run tests its suite's claims
         tables=all_table_specs,
+        budgets=claim_budgets,
     conda:
         "../envs/adamix.yaml"
     script:
         "../scripts/claims.py"
+
+
+rule budget:
+    input:
+        runs=f"{OUT}/runs.csv",
+    output:
+        md=f"{OUT}/tables/{{group}}_budget.md",
+        csv=f"{OUT}/tables/{{group}}_budget.csv",
+        html=report(
+            f"{OUT}/tables/{{group}}_budget.html",
+            caption="../report/budget.rst",
+            category="Budget",
+            labels={"table": "{group}", "view": "score per budget"},
+        ),
+        reach=f"{OUT}/tables/{{group}}_budget_reach.csv",
+        curve=report(
+            f"{OUT}/plots/{{group}}/budget_curve.png",
+            caption="../report/budget_plot.rst",
+            category="Budget",
+            labels={"table": "{group}", "view": "score vs budget"},
+        ),
+        curve_svg=f"{OUT}/plots/{{group}}/budget_curve.svg",
+        wall=report(
+            f"{OUT}/plots/{{group}}/wall_time.png",
+            caption="../report/wall_time.rst",
+            category="Budget",
+            labels={"table": "{group}", "view": "score vs wall time"},
+        ),
+        wall_svg=f"{OUT}/plots/{{group}}/wall_time.svg",
+    log:
+        f"{LOGS_DIR}/budget_{{group}}.log",
+    params:
+        spec=budget_spec,
+    wildcard_constraints:
+        group=wildcard_choice(BUDGETS) if BUDGETS else "$^",
+    conda:
+        "../envs/adamix.yaml"
+    script:
+        "../scripts/budget.py"
 
 
 rule plot:

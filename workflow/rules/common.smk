@@ -162,6 +162,20 @@ def all_table_specs(wildcards=None) -> dict:
     return {name: tables.resolve_table(spec, SUITE, RUNS, _layout_tasks) for name, spec in TABLES.items()}
 
 
+# the suite's tables over budgeted runs (adamixbench/plan/budget.py): {table: the budget view's spec}
+BUDGETS = tables.budget_specs(SUITE, RUNS, _layout_tasks)
+
+
+def budget_spec(wildcards) -> dict:
+    """Everything the budget script needs for the suite table {group} (rule budget)."""
+    return BUDGETS[wildcards.group]
+
+
+def claim_budgets(wildcards=None) -> dict:
+    """{suite table: {budget key: the table at that budget}}: the claims rule tests a claim per budget."""
+    return {name: spec["tables"] for name, spec in BUDGETS.items()}
+
+
 def final_outputs(wildcards=None) -> list:
     # every run record is a target itself: a lost or interrupted record is redone even when the
     # aggregate files downstream of it are still present
@@ -174,4 +188,8 @@ def final_outputs(wildcards=None) -> list:
         out += [f"{OUT}/plots/{name}/{kind}.{ext}" for kind in tables.plot_kinds(spec) for ext in ("png", "svg")]
         if spec.get("pairs"):
             out += [f"{OUT}/tables/{name}_vs_adamix.{ext}" for ext in ("md", "csv", "tex", "html")]
+    for name in BUDGETS:  # the budget view of a table over budgeted runs (rule budget)
+        out += [f"{OUT}/tables/{name}_budget.{ext}" for ext in ("md", "csv", "html")]
+        out += [f"{OUT}/tables/{name}_budget_reach.csv"]
+        out += [f"{OUT}/plots/{name}/{kind}.{ext}" for kind in tables.BUDGET_PLOT_KINDS for ext in ("png", "svg")]
     return out

@@ -13,8 +13,8 @@ layouts = {
     name: resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
     for name, spec in sm.params.tables.items()
 }
-found = claims.load_claims(sm.input.claims, sm.params.suite)
-res = claims.evaluate_claims(runs, found, layouts)
+found = claims.load_claims(sm.input.claims, sm.params.claims_of)
+res = claims.evaluate_claims(runs, found, layouts, budgets=sm.params.budgets)  # budgets: one statement each
 res.to_csv(sm.output.csv, index=False)
 Path(sm.output.md).write_text(claims.claims_markdown(res, sm.params.suite))
 with open(sm.log[0], "w") as fh:

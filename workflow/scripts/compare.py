@@ -3,6 +3,7 @@ with stratified bootstrap intervals, probability of improvement, autorank mean r
 
 from pathlib import Path
 
+from adamixbench.analysis.budget import budget_note
 from adamixbench.analysis.comparisons import aggregate_comparison, aggregate_markdown
 from adamixbench.analysis.layouts import resolve_layout
 from adamixbench.analysis.records import read_runs
@@ -24,7 +25,8 @@ res = aggregate_comparison(
 )
 res.to_csv(sm.output.csv, index=False)
 caption = (
-    f"{spec['title']}: aggregate over {len(layout.columns)} column(s) and the seeds (rliable). Scores "
+    f"{spec['title']}: aggregate over {len(layout.columns)} column(s) and the seeds (rliable). "
+    f"{budget_note(runs, layout, rows)} Scores "
     f"normalised per column ({spec['normalization']}; higher = better). IQM = interquartile mean of all "
     "runs x columns; Mean = mean over columns of the mean over seeds; 95% stratified bootstrap intervals "
     f"({boot.get('n', 10_000)} resamples, seed {boot.get('seed', 0)}). Mean rank: autorank over the columns "

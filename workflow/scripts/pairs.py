@@ -2,20 +2,20 @@
 
 from pathlib import Path
 
-import pandas as pd
-
+from adamixbench.analysis.budget import budget_note
 from adamixbench.analysis.comparisons import pairs_table
 from adamixbench.analysis.layouts import resolve_layout
+from adamixbench.analysis.records import read_runs
 from adamixbench.analysis.render import table_latex, table_markdown
 
 sm = snakemake  # noqa: F821
 spec = sm.params.spec
-runs = pd.read_csv(sm.input.runs, dtype={"failure_reason": str})
-runs["metric"] = runs["metric"].fillna("")
+runs = read_runs(sm.input.runs)
 layout = resolve_layout(spec["layout"], runs, spec.get("tasks"), spec.get("average"))
 display, long = pairs_table(runs, layout, spec["pairs"])
 caption = (
-    f"{spec['title']}: each method X against AdaMix(X), the mixture of X's modules. Scores: mean ± std "
+    f"{spec['title']}: each method X against AdaMix(X), the mixture of X's modules. "
+    f"{budget_note(runs, layout, [lab for pair in spec['pairs'].items() for lab in pair])} Scores: mean ± std "
     "(ddof=1) over seeds; Δ = mean over paired seeds of AdaMix(X) - X; p: paired t-test (scipy ttest_rel) and "
     "exact Wilcoxon signed-rank (n >= 5). #Param = inference parameters (AdaMix(X): one merged module, so "
     "equal to X's); #Trainable AdaMix(X) counts its M experts (+ head)."

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from adamixbench.analysis.budget import budget_note
 from adamixbench.analysis.comparisons import paired_markdown, paired_tests
 from adamixbench.analysis.layouts import LAYOUTS, resolve_layout
 from adamixbench.analysis.records import read_runs
@@ -30,7 +31,8 @@ if len(layout.columns) < len(LAYOUTS.get(spec["layout"], layout).columns):  # a 
     paper = {key: value for key, value in paper.items() if key[1] != "avg"}  # its Avg is not comparable
 display, long = build_table(runs, summary, layout, spec["rows"], paper)
 caption = (
-    f"{spec['title']}. {spec.get('choices', '')} {layout.caption} Cells: mean ± std (ddof=1) over seeds"
+    f"{spec['title']}. {budget_note(runs, layout, spec['rows'])} {spec.get('choices', '')} {layout.caption} "
+    "Cells: mean ± std (ddof=1) over seeds"
     + ("; [paper value, Δ = ours - paper]" if paper else "")
     + ". #Param = inference parameters after merging, head excluded. Median and 95% bootstrap CI: "
     f"{Path(sm.output.csv).name}. "
