@@ -169,6 +169,11 @@ BASES = {
     },
     "nlg": {"task": "e2e", "method": "adamix_lora", "seed": 1, "model": "smollm2-135m", "out": "runs/a"},
 }
+#: options valid only with a partner: the base run of their case sets both
+SET_TOGETHER = {
+    "budget_unit": {"budget_unit": "steps", "budget": 128.0},
+    "budget": {"budget_unit": "steps", "budget": 128.0},
+}
 CHANGED = {
     "suite": "other",
     "experiment": "other",
@@ -199,6 +204,10 @@ CHANGED = {
     "max_train_samples": 100,
     "max_eval_samples": 50,
     "data_source": "hub",
+    "base_label": "other",
+    "budget_unit": "epochs",
+    "budget": 512.0,
+    "budget_steps": 64,
     "data_seed": 1,
     "max_steps": 10,
     "log_every": 1,
@@ -245,8 +254,9 @@ def test_every_option_that_changes_the_result_is_in_the_checkpoint_hash(tmp_path
     when the option changes what the run computes; otherwise it is resumed. In particular a checkpoint of
     seed 1 is never resumed by seed 2."""
     family = next(f for f in ("glue", "fewshot", "nlg") if f in BY_NAME[option].families)
-    base = RunConfig(**BASES[family])
-    changed = RunConfig(**{**BASES[family], option: CHANGED[option]})
+    base_values = {**BASES[family], **SET_TOGETHER.get(option, {})}
+    base = RunConfig(**base_values)
+    changed = RunConfig(**{**base_values, option: CHANGED[option]})
     assert getattr(changed, option) != getattr(base, option)
     saved = Checkpointer(tmp_path, base.spec(), every_steps=1, every_minutes=0)
     saved.save({"loop": {"step": 3}})
