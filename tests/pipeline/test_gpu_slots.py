@@ -62,12 +62,15 @@ def test_a_run_waits_while_no_gpu_has_room(two_gpus, capsys):
     with gpu_placement(1, 3000, {}, two_gpus), gpu_placement(1, 3000, {}, two_gpus):
         waiting = threading.Thread(target=second_run)
         waiting.start()
-        time.sleep(0.5)
+        err = ""
+        while "[train] waiting for 2048 MB free on 1 GPU(s)" not in err:  # the event: it says it waits
+            assert waiting.is_alive(), "the second run did not wait"
+            err += capsys.readouterr().err
+            time.sleep(0.01)
         assert "at" not in placed  # 1 GiB left on each GPU: it waits
         released = time.monotonic()
     waiting.join(timeout=10)
     assert placed["at"] >= released and placed["CUDA_VISIBLE_DEVICES"] in ("0", "1")
-    assert "[train] waiting for 2048 MB free on 1 GPU(s)" in capsys.readouterr().err
 
 
 def test_a_run_that_can_never_fit_fails_at_once_with_the_figures(two_gpus):
