@@ -1,7 +1,8 @@
 """Tasks: their data (`glue`, `fewshot` with prompts, `nlg`), loaded without torch, and the engine-side task
-classes (`classification`, `prompting`, `generation`, each a `base.Task`). This module is the one place
-that says which family a task belongs to (`family_of`)."""
+classes (`classification`, `prompting`, `generation`, each a `base.Task`). Which family a task belongs to
+(`family_of`) is defined once, in `families`, and re-exported here."""
 
+from adamixbench.tasks.families import FAMILIES, NLG_TASKS, family_of
 from adamixbench.tasks.fewshot import (
     FEWSHOT_TASKS,
     PROMPTS,
@@ -15,16 +16,6 @@ from adamixbench.tasks.fewshot import (
 from adamixbench.tasks.fewshot import PRIMARY_METRIC as FEWSHOT_PRIMARY_METRIC
 from adamixbench.tasks.glue import GLUE_TASKS, TaskSpec, default_data_dir, get_task, load_glue
 from adamixbench.tasks.nlg import PRIMARY_METRIC as NLG_PRIMARY_METRIC
-from adamixbench.tasks.nlg import TASKS as NLG_TASKS
-
-FAMILIES = ("glue", "fewshot", "nlg")
-
-
-def family_of(task: str, fewshot_k: int | None) -> str:
-    """A run's task family: NLG by task name, few-shot when a k is set, GLUE otherwise."""
-    if task in NLG_TASKS:
-        return "nlg"
-    return "fewshot" if fewshot_k is not None else "glue"
 
 
 def tasks_of(family: str):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 
-from adamixbench.sources.paper_data import TASKS as NLG_PAPER_TASKS
+from adamixbench.tasks.families import family_of
 
 SOURCES = ("paper", "hub", "local")
 _TRUE = {"1", "ON", "YES", "TRUE"}
@@ -33,9 +33,7 @@ def hub_disabled() -> bool:
 
 
 def _family(cfg) -> str:
-    if cfg.task in NLG_PAPER_TASKS:
-        return "nlg"
-    return "fewshot" if getattr(cfg, "fewshot_k", None) is not None else "glue"
+    return family_of(cfg.task, getattr(cfg, "fewshot_k", None))
 
 
 def resolve_data_source(cfg) -> str:
