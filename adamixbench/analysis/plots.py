@@ -528,10 +528,13 @@ def budget_curve(
     budgets: Sequence[str],
     colors: Mapping[str, tuple] | None = None,
     title: str = "",
+    pairs: Mapping[str, str] | None = None,
 ):
     """One panel per column (adamixbench/analysis/budget.py's ``budget_summary``): per method, its mean score
     at each budget joined by a line, the bar its 95% bootstrap interval over seeds; x = the budget on a log2
-    axis. Each budget is its own runs with their own LR schedule (not checkpoints of one run)."""
+    axis. Each budget is its own runs with their own LR schedule (not checkpoints of one run). The AdaMix side
+    of each of the table's `pairs` ({X: AdaMix(X)}) is drawn dashed with square markers, so a pair reads as
+    one solid and one dashed line."""
     have = summary[summary["n"] > 0]
     if have.empty:
         return empty("score vs budget: no ok run with a finite score")
@@ -549,8 +552,18 @@ def budget_curve(
             r = r.sort_values("x")
             low = (r["mean"] - r["ci_low"]).fillna(0).clip(lower=0)
             high = (r["ci_high"] - r["mean"]).fillna(0).clip(lower=0)
+            mixture = row in set((pairs or {}).values())
             ax.errorbar(
-                r["x"], r["mean"], yerr=[low, high], marker="o", ms=4, capsize=3, lw=1.2, color=colors[row], label=row
+                r["x"],
+                r["mean"],
+                yerr=[low, high],
+                marker="s" if mixture else "o",
+                linestyle="--" if mixture else "-",
+                ms=4,
+                capsize=3,
+                lw=1.2,
+                color=colors[row],
+                label=row,
             )
         ax.set_xscale("log", base=2)
         ax.set_xticks([xs[k] for k in budgets])

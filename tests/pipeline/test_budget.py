@@ -341,9 +341,12 @@ def test_the_figures_put_the_budget_on_a_log2_axis_and_time_on_a_log_axis():
 
     runs, layout = _budget_runs()
     summary = budget_summary(runs, layout, list(CURVES), KEYS, n_boot=200)
-    fig = plots.budget_curve(summary, list(CURVES), KEYS)
+    fig = plots.budget_curve(summary, list(CURVES), KEYS, pairs={"x": "adamix_x", "y": "adamix_y"})
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and ax.xaxis.get_transform().base == 2
     assert [t.get_text() for t in ax.get_xticklabels()] == ["128", "512", "1024"] and len(ax.get_lines()) >= len(CURVES)
+    # each pair reads as one solid (X) and one dashed (AdaMix(X)) line
+    styles = {bars.get_label(): bars.lines[0].get_linestyle() for bars in ax.containers}
+    assert styles == {"x": "-", "adamix_x": "--", "y": "-", "adamix_y": "--"}
     wall = plots.wall_time(runs, layout, list(CURVES), KEYS)
     assert wall.axes[0].get_xscale() == "log" and "measured wall time" in wall._suptitle.get_text()

@@ -48,7 +48,12 @@ Path(sm.output.html).write_text(
 )
 colors = plots.palette(spec["palette"])
 curve = plots.budget_curve(
-    summary, spec["rows"], spec["budgets"], colors=colors, title=f"{spec['title']}: score vs budget ({basis})"
+    summary,
+    spec["rows"],
+    spec["budgets"],
+    colors=colors,
+    title=f"{spec['title']}: score vs budget ({basis})",
+    pairs=spec["pairs"],
 )
 plots.save(curve, sm.output.curve[: -len(".png")])
 wall = plots.wall_time(
