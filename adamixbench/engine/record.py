@@ -69,6 +69,18 @@ def _git(*args: str) -> str | None:
         return None
 
 
+def _code_state() -> tuple[str | None, bool | None]:
+    """The commit and dirty flag of the checkout this process imported its code from."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return _git("rev-parse", "HEAD"), (bool(status) if status is not None else None)
+
+
+# Read ONCE, when the engine is imported: the pre-forked engine server (engine/server.py) imports the code
+# and then forks a process per run, possibly hours later; a checkout in between changes the files, not the
+# code those runs execute, so their records must name the commit that was imported.
+CODE_SHA, CODE_DIRTY = _code_state()
+
+
 def versions() -> dict[str, str | None]:
     found = {}
     for name in PACKAGES:
@@ -102,11 +114,10 @@ def provenance(device: torch.device | None, started_at: str, data: dict | None =
     packaged weights, stand-ins and local folders)."""
     from adamixbench.sources.pins import hub_reads
 
-    status = _git("status", "--porcelain", "--untracked-files=no")
     return {
         "versions": versions(),
-        "git_sha": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(status) if status is not None else None,
+        "git_sha": CODE_SHA,
+        "git_dirty": CODE_DIRTY,
         "device": device_name(device) if device is not None else None,
         "hostname": socket.gethostname(),
         "started_at": started_at,
