@@ -9,6 +9,7 @@ import fcntl
 import os
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -52,8 +53,15 @@ def test_slots_are_released_when_the_run_ends(two_gpus):
         assert sorted(second["CUDA_VISIBLE_DEVICES"].split(",")) == ["0", "1"]
 
 
-def test_a_run_waits_while_no_gpu_has_room(two_gpus, capsys):
+def test_a_run_waits_while_no_gpu_has_room(two_gpus, capsys, monkeypatch):
     placed = {}
+    retrying = threading.Event()  # the event: the placement found no room and sleeps before trying again
+
+    def retry_after(seconds):
+        retrying.set()
+        time.sleep(seconds)
+
+    monkeypatch.setattr(gpu_slots, "time", SimpleNamespace(sleep=retry_after))
 
     def second_run():
         with gpu_placement(1, 2048, placed, two_gpus):
@@ -62,14 +70,11 @@ def test_a_run_waits_while_no_gpu_has_room(two_gpus, capsys):
     with gpu_placement(1, 3000, {}, two_gpus), gpu_placement(1, 3000, {}, two_gpus):
         waiting = threading.Thread(target=second_run)
         waiting.start()
-        err = ""
-        while "[train] waiting for 2048 MB free on 1 GPU(s)" not in err:  # the event: it says it waits
-            assert waiting.is_alive(), "the second run did not wait"
-            err += capsys.readouterr().err
-            time.sleep(0.01)
+        assert retrying.wait(timeout=60), "the second run neither waited nor got a GPU"
         assert "at" not in placed  # 1 GiB left on each GPU: it waits
+        assert "[train] waiting for 2048 MB free on 1 GPU(s)" in capsys.readouterr().err
         released = time.monotonic()
-    waiting.join(timeout=10)
+    waiting.join(timeout=60)
     assert placed["at"] >= released and placed["CUDA_VISIBLE_DEVICES"] in ("0", "1")
 
 
