@@ -542,6 +542,7 @@ def budget_curve(
     columns = list(summary.groupby(["task", "metric", "header"], sort=False).groups)
     fig, axes = _grid(len(columns), width=4.6, height=3.4)
     colors = _colors(list(rows), colors)
+    mixtures = set((pairs or {}).values())
     for ax, (task, metric, header) in zip(axes, columns):
         col = have[(have["task"] == task) & (have["metric"] == metric)]
         for row in rows:
@@ -552,7 +553,7 @@ def budget_curve(
             r = r.sort_values("x")
             low = (r["mean"] - r["ci_low"]).fillna(0).clip(lower=0)
             high = (r["ci_high"] - r["mean"]).fillna(0).clip(lower=0)
-            mixture = row in set((pairs or {}).values())
+            mixture = row in mixtures
             ax.errorbar(
                 r["x"],
                 r["mean"],
