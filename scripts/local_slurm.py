@@ -3,7 +3,8 @@
 Starts munged, MariaDB, slurmdbd, slurmctld and slurmd (all from Debian's packages, see
 scripts/install_slurm.sh) with every file they write under ONE folder: configs, keys, sockets, spool,
 state, logs, the accounting database. Nothing in /etc is touched; clients find the cluster through
-SLURM_CONF (`env()`), so several such clusters (or a real one) can coexist. Ports are free loopback ports.
+SLURM_CONF (`env()`), so several such clusters (or a real one) can coexist. Ports are free loopback ports
+outside the kernel's ephemeral range (`_free_ports`).
 
 Why slurmdbd + MariaDB and not `AccountingStorageType=accounting_storage/none`: Snakemake's Slurm executor
 plugin asks `sacct` for the state of every job it submitted, and `sacct` answers only from the accounting
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import signal
 import socket
@@ -61,10 +63,42 @@ def missing_binaries() -> list[str]:
     return [b for b in BINARIES if shutil.which(b) is None]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for the local ports of outgoing connections (Linux's default is 32768-60999)."""
+    try:
+        low, high = map(int, EPHEMERAL_RANGE_FILE.read_text().split())
+    except (OSError, ValueError):
+        return 32768, 60999
+    return low, high
+
+
+def _free_ports(count: int) -> list[int]:
+    """`count` distinct loopback ports, free now and outside the kernel's ephemeral range.
+
+    A port found by binding port 0 comes from the ephemeral range, so between picking it and the daemon
+    binding it any outgoing connection (slurmdbd to MariaDB, sacctmgr to slurmdbd, ...) may take it as its
+    local port; the daemon then dies with "Address already in use" (CI lost slurmd's port that way). Ports
+    outside that range are only ever taken by a process that asks for that number."""
+    low, high = _ephemeral_range()
+    candidates = [p for p in range(10000, 65536) if not low <= p <= high]
+    random.SystemRandom().shuffle(candidates)  # several clusters starting at once should not try the same ports
+    ports = []
+    for port in candidates:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        ports.append(port)
+        if len(ports) == count:
+            return ports
+    raise ClusterError(
+        f"found {len(ports)} of {count} free loopback ports in 10000-65535 outside the ephemeral range "
+        f"{low}-{high} ({EPHEMERAL_RANGE_FILE}); free some ports or narrow that range"
+    )
 
 
 def _pid_alive(pid: int) -> bool:
@@ -131,7 +165,8 @@ class LocalSlurm:
         for sub in ("etc", "bin", "log", "run", "munge", "db", "ctld", "spool", "pids"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         os.chmod(self.root / "munge", 0o700)
-        ports = {name: _free_port() for name in ("mariadb", "slurmdbd", "slurmctld", "slurmd")}
+        daemons = ("mariadb", "slurmdbd", "slurmctld", "slurmd")
+        ports = dict(zip(daemons, _free_ports(len(daemons))))
         try:
             self._start_munge()
             self._start_mariadb(ports["mariadb"])
