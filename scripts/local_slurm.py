@@ -64,6 +64,7 @@ def missing_binaries() -> list[str]:
 
 
 EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+SEARCHED_PORTS = range(10000, 65536)  # above the well-known and most registered service ports
 
 
 def _ephemeral_range() -> tuple[int, int]:
@@ -83,7 +84,7 @@ def _free_ports(count: int) -> list[int]:
     local port; the daemon then dies with "Address already in use" (CI lost slurmd's port that way). Ports
     outside that range are only ever taken by a process that asks for that number."""
     low, high = _ephemeral_range()
-    candidates = [p for p in range(10000, 65536) if not low <= p <= high]
+    candidates = [p for p in SEARCHED_PORTS if not low <= p <= high]
     random.SystemRandom().shuffle(candidates)  # several clusters starting at once should not try the same ports
     ports = []
     for port in candidates:
@@ -96,8 +97,8 @@ def _free_ports(count: int) -> list[int]:
         if len(ports) == count:
             return ports
     raise ClusterError(
-        f"found {len(ports)} of {count} free loopback ports in 10000-65535 outside the ephemeral range "
-        f"{low}-{high} ({EPHEMERAL_RANGE_FILE}); free some ports or narrow that range"
+        f"found {len(ports)} of {count} free loopback ports in {SEARCHED_PORTS.start}-{SEARCHED_PORTS.stop - 1} "
+        f"outside the ephemeral range {low}-{high} ({EPHEMERAL_RANGE_FILE}); free some ports or narrow that range"
     )
 
 
